@@ -1,0 +1,50 @@
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+# samconfig.toml environment for build/deploy: default (stack whatspe) or prod (whatspe-prod).
+ENV ?= default
+# Extra `sam deploy` arguments, e.g. DEPLOY_ARGS='--parameter-overrides JwtSecret=... OtpSecret=...'
+DEPLOY_ARGS ?=
+MOTO_PORT ?= 5000
+
+SAM := .venv-tools/bin/sam
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: test run moto lint-template build deploy venv clean-venv
+
+## test: fmt, clippy, cargo tests against a throwaway moto server, template lint (what CI runs)
+test:
+	scripts/test.sh
+
+## run: the local gateway with in-memory stores (no setup)
+run:
+	cargo run --release -p whatspe-local
+
+## moto: a moto server in the foreground, for running the local gateway on the AWS adapters
+moto:
+	scripts/venv.sh moto
+	@echo "moto on http://127.0.0.1:$(MOTO_PORT); in another shell:"
+	@echo "  AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 cargo run --release -p whatspe-local"
+	.venv/bin/moto_server -H 127.0.0.1 -p $(MOTO_PORT)
+
+## lint-template: cfn-lint + sam validate --lint (offline)
+lint-template:
+	scripts/lint-template.sh
+
+## build: sam build (cargo-lambda, arm64) into .aws-sam/
+build:
+	scripts/venv.sh tools
+	@command -v cargo-lambda >/dev/null || { echo "cargo-lambda not found: install it with 'pip install cargo-lambda' or 'cargo install cargo-lambda'" >&2; exit 1; }
+	AWS_LC_SYS_NO_JITTER_ENTROPY=1 $(SAM) build --config-env $(ENV)
+
+## deploy: sam build, then sam deploy (ENV=prod for the prod stack)
+deploy: build
+	$(SAM) deploy --config-env $(ENV) $(DEPLOY_ARGS)
+
+## venv: create both Python tool venvs (moto; cfn-lint + sam)
+venv:
+	scripts/venv.sh all
+
+clean-venv:
+	rm -rf .venv .venv-tools

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it (make test / .ci/run): formatting, clippy, every cargo
+# test with a moto server up for the AWS adapter tests, then the SAM template lint.
+# Needs only cargo, Python 3.11+ with venv and pip, and a package index.
+set -euo pipefail
+
+# shellcheck source=scripts/moto.sh
+source "$(dirname "${BASH_SOURCE[0]}")/moto.sh"
+cd "$WHATSPE_ROOT"
+start_time=$SECONDS
+
+step() {
+    echo "==> $*"
+    "$@"
+}
+
+ensure_moto_venv
+ensure_tools_venv
+
+# rustup installs that lack the components (a minimal profile) get them here.
+if command -v rustup >/dev/null 2>&1; then
+    cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+    cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+fi
+
+on_exit() {
+    local status=$?
+    stop_moto
+    if ((status == 0)); then
+        echo "==> all checks passed in $((SECONDS - start_time)) s"
+    else
+        echo "==> FAILED (exit $status) after $((SECONDS - start_time)) s" >&2
+    fi
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+start_moto
+echo "==> moto ready at $WHATSPE_TEST_ENDPOINT"
+
+step cargo fmt --all -- --check
+step cargo clippy --workspace --all-targets -- -D warnings
+step cargo test --workspace
+
+stop_moto
+
+scripts/lint-template.sh

@@ -1,0 +1,77 @@
+use crate::Error;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $code:literal, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Parses the canonical hyphenated form (what the API hands out).
+            pub fn parse(s: &str) -> Result<Self, Error> {
+                if s.len() != 36 {
+                    return Err(Error::validation($code, concat!($what, " must be a UUID")));
+                }
+                Uuid::try_parse(s)
+                    .map(Self)
+                    .map_err(|_| Error::validation($code, concat!($what, " must be a UUID")))
+            }
+            pub fn from_uuid(u: Uuid) -> Self {
+                Self(u)
+            }
+            pub fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A user's id: a random UUID (v4), so it reveals nothing about sign-up order or time.
+    UserId,
+    "invalid_user_id",
+    "user id"
+);
+uuid_id!(
+    /// A login session (refresh-token family): a random UUID (v4).
+    SessionId,
+    "invalid_session_id",
+    "session id"
+);
+
+impl UserId {
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+impl SessionId {
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_id_parses_canonical_uuid_and_rejects_others() {
+        let id = UserId::new_random();
+        assert_eq!(UserId::parse(&id.to_string()).unwrap(), id);
+        for bad in ["", "abc", "123e4567e89b12d3a456426614174000", "{123e4567-e89b-12d3-a456-426614174000}", "123e4567-e89b-12d3-a456-42661417400z"] {
+            let err = UserId::parse(bad).expect_err(bad);
+            assert_eq!(err.code(), "invalid_user_id", "input {bad:?}");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Domain types. Each newtype parses its input once, at the edge; holding one proves validity.
+
+mod ids;
+mod phone;
+mod text;
+mod user;
+
+pub use ids::{SessionId, UserId};
+pub use phone::{CountryCode, PhoneNumber};
+pub use text::{Email, OtpCode, ProfilePicture, StatusText, Username};
+pub use user::{DEFAULT_STATUS, PublicProfile, User};

@@ -1,0 +1,39 @@
+//! HTTP glue shared by every function's router: error bodies, JSON and auth extractors,
+//! fallbacks and limits. Handlers parse, call a service, and map the result.
+
+mod error;
+mod extract;
+
+pub use extract::{ApiJson, Caller};
+
+use crate::app::App;
+use crate::Error;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+/// Largest accepted request body. Above the biggest legitimate body (a 64 KiB message with
+/// JSON escaping), far below API Gateway's 10 MB.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Turns a function's routes into the service it runs: the JSON 404/405 fallbacks, the body
+/// limit, and the state. Lambda `main`s and the local gateway both go through here.
+pub fn service(routes: Router<App>, app: App) -> Router {
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(app)
+}
+
+async fn not_found() -> Error {
+    Error::not_found("route_not_found", "no such route")
+}
+
+async fn method_not_allowed() -> axum::response::Response {
+    let mut res = axum::response::IntoResponse::into_response(Error::validation(
+        "method_not_allowed",
+        "this route does not accept that method",
+    ));
+    *res.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
+    res
+}

@@ -1,0 +1,25 @@
+//! WhatsPe domain crate: every function links it.
+//!
+//! Layers, top to bottom (dependencies point down only):
+//! - [`app`], [`http`]: wiring and HTTP glue shared by the functions' routers.
+//! - [`services`]: the business rules, written against the ports.
+//! - [`memory`], [`dynamo`], [`sns`]: the two implementations of every port.
+//! - [`ports`], [`keys`], [`tables`], [`config`]: the contracts.
+//! - [`domain`], [`error`], [`clock`], [`crypto`]: types that parse, errors, time, primitives.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod dynamo;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod memory;
+pub mod ports;
+pub mod services;
+pub mod sns;
+pub mod tables;
+
+pub use error::{Error, StoreError};

@@ -1,0 +1,91 @@
+use super::Versioned;
+use crate::StoreError;
+use crate::domain::{PhoneNumber, SessionId, User, UserId, Username};
+use crate::error::BoxError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// Users, with phone numbers and usernames unique across all of them.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates `user` atomically with its uniqueness guards.
+    /// `Conflict("phone_number")` / `Conflict("username")` when either is taken.
+    async fn create(&self, user: &User) -> Result<(), StoreError>;
+    /// The user and its version, if it exists.
+    async fn get(&self, id: &UserId) -> Result<Option<Versioned<User>>, StoreError>;
+    /// The user owning `phone`, if any.
+    async fn find_by_phone(&self, phone: &PhoneNumber) -> Result<Option<User>, StoreError>;
+    /// Replaces the user if its version is still `expected_version`, moving the username guard
+    /// when the username changed (from `previous_username`). Returns the new version.
+    /// `Conflict("version")` on a concurrent change, `Conflict("username")` when taken.
+    async fn update(
+        &self,
+        user: &User,
+        expected_version: u64,
+        previous_username: &Username,
+    ) -> Result<u64, StoreError>;
+}
+
+/// The OTP state of one phone number: the live code (as an HMAC) and the recent sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtpState {
+    pub phone: PhoneNumber,
+    /// Hex HMAC-SHA256 of the live code; `None` once it was used.
+    pub code_mac: Option<String>,
+    /// When the live code stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Wrong guesses against the live code.
+    pub attempts: u32,
+    /// Send times inside the rate-limit window, oldest first.
+    pub sends: Vec<DateTime<Utc>>,
+    /// After this instant the record carries no information (the store may expire it).
+    pub expire_after: DateTime<Utc>,
+}
+
+/// OTP state per phone number, written with optimistic concurrency.
+#[async_trait]
+pub trait OtpStore: Send + Sync {
+    async fn get(&self, phone: &PhoneNumber) -> Result<Option<Versioned<OtpState>>, StoreError>;
+    /// Writes `state` if the stored version is still `expected_version` (`None`: no record
+    /// yet). Returns the new version; `Conflict("version")` otherwise.
+    async fn put(&self, state: &OtpState, expected_version: Option<u64>) -> Result<u64, StoreError>;
+}
+
+/// A login session: one refresh-token family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    /// Hex SHA-256 of the one refresh secret that is currently valid.
+    pub token_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub rotated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+/// Sessions, rotated with a compare-and-set on the current token hash.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// `Conflict("exists")` if the id is taken.
+    async fn create(&self, session: &Session) -> Result<(), StoreError>;
+    async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+    /// Replaces the token hash if the session exists, is not revoked and its hash is still
+    /// `expected_hash`; `Conflict("token")` otherwise.
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        expected_hash: &str,
+        new_hash: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Marks the session revoked. Idempotent; a missing session is not an error.
+    async fn revoke(&self, id: &SessionId) -> Result<(), StoreError>;
+}
+
+/// Sends a text message to a phone.
+#[async_trait]
+pub trait SmsSender: Send + Sync {
+    async fn send(&self, to: &PhoneNumber, body: &str) -> Result<(), BoxError>;
+}

@@ -1,0 +1,14 @@
+//! Ports: the small traits the services need from the outside world. Each has an in-memory
+//! implementation ([`crate::memory`]) and an AWS one ([`crate::dynamo`], [`crate::sns`]); the
+//! contract suite in `shared/tests/contract.rs` runs the same cases against both.
+
+mod auth;
+
+pub use auth::{OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore};
+
+/// A stored value with the version its optimistic-concurrency writes are conditioned on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}

@@ -1,0 +1,260 @@
+//! Access tokens (JWT, HS256 only), registration tokens, and refresh-token material.
+
+use crate::Error;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto;
+use crate::domain::{PhoneNumber, SessionId, UserId};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::TimeDelta;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::sync::Arc;
+
+/// Lifetime of an access token.
+pub const ACCESS_TTL: TimeDelta = TimeDelta::minutes(15);
+/// Lifetime of a registration token (from verify-otp to register).
+pub const REGISTRATION_TTL: TimeDelta = TimeDelta::minutes(10);
+const ISSUER: &str = "whatspe";
+
+/// Who a valid access token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+}
+
+/// What sign-in, register and refresh hand out.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccessClaims {
+    sub: String,
+    aud: String,
+    iss: String,
+    iat: i64,
+    exp: i64,
+    sid: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RegistrationClaims {
+    sub: String,
+    aud: String,
+    iss: String,
+    iat: i64,
+    exp: i64,
+}
+
+trait Expiring {
+    fn exp(&self) -> i64;
+}
+impl Expiring for AccessClaims {
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+}
+impl Expiring for RegistrationClaims {
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+}
+
+/// Issues and verifies tokens with the deployment's key and the injected clock.
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    access_audience: String,
+    registration_audience: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl TokenService {
+    pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(config.jwt_secret.expose()),
+            decoding: DecodingKey::from_secret(config.jwt_secret.expose()),
+            access_audience: config.jwt_audience.clone(),
+            // A registration token can never pass as an access token, and vice versa.
+            registration_audience: format!("{}:registration", config.jwt_audience),
+            clock,
+        }
+    }
+
+    fn sign<C: Serialize>(&self, claims: &C) -> Result<String, Error> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(Error::internal)
+    }
+
+    fn verify<C: DeserializeOwned + Expiring>(
+        &self,
+        token: &str,
+        audience: &str,
+        invalid: fn() -> Error,
+        expired: fn() -> Error,
+    ) -> Result<C, Error> {
+        // HS256 is the only algorithm accepted: `alg: none` and RS/HS confusion fail here.
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_audience(&[audience]);
+        v.set_issuer(&[ISSUER]);
+        v.set_required_spec_claims(&["exp", "sub", "aud", "iss"]);
+        // Expiry is checked against the injected clock below, with no leeway.
+        v.validate_exp = false;
+        let claims = jsonwebtoken::decode::<C>(token, &self.decoding, &v)
+            .map_err(|_| invalid())?
+            .claims;
+        if self.clock.now().timestamp() >= claims.exp() {
+            return Err(expired());
+        }
+        Ok(claims)
+    }
+
+    /// A signed access token for `user_id` in session `session_id`, and its lifetime in seconds.
+    pub fn issue_access(&self, user_id: &UserId, session_id: &SessionId) -> Result<(String, u64), Error> {
+        let now = self.clock.now();
+        let claims = AccessClaims {
+            sub: user_id.to_string(),
+            aud: self.access_audience.clone(),
+            iss: ISSUER.into(),
+            iat: now.timestamp(),
+            exp: (now + ACCESS_TTL).timestamp(),
+            sid: session_id.to_string(),
+        };
+        Ok((self.sign(&claims)?, ACCESS_TTL.num_seconds() as u64))
+    }
+
+    /// Verifies an access token: signature, algorithm, audience, issuer and expiry.
+    pub fn verify_access(&self, token: &str) -> Result<Identity, Error> {
+        let invalid = || Error::unauthorized("invalid_token", "the access token is not valid");
+        let claims: AccessClaims = self.verify(token, &self.access_audience, invalid, || {
+            Error::unauthorized("token_expired", "the access token has expired; refresh it")
+        })?;
+        Ok(Identity {
+            user_id: UserId::parse(&claims.sub).map_err(|_| invalid())?,
+            session_id: SessionId::parse(&claims.sid).map_err(|_| invalid())?,
+        })
+    }
+
+    /// A registration token bound to a verified phone number.
+    pub fn issue_registration(&self, phone: &PhoneNumber) -> Result<String, Error> {
+        let now = self.clock.now();
+        self.sign(&RegistrationClaims {
+            sub: phone.to_string(),
+            aud: self.registration_audience.clone(),
+            iss: ISSUER.into(),
+            iat: now.timestamp(),
+            exp: (now + REGISTRATION_TTL).timestamp(),
+        })
+    }
+
+    /// The phone number a registration token was issued for.
+    pub fn verify_registration(&self, token: &str) -> Result<PhoneNumber, Error> {
+        let invalid = || {
+            Error::unauthorized(
+                "invalid_registration_token",
+                "the registration token is not valid; verify the phone number again",
+            )
+        };
+        let claims: RegistrationClaims = self.verify(token, &self.registration_audience, invalid, || {
+            Error::unauthorized(
+                "registration_token_expired",
+                "the registration token has expired; verify the phone number again",
+            )
+        })?;
+        PhoneNumber::parse_e164(&claims.sub).map_err(|_| invalid())
+    }
+}
+
+/// A fresh refresh token for `session`: `<session id>.<256-bit secret, base64url>`, and the
+/// hex SHA-256 of its secret (what the store keeps).
+pub fn new_refresh_token(session: &SessionId) -> (String, String) {
+    let secret = crypto::random_bytes::<32>();
+    let token = format!("{session}.{}", URL_SAFE_NO_PAD.encode(secret));
+    (token, hex::encode(crypto::sha256(&secret)))
+}
+
+/// Splits a refresh token into its session id and the hex SHA-256 of its secret.
+pub fn parse_refresh_token(token: &str) -> Option<(SessionId, String)> {
+    let (sid, secret) = token.split_once('.')?;
+    let sid = SessionId::parse(sid).ok()?;
+    let secret = URL_SAFE_NO_PAD.decode(secret).ok().filter(|s| s.len() == 32)?;
+    Some((sid, hex::encode(crypto::sha256(&secret))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn service() -> (TokenService, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::starting_now());
+        (TokenService::new(&Config::for_tests(), clock.clone()), clock)
+    }
+
+    #[test]
+    fn access_token_round_trips_until_it_expires() {
+        let (svc, clock) = service();
+        let (uid, sid) = (UserId::new_random(), SessionId::new_random());
+        let (token, ttl) = svc.issue_access(&uid, &sid).unwrap();
+        assert_eq!(ttl, 900);
+        assert_eq!(svc.verify_access(&token).unwrap(), Identity { user_id: uid, session_id: sid });
+        clock.advance(ACCESS_TTL - TimeDelta::seconds(1));
+        assert!(svc.verify_access(&token).is_ok());
+        clock.advance(TimeDelta::seconds(1));
+        assert_eq!(svc.verify_access(&token).unwrap_err().code(), "token_expired");
+    }
+
+    #[test]
+    fn tampered_foreign_and_alg_none_tokens_are_rejected() {
+        let (svc, _) = service();
+        let (other, _) = service();
+        let (token, _) = svc.issue_access(&UserId::new_random(), &SessionId::new_random()).unwrap();
+        let (foreign, _) = other.issue_access(&UserId::new_random(), &SessionId::new_random()).unwrap();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let alg_none = format!("{none_header}.{}.", parts[1]);
+        parts[1] = URL_SAFE_NO_PAD.encode(
+            String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).unwrap())
+                .unwrap()
+                .replace("\"exp\":", "\"exp\":9"),
+        );
+        let tampered = parts.join(".");
+        for bad in [tampered.as_str(), foreign.as_str(), alg_none.as_str(), "", "a.b.c"] {
+            assert_eq!(svc.verify_access(bad).unwrap_err().code(), "invalid_token", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn registration_and_access_tokens_are_not_interchangeable() {
+        let (svc, clock) = service();
+        let phone = PhoneNumber::parse_e164("+919890999999").unwrap();
+        let reg = svc.issue_registration(&phone).unwrap();
+        assert_eq!(svc.verify_registration(&reg).unwrap(), phone);
+        assert_eq!(svc.verify_access(&reg).unwrap_err().code(), "invalid_token");
+        let (access, _) = svc.issue_access(&UserId::new_random(), &SessionId::new_random()).unwrap();
+        assert_eq!(svc.verify_registration(&access).unwrap_err().code(), "invalid_registration_token");
+        clock.advance(REGISTRATION_TTL);
+        assert_eq!(svc.verify_registration(&reg).unwrap_err().code(), "registration_token_expired");
+    }
+
+    #[test]
+    fn refresh_tokens_parse_back_to_their_hash() {
+        let sid = SessionId::new_random();
+        let (token, hash) = new_refresh_token(&sid);
+        assert_eq!(parse_refresh_token(&token), Some((sid, hash.clone())));
+        let (token2, hash2) = new_refresh_token(&sid);
+        assert_ne!(token, token2);
+        assert_ne!(hash, hash2);
+        for bad in ["", "x.y", &format!("{sid}"), &format!("{sid}.abc"), &format!("nope.{}", URL_SAFE_NO_PAD.encode([0u8; 32]))] {
+            assert_eq!(parse_refresh_token(bad), None, "{bad:?}");
+        }
+    }
+}
