@@ -94,10 +94,10 @@ start_moto() {
 
 stop_moto() {
     [[ -n "$MOTO_PID" ]] || return 0
-    local pid="$MOTO_PID" i
+    local pid="$MOTO_PID" _
     MOTO_PID=""
     kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done

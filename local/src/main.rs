@@ -1,1 +1,132 @@
-fn main() {}
+//! `cargo run --release -p whatspe-local [-- --host 127.0.0.1 --port 3000 --store memory|aws]`
+
+use std::net::SocketAddr;
+use whatspe::config::Config;
+use whatspe_local::Backend;
+
+const USAGE: &str = "\
+whatspe-local: the WhatsPe local gateway
+
+USAGE: whatspe-local [--host HOST] [--port PORT] [--store memory|aws]
+
+  --host   address to listen on (default 127.0.0.1)
+  --port   port to listen on (default 3000; 0 picks a free one)
+  --store  memory (default): embedded in-memory stores, no set-up
+           aws: DynamoDB + SNS adapters on the endpoint in AWS_ENDPOINT_URL (moto, DynamoDB
+                Local) or real AWS; the default when AWS_ENDPOINT_URL[_DYNAMODB] is set.
+
+Configuration comes from WHATSPE_* environment variables (see README); secrets that are not
+set are generated at random for this process.";
+
+struct Args {
+    host: String,
+    port: u16,
+    aws: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let endpoint_set = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    let mut args = Args {
+        host: "127.0.0.1".into(),
+        port: 3000,
+        aws: endpoint_set,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--host" => args.host = value()?,
+            "--port" => {
+                args.port = value()?
+                    .parse()
+                    .map_err(|_| "--port must be 0-65535".to_owned())?
+            }
+            "--store" => {
+                args.aws = match value()?.as_str() {
+                    "memory" => false,
+                    "aws" => true,
+                    other => return Err(format!("--store must be memory or aws, not {other:?}")),
+                }
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(args)
+}
+
+async fn aws_sdk_config() -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(
+        aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1"),
+    );
+    // An emulator accepts any credentials; do not make contributors invent some.
+    let emulated = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some();
+    if emulated
+        && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
+        && std::env::var_os("AWS_PROFILE").is_none()
+    {
+        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "whatspe-local",
+        ));
+    }
+    loader.load().await
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,aws_config=warn,aws_smithy_runtime=warn".into()),
+        )
+        .init();
+    if let Err(e) = run().await {
+        eprintln!("whatspe-local: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let args = parse_args().map_err(|e| format!("{e}\n\n{USAGE}"))?;
+    let config = Config::local_from_lookup(|k| std::env::var(k).ok())?;
+    let (backend, store) = if args.aws {
+        (
+            Backend::Aws {
+                sdk: aws_sdk_config().await,
+            },
+            "DynamoDB + SNS (AWS adapters)",
+        )
+    } else {
+        (Backend::memory(), "in-memory")
+    };
+    let gateway = whatspe_local::build(config, backend).await?;
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .or_else(|_| {
+            std::net::ToSocketAddrs::to_socket_addrs(&(args.host.as_str(), args.port))
+                .map_err(|e| e.to_string())?
+                .next()
+                .ok_or_else(|| format!("cannot resolve {}", args.host))
+        })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr()?;
+    println!("WhatsPe local gateway listening on http://{addr} ({store} stores)");
+    println!("  SMS outbox: http://{addr}/_local/sms?phoneNumber=<E.164>");
+    whatspe_local::serve(listener, gateway.router, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}

@@ -44,7 +44,10 @@ impl Ports {
             users: Arc::new(DynamoUserStore::new(ddb.clone(), tables.users)),
             otps: Arc::new(DynamoOtpStore::new(ddb.clone(), tables.verification_codes)),
             sessions: Arc::new(DynamoSessionStore::new(ddb, tables.sessions)),
-            sms: Arc::new(SnsSmsSender::new(aws_sdk_sns::Client::new(sdk), config.sms_sender_id.clone())),
+            sms: Arc::new(SnsSmsSender::new(
+                aws_sdk_sns::Client::new(sdk),
+                config.sms_sender_id.clone(),
+            )),
             clock: Arc::new(SystemClock),
         }
     }
@@ -70,7 +73,11 @@ impl App {
             tokens.clone(),
             ports.clock,
         ));
-        Self { auth, tokens, config: Arc::new(config) }
+        Self {
+            auth,
+            tokens,
+            config: Arc::new(config),
+        }
     }
 
     /// For a Lambda: configuration from the environment and AWS adapters. Fails at cold start

@@ -74,10 +74,12 @@ impl Config {
     /// Reads configuration through `get` (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let secret = |var: &'static str| -> Result<Secret, ConfigError> {
-            let v = get(var).filter(|v| !v.is_empty()).ok_or_else(|| ConfigError {
-                var,
-                problem: "is required (set it to a random string of at least 32 bytes)".into(),
-            })?;
+            let v = get(var)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| ConfigError {
+                    var,
+                    problem: "is required (set it to a random string of at least 32 bytes)".into(),
+                })?;
             Secret::new(v.into_bytes()).map_err(|problem| ConfigError { var, problem })
         };
         Self::build(&get, secret(ENV_JWT_SECRET)?, secret(ENV_OTP_SECRET)?)
@@ -88,7 +90,9 @@ impl Config {
     pub fn local_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let secret = |var: &'static str| -> Result<Secret, ConfigError> {
             match get(var).filter(|v| !v.is_empty()) {
-                Some(v) => Secret::new(v.into_bytes()).map_err(|problem| ConfigError { var, problem }),
+                Some(v) => {
+                    Secret::new(v.into_bytes()).map_err(|problem| ConfigError { var, problem })
+                }
                 None => Ok(Secret::random()),
             }
         };
@@ -103,20 +107,21 @@ impl Config {
         let table_prefix = get(ENV_TABLE_PREFIX).unwrap_or_else(|| "whatspe_".into());
         if table_prefix.is_empty()
             || table_prefix.len() > 200
-            || !table_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+            || !table_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
         {
             return Err(ConfigError {
                 var: ENV_TABLE_PREFIX,
                 problem: "must be 1-200 characters of [A-Za-z0-9_.-]".into(),
             });
         }
-        let default_country_code = CountryCode::parse(
-            &get(ENV_DEFAULT_COUNTRY_CODE).unwrap_or_else(|| "91".into()),
-        )
-        .map_err(|problem| ConfigError {
-            var: ENV_DEFAULT_COUNTRY_CODE,
-            problem,
-        })?;
+        let default_country_code =
+            CountryCode::parse(&get(ENV_DEFAULT_COUNTRY_CODE).unwrap_or_else(|| "91".into()))
+                .map_err(|problem| ConfigError {
+                    var: ENV_DEFAULT_COUNTRY_CODE,
+                    problem,
+                })?;
         Ok(Self {
             table_prefix,
             jwt_secret,
@@ -141,8 +146,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -158,7 +165,8 @@ mod tests {
 
     #[test]
     fn from_lookup_rejects_short_secrets_and_bad_country_codes() {
-        let err = Config::from_lookup(lookup(&[(ENV_JWT_SECRET, "short"), (ENV_OTP_SECRET, KEY)])).unwrap_err();
+        let err = Config::from_lookup(lookup(&[(ENV_JWT_SECRET, "short"), (ENV_OTP_SECRET, KEY)]))
+            .unwrap_err();
         assert_eq!(err.var, ENV_JWT_SECRET);
         let err = Config::from_lookup(lookup(&[
             (ENV_JWT_SECRET, KEY),
@@ -171,7 +179,8 @@ mod tests {
 
     #[test]
     fn defaults_apply_and_secrets_never_print() {
-        let c = Config::from_lookup(lookup(&[(ENV_JWT_SECRET, KEY), (ENV_OTP_SECRET, KEY)])).unwrap();
+        let c =
+            Config::from_lookup(lookup(&[(ENV_JWT_SECRET, KEY), (ENV_OTP_SECRET, KEY)])).unwrap();
         assert_eq!(c.table_prefix, "whatspe_");
         assert_eq!(c.jwt_audience, "whatspe");
         assert_eq!(c.default_country_code.as_str(), "91");

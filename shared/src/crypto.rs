@@ -61,8 +61,16 @@ mod tests {
             hex::encode(tag),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-        assert!(hmac_sha256_verify(b"Jefe", b"what do ya want for nothing?", &tag));
-        assert!(!hmac_sha256_verify(b"Jefe", b"what do ya want for nothing!", &tag));
+        assert!(hmac_sha256_verify(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            &tag
+        ));
+        assert!(!hmac_sha256_verify(
+            b"Jefe",
+            b"what do ya want for nothing!",
+            &tag
+        ));
     }
 
     #[test]
@@ -70,7 +78,10 @@ mod tests {
         let draws: Vec<u32> = (0..200).map(|_| random_below(1_000_000)).collect();
         assert!(draws.iter().all(|&d| d < 1_000_000));
         let first = draws[0];
-        assert!(draws.iter().any(|&d| d != first), "200 equal draws: not random");
+        assert!(
+            draws.iter().any(|&d| d != first),
+            "200 equal draws: not random"
+        );
     }
 
     #[test]

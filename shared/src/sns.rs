@@ -22,7 +22,10 @@ impl SnsSmsSender {
 }
 
 fn string_attr(v: &str) -> Result<MessageAttributeValue, BoxError> {
-    Ok(MessageAttributeValue::builder().data_type("String").string_value(v).build()?)
+    Ok(MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(v)
+        .build()?)
 }
 
 #[async_trait]

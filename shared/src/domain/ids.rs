@@ -69,7 +69,13 @@ mod tests {
     fn user_id_parses_canonical_uuid_and_rejects_others() {
         let id = UserId::new_random();
         assert_eq!(UserId::parse(&id.to_string()).unwrap(), id);
-        for bad in ["", "abc", "123e4567e89b12d3a456426614174000", "{123e4567-e89b-12d3-a456-426614174000}", "123e4567-e89b-12d3-a456-42661417400z"] {
+        for bad in [
+            "",
+            "abc",
+            "123e4567e89b12d3a456426614174000",
+            "{123e4567-e89b-12d3-a456-426614174000}",
+            "123e4567-e89b-12d3-a456-42661417400z",
+        ] {
             let err = UserId::parse(bad).expect_err(bad);
             assert_eq!(err.code(), "invalid_user_id", "input {bad:?}");
         }

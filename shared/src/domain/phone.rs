@@ -15,7 +15,9 @@ impl CountryCode {
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(format!("{s:?} is not a country calling code (1-3 digits, e.g. 91 or 1)"))
+            Err(format!(
+                "{s:?} is not a country calling code (1-3 digits, e.g. 91 or 1)"
+            ))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -126,14 +128,26 @@ mod tests {
             (" +44 20 7946 0958 ", "+442079460958"),
         ];
         for (input, want) in cases {
-            let got = PhoneNumber::parse(input, &india()).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+            let got =
+                PhoneNumber::parse(input, &india()).unwrap_or_else(|e| panic!("{input:?}: {e}"));
             assert_eq!(got.as_str(), want, "input {input:?}");
         }
     }
 
     #[test]
     fn rejected_forms_say_invalid_phone_number() {
-        for input in ["", "12345", "+0123456789", "+1234567", "+1234567890123456", "98909x9999", "989099999", "++919890999999", "91+9890999999", &"9".repeat(40)] {
+        for input in [
+            "",
+            "12345",
+            "+0123456789",
+            "+1234567",
+            "+1234567890123456",
+            "98909x9999",
+            "989099999",
+            "++919890999999",
+            "91+9890999999",
+            &"9".repeat(40),
+        ] {
             let err = PhoneNumber::parse(input, &india()).expect_err(input);
             assert_eq!(err.code(), "invalid_phone_number", "input {input:?}");
         }

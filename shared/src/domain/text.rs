@@ -39,7 +39,8 @@ impl Username {
     pub fn parse(s: &str) -> Result<Self, Error> {
         let ok = (3..=30).contains(&s.len())
             && s.starts_with(|c: char| c.is_ascii_alphabetic())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -63,7 +64,12 @@ string_newtype!(Email);
 
 impl Email {
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let invalid = || Error::validation("invalid_email", "email must be an address like name@example.com");
+        let invalid = || {
+            Error::validation(
+                "invalid_email",
+                "email must be an address like name@example.com",
+            )
+        };
         let s = s.trim();
         if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
@@ -71,7 +77,9 @@ impl Email {
         let (local, domain) = s.split_once('@').ok_or_else(invalid)?;
         let domain_ok = domain.contains('.')
             && !domain.contains('@')
-            && domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+            && domain
+                .split('.')
+                .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
         if local.is_empty() || local.len() > 64 || !domain_ok {
             return Err(invalid());
         }
@@ -106,7 +114,9 @@ string_newtype!(ProfilePicture);
 
 impl ProfilePicture {
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+        let rest = s
+            .strip_prefix("https://")
+            .or_else(|| s.strip_prefix("http://"));
         let ok = s.len() <= 2048
             && rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
             && !s.chars().any(|c| c.is_whitespace() || c.is_control());
@@ -131,7 +141,10 @@ impl OtpCode {
         if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(Error::validation("invalid_otp_format", "otp must be 6 digits"))
+            Err(Error::validation(
+                "invalid_otp_format",
+                "otp must be 6 digits",
+            ))
         }
     }
     /// A fresh code from the CSPRNG.
@@ -158,17 +171,46 @@ mod tests {
         for ok in ["bob", "Alice_1", "a.b.c", &"x".repeat(30)] {
             assert!(Username::parse(ok).is_ok(), "{ok:?} should be accepted");
         }
-        for bad in ["", "ab", "1abc", "_abc", "al ice", "alice!", "ålice", &"x".repeat(31)] {
-            assert_eq!(Username::parse(bad).expect_err(bad).code(), "invalid_username", "{bad:?}");
+        for bad in [
+            "",
+            "ab",
+            "1abc",
+            "_abc",
+            "al ice",
+            "alice!",
+            "ålice",
+            &"x".repeat(31),
+        ] {
+            assert_eq!(
+                Username::parse(bad).expect_err(bad).code(),
+                "invalid_username",
+                "{bad:?}"
+            );
         }
         assert_eq!(Username::parse("Alice_1").unwrap().key(), "alice_1");
     }
 
     #[test]
     fn email_rules() {
-        assert_eq!(Email::parse(" Bob@Example.COM ").unwrap().as_str(), "Bob@example.com");
-        for bad in ["", "bob", "bob@", "@x.com", "bob@localhost", "bob@x..com", "b ob@x.com", "a@b@c.com"] {
-            assert_eq!(Email::parse(bad).expect_err(bad).code(), "invalid_email", "{bad:?}");
+        assert_eq!(
+            Email::parse(" Bob@Example.COM ").unwrap().as_str(),
+            "Bob@example.com"
+        );
+        for bad in [
+            "",
+            "bob",
+            "bob@",
+            "@x.com",
+            "bob@localhost",
+            "bob@x..com",
+            "b ob@x.com",
+            "a@b@c.com",
+        ] {
+            assert_eq!(
+                Email::parse(bad).expect_err(bad).code(),
+                "invalid_email",
+                "{bad:?}"
+            );
         }
     }
 
@@ -176,7 +218,11 @@ mod tests {
     fn otp_code_is_six_digits_and_never_printed() {
         assert!(OtpCode::parse("012345").is_ok());
         for bad in ["", "12345", "1234567", "12a456", "１２３４５６"] {
-            assert_eq!(OtpCode::parse(bad).expect_err(bad).code(), "invalid_otp_format", "{bad:?}");
+            assert_eq!(
+                OtpCode::parse(bad).expect_err(bad).code(),
+                "invalid_otp_format",
+                "{bad:?}"
+            );
         }
         let code = OtpCode::generate();
         assert_eq!(code.as_str().len(), 6);
@@ -188,7 +234,12 @@ mod tests {
         assert!(StatusText::parse(&"é".repeat(139)).is_ok());
         assert!(StatusText::parse(&"é".repeat(140)).is_err());
         assert!(ProfilePicture::parse("https://cdn.example.com/a.jpg").is_ok());
-        for bad in ["ftp://x/a.jpg", "https://", "javascript:alert(1)", "https://x/a b.jpg"] {
+        for bad in [
+            "ftp://x/a.jpg",
+            "https://",
+            "javascript:alert(1)",
+            "https://x/a b.jpg",
+        ] {
             assert!(ProfilePicture::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -25,7 +25,11 @@ pub(crate) struct UserItem {
 
 impl UserItem {
     fn new(user: &User, version: u64) -> Self {
-        Self { pk: keys::user_pk(&user.id), user: user.clone(), version }
+        Self {
+            pk: keys::user_pk(&user.id),
+            user: user.clone(),
+            version,
+        }
     }
 }
 
@@ -164,11 +168,21 @@ pub struct DynamoUserStore {
 
 impl DynamoUserStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     fn guard(&self, pk: String, user: &User) -> Result<TransactWriteItem, StoreError> {
-        put(&self.table, to_item(&GuardItem { pk, user_id: user.id })?, NOT_EXISTS)
+        put(
+            &self.table,
+            to_item(&GuardItem {
+                pk,
+                user_id: user.id,
+            })?,
+            NOT_EXISTS,
+        )
     }
 }
 
@@ -194,7 +208,10 @@ impl UserStore for DynamoUserStore {
             return Ok(None);
         };
         let item: UserItem = from_item(item)?;
-        Ok(Some(Versioned { value: item.user, version: item.version }))
+        Ok(Some(Versioned {
+            value: item.user,
+            version: item.version,
+        }))
     }
 
     async fn find_by_phone(&self, phone: &PhoneNumber) -> Result<Option<User>, StoreError> {
@@ -267,7 +284,10 @@ pub struct DynamoOtpStore {
 
 impl DynamoOtpStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 }
 
@@ -280,7 +300,11 @@ impl OtpStore for DynamoOtpStore {
         Ok(Some(from_item::<OtpItem>(item)?.into_state()))
     }
 
-    async fn put(&self, state: &OtpState, expected_version: Option<u64>) -> Result<u64, StoreError> {
+    async fn put(
+        &self,
+        state: &OtpState,
+        expected_version: Option<u64>,
+    ) -> Result<u64, StoreError> {
         let version = expected_version.unwrap_or(0) + 1;
         let req = self
             .client
@@ -309,7 +333,10 @@ pub struct DynamoSessionStore {
 
 impl DynamoSessionStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 }
 
@@ -349,7 +376,9 @@ impl SessionStore for DynamoSessionStore {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(keys::session_pk(id)))
-            .update_expression("SET tokenHash = :new, rotatedAt = :now, expiresAt = :exp, #ttl = :ttl")
+            .update_expression(
+                "SET tokenHash = :new, rotatedAt = :now, expiresAt = :exp, #ttl = :ttl",
+            )
             .condition_expression("attribute_exists(pk) AND tokenHash = :old AND revoked = :no")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":new", s(new_hash))
@@ -357,7 +386,10 @@ impl SessionStore for DynamoSessionStore {
             .expression_attribute_values(":now", ts(now)?)
             .expression_attribute_values(":exp", ts(expires_at)?)
             .expression_attribute_values(":ttl", n(expires_at.timestamp()))
-            .expression_attribute_values(":no", aws_sdk_dynamodb::types::AttributeValue::Bool(false))
+            .expression_attribute_values(
+                ":no",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(false),
+            )
             .send()
             .await
             .map_err(|e| store_error(e, "token"))?;
@@ -372,7 +404,10 @@ impl SessionStore for DynamoSessionStore {
             .key("pk", s(keys::session_pk(id)))
             .update_expression("SET revoked = :yes")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(
+                ":yes",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+            )
             .send()
             .await;
         match res.map_err(|e| store_error(e, "exists")) {
@@ -400,7 +435,8 @@ mod tests {
             id: UserId::parse("0b5d1f0e-6a1c-4d8e-9f43-2b7c1a9e5d10").unwrap(),
             username: Username::parse("Alice").unwrap(),
             email: None,
-            phone_number: PhoneNumber::parse("9890999999", &CountryCode::parse("91").unwrap()).unwrap(),
+            phone_number: PhoneNumber::parse("9890999999", &CountryCode::parse("91").unwrap())
+                .unwrap(),
             profile_picture: None,
             status: StatusText::parse("hi").unwrap(),
             last_seen: t(1_700_000_000),
@@ -420,8 +456,14 @@ mod tests {
     #[test]
     fn user_item_golden() {
         let item = to_item(&UserItem::new(&user(), 3)).unwrap();
-        assert_eq!(str_attr(&item, "pk"), "USER#0b5d1f0e-6a1c-4d8e-9f43-2b7c1a9e5d10");
-        assert_eq!(str_attr(&item, "id"), "0b5d1f0e-6a1c-4d8e-9f43-2b7c1a9e5d10");
+        assert_eq!(
+            str_attr(&item, "pk"),
+            "USER#0b5d1f0e-6a1c-4d8e-9f43-2b7c1a9e5d10"
+        );
+        assert_eq!(
+            str_attr(&item, "id"),
+            "0b5d1f0e-6a1c-4d8e-9f43-2b7c1a9e5d10"
+        );
         assert_eq!(str_attr(&item, "username"), "Alice");
         assert_eq!(str_attr(&item, "phoneNumber"), "+919890999999");
         assert_eq!(str_attr(&item, "createdAt"), "2023-11-14T22:13:20Z");
@@ -435,9 +477,16 @@ mod tests {
     #[test]
     fn guard_item_golden() {
         let u = user();
-        let phone = to_item(&GuardItem { pk: keys::phone_guard_pk(&u.phone_number), user_id: u.id }).unwrap();
+        let phone = to_item(&GuardItem {
+            pk: keys::phone_guard_pk(&u.phone_number),
+            user_id: u.id,
+        })
+        .unwrap();
         assert_eq!(str_attr(&phone, "pk"), "PHONE#+919890999999");
-        assert_eq!(str_attr(&phone, "userId"), "0b5d1f0e-6a1c-4d8e-9f43-2b7c1a9e5d10");
+        assert_eq!(
+            str_attr(&phone, "userId"),
+            "0b5d1f0e-6a1c-4d8e-9f43-2b7c1a9e5d10"
+        );
         assert_eq!(phone.len(), 2);
         assert_eq!(keys::username_guard_pk(&u.username), "USERNAME#alice");
     }
@@ -456,13 +505,28 @@ mod tests {
         assert_eq!(str_attr(&item, "pk"), "OTP#+919890999999");
         assert_eq!(item.get("ttl"), Some(&AV::N("1700000900".into())));
         assert_eq!(item.get("attempts"), Some(&AV::N("2".into())));
-        assert_eq!(item.get("sends"), Some(&AV::L(vec![AV::S("2023-11-14T22:13:20Z".into())])));
+        assert_eq!(
+            item.get("sends"),
+            Some(&AV::L(vec![AV::S("2023-11-14T22:13:20Z".into())]))
+        );
         let back = from_item::<OtpItem>(item).unwrap().into_state();
-        assert_eq!(back, Versioned { value: st.clone(), version: 4 });
+        assert_eq!(
+            back,
+            Versioned {
+                value: st.clone(),
+                version: 4
+            }
+        );
 
-        let used = OtpState { code_mac: None, ..st };
+        let used = OtpState {
+            code_mac: None,
+            ..st
+        };
         let item = to_item(&OtpItem::new(&used, 5)).unwrap();
-        assert!(!item.contains_key("codeMac"), "a used code leaves no MAC behind");
+        assert!(
+            !item.contains_key("codeMac"),
+            "a used code leaves no MAC behind"
+        );
     }
 
     #[test]
@@ -477,7 +541,10 @@ mod tests {
             revoked: false,
         };
         let item = to_item(&SessionItem::from(&s)).unwrap();
-        assert_eq!(str_attr(&item, "pk"), "SESSION#7d444840-9dc0-41f1-a0a4-b7f12e8a0e3a");
+        assert_eq!(
+            str_attr(&item, "pk"),
+            "SESSION#7d444840-9dc0-41f1-a0a4-b7f12e8a0e3a"
+        );
         assert_eq!(str_attr(&item, "tokenHash"), "cd".repeat(32));
         assert_eq!(item.get("ttl"), Some(&AV::N("1702592000".into())));
         assert_eq!(item.get("revoked"), Some(&AV::Bool(false)));

@@ -87,5 +87,7 @@ async fn wait_active(client: &Client, name: &str) -> Result<(), StoreError> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    Err(StoreError::Unavailable(format!("table {name} did not become active within 60 s").into()))
+    Err(StoreError::Unavailable(
+        format!("table {name} did not become active within 60 s").into(),
+    ))
 }

@@ -3,8 +3,8 @@ use crate::app::App;
 use crate::domain::{SessionId, UserId};
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
-use http::StatusCode;
 use http::request::Parts;
+use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 /// A JSON request body whose every failure is a 4xx in the API's error shape:
@@ -30,13 +30,19 @@ where
             }
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(Error::validation("malformed_json", "the request body must be a JSON object"));
+            return Err(Error::validation(
+                "malformed_json",
+                "the request body must be a JSON object",
+            ));
         }
         serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
             if e.is_data() {
                 Error::validation("invalid_body", e.to_string())
             } else {
-                Error::validation("malformed_json", format!("the request body is not valid JSON: {e}"))
+                Error::validation(
+                    "malformed_json",
+                    format!("the request body is not valid JSON: {e}"),
+                )
             }
         })
     }
@@ -51,11 +57,15 @@ pub struct Caller {
     pub session_id: SessionId,
 }
 
-/// The token of an `Authorization: Bearer <token>` header, if the request has one.
-pub fn bearer_token(parts: &Parts) -> Result<&str, Error> {
-    let missing = || Error::unauthorized("missing_token", "an Authorization: Bearer token is required");
-    let value = parts
-        .headers
+/// The token of the `Authorization: Bearer <token>` header; 401 `missing_token` without one.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, Error> {
+    let missing = || {
+        Error::unauthorized(
+            "missing_token",
+            "an Authorization: Bearer token is required",
+        )
+    };
+    let value = headers
         .get(http::header::AUTHORIZATION)
         .ok_or_else(missing)?
         .to_str()
@@ -76,12 +86,32 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
         let app = App::from_ref(state);
-        let identity = app.tokens.verify_access(bearer_token(parts)?)?;
+        let identity = app.tokens.verify_access(bearer_token(&parts.headers)?)?;
         let query: Query<Vec<(String, String)>> = Query::try_from_uri(&parts.uri)
             .map_err(|_| Error::validation("invalid_query", "the query string is malformed"))?;
-        if query.0.iter().any(|(k, v)| k == "userId" && *v != identity.user_id.to_string()) {
-            return Err(Error::forbidden("user_mismatch", "userId must be the authenticated user's id"));
+        if query
+            .0
+            .iter()
+            .any(|(k, v)| k == "userId" && *v != identity.user_id.to_string())
+        {
+            return Err(Error::forbidden(
+                "user_mismatch",
+                "userId must be the authenticated user's id",
+            ));
         }
-        Ok(Caller { user_id: identity.user_id, session_id: identity.session_id })
+        Ok(Caller {
+            user_id: identity.user_id,
+            session_id: identity.session_id,
+        })
     }
+}
+
+/// For `#[serde(default, deserialize_with = "nullable")]` on `Option<Option<T>>` fields:
+/// absent → `None` (leave as is), `null` → `Some(None)` (clear), value → `Some(Some(v))`.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }

@@ -4,10 +4,10 @@
 mod error;
 mod extract;
 
-pub use extract::{ApiJson, Caller};
+pub use extract::{ApiJson, Caller, bearer_token, nullable};
 
-use crate::app::App;
 use crate::Error;
+use crate::app::App;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 

@@ -36,7 +36,13 @@ impl UserStore for MemoryUserStore {
         }
         s.by_phone.insert(user.phone_number.clone(), user.id);
         s.by_username.insert(user.username.key(), user.id);
-        s.by_id.insert(user.id, Versioned { value: user.clone(), version: 1 });
+        s.by_id.insert(
+            user.id,
+            Versioned {
+                value: user.clone(),
+                version: 1,
+            },
+        );
         Ok(())
     }
 
@@ -46,7 +52,10 @@ impl UserStore for MemoryUserStore {
 
     async fn find_by_phone(&self, phone: &PhoneNumber) -> Result<Option<User>, StoreError> {
         let s = lock(&self.0);
-        Ok(s.by_phone.get(phone).and_then(|id| s.by_id.get(id)).map(|v| v.value.clone()))
+        Ok(s.by_phone
+            .get(phone)
+            .and_then(|id| s.by_id.get(id))
+            .map(|v| v.value.clone()))
     }
 
     async fn update(
@@ -69,7 +78,13 @@ impl UserStore for MemoryUserStore {
             s.by_username.insert(user.username.key(), user.id);
         }
         let version = expected_version + 1;
-        s.by_id.insert(user.id, Versioned { value: user.clone(), version });
+        s.by_id.insert(
+            user.id,
+            Versioned {
+                value: user.clone(),
+                version,
+            },
+        );
         Ok(version)
     }
 }
@@ -84,14 +99,24 @@ impl OtpStore for MemoryOtpStore {
         Ok(lock(&self.0).get(phone).cloned())
     }
 
-    async fn put(&self, state: &OtpState, expected_version: Option<u64>) -> Result<u64, StoreError> {
+    async fn put(
+        &self,
+        state: &OtpState,
+        expected_version: Option<u64>,
+    ) -> Result<u64, StoreError> {
         let mut map = lock(&self.0);
         let current = map.get(&state.phone).map(|v| v.version);
         if current != expected_version {
             return Err(StoreError::conflict("version"));
         }
         let version = expected_version.unwrap_or(0) + 1;
-        map.insert(state.phone.clone(), Versioned { value: state.clone(), version });
+        map.insert(
+            state.phone.clone(),
+            Versioned {
+                value: state.clone(),
+                version,
+            },
+        );
         Ok(version)
     }
 }
@@ -161,7 +186,10 @@ pub struct SmsOutbox {
 
 impl SmsOutbox {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, sent: Mutex::new(Vec::new()) }
+        Self {
+            clock,
+            sent: Mutex::new(Vec::new()),
+        }
     }
     /// Messages to `phone` (all when `None`), oldest first.
     pub fn messages(&self, phone: Option<&PhoneNumber>) -> Vec<SmsRecord> {

@@ -48,7 +48,8 @@ pub trait OtpStore: Send + Sync {
     async fn get(&self, phone: &PhoneNumber) -> Result<Option<Versioned<OtpState>>, StoreError>;
     /// Writes `state` if the stored version is still `expected_version` (`None`: no record
     /// yet). Returns the new version; `Conflict("version")` otherwise.
-    async fn put(&self, state: &OtpState, expected_version: Option<u64>) -> Result<u64, StoreError>;
+    async fn put(&self, state: &OtpState, expected_version: Option<u64>)
+    -> Result<u64, StoreError>;
 }
 
 /// A login session: one refresh-token family.

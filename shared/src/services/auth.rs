@@ -72,7 +72,10 @@ pub struct AuthService {
 }
 
 fn busy() -> Error {
-    Error::conflict("concurrent_update", "the record was changed concurrently; try again")
+    Error::conflict(
+        "concurrent_update",
+        "the record was changed concurrently; try again",
+    )
 }
 
 impl AuthService {
@@ -104,7 +107,11 @@ impl AuthService {
     }
 
     fn code_mac(&self, phone: &PhoneNumber, code: &OtpCode) -> Vec<u8> {
-        crypto::hmac_sha256(&self.otp_key, format!("{phone}:{}", code.as_str()).as_bytes()).to_vec()
+        crypto::hmac_sha256(
+            &self.otp_key,
+            format!("{phone}:{}", code.as_str()).as_bytes(),
+        )
+        .to_vec()
     }
 
     /// Sends a fresh code to `phone`, replacing any live one. At most
@@ -116,7 +123,14 @@ impl AuthService {
             let current = self.otps.get(&phone).await?;
             let mut sends: Vec<DateTime<Utc>> = current
                 .as_ref()
-                .map(|c| c.value.sends.iter().copied().filter(|t| *t + OTP_SEND_WINDOW > now).collect())
+                .map(|c| {
+                    c.value
+                        .sends
+                        .iter()
+                        .copied()
+                        .filter(|t| *t + OTP_SEND_WINDOW > now)
+                        .collect()
+                })
                 .unwrap_or_default();
             if sends.len() >= OTP_MAX_SENDS {
                 let wait = (sends[0] + OTP_SEND_WINDOW - now).num_milliseconds().max(0) as u64;
@@ -150,9 +164,15 @@ impl AuthService {
                 code.as_str(),
                 OTP_TTL.num_minutes()
             );
-            self.sms.send(&phone, &body).await.map_err(Error::Unavailable)?;
-            tracing::info!(phone_suffix = %&phone.as_str()[phone.as_str().len() - 2..], "otp sent");
-            return Ok(OtpSent { phone, expires_in: OTP_TTL.num_seconds() as u64 });
+            self.sms
+                .send(&phone, &body)
+                .await
+                .map_err(Error::Unavailable)?;
+            tracing::info!("otp sent");
+            return Ok(OtpSent {
+                phone,
+                expires_in: OTP_TTL.num_seconds() as u64,
+            });
         }
         Err(busy())
     }
@@ -172,7 +192,10 @@ impl AuthService {
                 return Err(no_code());
             };
             if now >= state.expires_at {
-                return Err(Error::validation("otp_expired", "the code has expired; request a new one"));
+                return Err(Error::validation(
+                    "otp_expired",
+                    "the code has expired; request a new one",
+                ));
             }
             if state.attempts >= OTP_MAX_ATTEMPTS {
                 return Err(attempts_exceeded());
@@ -274,34 +297,53 @@ impl AuthService {
             })
             .await?;
         let (access_token, expires_in) = self.tokens.issue_access(user_id, &id)?;
-        Ok(TokenPair { access_token, refresh_token, expires_in })
+        Ok(TokenPair {
+            access_token,
+            refresh_token,
+            expires_in,
+        })
     }
 
     /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a
     /// rotated one again revokes the whole session (it has leaked).
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Error> {
-        let invalid = || Error::unauthorized("invalid_refresh_token", "the refresh token is not valid");
+        let invalid =
+            || Error::unauthorized("invalid_refresh_token", "the refresh token is not valid");
         let (sid, presented) = tokens::parse_refresh_token(refresh_token).ok_or_else(invalid)?;
         let session = self.sessions.get(&sid).await?.ok_or_else(invalid)?;
         let now = self.clock.now();
         if session.revoked {
-            return Err(Error::unauthorized("session_revoked", "this session has ended; sign in again"));
+            return Err(Error::unauthorized(
+                "session_revoked",
+                "this session has ended; sign in again",
+            ));
         }
         if now >= session.expires_at {
-            return Err(Error::unauthorized("refresh_token_expired", "the session has expired; sign in again"));
+            return Err(Error::unauthorized(
+                "refresh_token_expired",
+                "the session has expired; sign in again",
+            ));
         }
         if !crypto::constant_time_eq(presented.as_bytes(), session.token_hash.as_bytes()) {
             return Err(self.reuse_detected(&sid).await);
         }
         let (refresh_token, new_hash) = tokens::new_refresh_token(&sid);
-        match self.sessions.rotate(&sid, &presented, &new_hash, now, now + REFRESH_TTL).await {
+        match self
+            .sessions
+            .rotate(&sid, &presented, &new_hash, now, now + REFRESH_TTL)
+            .await
+        {
             Ok(()) => {}
             // Rotated (or revoked) in the meantime by a request with the same token: reuse.
             Err(StoreError::Conflict { .. }) => return Err(self.reuse_detected(&sid).await),
             Err(e) => return Err(e.into()),
         }
         let (access_token, expires_in) = self.tokens.issue_access(&session.user_id, &sid)?;
-        Ok(TokenPair { access_token, refresh_token, expires_in })
+        Ok(TokenPair {
+            access_token,
+            refresh_token,
+            expires_in,
+        })
     }
 
     async fn reuse_detected(&self, sid: &SessionId) -> Error {
@@ -333,11 +375,9 @@ impl AuthService {
     /// Applies a profile change.
     pub async fn update_profile(&self, id: &UserId, patch: ProfilePatch) -> Result<User, Error> {
         for _ in 0..CAS_RETRIES {
-            let current = self
-                .users
-                .get(id)
-                .await?
-                .ok_or_else(|| Error::not_found("user_not_found", "the account no longer exists"))?;
+            let current = self.users.get(id).await?.ok_or_else(|| {
+                Error::not_found("user_not_found", "the account no longer exists")
+            })?;
             let previous_username = current.value.username.clone();
             let mut user = current.value;
             if let Some(u) = patch.username.clone() {
@@ -353,7 +393,11 @@ impl AuthService {
                 user.status = s;
             }
             user.updated_at = self.clock.now();
-            match self.users.update(&user, current.version, &previous_username).await {
+            match self
+                .users
+                .update(&user, current.version, &previous_username)
+                .await
+            {
                 Ok(_) => return Ok(user),
                 Err(StoreError::Conflict { what: "username" }) => return Err(username_taken()),
                 Err(StoreError::Conflict { .. }) => continue,

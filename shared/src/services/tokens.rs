@@ -118,7 +118,11 @@ impl TokenService {
     }
 
     /// A signed access token for `user_id` in session `session_id`, and its lifetime in seconds.
-    pub fn issue_access(&self, user_id: &UserId, session_id: &SessionId) -> Result<(String, u64), Error> {
+    pub fn issue_access(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+    ) -> Result<(String, u64), Error> {
         let now = self.clock.now();
         let claims = AccessClaims {
             sub: user_id.to_string(),
@@ -163,12 +167,13 @@ impl TokenService {
                 "the registration token is not valid; verify the phone number again",
             )
         };
-        let claims: RegistrationClaims = self.verify(token, &self.registration_audience, invalid, || {
-            Error::unauthorized(
-                "registration_token_expired",
-                "the registration token has expired; verify the phone number again",
-            )
-        })?;
+        let claims: RegistrationClaims =
+            self.verify(token, &self.registration_audience, invalid, || {
+                Error::unauthorized(
+                    "registration_token_expired",
+                    "the registration token has expired; verify the phone number again",
+                )
+            })?;
         PhoneNumber::parse_e164(&claims.sub).map_err(|_| invalid())
     }
 }
@@ -185,7 +190,10 @@ pub fn new_refresh_token(session: &SessionId) -> (String, String) {
 pub fn parse_refresh_token(token: &str) -> Option<(SessionId, String)> {
     let (sid, secret) = token.split_once('.')?;
     let sid = SessionId::parse(sid).ok()?;
-    let secret = URL_SAFE_NO_PAD.decode(secret).ok().filter(|s| s.len() == 32)?;
+    let secret = URL_SAFE_NO_PAD
+        .decode(secret)
+        .ok()
+        .filter(|s| s.len() == 32)?;
     Some((sid, hex::encode(crypto::sha256(&secret))))
 }
 
@@ -196,7 +204,10 @@ mod tests {
 
     fn service() -> (TokenService, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::starting_now());
-        (TokenService::new(&Config::for_tests(), clock.clone()), clock)
+        (
+            TokenService::new(&Config::for_tests(), clock.clone()),
+            clock,
+        )
     }
 
     #[test]
@@ -205,19 +216,32 @@ mod tests {
         let (uid, sid) = (UserId::new_random(), SessionId::new_random());
         let (token, ttl) = svc.issue_access(&uid, &sid).unwrap();
         assert_eq!(ttl, 900);
-        assert_eq!(svc.verify_access(&token).unwrap(), Identity { user_id: uid, session_id: sid });
+        assert_eq!(
+            svc.verify_access(&token).unwrap(),
+            Identity {
+                user_id: uid,
+                session_id: sid
+            }
+        );
         clock.advance(ACCESS_TTL - TimeDelta::seconds(1));
         assert!(svc.verify_access(&token).is_ok());
         clock.advance(TimeDelta::seconds(1));
-        assert_eq!(svc.verify_access(&token).unwrap_err().code(), "token_expired");
+        assert_eq!(
+            svc.verify_access(&token).unwrap_err().code(),
+            "token_expired"
+        );
     }
 
     #[test]
     fn tampered_foreign_and_alg_none_tokens_are_rejected() {
         let (svc, _) = service();
         let (other, _) = service();
-        let (token, _) = svc.issue_access(&UserId::new_random(), &SessionId::new_random()).unwrap();
-        let (foreign, _) = other.issue_access(&UserId::new_random(), &SessionId::new_random()).unwrap();
+        let (token, _) = svc
+            .issue_access(&UserId::new_random(), &SessionId::new_random())
+            .unwrap();
+        let (foreign, _) = other
+            .issue_access(&UserId::new_random(), &SessionId::new_random())
+            .unwrap();
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let alg_none = format!("{none_header}.{}.", parts[1]);
@@ -227,8 +251,18 @@ mod tests {
                 .replace("\"exp\":", "\"exp\":9"),
         );
         let tampered = parts.join(".");
-        for bad in [tampered.as_str(), foreign.as_str(), alg_none.as_str(), "", "a.b.c"] {
-            assert_eq!(svc.verify_access(bad).unwrap_err().code(), "invalid_token", "{bad:?}");
+        for bad in [
+            tampered.as_str(),
+            foreign.as_str(),
+            alg_none.as_str(),
+            "",
+            "a.b.c",
+        ] {
+            assert_eq!(
+                svc.verify_access(bad).unwrap_err().code(),
+                "invalid_token",
+                "{bad:?}"
+            );
         }
     }
 
@@ -239,10 +273,18 @@ mod tests {
         let reg = svc.issue_registration(&phone).unwrap();
         assert_eq!(svc.verify_registration(&reg).unwrap(), phone);
         assert_eq!(svc.verify_access(&reg).unwrap_err().code(), "invalid_token");
-        let (access, _) = svc.issue_access(&UserId::new_random(), &SessionId::new_random()).unwrap();
-        assert_eq!(svc.verify_registration(&access).unwrap_err().code(), "invalid_registration_token");
+        let (access, _) = svc
+            .issue_access(&UserId::new_random(), &SessionId::new_random())
+            .unwrap();
+        assert_eq!(
+            svc.verify_registration(&access).unwrap_err().code(),
+            "invalid_registration_token"
+        );
         clock.advance(REGISTRATION_TTL);
-        assert_eq!(svc.verify_registration(&reg).unwrap_err().code(), "registration_token_expired");
+        assert_eq!(
+            svc.verify_registration(&reg).unwrap_err().code(),
+            "registration_token_expired"
+        );
     }
 
     #[test]
@@ -253,7 +295,13 @@ mod tests {
         let (token2, hash2) = new_refresh_token(&sid);
         assert_ne!(token, token2);
         assert_ne!(hash, hash2);
-        for bad in ["", "x.y", &format!("{sid}"), &format!("{sid}.abc"), &format!("nope.{}", URL_SAFE_NO_PAD.encode([0u8; 32]))] {
+        for bad in [
+            "",
+            "x.y",
+            &format!("{sid}"),
+            &format!("{sid}.abc"),
+            &format!("nope.{}", URL_SAFE_NO_PAD.encode([0u8; 32])),
+        ] {
             assert_eq!(parse_refresh_token(bad), None, "{bad:?}");
         }
     }
