@@ -425,3 +425,7 @@ fn attempts_exceeded() -> Error {
 fn username_taken() -> Error {
     Error::conflict("username_taken", "this username is already taken")
 }
+
+#[cfg(test)]
+#[path = "auth_tests.rs"]
+mod tests;
