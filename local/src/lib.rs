@@ -22,6 +22,8 @@ use whatspe::ports::SmsSender;
 use whatspe::{Error, dynamo};
 
 /// Where state lives.
+// Built once per process: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Backend {
     /// Embedded in-memory stores (zero set-up), on the given clock.
     Memory { clock: Arc<dyn Clock> },
@@ -124,8 +126,13 @@ async fn sms_outbox(
     query: Result<Query<SmsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<SmsRecord>>, Error> {
     let Query(q) = query.map_err(|e| Error::validation("invalid_query", e.body_text()))?;
+    // `?phoneNumber=+91…` typed literally arrives as " 91…" (a query-string `+` is a space).
     let phone = q
         .phone_number
+        .map(|p| match p.strip_prefix(' ') {
+            Some(rest) => format!("+{rest}"),
+            None => p,
+        })
         .map(|p| PhoneNumber::parse(&p, &local.default_cc))
         .transpose()?;
     Ok(Json(local.outbox.messages(phone.as_ref())))

@@ -36,7 +36,7 @@ pub struct OtpSent {
 #[derive(Debug, Clone)]
 pub enum Verified {
     /// The number belongs to an account: signed in.
-    Existing { user: User, tokens: TokenPair },
+    Existing { user: Box<User>, tokens: TokenPair },
     /// Unknown number: the token that lets `register` create the account.
     New { registration_token: String },
 }
@@ -226,7 +226,10 @@ impl AuthService {
             return match self.users.find_by_phone(&phone).await? {
                 Some(user) => {
                     let tokens = self.start_session(&user.id).await?;
-                    Ok(Verified::Existing { user, tokens })
+                    Ok(Verified::Existing {
+                        user: Box::new(user),
+                        tokens,
+                    })
                 }
                 None => Ok(Verified::New {
                     registration_token: self.tokens.issue_registration(&phone)?,

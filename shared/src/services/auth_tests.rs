@@ -192,7 +192,7 @@ async fn a_known_number_signs_in_and_gets_a_session() {
             user: signed_in,
             tokens,
         } => {
-            assert_eq!(signed_in, user);
+            assert_eq!(*signed_in, user);
             assert!(h.auth.refresh(&tokens.refresh_token).await.is_ok());
         }
         Verified::New { .. } => panic!("a registered number must sign in"),
