@@ -12,12 +12,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Instant;
-use whatspe::app::{App, Ports};
+use whatspe::app::{App, MemoryHandles, Ports};
 use whatspe::clock::{Clock, SystemClock};
 use whatspe::config::Config;
 use whatspe::domain::PhoneNumber;
 use whatspe::error::BoxError;
-use whatspe::memory::{SmsOutbox, SmsRecord};
+use whatspe::memory::{RecordingNotifier, SmsOutbox, SmsRecord};
 use whatspe::ports::SmsSender;
 use whatspe::{Error, dynamo};
 
@@ -40,34 +40,42 @@ impl Backend {
     }
 }
 
-/// The assembled gateway: its router, and the SMS outbox behind `GET /_local/sms`.
+/// The assembled gateway: its router, the SMS outbox behind `GET /_local/sms`, and the
+/// real-time events the functions emitted.
 pub struct Gateway {
     pub router: Router,
     pub outbox: Arc<SmsOutbox>,
+    pub notifier: Arc<RecordingNotifier>,
 }
 
 /// Every function's routes, as the one HTTP service the gateway serves.
 fn function_routes(app: App) -> Router {
-    whatspe::http::service(auth_otp::routes(), app)
+    whatspe::http::service(auth_otp::routes().merge(contacts::routes()), app)
 }
 
 /// Builds the gateway over `backend`.
 pub async fn build(config: Config, backend: Backend) -> Result<Gateway, BoxError> {
-    let (ports, outbox) = match backend {
+    let (ports, handles) = match backend {
         Backend::Memory { clock } => Ports::in_memory(clock),
         Backend::Aws { sdk } => {
             let client = aws_sdk_dynamodb::Client::new(&sdk);
             dynamo::ensure_tables(&client, &config.table_prefix).await?;
             let mut ports = Ports::aws(&config, &sdk);
-            // Codes still go through SNS, and are also kept for GET /_local/sms.
-            let outbox = Arc::new(SmsOutbox::new(ports.clock.clone()));
+            // Codes still go through SNS, and are also kept for GET /_local/sms; real-time
+            // events are recorded for the local view.
+            let handles = MemoryHandles {
+                outbox: Arc::new(SmsOutbox::new(ports.clock.clone())),
+                notifier: Arc::new(RecordingNotifier::default()),
+            };
             ports.sms = Arc::new(Tee {
-                outbox: outbox.clone(),
+                outbox: handles.outbox.clone(),
                 inner: ports.sms,
             });
-            (ports, outbox)
+            ports.notifier = handles.notifier.clone();
+            (ports, handles)
         }
     };
+    let MemoryHandles { outbox, notifier } = handles;
     let local = LocalState {
         outbox: outbox.clone(),
         default_cc: config.default_country_code.clone(),
@@ -80,7 +88,11 @@ pub async fn build(config: Config, backend: Backend) -> Result<Gateway, BoxError
                 .with_state(local),
         )
         .layer(middleware::from_fn(log_request));
-    Ok(Gateway { router, outbox })
+    Ok(Gateway {
+        router,
+        outbox,
+        notifier,
+    })
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.

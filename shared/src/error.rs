@@ -103,6 +103,9 @@ pub enum StoreError {
     /// Stored data that does not parse: a bug or a manual edit, never user input.
     #[error("stored item is malformed")]
     Corrupt(#[source] BoxError),
+    /// A page cursor that this store did not hand out (or that belongs to another listing).
+    #[error("invalid page cursor")]
+    BadCursor,
     /// The backend failed or could not be reached.
     #[error("store unavailable")]
     Unavailable(#[source] BoxError),
@@ -117,6 +120,10 @@ impl StoreError {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::BadCursor => Error::validation(
+                "invalid_cursor",
+                "cursor is not one this listing handed out",
+            ),
             StoreError::Unavailable(_) => Error::Unavailable(Box::new(e)),
             _ => Error::Internal(Box::new(e)),
         }

@@ -1,6 +1,6 @@
 //! Every DynamoDB key format, in one place. Golden-item tests in the adapters pin them.
 
-use crate::domain::{PhoneNumber, SessionId, UserId, Username};
+use crate::domain::{PhoneNumber, RequestId, SessionId, UserId, Username};
 
 /// `users` table: the user item.
 pub fn user_pk(id: &UserId) -> String {
@@ -25,4 +25,35 @@ pub fn otp_pk(phone: &PhoneNumber) -> String {
 /// `sessions` table: one login session.
 pub fn session_pk(id: &SessionId) -> String {
     format!("SESSION#{id}")
+}
+
+/// `users` table, `by_username` index partition: the first letter of the lowercase username.
+pub fn username_search_prefix(username_key: &str) -> String {
+    username_key
+        .chars()
+        .next()
+        .map(String::from)
+        .unwrap_or_default()
+}
+
+/// `contact_requests` table: one request.
+pub fn request_pk(id: &RequestId) -> String {
+    format!("REQ#{id}")
+}
+
+/// `contact_requests` table: the guard that allows one pending request per pair, whichever
+/// side sent it (the two ids in ascending order).
+pub fn pair_guard_pk(a: &UserId, b: &UserId) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    format!("PAIR#{lo}#{hi}")
+}
+
+/// `contacts` table: partition of one owner's contact rows (same shape as [`user_pk`]).
+pub fn contacts_pk(owner: &UserId) -> String {
+    user_pk(owner)
+}
+
+/// `contacts` table: sort key of one contact row.
+pub fn contact_sk(other: &UserId) -> String {
+    format!("CONTACT#{other}")
 }

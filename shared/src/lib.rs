@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod domain;
 pub mod dynamo;
 pub mod error;
+pub mod frames;
 pub mod http;
 pub mod keys;
 pub mod memory;

@@ -1,6 +1,14 @@
 //! The DynamoDB tables this code uses: one definition that the adapters, the local gateway's
 //! table creation and the template.yaml consistency test all read.
 
+/// A global secondary index (projection ALL, string keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IndexDef {
+    pub name: &'static str,
+    pub partition_key: &'static str,
+    pub sort_key: Option<&'static str>,
+}
+
 /// One table's schema, as far as the code depends on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableDef {
@@ -10,6 +18,8 @@ pub struct TableDef {
     pub partition_key: &'static str,
     /// Sort key attribute (string), if any.
     pub sort_key: Option<&'static str>,
+    /// Global secondary indexes (all sparse: only items carrying their keys appear).
+    pub indexes: &'static [IndexDef],
     /// Attribute DynamoDB TTL expires items by (epoch seconds), if any.
     pub ttl_attribute: Option<&'static str>,
 }
@@ -20,11 +30,19 @@ impl TableDef {
     }
 }
 
+/// `users` GSI: username prefix search (`unPrefix` = first letter, `unKey` = lowercase name).
+pub const USERS_BY_USERNAME: IndexDef = IndexDef {
+    name: "by_username",
+    partition_key: "unPrefix",
+    sort_key: Some("unKey"),
+};
+
 /// Users, plus the uniqueness guards of phone numbers and usernames (see [`crate::keys`]).
 pub const USERS: TableDef = TableDef {
     entity: "users",
     partition_key: "pk",
     sort_key: None,
+    indexes: &[USERS_BY_USERNAME],
     ttl_attribute: None,
 };
 
@@ -33,6 +51,7 @@ pub const VERIFICATION_CODES: TableDef = TableDef {
     entity: "verification_codes",
     partition_key: "pk",
     sort_key: None,
+    indexes: &[],
     ttl_attribute: Some("ttl"),
 };
 
@@ -41,11 +60,50 @@ pub const SESSIONS: TableDef = TableDef {
     entity: "sessions",
     partition_key: "pk",
     sort_key: None,
+    indexes: &[],
     ttl_attribute: Some("ttl"),
 };
 
+/// `contact_requests` GSI: pending requests a user received (sparse: only while pending).
+pub const REQUESTS_BY_RECEIVER: IndexDef = IndexDef {
+    name: "pending_by_receiver",
+    partition_key: "pendingReceiver",
+    sort_key: Some("id"),
+};
+
+/// `contact_requests` GSI: pending requests a user sent (sparse: only while pending).
+pub const REQUESTS_BY_SENDER: IndexDef = IndexDef {
+    name: "pending_by_sender",
+    partition_key: "pendingSender",
+    sort_key: Some("id"),
+};
+
+/// Contact requests (`REQ#<id>`) and the one-pending-request-per-pair guards (`PAIR#…`).
+pub const CONTACT_REQUESTS: TableDef = TableDef {
+    entity: "contact_requests",
+    partition_key: "pk",
+    sort_key: None,
+    indexes: &[REQUESTS_BY_RECEIVER, REQUESTS_BY_SENDER],
+    ttl_attribute: None,
+};
+
+/// Contact rows: `USER#<owner>` / `CONTACT#<other>`, one per side.
+pub const CONTACTS: TableDef = TableDef {
+    entity: "contacts",
+    partition_key: "pk",
+    sort_key: Some("sk"),
+    indexes: &[],
+    ttl_attribute: None,
+};
+
 /// Every table, in creation order.
-pub const ALL: &[TableDef] = &[USERS, VERIFICATION_CODES, SESSIONS];
+pub const ALL: &[TableDef] = &[
+    USERS,
+    VERIFICATION_CODES,
+    SESSIONS,
+    CONTACT_REQUESTS,
+    CONTACTS,
+];
 
 /// Physical table names for one deployment.
 #[derive(Debug, Clone)]
@@ -53,6 +111,8 @@ pub struct TableNames {
     pub users: String,
     pub verification_codes: String,
     pub sessions: String,
+    pub contact_requests: String,
+    pub contacts: String,
 }
 
 impl TableNames {
@@ -61,6 +121,8 @@ impl TableNames {
             users: USERS.name(prefix),
             verification_codes: VERIFICATION_CODES.name(prefix),
             sessions: SESSIONS.name(prefix),
+            contact_requests: CONTACT_REQUESTS.name(prefix),
+            contacts: CONTACTS.name(prefix),
         }
     }
 }
@@ -93,6 +155,27 @@ mod tests {
         v.get(key).and_then(Value::as_str)
     }
 
+    fn declared_index(entity: &str, g: &Value) -> IndexDef {
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_owned().into_boxed_str()) };
+        let name = str_at(g, "IndexName").expect("IndexName");
+        assert_eq!(
+            g["Projection"]["ProjectionType"].as_str(),
+            Some("ALL"),
+            "{entity}.{name}: the code reads whole items from its indexes"
+        );
+        let keys = g["KeySchema"].as_sequence().expect("index KeySchema");
+        let key = |kind: &str| {
+            keys.iter()
+                .find(|k| str_at(k, "KeyType") == Some(kind))
+                .and_then(|k| str_at(k, "AttributeName"))
+        };
+        IndexDef {
+            name: leak(name),
+            partition_key: leak(key("HASH").expect("index HASH key")),
+            sort_key: key("RANGE").map(leak),
+        }
+    }
+
     fn declared(props: &Value) -> TableDef {
         let keys = props["KeySchema"].as_sequence().expect("KeySchema");
         let key = |kind: &str| {
@@ -113,25 +196,27 @@ mod tests {
                 )
             })
             .collect();
+        let gsis: Vec<IndexDef> = props
+            .get("GlobalSecondaryIndexes")
+            .and_then(Value::as_sequence)
+            .map(|s| s.iter().map(|g| declared_index(&entity, g)).collect())
+            .unwrap_or_default();
         let mut expected_attrs: Vec<(String, String)> = keys
             .iter()
-            .map(|k| {
-                (
-                    str_at(k, "AttributeName").unwrap().to_owned(),
-                    "S".to_owned(),
-                )
-            })
+            .map(|k| str_at(k, "AttributeName").unwrap())
+            .chain(
+                gsis.iter()
+                    .flat_map(|g| std::iter::once(g.partition_key).chain(g.sort_key)),
+            )
+            .map(|a| (a.to_owned(), "S".to_owned()))
             .collect();
+        expected_attrs.sort();
+        expected_attrs.dedup();
         let mut attrs_sorted = attrs.clone();
         attrs_sorted.sort();
-        expected_attrs.sort();
         assert_eq!(
             attrs_sorted, expected_attrs,
-            "{entity}: attribute definitions must be exactly the (string) keys"
-        );
-        assert!(
-            props.get("GlobalSecondaryIndexes").is_none(),
-            "{entity}: the code uses no GSI"
+            "{entity}: attribute definitions must be exactly the (string) table and index keys"
         );
         assert!(
             props.get("LocalSecondaryIndexes").is_none(),
@@ -154,6 +239,7 @@ mod tests {
             entity: leak(&entity),
             partition_key: leak(key("HASH").expect("HASH key")),
             sort_key: key("RANGE").map(leak),
+            indexes: Box::leak(gsis.into_boxed_slice()),
             ttl_attribute: ttl,
         }
     }
@@ -180,5 +266,7 @@ mod tests {
         assert_eq!(names.users, "whatspe_users");
         assert_eq!(names.verification_codes, "whatspe_verification_codes");
         assert_eq!(names.sessions, "whatspe_sessions");
+        assert_eq!(names.contact_requests, "whatspe_contact_requests");
+        assert_eq!(names.contacts, "whatspe_contacts");
     }
 }

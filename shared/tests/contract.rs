@@ -6,23 +6,34 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::sync::Arc;
 use whatspe::StoreError;
+use whatspe::domain::{Contact, ContactRequest, RequestId, RequestStatus};
 use whatspe::domain::{CountryCode, PhoneNumber, SessionId, StatusText, User, UserId, Username};
-use whatspe::dynamo::{DynamoOtpStore, DynamoSessionStore, DynamoUserStore, ensure_tables};
-use whatspe::memory::{MemoryOtpStore, MemorySessionStore, MemoryUserStore};
-use whatspe::ports::{OtpState, OtpStore, Session, SessionStore, UserStore};
+use whatspe::dynamo::{
+    DynamoContacts, DynamoOtpStore, DynamoSessionStore, DynamoUserStore, ensure_tables,
+};
+use whatspe::memory::{MemoryContacts, MemoryOtpStore, MemorySessionStore, MemoryUserStore};
+use whatspe::ports::{
+    ContactRequestStore, ContactStore, OtpState, OtpStore, Page, PageRequest, Session,
+    SessionStore, UserStore,
+};
 use whatspe::tables::TableNames;
 
 struct Stores {
     users: Arc<dyn UserStore>,
     otps: Arc<dyn OtpStore>,
     sessions: Arc<dyn SessionStore>,
+    requests: Arc<dyn ContactRequestStore>,
+    contacts: Arc<dyn ContactStore>,
 }
 
 async fn memory() -> Stores {
+    let contacts = Arc::new(MemoryContacts::default());
     Stores {
         users: Arc::new(MemoryUserStore::default()),
         otps: Arc::new(MemoryOtpStore::default()),
         sessions: Arc::new(MemorySessionStore::default()),
+        requests: contacts.clone(),
+        contacts,
     }
 }
 
@@ -59,10 +70,17 @@ async fn dynamodb() -> Stores {
         .await
         .expect("create tables on moto");
     let t = TableNames::new(&prefix);
+    let contacts = Arc::new(DynamoContacts::new(
+        client.clone(),
+        t.contact_requests,
+        t.contacts,
+    ));
     Stores {
         users: Arc::new(DynamoUserStore::new(client.clone(), t.users)),
         otps: Arc::new(DynamoOtpStore::new(client.clone(), t.verification_codes)),
         sessions: Arc::new(DynamoSessionStore::new(client, t.sessions)),
+        requests: contacts.clone(),
+        contacts,
     }
 }
 
@@ -116,6 +134,45 @@ fn session(hash: &str) -> Session {
         rotated_at: t(0),
         expires_at: t(3600),
         revoked: false,
+    }
+}
+
+fn request(from: &User, to: &User) -> ContactRequest {
+    ContactRequest {
+        id: RequestId::new_v7(),
+        sender_id: from.id,
+        receiver_id: to.id,
+        status: RequestStatus::Pending,
+        created_at: t(0),
+        updated_at: t(0),
+    }
+}
+
+/// Every item of a listing, page by page; panics on a repeated cursor (a loop).
+async fn all_pages<T, F, Fut>(limit: usize, mut fetch: F) -> (Vec<T>, usize)
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, StoreError>>,
+{
+    let (mut items, mut pages, mut cursor) = (Vec::new(), 0, None);
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let page = fetch(PageRequest {
+            limit,
+            cursor: cursor.clone(),
+        })
+        .await
+        .unwrap();
+        assert!(page.items.len() <= limit, "page larger than the limit");
+        pages += 1;
+        items.extend(page.items);
+        match page.next {
+            Some(next) => {
+                assert!(seen.insert(next.clone()), "cursor repeated: {next}");
+                cursor = Some(next);
+            }
+            None => return (items, pages),
+        }
     }
 }
 
@@ -326,6 +383,315 @@ mod cases {
             se.created_at
         );
     }
+
+    pub async fn users_are_found_by_username_case_insensitively_and_in_batches(s: Stores) {
+        let (a, b) = (user("Alice", 1), user("bob", 2));
+        s.users.create(&a).await.unwrap();
+        s.users.create(&b).await.unwrap();
+        let found = s
+            .users
+            .find_by_username(&Username::parse("ALICE").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(found, Some(a.clone()));
+        assert_eq!(
+            s.users
+                .find_by_username(&Username::parse("carol").unwrap())
+                .await
+                .unwrap(),
+            None
+        );
+        let mut many = s
+            .users
+            .get_many(&[b.id, UserId::new_random(), a.id, a.id])
+            .await
+            .unwrap();
+        many.sort_by_key(|u| u.username.key());
+        assert_eq!(
+            many,
+            vec![a, b],
+            "existing users once each, missing ids left out"
+        );
+        assert!(s.users.get_many(&[]).await.unwrap().is_empty());
+    }
+
+    pub async fn username_prefix_search_pages_in_username_order(s: Stores) {
+        for i in 0..7 {
+            s.users
+                .create(&user(&format!("Zed{i:02}"), 10 + i))
+                .await
+                .unwrap();
+        }
+        s.users.create(&user("zebra", 30)).await.unwrap();
+        s.users.create(&user("amy", 31)).await.unwrap();
+        let (found, pages) = all_pages(3, |p| {
+            let users = s.users.clone();
+            async move { users.search_username_prefix("zed", &p).await }
+        })
+        .await;
+        let names: Vec<&str> = found.iter().map(|u| u.username.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Zed00", "Zed01", "Zed02", "Zed03", "Zed04", "Zed05", "Zed06"
+            ]
+        );
+        assert_eq!(pages, 3, "7 items by 3: the last page carries no cursor");
+        let exact = s
+            .users
+            .search_username_prefix("ze", &PageRequest::first(10))
+            .await
+            .unwrap();
+        assert_eq!(exact.items.len(), 8);
+        assert_eq!(exact.next, None, "everything fit: no cursor");
+        let first = s
+            .users
+            .search_username_prefix("zed", &PageRequest::first(2))
+            .await
+            .unwrap();
+        let foreign = PageRequest {
+            limit: 2,
+            cursor: first.next.clone(),
+        };
+        assert!(matches!(
+            s.users.search_username_prefix("amy", &foreign).await,
+            Err(StoreError::BadCursor)
+        ));
+        let garbage = PageRequest {
+            limit: 2,
+            cursor: Some("not-a-cursor".into()),
+        };
+        assert!(matches!(
+            s.users.search_username_prefix("zed", &garbage).await,
+            Err(StoreError::BadCursor)
+        ));
+    }
+
+    pub async fn a_pair_has_one_pending_request_whichever_side_sends(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        let r = request(&a, &b);
+        s.requests.create(&r).await.unwrap();
+        assert_eq!(s.requests.get(&r.id).await.unwrap(), Some(r.clone()));
+        assert_eq!(
+            conflict(s.requests.create(&request(&a, &b)).await),
+            "pending"
+        );
+        assert_eq!(
+            conflict(s.requests.create(&request(&b, &a)).await),
+            "pending",
+            "reverse"
+        );
+        assert_eq!(
+            s.requests.pending_between(&b.id, &a.id).await.unwrap(),
+            Some(r.clone())
+        );
+        let c = user("carol", 3);
+        assert_eq!(
+            s.requests.pending_between(&a.id, &c.id).await.unwrap(),
+            None
+        );
+        s.requests
+            .create(&request(&c, &a))
+            .await
+            .expect("another pair is independent");
+    }
+
+    pub async fn accepting_writes_exactly_one_contact_row_per_side(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        let r = request(&a, &b);
+        s.requests.create(&r).await.unwrap();
+        s.requests.accept(&r, t(60)).await.unwrap();
+        let stored = s.requests.get(&r.id).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.status, stored.updated_at),
+            (RequestStatus::Accepted, t(60))
+        );
+        let want_a = Contact {
+            owner_id: a.id,
+            contact_id: b.id,
+            request_id: r.id,
+            created_at: t(60),
+        };
+        assert_eq!(
+            s.contacts.get(&a.id, &b.id).await.unwrap(),
+            Some(want_a.clone())
+        );
+        assert!(s.contacts.get(&b.id, &a.id).await.unwrap().is_some());
+        assert_eq!(
+            s.contacts
+                .list(&a.id, &PageRequest::first(10))
+                .await
+                .unwrap()
+                .items,
+            vec![want_a]
+        );
+        assert_eq!(
+            s.contacts
+                .list(&b.id, &PageRequest::first(10))
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+        assert_eq!(
+            conflict(s.requests.accept(&r, t(61)).await),
+            "state",
+            "double accept"
+        );
+        assert_eq!(
+            conflict(s.requests.reject(&r, t(61)).await),
+            "state",
+            "reject after accept"
+        );
+        assert_eq!(
+            s.requests.pending_between(&a.id, &b.id).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            conflict(s.requests.create(&request(&a, &b)).await),
+            "contacts"
+        );
+        assert_eq!(
+            s.contacts
+                .list(&a.id, &PageRequest::first(10))
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+    }
+
+    pub async fn concurrent_accepts_of_one_request_let_exactly_one_win(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        let r = request(&a, &b);
+        s.requests.create(&r).await.unwrap();
+        let (x, y) = tokio::join!(s.requests.accept(&r, t(5)), s.requests.accept(&r, t(5)));
+        assert_eq!(
+            [x.is_ok(), y.is_ok()].iter().filter(|ok| **ok).count(),
+            1,
+            "{x:?} {y:?}"
+        );
+        assert_eq!(
+            s.contacts
+                .list(&a.id, &PageRequest::first(10))
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+    }
+
+    pub async fn rejecting_frees_the_pair_and_makes_no_contacts(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        let r = request(&a, &b);
+        s.requests.create(&r).await.unwrap();
+        s.requests.reject(&r, t(9)).await.unwrap();
+        assert_eq!(
+            s.requests.get(&r.id).await.unwrap().unwrap().status,
+            RequestStatus::Rejected
+        );
+        assert_eq!(
+            conflict(s.requests.accept(&r, t(10)).await),
+            "state",
+            "accept after reject"
+        );
+        assert_eq!(s.contacts.get(&a.id, &b.id).await.unwrap(), None);
+        s.requests
+            .create(&request(&a, &b))
+            .await
+            .expect("a new request after a rejection");
+    }
+
+    pub async fn pending_listings_show_only_pending_requests_oldest_first(s: Stores) {
+        let me = user("myself", 1);
+        let others: Vec<User> = (0..5).map(|i| user(&format!("user{i}"), 10 + i)).collect();
+        let mut received = Vec::new();
+        for o in &others {
+            let r = request(o, &me);
+            s.requests.create(&r).await.unwrap();
+            received.push(r);
+        }
+        let sent = request(&me, &user("target", 20));
+        s.requests.create(&sent).await.unwrap();
+        s.requests.reject(&received[1], t(5)).await.unwrap();
+        s.requests.accept(&received[3], t(5)).await.unwrap();
+        let (got, _) = all_pages(2, |p| {
+            let requests = s.requests.clone();
+            let id = me.id;
+            async move { requests.pending_received(&id, &p).await }
+        })
+        .await;
+        let want: Vec<ContactRequest> = [0, 2, 4].iter().map(|&i| received[i].clone()).collect();
+        assert_eq!(got, want);
+        let out = s
+            .requests
+            .pending_sent(&me.id, &PageRequest::first(10))
+            .await
+            .unwrap();
+        assert_eq!(out.items, vec![sent.clone()]);
+        for settled in [&others[1], &others[3]] {
+            let none = s
+                .requests
+                .pending_sent(&settled.id, &PageRequest::first(10))
+                .await
+                .unwrap();
+            assert!(
+                none.items.is_empty() && none.next.is_none(),
+                "rejected/accepted are not pending"
+            );
+        }
+        let bad = PageRequest {
+            limit: 2,
+            cursor: Some("%%%".into()),
+        };
+        assert!(matches!(
+            s.requests.pending_received(&me.id, &bad).await,
+            Err(StoreError::BadCursor)
+        ));
+    }
+
+    pub async fn contact_list_pages_without_gaps_or_repeats(s: Stores) {
+        let me = user("myself", 1);
+        let mut want = Vec::new();
+        for i in 0..7 {
+            let o = user(&format!("contact{i}"), 10 + i);
+            let r = request(&o, &me);
+            s.requests.create(&r).await.unwrap();
+            s.requests.accept(&r, t(1)).await.unwrap();
+            want.push(o.id);
+        }
+        let (got, pages) = all_pages(3, |p| {
+            let contacts = s.contacts.clone();
+            let id = me.id;
+            async move { contacts.list(&id, &p).await }
+        })
+        .await;
+        let mut ids: Vec<UserId> = got.iter().map(|c| c.contact_id).collect();
+        assert_eq!(pages, 3);
+        let in_order = ids.clone();
+        ids.sort();
+        assert_eq!(in_order, ids, "a stable order: by contact id");
+        want.sort();
+        assert_eq!(ids, want);
+    }
+
+    pub async fn removing_a_contact_removes_both_sides(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        let r = request(&a, &b);
+        s.requests.create(&r).await.unwrap();
+        s.requests.accept(&r, t(1)).await.unwrap();
+        s.contacts.remove(&b.id, &a.id).await.unwrap();
+        assert_eq!(s.contacts.get(&a.id, &b.id).await.unwrap(), None);
+        assert_eq!(s.contacts.get(&b.id, &a.id).await.unwrap(), None);
+        assert_eq!(conflict(s.contacts.remove(&a.id, &b.id).await), "missing");
+        s.requests
+            .create(&request(&b, &a))
+            .await
+            .expect("they may ask again");
+    }
 }
 
 macro_rules! contract_suite {
@@ -353,6 +719,15 @@ contract_suite!(
     concurrent_rotations_of_one_token_let_exactly_one_win,
     revoked_sessions_do_not_rotate_and_revoke_is_idempotent,
     timestamps_keep_millisecond_precision,
+    users_are_found_by_username_case_insensitively_and_in_batches,
+    username_prefix_search_pages_in_username_order,
+    a_pair_has_one_pending_request_whichever_side_sends,
+    accepting_writes_exactly_one_contact_row_per_side,
+    concurrent_accepts_of_one_request_let_exactly_one_win,
+    rejecting_frees_the_pair_and_makes_no_contacts,
+    pending_listings_show_only_pending_requests_oldest_first,
+    contact_list_pages_without_gaps_or_repeats,
+    removing_a_contact_removes_both_sides,
 );
 
 // ---------------------------------------------------------------- SMS senders

@@ -49,6 +49,19 @@ uuid_id!(
     "session id"
 );
 
+uuid_id!(
+    /// A contact request: a UUIDv7, so ids sort by creation time.
+    RequestId,
+    "invalid_request_id",
+    "request id"
+);
+
+impl RequestId {
+    pub fn new_v7() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
 impl UserId {
     pub fn new_random() -> Self {
         Self(Uuid::new_v4())

@@ -1,11 +1,13 @@
 //! Domain types. Each newtype parses its input once, at the edge; holding one proves validity.
 
+mod contact;
 mod ids;
 mod phone;
 mod text;
 mod user;
 
-pub use ids::{SessionId, UserId};
+pub use contact::{Contact, ContactRequest, ContactView, RequestStatus};
+pub use ids::{RequestId, SessionId, UserId};
 pub use phone::{CountryCode, PhoneNumber};
 pub use text::{Email, OtpCode, ProfilePicture, StatusText, Username};
 pub use user::{DEFAULT_STATUS, PublicProfile, User};

@@ -2,7 +2,10 @@ use super::{Item, from_item, n, s, store_error, to_item, transaction_error};
 use crate::StoreError;
 use crate::domain::{PhoneNumber, SessionId, User, UserId, Username};
 use crate::keys;
-use crate::ports::{OtpState, OtpStore, Session, SessionStore, UserStore, Versioned};
+use crate::ports::{
+    OtpState, OtpStore, Page, PageRequest, Session, SessionStore, UserStore, Versioned,
+    decode_cursor,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
@@ -21,16 +24,29 @@ pub(crate) struct UserItem {
     #[serde(flatten)]
     user: User,
     version: u64,
+    /// `by_username` index keys.
+    un_prefix: String,
+    un_key: String,
 }
 
 impl UserItem {
     fn new(user: &User, version: u64) -> Self {
+        let un_key = user.username.key();
         Self {
             pk: keys::user_pk(&user.id),
             user: user.clone(),
             version,
+            un_prefix: keys::username_search_prefix(&un_key),
+            un_key,
         }
     }
+}
+
+/// Position in a username search: the last item's index and table keys.
+#[derive(Serialize, Deserialize)]
+struct UsernameCursor {
+    k: String,
+    id: UserId,
 }
 
 /// `users` table: `PHONE#<e164>` and `USERNAME#<lowercase>` uniqueness guards.
@@ -145,6 +161,51 @@ fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, St
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+/// BatchGetItem of up to 100 `pk` keys, retrying unprocessed keys with a short backoff.
+async fn batch_get(client: &Client, table: &str, pks: &[String]) -> Result<Vec<Item>, StoreError> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let mut pending: Vec<Item> = pks
+        .iter()
+        .map(|pk| Item::from([("pk".to_owned(), s(pk))]))
+        .collect();
+    let mut found = Vec::with_capacity(pks.len());
+    for attempt in 0..8u32 {
+        if pending.is_empty() {
+            break;
+        }
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+        }
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(std::mem::take(&mut pending)))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let out = client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        found.extend(
+            out.responses
+                .and_then(|mut r| r.remove(table))
+                .unwrap_or_default(),
+        );
+        pending = out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(table))
+            .map(|k| k.keys)
+            .unwrap_or_default();
+    }
+    if !pending.is_empty() {
+        return Err(StoreError::Unavailable(
+            "BatchGetItem left keys unprocessed after retries".into(),
+        ));
+    }
+    Ok(found)
+}
+
 async fn get_item(client: &Client, table: &str, pk: String) -> Result<Option<Item>, StoreError> {
     let out = client
         .get_item()
@@ -172,6 +233,15 @@ impl DynamoUserStore {
             client,
             table: table.into(),
         }
+    }
+
+    /// The user a uniqueness guard item points at.
+    async fn find_by_guard(&self, guard_pk: String) -> Result<Option<User>, StoreError> {
+        let Some(guard) = get_item(&self.client, &self.table, guard_pk).await? else {
+            return Ok(None);
+        };
+        let guard: GuardItem = from_item(guard)?;
+        Ok(self.get(&guard.user_id).await?.map(|v| v.value))
     }
 
     fn guard(&self, pk: String, user: &User) -> Result<TransactWriteItem, StoreError> {
@@ -215,12 +285,68 @@ impl UserStore for DynamoUserStore {
     }
 
     async fn find_by_phone(&self, phone: &PhoneNumber) -> Result<Option<User>, StoreError> {
-        let Some(guard) = get_item(&self.client, &self.table, keys::phone_guard_pk(phone)).await?
-        else {
-            return Ok(None);
-        };
-        let guard: GuardItem = from_item(guard)?;
-        Ok(self.get(&guard.user_id).await?.map(|v| v.value))
+        self.find_by_guard(keys::phone_guard_pk(phone)).await
+    }
+
+    async fn find_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        self.find_by_guard(keys::username_guard_pk(username)).await
+    }
+
+    async fn get_many(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        let mut keys: Vec<String> = ids.iter().map(keys::user_pk).collect();
+        keys.sort();
+        keys.dedup();
+        let mut users = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            for item in batch_get(&self.client, &self.table, chunk).await? {
+                users.push(from_item::<UserItem>(item)?.user);
+            }
+        }
+        Ok(users)
+    }
+
+    async fn search_username_prefix(
+        &self,
+        prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Page<User>, StoreError> {
+        let index = crate::tables::USERS_BY_USERNAME;
+        let partition = keys::username_search_prefix(prefix);
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("unPrefix = :p AND begins_with(unKey, :k)")
+            .expression_attribute_values(":p", s(&partition))
+            .expression_attribute_values(":k", s(prefix))
+            .limit(page.limit as i32 + 1);
+        if let Some(c) = &page.cursor {
+            let c: UsernameCursor = decode_cursor(c)?;
+            if !c.k.starts_with(prefix) {
+                return Err(StoreError::BadCursor);
+            }
+            query = query
+                .exclusive_start_key("pk", s(keys::user_pk(&c.id)))
+                .exclusive_start_key("unPrefix", s(&partition))
+                .exclusive_start_key("unKey", s(c.k));
+        }
+        let out = query
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| from_item::<UserItem>(i).map(|u| ((u.un_key.clone(), u.user.id), u.user)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |(k, id)| {
+            UsernameCursor {
+                k: k.clone(),
+                id: *id,
+            }
+        }))
     }
 
     async fn update(
@@ -469,6 +595,8 @@ mod tests {
         assert_eq!(str_attr(&item, "createdAt"), "2023-11-14T22:13:20Z");
         assert_eq!(item.get("version"), Some(&AV::N("3".into())));
         assert_eq!(item.get("verified"), Some(&AV::Bool(true)));
+        assert_eq!(str_attr(&item, "unPrefix"), "a");
+        assert_eq!(str_attr(&item, "unKey"), "alice");
         let back: UserItem = from_item(item).unwrap();
         assert_eq!(back.user, user());
         assert_eq!(back.version, 3);

@@ -1,9 +1,11 @@
 //! DynamoDB implementations of the store ports (serde_dynamo items, conditional writes).
 
 mod auth;
+mod contacts;
 mod schema;
 
 pub use auth::{DynamoOtpStore, DynamoSessionStore, DynamoUserStore};
+pub use contacts::DynamoContacts;
 pub use schema::ensure_tables;
 
 use crate::StoreError;

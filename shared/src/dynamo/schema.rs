@@ -3,8 +3,8 @@ use crate::tables::{self, TableDef};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 use std::time::Duration;
 
@@ -26,28 +26,55 @@ async fn ensure_table(client: &Client, prefix: &str, def: &TableDef) -> Result<(
         Err(e) if e.code() == Some("ResourceNotFoundException") => {}
         Err(e) => return Err(unavailable(Box::new(e))),
     }
-    let mut keys = vec![(def.partition_key, KeyType::Hash)];
-    keys.extend(def.sort_key.map(|k| (k, KeyType::Range)));
+    let key_schema = |pk: &str, sk: Option<&str>| -> Result<Vec<KeySchemaElement>, StoreError> {
+        std::iter::once((pk, KeyType::Hash))
+            .chain(sk.map(|k| (k, KeyType::Range)))
+            .map(|(attr, kind)| {
+                KeySchemaElement::builder()
+                    .attribute_name(attr)
+                    .key_type(kind)
+                    .build()
+                    .map_err(|e| unavailable(Box::new(e)))
+            })
+            .collect()
+    };
+    let mut attrs: Vec<&str> = std::iter::once(def.partition_key)
+        .chain(def.sort_key)
+        .chain(
+            def.indexes
+                .iter()
+                .flat_map(|i| std::iter::once(i.partition_key).chain(i.sort_key)),
+        )
+        .collect();
+    attrs.sort();
+    attrs.dedup();
     let mut create = client
         .create_table()
         .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest);
-    for (attr, key_type) in keys {
-        create = create
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(attr)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .map_err(|e| unavailable(Box::new(e)))?,
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(attr)
-                    .key_type(key_type)
-                    .build()
-                    .map_err(|e| unavailable(Box::new(e)))?,
-            );
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(def.partition_key, def.sort_key)?));
+    for attr in attrs {
+        create = create.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| unavailable(Box::new(e)))?,
+        );
+    }
+    for index in def.indexes {
+        create = create.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .set_key_schema(Some(key_schema(index.partition_key, index.sort_key)?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| unavailable(Box::new(e)))?,
+        );
     }
     match create.send().await {
         Ok(_) => {}

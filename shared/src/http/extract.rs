@@ -48,6 +48,36 @@ where
     }
 }
 
+/// Query parameters whose every failure is 400 `invalid_query` in the API's error shape.
+/// Unknown parameters are ignored (cache-busters and tracking parameters are common).
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|e| Error::validation("invalid_query", e.body_text()))
+    }
+}
+
+/// `limit` of a listing: `default` when absent, else 1..=`max` (400 `invalid_limit`).
+pub fn page_limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, Error> {
+    let Some(raw) = raw else { return Ok(default) };
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(Error::validation(
+            "invalid_limit",
+            format!("limit must be a whole number from 1 to {max}"),
+        )),
+    }
+}
+
 /// The authenticated caller: the subject of a valid `Authorization: Bearer <accessToken>`.
 /// Identity never comes from the body or the query; the seed's `?userId=` is tolerated only
 /// when it names the caller (otherwise 403).

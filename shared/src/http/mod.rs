@@ -4,7 +4,20 @@
 mod error;
 mod extract;
 
-pub use extract::{ApiJson, Caller, bearer_token, nullable};
+pub use extract::{ApiJson, ApiQuery, Caller, bearer_token, nullable, page_limit};
+
+/// Header carrying the next page's opaque cursor (pass it back as `?cursor=`).
+pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
+
+/// A listing as the API returns it: a bare JSON array, with `X-Next-Cursor` when more
+/// pages exist (the seed's clients read arrays).
+pub fn paged<T: serde::Serialize>(page: crate::ports::Page<T>) -> axum::response::Response {
+    let mut res = axum::response::IntoResponse::into_response(axum::Json(page.items));
+    if let Some(next) = page.next.and_then(|n| http::HeaderValue::from_str(&n).ok()) {
+        res.headers_mut().insert(NEXT_CURSOR_HEADER, next);
+    }
+    res
+}
 
 use crate::Error;
 use crate::app::App;

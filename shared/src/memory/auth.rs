@@ -1,20 +1,30 @@
 use super::lock;
+use super::page_after;
 use crate::StoreError;
 use crate::clock::Clock;
 use crate::domain::{PhoneNumber, SessionId, User, UserId, Username};
 use crate::error::BoxError;
 use crate::ports::{OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore, Versioned};
+use crate::ports::{Page, PageRequest, decode_cursor};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
 struct Users {
     by_id: HashMap<UserId, Versioned<User>>,
     by_phone: HashMap<PhoneNumber, UserId>,
-    by_username: HashMap<String, UserId>,
+    /// Lowercase username → owner, ordered for prefix search.
+    by_username: BTreeMap<String, UserId>,
+}
+
+/// Position in a username search: the last lowercase username returned.
+#[derive(Serialize, Deserialize)]
+struct UsernameCursor {
+    k: String,
 }
 
 /// [`UserStore`] in memory.
@@ -56,6 +66,51 @@ impl UserStore for MemoryUserStore {
             .get(phone)
             .and_then(|id| s.by_id.get(id))
             .map(|v| v.value.clone()))
+    }
+
+    async fn find_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        let s = lock(&self.0);
+        Ok(s.by_username
+            .get(&username.key())
+            .and_then(|id| s.by_id.get(id))
+            .map(|v| v.value.clone()))
+    }
+
+    async fn get_many(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        let s = lock(&self.0);
+        let unique: std::collections::BTreeSet<&UserId> = ids.iter().collect();
+        Ok(unique
+            .into_iter()
+            .filter_map(|id| s.by_id.get(id))
+            .map(|v| v.value.clone())
+            .collect())
+    }
+
+    async fn search_username_prefix(
+        &self,
+        prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Page<User>, StoreError> {
+        let start = match &page.cursor {
+            Some(c) => {
+                let c: UsernameCursor = decode_cursor(c)?;
+                if !c.k.starts_with(prefix) {
+                    return Err(StoreError::BadCursor);
+                }
+                Some(c.k)
+            }
+            None => None,
+        };
+        let s = lock(&self.0);
+        let matches = s
+            .by_username
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter(|(k, _)| start.as_ref().is_none_or(|st| *k > st))
+            .filter_map(|(k, id)| s.by_id.get(id).map(|v| (k.clone(), v.value.clone())));
+        Ok(page_after(matches, page.limit, |k| UsernameCursor {
+            k: k.clone(),
+        }))
     }
 
     async fn update(

@@ -1,4 +1,4 @@
-use super::Versioned;
+use super::{Page, PageRequest, Versioned};
 use crate::StoreError;
 use crate::domain::{PhoneNumber, SessionId, User, UserId, Username};
 use crate::error::BoxError;
@@ -15,6 +15,17 @@ pub trait UserStore: Send + Sync {
     async fn get(&self, id: &UserId) -> Result<Option<Versioned<User>>, StoreError>;
     /// The user owning `phone`, if any.
     async fn find_by_phone(&self, phone: &PhoneNumber) -> Result<Option<User>, StoreError>;
+    /// The user whose username is `username` (case-insensitively), if any.
+    async fn find_by_username(&self, username: &Username) -> Result<Option<User>, StoreError>;
+    /// The users that exist among `ids` (any order; missing ids are left out).
+    async fn get_many(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
+    /// Users whose lowercase username starts with `prefix` (lowercase, non-empty), in
+    /// username order.
+    async fn search_username_prefix(
+        &self,
+        prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Page<User>, StoreError>;
     /// Replaces the user if its version is still `expected_version`, moving the username guard
     /// when the username changed (from `previous_username`). Returns the new version.
     /// `Conflict("version")` on a concurrent change, `Conflict("username")` when taken.

@@ -3,8 +3,12 @@
 //! contract suite in `shared/tests/contract.rs` runs the same cases against both.
 
 mod auth;
+mod contacts;
+mod paging;
 
 pub use auth::{OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore};
+pub use contacts::{ContactRequestStore, ContactStore, Notifier, Presence};
+pub use paging::{Page, PageRequest, decode_cursor, encode_cursor};
 
 /// A stored value with the version its optimistic-concurrency writes are conditioned on.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,7 +12,8 @@ struct Harness {
 
 fn harness() -> Harness {
     let clock = Arc::new(ManualClock::starting_now());
-    let (ports, outbox) = Ports::in_memory(clock.clone());
+    let (ports, handles) = Ports::in_memory(clock.clone());
+    let outbox = handles.outbox;
     let config = Config::for_tests();
     let tokens = Arc::new(TokenService::new(&config, clock.clone()));
     let auth = AuthService::new(

@@ -1,7 +1,9 @@
 //! Business rules, written against the ports only.
 
 pub mod auth;
+pub mod contacts;
 pub mod tokens;
 
 pub use auth::{AuthService, NewProfile, OtpSent, ProfilePatch, Verified};
+pub use contacts::{ContactService, Recipient, RequestOutcome, RequestWithProfile};
 pub use tokens::{Identity, TokenPair, TokenService};
