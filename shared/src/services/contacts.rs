@@ -416,3 +416,7 @@ fn event(r: &ContactRequest) -> ContactRequestEvent {
         ts: r.updated_at.timestamp_millis(),
     }
 }
+
+#[cfg(test)]
+#[path = "contacts_tests.rs"]
+mod tests;
