@@ -17,7 +17,7 @@ use whatspe::clock::{Clock, SystemClock};
 use whatspe::config::Config;
 use whatspe::domain::PhoneNumber;
 use whatspe::error::BoxError;
-use whatspe::memory::{RecordingNotifier, SmsOutbox, SmsRecord};
+use whatspe::memory::{MemoryQueue, RecordingNotifier, SmsOutbox, SmsRecord};
 use whatspe::ports::SmsSender;
 use whatspe::{Error, dynamo};
 
@@ -40,17 +40,23 @@ impl Backend {
     }
 }
 
-/// The assembled gateway: its router, the SMS outbox behind `GET /_local/sms`, and the
-/// real-time events the functions emitted.
+/// The assembled gateway: its router, the SMS outbox behind `GET /_local/sms`, the
+/// real-time events the functions emitted and the delivery jobs they queued (on the memory
+/// backend; on the AWS backend jobs go to the SQS queue).
 pub struct Gateway {
     pub router: Router,
     pub outbox: Arc<SmsOutbox>,
     pub notifier: Arc<RecordingNotifier>,
+    pub queue: Arc<MemoryQueue>,
 }
 
 /// Every function's routes, as the one HTTP service the gateway serves.
 fn function_routes(app: App) -> Router {
-    whatspe::http::service(auth_otp::routes().merge(contacts::routes()), app)
+    let routes = auth_otp::routes()
+        .merge(contacts::routes())
+        .merge(send_message::routes())
+        .merge(get_messages::routes());
+    whatspe::http::service(routes, app)
 }
 
 /// Builds the gateway over `backend`.
@@ -60,12 +66,21 @@ pub async fn build(config: Config, backend: Backend) -> Result<Gateway, BoxError
         Backend::Aws { sdk } => {
             let client = aws_sdk_dynamodb::Client::new(&sdk);
             dynamo::ensure_tables(&client, &config.table_prefix).await?;
-            let mut ports = Ports::aws(&config, &sdk);
+            let queue_url = match &config.delivery_queue_url {
+                Some(url) => url.clone(),
+                None => {
+                    let sqs = aws_sdk_sqs::Client::new(&sdk);
+                    whatspe::sqs::ensure_queue(&sqs, &format!("{}delivery", config.table_prefix))
+                        .await?
+                }
+            };
+            let mut ports = Ports::aws(&config, &sdk, &queue_url);
             // Codes still go through SNS, and are also kept for GET /_local/sms; real-time
             // events are recorded for the local view.
             let handles = MemoryHandles {
                 outbox: Arc::new(SmsOutbox::new(ports.clock.clone())),
                 notifier: Arc::new(RecordingNotifier::default()),
+                queue: Arc::new(MemoryQueue::default()),
             };
             ports.sms = Arc::new(Tee {
                 outbox: handles.outbox.clone(),
@@ -75,7 +90,11 @@ pub async fn build(config: Config, backend: Backend) -> Result<Gateway, BoxError
             (ports, handles)
         }
     };
-    let MemoryHandles { outbox, notifier } = handles;
+    let MemoryHandles {
+        outbox,
+        notifier,
+        queue,
+    } = handles;
     let local = LocalState {
         outbox: outbox.clone(),
         default_cc: config.default_country_code.clone(),
@@ -92,6 +111,7 @@ pub async fn build(config: Config, backend: Backend) -> Result<Gateway, BoxError
         router,
         outbox,
         notifier,
+        queue,
     })
 }
 

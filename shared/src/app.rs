@@ -4,19 +4,22 @@
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::UserId;
-use crate::dynamo::{DynamoContacts, DynamoOtpStore, DynamoSessionStore, DynamoUserStore};
+use crate::dynamo::{
+    DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
+};
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
-    MemoryContacts, MemoryOtpStore, MemorySessionStore, MemoryUserStore, NoLiveConnections,
-    RecordingNotifier, SmsOutbox,
+    MemoryContacts, MemoryMessages, MemoryOtpStore, MemoryQueue, MemorySessionStore,
+    MemoryUserStore, NoLiveConnections, RecordingNotifier, SmsOutbox,
 };
 use crate::ports::{
-    ContactRequestStore, ContactStore, Notifier, OtpStore, Presence, SessionStore, SmsSender,
-    UserStore,
+    ContactRequestStore, ContactStore, DeliveryJob, DeliveryQueue, MessageStore, Notifier,
+    OtpStore, Presence, SessionStore, SmsSender, UserStore,
 };
-use crate::services::{AuthService, ContactService, TokenService};
+use crate::services::{AuthService, ContactService, MessageService, TokenService};
 use crate::sns::SnsSmsSender;
+use crate::sqs::SqsDeliveryQueue;
 use crate::tables::TableNames;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -29,17 +32,21 @@ pub struct Ports {
     pub sessions: Arc<dyn SessionStore>,
     pub requests: Arc<dyn ContactRequestStore>,
     pub contacts: Arc<dyn ContactStore>,
+    pub messages: Arc<dyn MessageStore>,
+    pub queue: Arc<dyn DeliveryQueue>,
     pub presence: Arc<dyn Presence>,
     pub notifier: Arc<dyn Notifier>,
     pub sms: Arc<dyn SmsSender>,
     pub clock: Arc<dyn Clock>,
 }
 
-/// What the in-memory ports let a caller observe: texts sent and real-time events emitted.
+/// What the in-memory ports let a caller observe: texts sent, real-time events emitted and
+/// delivery jobs queued.
 #[derive(Clone)]
 pub struct MemoryHandles {
     pub outbox: Arc<SmsOutbox>,
     pub notifier: Arc<RecordingNotifier>,
+    pub queue: Arc<MemoryQueue>,
 }
 
 impl Ports {
@@ -48,6 +55,7 @@ impl Ports {
         let handles = MemoryHandles {
             outbox: Arc::new(SmsOutbox::new(clock.clone())),
             notifier: Arc::new(RecordingNotifier::default()),
+            queue: Arc::new(MemoryQueue::default()),
         };
         let contacts = Arc::new(MemoryContacts::default());
         let ports = Self {
@@ -55,7 +63,9 @@ impl Ports {
             otps: Arc::new(MemoryOtpStore::default()),
             sessions: Arc::new(MemorySessionStore::default()),
             requests: contacts.clone(),
+            messages: Arc::new(MemoryMessages::new(contacts.clone())),
             contacts,
+            queue: handles.queue.clone(),
             presence: Arc::new(NoLiveConnections),
             notifier: handles.notifier.clone(),
             sms: handles.outbox.clone(),
@@ -64,42 +74,71 @@ impl Ports {
         (ports, handles)
     }
 
-    /// DynamoDB tables and SNS, with clients built from `sdk` (endpoint overrides such as
-    /// `AWS_ENDPOINT_URL` are honoured by `aws_config`).
-    pub fn aws(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
-        let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    /// DynamoDB tables, SNS and the SQS delivery queue, with clients built from `sdk`
+    /// (endpoint overrides such as `AWS_ENDPOINT_URL` are honoured by `aws_config`).
+    pub fn aws(config: &Config, sdk: &aws_config::SdkConfig, queue_url: &str) -> Self {
+        Self::aws_with_clients(
+            config,
+            AwsClients {
+                dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+                sns: aws_sdk_sns::Client::new(sdk),
+                sqs: aws_sdk_sqs::Client::new(sdk),
+            },
+            queue_url,
+        )
+    }
+
+    /// Like [`Ports::aws`], with clients the caller built (tests count their requests).
+    pub fn aws_with_clients(config: &Config, clients: AwsClients, queue_url: &str) -> Self {
+        let ddb = clients.dynamodb;
         let tables = TableNames::new(&config.table_prefix);
         let contacts = Arc::new(DynamoContacts::new(
             ddb.clone(),
             tables.contact_requests,
-            tables.contacts,
+            tables.contacts.clone(),
         ));
+        let queue: Arc<dyn DeliveryQueue> = Arc::new(SqsDeliveryQueue::new(clients.sqs, queue_url));
         Self {
             users: Arc::new(DynamoUserStore::new(ddb.clone(), tables.users)),
             otps: Arc::new(DynamoOtpStore::new(ddb.clone(), tables.verification_codes)),
-            sessions: Arc::new(DynamoSessionStore::new(ddb, tables.sessions)),
+            sessions: Arc::new(DynamoSessionStore::new(ddb.clone(), tables.sessions)),
             requests: contacts.clone(),
             contacts,
-            presence: Arc::new(NoLiveConnections),
-            notifier: Arc::new(NotDeliveredYet),
-            sms: Arc::new(SnsSmsSender::new(
-                aws_sdk_sns::Client::new(sdk),
-                config.sms_sender_id.clone(),
+            messages: Arc::new(DynamoMessages::new(
+                ddb,
+                tables.messages,
+                tables.conversations,
+                tables.contacts,
             )),
+            queue: queue.clone(),
+            presence: Arc::new(NoLiveConnections),
+            notifier: Arc::new(QueueNotifier(queue)),
+            sms: Arc::new(SnsSmsSender::new(clients.sns, config.sms_sender_id.clone())),
             clock: Arc::new(SystemClock),
         }
     }
 }
 
-/// The deployed [`Notifier`] until the real-time API (WebSocket + SQS delivery) ships: the
-/// event is logged, not delivered. Clients see requests through the REST listings meanwhile.
-struct NotDeliveredYet;
+/// The AWS SDK clients the adapters use.
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+/// [`Notifier`] over the delivery queue: each event becomes a delivery job for its user
+/// (with a mobile push when they are offline).
+pub struct QueueNotifier(pub Arc<dyn DeliveryQueue>);
 
 #[async_trait]
-impl Notifier for NotDeliveredYet {
+impl Notifier for QueueNotifier {
     async fn notify(&self, to: &UserId, frame: &ServerFrame) -> Result<(), BoxError> {
-        tracing::debug!(user = %to, ?frame, "real-time delivery is not deployed yet; event not delivered");
-        Ok(())
+        let job = DeliveryJob {
+            to: vec![*to],
+            push: vec![*to],
+            frame: frame.clone(),
+        };
+        self.0.enqueue(&job).await
     }
 }
 
@@ -108,6 +147,7 @@ impl Notifier for NotDeliveredYet {
 pub struct App {
     pub auth: Arc<AuthService>,
     pub contacts: Arc<ContactService>,
+    pub messages: Arc<MessageService>,
     pub tokens: Arc<TokenService>,
     pub config: Arc<Config>,
 }
@@ -124,6 +164,14 @@ impl App {
             ports.clock.clone(),
             config.default_country_code.clone(),
         ));
+        let messages = Arc::new(MessageService::new(
+            ports.users.clone(),
+            ports.messages,
+            ports.queue,
+            ports.clock.clone(),
+            config.send_rate,
+            config.webhook_secret.expose(),
+        ));
         let auth = Arc::new(AuthService::new(
             config.clone(),
             ports.users,
@@ -136,6 +184,7 @@ impl App {
         Self {
             auth,
             contacts,
+            messages,
             tokens,
             config: Arc::new(config),
         }
@@ -146,7 +195,8 @@ impl App {
     pub async fn from_lambda_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let ports = Ports::aws(&config, &sdk);
+        let queue_url = config.delivery_queue_url.clone().unwrap_or_default();
+        let ports = Ports::aws(&config, &sdk, &queue_url);
         Ok(Self::new(config, ports))
     }
 }

@@ -47,6 +47,29 @@ pub struct Config {
     pub default_country_code: CountryCode,
     /// Optional alphanumeric SMS sender id (where the destination country supports it).
     pub sms_sender_id: Option<String>,
+    /// HMAC key of `POST /api/webhooks/messages` signatures.
+    pub webhook_secret: Secret,
+    /// The SQS delivery queue (required on Lambda; the local gateway has its own queue).
+    pub delivery_queue_url: Option<String>,
+    /// Per-sender message rate limit.
+    pub send_rate: SendRate,
+}
+
+/// A token bucket: `burst` messages at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendRate {
+    pub burst: u32,
+    pub per_second: u32,
+}
+
+impl Default for SendRate {
+    /// Generous for a person, a wall for a spam script.
+    fn default() -> Self {
+        Self {
+            burst: 120,
+            per_second: 30,
+        }
+    }
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -63,6 +86,10 @@ pub const ENV_OTP_SECRET: &str = "WHATSPE_OTP_SECRET";
 pub const ENV_JWT_AUDIENCE: &str = "WHATSPE_JWT_AUDIENCE";
 pub const ENV_DEFAULT_COUNTRY_CODE: &str = "WHATSPE_DEFAULT_COUNTRY_CODE";
 pub const ENV_SMS_SENDER_ID: &str = "WHATSPE_SMS_SENDER_ID";
+pub const ENV_WEBHOOK_SECRET: &str = "WHATSPE_WEBHOOK_SECRET";
+pub const ENV_DELIVERY_QUEUE_URL: &str = "WHATSPE_DELIVERY_QUEUE_URL";
+pub const ENV_SEND_BURST: &str = "WHATSPE_SEND_BURST";
+pub const ENV_SEND_RATE_PER_SECOND: &str = "WHATSPE_SEND_RATE_PER_SECOND";
 
 impl Config {
     /// Reads the process environment. Secrets are required: a function never runs with a
@@ -82,7 +109,19 @@ impl Config {
                 })?;
             Secret::new(v.into_bytes()).map_err(|problem| ConfigError { var, problem })
         };
-        Self::build(&get, secret(ENV_JWT_SECRET)?, secret(ENV_OTP_SECRET)?)
+        let mut config = Self::build(
+            &get,
+            [
+                secret(ENV_JWT_SECRET)?,
+                secret(ENV_OTP_SECRET)?,
+                secret(ENV_WEBHOOK_SECRET)?,
+            ],
+        )?;
+        config.delivery_queue_url = Some(config.delivery_queue_url.ok_or_else(|| ConfigError {
+            var: ENV_DELIVERY_QUEUE_URL,
+            problem: "is required (the SQS delivery queue URL)".into(),
+        })?);
+        Ok(config)
     }
 
     /// Local development: like [`Config::from_lookup`], but missing secrets are generated at
@@ -96,14 +135,37 @@ impl Config {
                 None => Ok(Secret::random()),
             }
         };
-        Self::build(&get, secret(ENV_JWT_SECRET)?, secret(ENV_OTP_SECRET)?)
+        Self::build(
+            &get,
+            [
+                secret(ENV_JWT_SECRET)?,
+                secret(ENV_OTP_SECRET)?,
+                secret(ENV_WEBHOOK_SECRET)?,
+            ],
+        )
     }
 
     fn build(
         get: &impl Fn(&str) -> Option<String>,
-        jwt_secret: Secret,
-        otp_secret: Secret,
+        [jwt_secret, otp_secret, webhook_secret]: [Secret; 3],
     ) -> Result<Self, ConfigError> {
+        let number = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match get(var).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or(ConfigError {
+                        var,
+                        problem: format!("must be a whole number from 1 to 1000000, not {v:?}"),
+                    }),
+            }
+        };
+        let send_rate = SendRate {
+            burst: number(ENV_SEND_BURST, SendRate::default().burst)?,
+            per_second: number(ENV_SEND_RATE_PER_SECOND, SendRate::default().per_second)?,
+        };
         let table_prefix = get(ENV_TABLE_PREFIX).unwrap_or_else(|| "whatspe_".into());
         if table_prefix.is_empty()
             || table_prefix.len() > 200
@@ -131,6 +193,9 @@ impl Config {
                 .unwrap_or_else(|| "whatspe".into()),
             default_country_code,
             sms_sender_id: get(ENV_SMS_SENDER_ID).filter(|v| !v.is_empty()),
+            webhook_secret,
+            delivery_queue_url: get(ENV_DELIVERY_QUEUE_URL).filter(|v| !v.is_empty()),
+            send_rate,
         })
     }
 
@@ -156,21 +221,66 @@ mod tests {
     const KEY: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
-    fn from_lookup_requires_both_secrets() {
-        let err = Config::from_lookup(lookup(&[(ENV_OTP_SECRET, KEY)])).unwrap_err();
-        assert_eq!(err.var, ENV_JWT_SECRET);
-        let err = Config::from_lookup(lookup(&[(ENV_JWT_SECRET, KEY)])).unwrap_err();
-        assert_eq!(err.var, ENV_OTP_SECRET);
+    fn from_lookup_requires_every_secret_and_the_queue() {
+        let all = [
+            (ENV_JWT_SECRET, KEY),
+            (ENV_OTP_SECRET, KEY),
+            (ENV_WEBHOOK_SECRET, KEY),
+            (ENV_DELIVERY_QUEUE_URL, "https://sqs.example/q"),
+        ];
+        for missing in 0..all.len() {
+            let some: Vec<(&str, &str)> = all
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != missing)
+                .map(|(_, p)| *p)
+                .collect();
+            let err = Config::from_lookup(lookup(&some)).unwrap_err();
+            assert_eq!(err.var, all[missing].0);
+        }
+        assert!(Config::from_lookup(lookup(&all)).is_ok());
+    }
+
+    #[test]
+    fn send_rate_is_configurable_and_checked() {
+        let c = Config::local_from_lookup(lookup(&[
+            (ENV_SEND_BURST, "5"),
+            (ENV_SEND_RATE_PER_SECOND, "2"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.send_rate,
+            SendRate {
+                burst: 5,
+                per_second: 2
+            }
+        );
+        assert_eq!(
+            Config::local_from_lookup(lookup(&[])).unwrap().send_rate,
+            SendRate {
+                burst: 120,
+                per_second: 30
+            }
+        );
+        for bad in ["0", "-1", "x", "2000000"] {
+            let err = Config::local_from_lookup(lookup(&[(ENV_SEND_BURST, bad)])).unwrap_err();
+            assert_eq!(err.var, ENV_SEND_BURST, "{bad:?}");
+        }
     }
 
     #[test]
     fn from_lookup_rejects_short_secrets_and_bad_country_codes() {
-        let err = Config::from_lookup(lookup(&[(ENV_JWT_SECRET, "short"), (ENV_OTP_SECRET, KEY)]))
-            .unwrap_err();
+        let err = Config::from_lookup(lookup(&[
+            (ENV_JWT_SECRET, "short"),
+            (ENV_OTP_SECRET, KEY),
+            (ENV_WEBHOOK_SECRET, KEY),
+        ]))
+        .unwrap_err();
         assert_eq!(err.var, ENV_JWT_SECRET);
         let err = Config::from_lookup(lookup(&[
             (ENV_JWT_SECRET, KEY),
             (ENV_OTP_SECRET, KEY),
+            (ENV_WEBHOOK_SECRET, KEY),
             (ENV_DEFAULT_COUNTRY_CODE, "0044"),
         ]))
         .unwrap_err();
@@ -179,8 +289,14 @@ mod tests {
 
     #[test]
     fn defaults_apply_and_secrets_never_print() {
-        let c =
-            Config::from_lookup(lookup(&[(ENV_JWT_SECRET, KEY), (ENV_OTP_SECRET, KEY)])).unwrap();
+        let c = Config::from_lookup(lookup(&[
+            (ENV_JWT_SECRET, KEY),
+            (ENV_OTP_SECRET, KEY),
+            (ENV_WEBHOOK_SECRET, KEY),
+            (ENV_DELIVERY_QUEUE_URL, "https://sqs.example/q"),
+        ]))
+        .unwrap();
+        assert_eq!(c.send_rate, SendRate::default());
         assert_eq!(c.table_prefix, "whatspe_");
         assert_eq!(c.jwt_audience, "whatspe");
         assert_eq!(c.default_country_code.as_str(), "91");

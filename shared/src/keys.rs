@@ -1,6 +1,8 @@
 //! Every DynamoDB key format, in one place. Golden-item tests in the adapters pin them.
 
-use crate::domain::{PhoneNumber, RequestId, SessionId, UserId, Username};
+use crate::domain::{
+    ConversationId, MessageId, PhoneNumber, RequestId, SessionId, UserId, Username,
+};
 
 /// `users` table: the user item.
 pub fn user_pk(id: &UserId) -> String {
@@ -57,3 +59,40 @@ pub fn contacts_pk(owner: &UserId) -> String {
 pub fn contact_sk(other: &UserId) -> String {
     format!("CONTACT#{other}")
 }
+
+/// `messages` table: the partition of one conversation's messages.
+pub fn conversation_messages_pk(conversation: &ConversationId) -> String {
+    format!("CONV#{conversation}")
+}
+
+/// Prefix of message sort keys (`MSG#<uuidv7>`: time order).
+pub const MESSAGE_SK_PREFIX: &str = "MSG#";
+
+/// `messages` table: sort key of one message.
+pub fn message_sk(id: &MessageId) -> String {
+    format!("{MESSAGE_SK_PREFIX}{id}")
+}
+
+/// Upper bound of every message sort key (`~` sorts after hex digits and `-`).
+pub const MESSAGE_SK_END: &str = "MSG#~";
+
+/// `messages` table: partition of a dedup guard (scope = sender id or `webhook`).
+pub fn dedup_pk(scope: &str, key: &str) -> String {
+    format!("DEDUP#{scope}#{key}")
+}
+
+/// `messages` table: sort key of every dedup guard.
+pub const DEDUP_SK: &str = "DEDUP";
+
+/// `conversations` table: partition of one member's rows (same shape as [`user_pk`]).
+pub fn member_pk(member: &UserId) -> String {
+    user_pk(member)
+}
+
+/// `conversations` table: sort key of a member's row of a conversation.
+pub fn conversation_sk(conversation: &ConversationId) -> String {
+    format!("CONV#{conversation}")
+}
+
+/// `conversations` table: sort key of the member's send rate-limit state.
+pub const SEND_RATE_SK: &str = "RATE#send";

@@ -18,9 +18,11 @@ pub mod frames;
 pub mod http;
 pub mod keys;
 pub mod memory;
+pub mod metrics;
 pub mod ports;
 pub mod services;
 pub mod sns;
+pub mod sqs;
 pub mod tables;
 
 pub use error::{Error, StoreError};

@@ -96,6 +96,34 @@ pub const CONTACTS: TableDef = TableDef {
     ttl_attribute: None,
 };
 
+/// Messages (`CONV#<id>` / `MSG#<uuidv7>`) and send dedup guards (`DEDUP#…` / `DEDUP`,
+/// expiring after 30 days).
+pub const MESSAGES: TableDef = TableDef {
+    entity: "messages",
+    partition_key: "pk",
+    sort_key: Some("sk"),
+    indexes: &[],
+    ttl_attribute: Some("ttl"),
+};
+
+/// `conversations` GSI: a member's conversations by last activity (`lastMessageId` is a
+/// UUIDv7). Sparse: the rate-limit items carry neither attribute.
+pub const CONVERSATIONS_BY_ACTIVITY: IndexDef = IndexDef {
+    name: "by_activity",
+    partition_key: "memberId",
+    sort_key: Some("lastMessageId"),
+};
+
+/// Per-member conversation rows (`USER#<member>` / `CONV#<id>`) and send rate state
+/// (`USER#<member>` / `RATE#send`).
+pub const CONVERSATIONS: TableDef = TableDef {
+    entity: "conversations",
+    partition_key: "pk",
+    sort_key: Some("sk"),
+    indexes: &[CONVERSATIONS_BY_ACTIVITY],
+    ttl_attribute: None,
+};
+
 /// Every table, in creation order.
 pub const ALL: &[TableDef] = &[
     USERS,
@@ -103,6 +131,8 @@ pub const ALL: &[TableDef] = &[
     SESSIONS,
     CONTACT_REQUESTS,
     CONTACTS,
+    MESSAGES,
+    CONVERSATIONS,
 ];
 
 /// Physical table names for one deployment.
@@ -113,6 +143,8 @@ pub struct TableNames {
     pub sessions: String,
     pub contact_requests: String,
     pub contacts: String,
+    pub messages: String,
+    pub conversations: String,
 }
 
 impl TableNames {
@@ -123,6 +155,8 @@ impl TableNames {
             sessions: SESSIONS.name(prefix),
             contact_requests: CONTACT_REQUESTS.name(prefix),
             contacts: CONTACTS.name(prefix),
+            messages: MESSAGES.name(prefix),
+            conversations: CONVERSATIONS.name(prefix),
         }
     }
 }

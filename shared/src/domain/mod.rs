@@ -2,12 +2,17 @@
 
 mod contact;
 mod ids;
+mod message;
 mod phone;
 mod text;
 mod user;
 
 pub use contact::{Contact, ContactRequest, ContactView, RequestStatus};
 pub use ids::{RequestId, SessionId, UserId};
+pub use message::{
+    ChatView, Content, Conversation, ConversationId, Cursors, MAX_CONTENT_BYTES, Message,
+    MessageId, MessageKind, MessageStatus, MessageView, PREVIEW_CHARS,
+};
 pub use phone::{CountryCode, PhoneNumber};
 pub use text::{Email, OtpCode, ProfilePicture, StatusText, Username};
 pub use user::{DEFAULT_STATUS, PublicProfile, User};

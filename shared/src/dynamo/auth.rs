@@ -161,51 +161,6 @@ fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, St
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// BatchGetItem of up to 100 `pk` keys, retrying unprocessed keys with a short backoff.
-async fn batch_get(client: &Client, table: &str, pks: &[String]) -> Result<Vec<Item>, StoreError> {
-    use aws_sdk_dynamodb::types::KeysAndAttributes;
-    let mut pending: Vec<Item> = pks
-        .iter()
-        .map(|pk| Item::from([("pk".to_owned(), s(pk))]))
-        .collect();
-    let mut found = Vec::with_capacity(pks.len());
-    for attempt in 0..8u32 {
-        if pending.is_empty() {
-            break;
-        }
-        if attempt > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-        }
-        let request = KeysAndAttributes::builder()
-            .set_keys(Some(std::mem::take(&mut pending)))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        let out = client
-            .batch_get_item()
-            .request_items(table, request)
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        found.extend(
-            out.responses
-                .and_then(|mut r| r.remove(table))
-                .unwrap_or_default(),
-        );
-        pending = out
-            .unprocessed_keys
-            .and_then(|mut u| u.remove(table))
-            .map(|k| k.keys)
-            .unwrap_or_default();
-    }
-    if !pending.is_empty() {
-        return Err(StoreError::Unavailable(
-            "BatchGetItem left keys unprocessed after retries".into(),
-        ));
-    }
-    Ok(found)
-}
-
 async fn get_item(client: &Client, table: &str, pk: String) -> Result<Option<Item>, StoreError> {
     let out = client
         .get_item()
@@ -298,7 +253,11 @@ impl UserStore for DynamoUserStore {
         keys.dedup();
         let mut users = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
-            for item in batch_get(&self.client, &self.table, chunk).await? {
+            let keys = chunk
+                .iter()
+                .map(|pk| Item::from([("pk".to_owned(), s(pk))]))
+                .collect();
+            for item in super::batch_get(&self.client, &self.table, keys).await? {
                 users.push(from_item::<UserItem>(item)?.user);
             }
         }

@@ -2,10 +2,12 @@
 
 mod auth;
 mod contacts;
+mod messages;
 mod schema;
 
 pub use auth::{DynamoOtpStore, DynamoSessionStore, DynamoUserStore};
 pub use contacts::DynamoContacts;
+pub use messages::{DEDUP_TTL, DynamoMessages};
 pub use schema::ensure_tables;
 
 use crate::StoreError;
@@ -25,6 +27,54 @@ pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
 
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     codec::from_item(item).map_err(|e| StoreError::Corrupt(Box::new(e)))
+}
+
+/// BatchGetItem of up to 100 keys (strongly consistent), retrying unprocessed keys with a
+/// short exponential backoff.
+pub(crate) async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<Vec<Item>, StoreError> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let mut pending = keys;
+    let mut found = Vec::with_capacity(pending.len());
+    for attempt in 0..8u32 {
+        if pending.is_empty() {
+            return Ok(found);
+        }
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+        }
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(std::mem::take(&mut pending)))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let out = client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        found.extend(
+            out.responses
+                .and_then(|mut r| r.remove(table))
+                .unwrap_or_default(),
+        );
+        pending = out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(table))
+            .map(|k| k.keys)
+            .unwrap_or_default();
+    }
+    if pending.is_empty() {
+        Ok(found)
+    } else {
+        Err(StoreError::Unavailable(
+            "BatchGetItem left keys unprocessed after retries".into(),
+        ))
+    }
 }
 
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {

@@ -29,13 +29,20 @@ where
                 Error::validation("invalid_body", "the request body could not be read")
             }
         })?;
+        Self::from_bytes(&bytes)
+    }
+}
+
+impl<T: DeserializeOwned> ApiJson<T> {
+    /// Parses an already-read body with the same errors as the extractor.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(Error::validation(
                 "malformed_json",
                 "the request body must be a JSON object",
             ));
         }
-        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+        serde_json::from_slice(bytes).map(ApiJson).map_err(|e| {
             if e.is_data() {
                 Error::validation("invalid_body", e.to_string())
             } else {

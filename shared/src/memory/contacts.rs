@@ -41,6 +41,11 @@ struct ContactCursor {
 pub struct MemoryContacts(Mutex<State>);
 
 impl MemoryContacts {
+    /// Whether `a` has `b` as a contact (what the send transaction's condition checks).
+    pub(crate) fn are_contacts(&self, a: &UserId, b: &UserId) -> bool {
+        lock(&self.0).contacts.contains_key(&(*a, *b))
+    }
+
     fn pending_where(
         &self,
         page: &PageRequest,

@@ -3,9 +3,11 @@
 
 mod auth;
 mod contacts;
+mod messages;
 
 pub use auth::{MemoryOtpStore, MemorySessionStore, MemoryUserStore, SmsOutbox, SmsRecord};
 pub use contacts::{MemoryContacts, NoLiveConnections, RecordingNotifier};
+pub use messages::{MemoryMessages, MemoryQueue};
 
 use crate::ports::Page;
 use serde::Serialize;

@@ -4,10 +4,12 @@
 
 mod auth;
 mod contacts;
+mod messages;
 mod paging;
 
 pub use auth::{OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore};
 pub use contacts::{ContactRequestStore, ContactStore, Notifier, Presence};
+pub use messages::{DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, MessageStore, RateGate};
 pub use paging::{Page, PageRequest, decode_cursor, encode_cursor};
 
 /// A stored value with the version its optimistic-concurrency writes are conditioned on.

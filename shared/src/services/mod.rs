@@ -2,8 +2,10 @@
 
 pub mod auth;
 pub mod contacts;
+pub mod messages;
 pub mod tokens;
 
 pub use auth::{AuthService, NewProfile, OtpSent, ProfilePatch, Verified};
 pub use contacts::{ContactService, Recipient, RequestOutcome, RequestWithProfile};
+pub use messages::{HistoryPage, MessageService, NewMessage, SendOutcome};
 pub use tokens::{Identity, TokenPair, TokenService};

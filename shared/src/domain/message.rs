@@ -1,0 +1,331 @@
+use super::{PublicProfile, UserId};
+use crate::Error;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// A message id: a UUIDv7, so ids sort by time (the history's sort key and cursor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(Uuid);
+
+impl MessageId {
+    pub fn new_v7() -> Self {
+        Self(Uuid::now_v7())
+    }
+    /// Parses a message id as the API hands it out (canonical hyphenated UUID).
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let invalid = || Error::validation("invalid_message_id", "message id must be a UUID");
+        if s.len() != 36 {
+            return Err(invalid());
+        }
+        Uuid::try_parse(s).map(Self).map_err(|_| invalid())
+    }
+    pub fn from_uuid(u: Uuid) -> Self {
+        Self(u)
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// A conversation id. A 1:1 conversation's id is derived from its two members, whatever
+/// their order ([`ConversationId::direct`]); a group's will be the group's own id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConversationId(Uuid);
+
+/// Namespace of the UUIDv5 ids of 1:1 conversations.
+const DIRECT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_3b1e_52a4_4f0e_9a8d_77c2_0d5e_1a01);
+
+impl ConversationId {
+    /// The 1:1 conversation of `a` and `b`: UUIDv5 of the two ids in ascending order.
+    pub fn direct(a: &UserId, b: &UserId) -> Self {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        Self(Uuid::new_v5(
+            &DIRECT_NAMESPACE,
+            format!("{lo}:{hi}").as_bytes(),
+        ))
+    }
+}
+
+impl fmt::Display for ConversationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// The seed's message types. Media types carry a reference to the media as content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    Text,
+    Image,
+    Video,
+    Audio,
+    Document,
+}
+
+impl MessageKind {
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        match s {
+            "text" => Ok(Self::Text),
+            "image" => Ok(Self::Image),
+            "video" => Ok(Self::Video),
+            "audio" => Ok(Self::Audio),
+            "document" => Ok(Self::Document),
+            _ => Err(Error::validation(
+                "invalid_type",
+                "type must be one of text, image, video, audio, document",
+            )),
+        }
+    }
+}
+
+/// Largest text content, in UTF-8 bytes.
+pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
+/// Characters of content a chat-list preview keeps.
+pub const PREVIEW_CHARS: usize = 200;
+
+/// Message content, checked against its kind: text is 1 byte – 64 KiB and not only white
+/// space; media content is an `https://` reference of at most 2048 bytes (S3 keys arrive with
+/// the media API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Content(String);
+
+impl Content {
+    pub fn parse(kind: MessageKind, s: &str) -> Result<Self, Error> {
+        if s.len() > MAX_CONTENT_BYTES {
+            return Err(Error::PayloadTooLarge {
+                message: format!("content exceeds {MAX_CONTENT_BYTES} bytes"),
+            });
+        }
+        if s.trim().is_empty() {
+            return Err(Error::validation(
+                "empty_content",
+                "content must not be empty",
+            ));
+        }
+        if kind != MessageKind::Text {
+            let ok = s.len() <= 2048
+                && s.strip_prefix("https://")
+                    .is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+                && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+            if !ok {
+                return Err(Error::validation(
+                    "invalid_media_reference",
+                    "media content must be an https:// URL of at most 2048 characters",
+                ));
+            }
+        }
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The first [`PREVIEW_CHARS`] characters (what chat-list rows keep).
+    pub fn preview_of(content: &Content) -> Content {
+        Content(content.0.chars().take(PREVIEW_CHARS).collect())
+    }
+}
+
+/// Delivery state of a message, derived from the recipient's cursors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    Sent,
+    Delivered,
+    Read,
+}
+
+/// A stored message. `status` is not stored: see [`Message::status_for`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub sender_id: UserId,
+    pub receiver_id: UserId,
+    pub content: Content,
+    #[serde(rename = "type")]
+    pub kind: MessageKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_message_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Message {
+    /// The status the recipient's cursors give this message.
+    pub fn status_for(&self, recipient: &Cursors) -> MessageStatus {
+        if recipient.read_up_to.is_some_and(|r| r >= self.id) {
+            MessageStatus::Read
+        } else if recipient.delivered_up_to.is_some_and(|d| d >= self.id) {
+            MessageStatus::Delivered
+        } else {
+            MessageStatus::Sent
+        }
+    }
+}
+
+/// A member's receipt cursors in a conversation: everything up to (and including) these ids
+/// was delivered to / read by them. Monotonic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cursors {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_up_to: Option<MessageId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_up_to: Option<MessageId>,
+}
+
+/// A message as the API shows it (the seed's shape plus `clientMessageId`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: MessageId,
+    pub sender_id: UserId,
+    pub receiver_id: UserId,
+    pub content: String,
+    #[serde(rename = "type")]
+    pub kind: MessageKind,
+    pub status: MessageStatus,
+    pub client_message_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl MessageView {
+    pub fn new(m: &Message, status: MessageStatus) -> Self {
+        Self {
+            id: m.id,
+            sender_id: m.sender_id,
+            receiver_id: m.receiver_id,
+            content: m.content.as_str().to_owned(),
+            kind: m.kind,
+            status,
+            client_message_id: m.client_message_id.clone(),
+            created_at: m.created_at,
+            updated_at: m.created_at,
+        }
+    }
+}
+
+/// One member's row of a conversation: the chat-list entry and their receipt cursors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    pub conversation_id: ConversationId,
+    pub member_id: UserId,
+    pub peer_id: UserId,
+    /// The newest message, its content cut to a preview.
+    pub last_message: Message,
+    /// Messages from the peer this member has not read.
+    pub unread_count: u32,
+    #[serde(flatten)]
+    pub cursors: Cursors,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A chat-list entry as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatView {
+    pub conversation_id: ConversationId,
+    pub peer: PublicProfile,
+    pub last_message: Option<MessageView>,
+    pub unread_count: u32,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_direct_conversation_id_does_not_depend_on_member_order() {
+        let (a, b, c) = (
+            UserId::new_random(),
+            UserId::new_random(),
+            UserId::new_random(),
+        );
+        assert_eq!(
+            ConversationId::direct(&a, &b),
+            ConversationId::direct(&b, &a)
+        );
+        assert_ne!(
+            ConversationId::direct(&a, &b),
+            ConversationId::direct(&a, &c)
+        );
+    }
+
+    #[test]
+    fn content_rules_by_kind() {
+        assert!(Content::parse(MessageKind::Text, "hi").is_ok());
+        assert!(Content::parse(MessageKind::Text, &"é".repeat(MAX_CONTENT_BYTES / 2)).is_ok());
+        let cases = [
+            (MessageKind::Text, "   \n", "empty_content"),
+            (MessageKind::Text, "", "empty_content"),
+            (MessageKind::Image, "cat.jpg", "invalid_media_reference"),
+            (
+                MessageKind::Video,
+                "http://x.example/a.mp4",
+                "invalid_media_reference",
+            ),
+            (MessageKind::Audio, "https://", "invalid_media_reference"),
+        ];
+        for (kind, content, code) in cases {
+            assert_eq!(
+                Content::parse(kind, content).unwrap_err().code(),
+                code,
+                "{kind:?} {content:?}"
+            );
+        }
+        let big = "a".repeat(MAX_CONTENT_BYTES + 1);
+        assert_eq!(
+            Content::parse(MessageKind::Text, &big).unwrap_err().code(),
+            "payload_too_large"
+        );
+        assert!(Content::parse(MessageKind::Image, "https://cdn.example.com/a.jpg").is_ok());
+        assert_eq!(
+            MessageKind::parse("sticker").unwrap_err().code(),
+            "invalid_type"
+        );
+    }
+
+    #[test]
+    fn status_follows_the_recipients_cursors() {
+        let (a, b) = (UserId::new_random(), UserId::new_random());
+        let msg = |id| Message {
+            id,
+            conversation_id: ConversationId::direct(&a, &b),
+            sender_id: a,
+            receiver_id: b,
+            content: Content::parse(MessageKind::Text, "x").unwrap(),
+            kind: MessageKind::Text,
+            client_message_id: None,
+            created_at: Utc::now(),
+        };
+        let (m1, m2, m3) = (
+            msg(MessageId::new_v7()),
+            msg(MessageId::new_v7()),
+            msg(MessageId::new_v7()),
+        );
+        let cursors = Cursors {
+            delivered_up_to: Some(m2.id),
+            read_up_to: Some(m1.id),
+        };
+        assert_eq!(m1.status_for(&cursors), MessageStatus::Read);
+        assert_eq!(m2.status_for(&cursors), MessageStatus::Delivered);
+        assert_eq!(m3.status_for(&cursors), MessageStatus::Sent);
+        let read_only = Cursors {
+            delivered_up_to: None,
+            read_up_to: Some(m2.id),
+        };
+        assert_eq!(m2.status_for(&read_only), MessageStatus::Read);
+    }
+}

@@ -1,0 +1,641 @@
+use super::{Item, batch_get, codec, from_item, n, s, store_error, to_item, transaction_error};
+use crate::StoreError;
+use crate::domain::{Content, Conversation, ConversationId, Message, MessageId, UserId};
+use crate::keys;
+use crate::ports::{
+    DedupGuard, HistoryRange, MessageStore, Page, PageRequest, RateGate, decode_cursor,
+};
+use crate::tables::CONVERSATIONS_BY_ACTIVITY;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
+use chrono::TimeDelta;
+use serde::{Deserialize, Serialize};
+
+/// How long a dedup guard lasts: a client retrying a send later than this gets a new message.
+pub const DEDUP_TTL: TimeDelta = TimeDelta::days(30);
+
+/// `messages` table: `CONV#<conversation>` / `MSG#<id>`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessageItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    message: Message,
+}
+
+impl MessageItem {
+    fn new(m: &Message) -> Self {
+        Self {
+            pk: keys::conversation_messages_pk(&m.conversation_id),
+            sk: keys::message_sk(&m.id),
+            message: m.clone(),
+        }
+    }
+}
+
+/// `messages` table: `DEDUP#<scope>#<key>` / `DEDUP`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GuardItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    guard: DedupGuard,
+    /// DynamoDB TTL (epoch seconds).
+    ttl: i64,
+}
+
+/// `conversations` table: `USER#<member>` / `CONV#<conversation>`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConversationItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    conversation: Conversation,
+    /// `by_activity` sort key (the same id as `lastMessage.id`).
+    last_message_id: MessageId,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ChatCursor {
+    l: MessageId,
+    c: ConversationId,
+}
+
+fn build<T, E: std::error::Error + Send + Sync + 'static>(
+    r: Result<T, E>,
+) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Unavailable(Box::new(e)))
+}
+
+fn av<T: Serialize>(v: T) -> Result<AttributeValue, StoreError> {
+    codec::to_attribute_value(v).map_err(|e| StoreError::Corrupt(Box::new(e)))
+}
+
+fn key(pk: String, sk: String) -> Item {
+    Item::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// [`MessageStore`] on the `messages` and `conversations` tables (and a condition check on
+/// `contacts`): a send is one `TransactWriteItems`.
+#[derive(Clone)]
+pub struct DynamoMessages {
+    client: Client,
+    messages: String,
+    conversations: String,
+    contacts: String,
+}
+
+impl DynamoMessages {
+    pub fn new(
+        client: Client,
+        messages_table: impl Into<String>,
+        conversations_table: impl Into<String>,
+        contacts_table: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            messages: messages_table.into(),
+            conversations: conversations_table.into(),
+            contacts: contacts_table.into(),
+        }
+    }
+
+    fn row_update(
+        &self,
+        m: &Message,
+        member: &UserId,
+        peer: &UserId,
+        receiver: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut preview = m.clone();
+        preview.content = Content::preview_of(&m.content);
+        let expression = if receiver {
+            "SET conversationId = :c, memberId = :m, peerId = :p, lastMessage = :lm, lastMessageId = :id, \
+             updatedAt = :at ADD unreadCount :one"
+        } else {
+            "SET conversationId = :c, memberId = :m, peerId = :p, lastMessage = :lm, lastMessageId = :id, \
+             updatedAt = :at, unreadCount = if_not_exists(unreadCount, :zero)"
+        };
+        let mut update = Update::builder()
+            .table_name(&self.conversations)
+            .set_key(Some(key(
+                keys::member_pk(member),
+                keys::conversation_sk(&m.conversation_id),
+            )))
+            .update_expression(expression)
+            // lastMessage only moves forward, so it is always the newest message.
+            .condition_expression("attribute_not_exists(lastMessageId) OR lastMessageId < :id")
+            .expression_attribute_values(":c", s(m.conversation_id.to_string()))
+            .expression_attribute_values(":m", s(member.to_string()))
+            .expression_attribute_values(":p", s(peer.to_string()))
+            .expression_attribute_values(":lm", av(&preview)?)
+            .expression_attribute_values(":id", s(m.id.to_string()))
+            .expression_attribute_values(":at", av(m.created_at)?);
+        update = if receiver {
+            update.expression_attribute_values(":one", n(1))
+        } else {
+            update.expression_attribute_values(":zero", n(0))
+        };
+        Ok(TransactWriteItem::builder()
+            .update(build(update.build())?)
+            .build())
+    }
+
+    fn rate_update(
+        &self,
+        sender: &UserId,
+        gate: &RateGate,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.conversations)
+            .set_key(Some(key(
+                keys::member_pk(sender),
+                keys::SEND_RATE_SK.to_owned(),
+            )));
+        let update = match *gate {
+            RateGate::Full { now_us, new_tat_us } => update
+                .update_expression("SET tat = :new")
+                .condition_expression("attribute_not_exists(tat) OR tat <= :now")
+                .expression_attribute_values(":new", n(new_tat_us))
+                .expression_attribute_values(":now", n(now_us)),
+            RateGate::Burst {
+                now_us,
+                interval_us,
+                max_tat_us,
+            } => update
+                .update_expression("SET tat = tat + :i")
+                .condition_expression("tat > :now AND tat <= :max")
+                .expression_attribute_values(":i", n(interval_us))
+                .expression_attribute_values(":now", n(now_us))
+                .expression_attribute_values(":max", n(max_tat_us)),
+        };
+        Ok(TransactWriteItem::builder()
+            .update(build(update.build())?)
+            .build())
+    }
+
+    async fn get_item(&self, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+}
+
+#[async_trait]
+impl MessageStore for DynamoMessages {
+    async fn send(
+        &self,
+        m: &Message,
+        guard: Option<&DedupGuard>,
+        require_contacts: bool,
+        rate: Option<&RateGate>,
+    ) -> Result<(), StoreError> {
+        let not_exists = "attribute_not_exists(pk)";
+        let put = |table: &str, item: Item| -> Result<TransactWriteItem, StoreError> {
+            let p = build(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .condition_expression(not_exists)
+                    .build(),
+            )?;
+            Ok(TransactWriteItem::builder().put(p).build())
+        };
+        let mut items = vec![put(&self.messages, to_item(&MessageItem::new(m))?)?];
+        let mut whats = vec!["exists"];
+        if let Some(g) = guard {
+            let item = GuardItem {
+                pk: keys::dedup_pk(&g.scope, &g.key),
+                sk: keys::DEDUP_SK.to_owned(),
+                guard: g.clone(),
+                ttl: (m.created_at + DEDUP_TTL).timestamp(),
+            };
+            items.push(put(&self.messages, to_item(&item)?)?);
+            whats.push("duplicate");
+        }
+        items.push(self.row_update(m, &m.sender_id, &m.receiver_id, false)?);
+        items.push(self.row_update(m, &m.receiver_id, &m.sender_id, true)?);
+        whats.extend(["order", "order"]);
+        if require_contacts {
+            let check = build(
+                ConditionCheck::builder()
+                    .table_name(&self.contacts)
+                    .set_key(Some(key(
+                        keys::contacts_pk(&m.sender_id),
+                        keys::contact_sk(&m.receiver_id),
+                    )))
+                    .condition_expression("attribute_exists(pk)")
+                    .build(),
+            )?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+            whats.push("not_contacts");
+        }
+        if let Some(gate) = rate {
+            items.push(self.rate_update(&m.sender_id, gate)?);
+            whats.push("rate");
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|e| transaction_error(e, &whats))?;
+        Ok(())
+    }
+
+    async fn guard(&self, scope: &str, key_: &str) -> Result<Option<DedupGuard>, StoreError> {
+        let k = key(keys::dedup_pk(scope, key_), keys::DEDUP_SK.to_owned());
+        let Some(item) = self.get_item(&self.messages, k).await? else {
+            return Ok(None);
+        };
+        Ok(Some(from_item::<GuardItem>(item)?.guard))
+    }
+
+    async fn get(
+        &self,
+        conversation: &ConversationId,
+        id: &MessageId,
+    ) -> Result<Option<Message>, StoreError> {
+        let k = key(
+            keys::conversation_messages_pk(conversation),
+            keys::message_sk(id),
+        );
+        let Some(item) = self.get_item(&self.messages, k).await? else {
+            return Ok(None);
+        };
+        Ok(Some(from_item::<MessageItem>(item)?.message))
+    }
+
+    async fn rate_state(&self, sender: &UserId) -> Result<Option<i64>, StoreError> {
+        let k = key(keys::member_pk(sender), keys::SEND_RATE_SK.to_owned());
+        let Some(item) = self.get_item(&self.conversations, k).await? else {
+            return Ok(None);
+        };
+        match item.get("tat") {
+            Some(AttributeValue::N(v)) => v
+                .parse()
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(Box::new(e))),
+            _ => Err(StoreError::Corrupt(
+                "rate item without a numeric tat".into(),
+            )),
+        }
+    }
+
+    async fn history(
+        &self,
+        conversation: &ConversationId,
+        range: HistoryRange,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (lo, hi, forward, boundary) = match range {
+            HistoryRange::Latest => (
+                keys::MESSAGE_SK_PREFIX.to_owned(),
+                keys::MESSAGE_SK_END.to_owned(),
+                false,
+                None,
+            ),
+            HistoryRange::Before(b) => (
+                keys::MESSAGE_SK_PREFIX.to_owned(),
+                keys::message_sk(&b),
+                false,
+                Some(b),
+            ),
+            HistoryRange::After(a) => (
+                keys::message_sk(&a),
+                keys::MESSAGE_SK_END.to_owned(),
+                true,
+                Some(a),
+            ),
+        };
+        let mut out = Vec::with_capacity(limit);
+        let mut start: Option<Item> = None;
+        // A page of DynamoDB stops at 1 MB: keep reading until `limit` or the end.
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.messages)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", s(keys::conversation_messages_pk(conversation)))
+                .expression_attribute_values(":lo", s(&lo))
+                .expression_attribute_values(":hi", s(&hi))
+                .scan_index_forward(forward)
+                .consistent_read(true)
+                .limit((limit - out.len()) as i32 + 1)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in page.items.unwrap_or_default() {
+                let m = from_item::<MessageItem>(item)?.message;
+                if Some(m.id) != boundary && out.len() < limit {
+                    out.push(m);
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if out.len() < limit => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn conversation(
+        &self,
+        member: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let k = key(keys::member_pk(member), keys::conversation_sk(conversation));
+        let Some(item) = self.get_item(&self.conversations, k).await? else {
+            return Ok(None);
+        };
+        Ok(Some(from_item::<ConversationItem>(item)?.conversation))
+    }
+
+    async fn conversations_of(
+        &self,
+        pairs: &[(UserId, ConversationId)],
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let mut unique: Vec<&(UserId, ConversationId)> = pairs.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut rows = Vec::with_capacity(unique.len());
+        for chunk in unique.chunks(100) {
+            let keys = chunk
+                .iter()
+                .map(|(m, c)| key(keys::member_pk(m), keys::conversation_sk(c)))
+                .collect();
+            for item in batch_get(&self.client, &self.conversations, keys).await? {
+                rows.push(from_item::<ConversationItem>(item)?.conversation);
+            }
+        }
+        Ok(rows)
+    }
+
+    async fn chats(
+        &self,
+        member: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Conversation>, StoreError> {
+        let index = CONVERSATIONS_BY_ACTIVITY;
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.conversations)
+            .index_name(index.name)
+            .key_condition_expression("memberId = :m")
+            .expression_attribute_values(":m", s(member.to_string()))
+            .scan_index_forward(false)
+            .limit(page.limit as i32 + 1);
+        if let Some(c) = &page.cursor {
+            let c: ChatCursor = decode_cursor(c)?;
+            let mut start = key(keys::member_pk(member), keys::conversation_sk(&c.c));
+            start.insert("memberId".into(), s(member.to_string()));
+            start.insert("lastMessageId".into(), s(c.l.to_string()));
+            query = query.set_exclusive_start_key(Some(start));
+        }
+        let out = query.send().await.map_err(unavailable)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| {
+                from_item::<ConversationItem>(i).map(|c| {
+                    (
+                        (c.last_message_id, c.conversation.conversation_id),
+                        c.conversation,
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |(l, c)| {
+            ChatCursor { l: *l, c: *c }
+        }))
+    }
+
+    async fn mark_read(
+        &self,
+        member: &UserId,
+        conversation: &ConversationId,
+        up_to: &MessageId,
+        last: &MessageId,
+        unread: u32,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.conversations)
+            .set_key(Some(key(
+                keys::member_pk(member),
+                keys::conversation_sk(conversation),
+            )))
+            .update_expression("SET readUpTo = :up, unreadCount = :n")
+            .condition_expression(
+                "lastMessageId = :last AND (attribute_not_exists(readUpTo) OR readUpTo < :up)",
+            )
+            .expression_attribute_values(":up", s(up_to.to_string()))
+            .expression_attribute_values(":n", n(unread))
+            .expression_attribute_values(":last", s(last.to_string()))
+            .send()
+            .await
+            .map_err(|e| store_error(e, "condition"))?;
+        Ok(())
+    }
+
+    async fn mark_delivered(
+        &self,
+        member: &UserId,
+        conversation: &ConversationId,
+        up_to: &MessageId,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.conversations)
+            .set_key(Some(key(keys::member_pk(member), keys::conversation_sk(conversation))))
+            .update_expression("SET deliveredUpTo = :up")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(deliveredUpTo) OR deliveredUpTo < :up)",
+            )
+            .expression_attribute_values(":up", s(up_to.to_string()))
+            .send()
+            .await
+            .map_err(|e| store_error(e, "condition"))?;
+        Ok(())
+    }
+
+    async fn count_from_after(
+        &self,
+        conversation: &ConversationId,
+        sender: &UserId,
+        after: &MessageId,
+    ) -> Result<u32, StoreError> {
+        let mut count = 0u32;
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.messages)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                .filter_expression("senderId = :s AND #id <> :after")
+                .expression_attribute_names("#id", "id")
+                .expression_attribute_values(":pk", s(keys::conversation_messages_pk(conversation)))
+                .expression_attribute_values(":lo", s(keys::message_sk(after)))
+                .expression_attribute_values(":hi", s(keys::MESSAGE_SK_END))
+                .expression_attribute_values(":s", s(sender.to_string()))
+                .expression_attribute_values(":after", s(after.to_string()))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            count += page.count as u32;
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(count),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::MessageKind;
+    use aws_sdk_dynamodb::types::AttributeValue as AV;
+    use chrono::{TimeZone, Utc};
+
+    fn message() -> Message {
+        let a = UserId::parse("00000000-0000-4000-8000-00000000000a").unwrap();
+        let b = UserId::parse("00000000-0000-4000-8000-00000000000b").unwrap();
+        Message {
+            id: MessageId::parse("019a8f6e-0000-7000-8000-0000000000ff").unwrap(),
+            conversation_id: ConversationId::direct(&a, &b),
+            sender_id: a,
+            receiver_id: b,
+            content: Content::parse(MessageKind::Text, "hello").unwrap(),
+            kind: MessageKind::Text,
+            client_message_id: Some("c-1".into()),
+            created_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+        }
+    }
+
+    fn str_attr(item: &Item, k: &str) -> String {
+        match item.get(k) {
+            Some(AV::S(v)) => v.clone(),
+            other => panic!("{k}: expected a string, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn message_item_golden() {
+        let m = message();
+        let item = to_item(&MessageItem::new(&m)).unwrap();
+        assert_eq!(str_attr(&item, "pk"), format!("CONV#{}", m.conversation_id));
+        assert_eq!(
+            str_attr(&item, "sk"),
+            "MSG#019a8f6e-0000-7000-8000-0000000000ff"
+        );
+        assert_eq!(
+            str_attr(&item, "senderId"),
+            "00000000-0000-4000-8000-00000000000a"
+        );
+        assert_eq!(str_attr(&item, "type"), "text");
+        assert_eq!(str_attr(&item, "content"), "hello");
+        assert_eq!(str_attr(&item, "clientMessageId"), "c-1");
+        assert!(
+            !item.contains_key("status"),
+            "status is derived, never stored"
+        );
+        assert_eq!(from_item::<MessageItem>(item).unwrap().message, m);
+    }
+
+    #[test]
+    fn guard_item_golden() {
+        let m = message();
+        let g = DedupGuard {
+            scope: m.sender_id.to_string(),
+            key: "c-1".into(),
+            message_id: m.id,
+            conversation_id: m.conversation_id,
+            fingerprint: "ab".into(),
+        };
+        let item = to_item(&GuardItem {
+            pk: keys::dedup_pk(&g.scope, &g.key),
+            sk: keys::DEDUP_SK.into(),
+            guard: g.clone(),
+            ttl: 42,
+        })
+        .unwrap();
+        assert_eq!(
+            str_attr(&item, "pk"),
+            "DEDUP#00000000-0000-4000-8000-00000000000a#c-1"
+        );
+        assert_eq!(str_attr(&item, "sk"), "DEDUP");
+        assert_eq!(item.get("ttl"), Some(&AV::N("42".into())));
+        assert_eq!(from_item::<GuardItem>(item).unwrap().guard, g);
+    }
+
+    #[test]
+    fn conversation_item_golden() {
+        let m = message();
+        let conv = Conversation {
+            conversation_id: m.conversation_id,
+            member_id: m.receiver_id,
+            peer_id: m.sender_id,
+            last_message: m.clone(),
+            unread_count: 3,
+            cursors: crate::domain::Cursors {
+                delivered_up_to: Some(m.id),
+                read_up_to: None,
+            },
+            updated_at: m.created_at,
+        };
+        let item = to_item(&ConversationItem {
+            pk: keys::member_pk(&conv.member_id),
+            sk: keys::conversation_sk(&conv.conversation_id),
+            conversation: conv.clone(),
+            last_message_id: m.id,
+        })
+        .unwrap();
+        assert_eq!(
+            str_attr(&item, "pk"),
+            "USER#00000000-0000-4000-8000-00000000000b"
+        );
+        assert_eq!(str_attr(&item, "sk"), format!("CONV#{}", m.conversation_id));
+        assert_eq!(
+            str_attr(&item, "memberId"),
+            "00000000-0000-4000-8000-00000000000b"
+        );
+        assert_eq!(
+            str_attr(&item, "lastMessageId"),
+            "019a8f6e-0000-7000-8000-0000000000ff"
+        );
+        assert_eq!(
+            str_attr(&item, "deliveredUpTo"),
+            "019a8f6e-0000-7000-8000-0000000000ff"
+        );
+        assert!(!item.contains_key("readUpTo"));
+        assert_eq!(item.get("unreadCount"), Some(&AV::N("3".into())));
+        assert!(matches!(item.get("lastMessage"), Some(AV::M(_))));
+        assert_eq!(
+            from_item::<ConversationItem>(item).unwrap().conversation,
+            conv
+        );
+    }
+}

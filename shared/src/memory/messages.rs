@@ -1,0 +1,294 @@
+use super::{MemoryContacts, lock, page_after};
+use crate::StoreError;
+use crate::domain::{Content, Conversation, ConversationId, Cursors, Message, MessageId, UserId};
+use crate::error::BoxError;
+use crate::ports::{
+    DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, MessageStore, Page, PageRequest,
+    RateGate, decode_cursor,
+};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+struct State {
+    messages: BTreeMap<(ConversationId, MessageId), Message>,
+    guards: HashMap<(String, String), DedupGuard>,
+    conversations: BTreeMap<(UserId, ConversationId), Conversation>,
+    rates: HashMap<UserId, i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ChatCursor {
+    l: MessageId,
+}
+
+/// [`MessageStore`] in memory. Checks contacts against the given [`MemoryContacts`], as the
+/// DynamoDB transaction checks the contacts table.
+pub struct MemoryMessages {
+    state: Mutex<State>,
+    contacts: Arc<MemoryContacts>,
+}
+
+impl MemoryMessages {
+    pub fn new(contacts: Arc<MemoryContacts>) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            contacts,
+        }
+    }
+}
+
+fn preview(m: &Message) -> Message {
+    let mut p = m.clone();
+    p.content = Content::preview_of(&m.content);
+    p
+}
+
+#[async_trait]
+impl MessageStore for MemoryMessages {
+    async fn send(
+        &self,
+        message: &Message,
+        guard: Option<&DedupGuard>,
+        require_contacts: bool,
+        rate: Option<&RateGate>,
+    ) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        let (sender, receiver, cid) = (
+            message.sender_id,
+            message.receiver_id,
+            message.conversation_id,
+        );
+        // Conditions in the DynamoDB transaction's item order.
+        if s.messages.contains_key(&(cid, message.id)) {
+            return Err(StoreError::conflict("exists"));
+        }
+        if let Some(g) = guard
+            && s.guards.contains_key(&(g.scope.clone(), g.key.clone()))
+        {
+            return Err(StoreError::conflict("duplicate"));
+        }
+        for member in [sender, receiver] {
+            if let Some(row) = s.conversations.get(&(member, cid))
+                && row.last_message.id >= message.id
+            {
+                return Err(StoreError::conflict("order"));
+            }
+        }
+        if require_contacts && !self.contacts.are_contacts(&sender, &receiver) {
+            return Err(StoreError::conflict("not_contacts"));
+        }
+        let new_tat = match rate {
+            None => None,
+            Some(RateGate::Full { now_us, new_tat_us }) => match s.rates.get(&sender) {
+                Some(tat) if tat > now_us => return Err(StoreError::conflict("rate")),
+                _ => Some(*new_tat_us),
+            },
+            Some(RateGate::Burst {
+                now_us,
+                interval_us,
+                max_tat_us,
+            }) => match s.rates.get(&sender) {
+                Some(tat) if tat > now_us && tat <= max_tat_us => Some(tat + interval_us),
+                _ => return Err(StoreError::conflict("rate")),
+            },
+        };
+        if let Some(tat) = new_tat {
+            s.rates.insert(sender, tat);
+        }
+        s.messages.insert((cid, message.id), message.clone());
+        if let Some(g) = guard {
+            s.guards.insert((g.scope.clone(), g.key.clone()), g.clone());
+        }
+        for (member, peer) in [(sender, receiver), (receiver, sender)] {
+            let row = s
+                .conversations
+                .entry((member, cid))
+                .or_insert_with(|| Conversation {
+                    conversation_id: cid,
+                    member_id: member,
+                    peer_id: peer,
+                    last_message: preview(message),
+                    unread_count: 0,
+                    cursors: Cursors::default(),
+                    updated_at: message.created_at,
+                });
+            row.last_message = preview(message);
+            row.updated_at = message.created_at;
+            if member == receiver {
+                row.unread_count += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn guard(&self, scope: &str, key: &str) -> Result<Option<DedupGuard>, StoreError> {
+        Ok(lock(&self.state)
+            .guards
+            .get(&(scope.to_owned(), key.to_owned()))
+            .cloned())
+    }
+
+    async fn get(
+        &self,
+        conversation: &ConversationId,
+        id: &MessageId,
+    ) -> Result<Option<Message>, StoreError> {
+        Ok(lock(&self.state)
+            .messages
+            .get(&(*conversation, *id))
+            .cloned())
+    }
+
+    async fn rate_state(&self, sender: &UserId) -> Result<Option<i64>, StoreError> {
+        Ok(lock(&self.state).rates.get(sender).copied())
+    }
+
+    async fn history(
+        &self,
+        conversation: &ConversationId,
+        range: HistoryRange,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let s = lock(&self.state);
+        let lo = MessageId::from_uuid(uuid::Uuid::nil());
+        let hi = MessageId::from_uuid(uuid::Uuid::max());
+        let all = s
+            .messages
+            .range((*conversation, lo)..=(*conversation, hi))
+            .map(|(_, m)| m);
+        Ok(match range {
+            HistoryRange::Latest => all.rev().take(limit).cloned().collect(),
+            HistoryRange::Before(b) => all
+                .rev()
+                .filter(|m| m.id < b)
+                .take(limit)
+                .cloned()
+                .collect(),
+            HistoryRange::After(a) => all.filter(|m| m.id > a).take(limit).cloned().collect(),
+        })
+    }
+
+    async fn conversation(
+        &self,
+        member: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<Option<Conversation>, StoreError> {
+        Ok(lock(&self.state)
+            .conversations
+            .get(&(*member, *conversation))
+            .cloned())
+    }
+
+    async fn conversations_of(
+        &self,
+        keys: &[(UserId, ConversationId)],
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let s = lock(&self.state);
+        let unique: std::collections::BTreeSet<&(UserId, ConversationId)> = keys.iter().collect();
+        Ok(unique
+            .into_iter()
+            .filter_map(|k| s.conversations.get(k))
+            .cloned()
+            .collect())
+    }
+
+    async fn chats(
+        &self,
+        member: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Conversation>, StoreError> {
+        let after = page
+            .cursor
+            .as_deref()
+            .map(decode_cursor::<ChatCursor>)
+            .transpose()?;
+        let s = lock(&self.state);
+        let mut rows: Vec<&Conversation> = s
+            .conversations
+            .values()
+            .filter(|c| c.member_id == *member)
+            .collect();
+        rows.sort_by_key(|c| std::cmp::Reverse(c.last_message.id));
+        let items = rows
+            .into_iter()
+            .filter(|c| after.as_ref().is_none_or(|a| c.last_message.id < a.l))
+            .map(|c| (c.last_message.id, c.clone()));
+        Ok(page_after(items, page.limit, |l| ChatCursor { l: *l }))
+    }
+
+    async fn mark_read(
+        &self,
+        member: &UserId,
+        conversation: &ConversationId,
+        up_to: &MessageId,
+        last: &MessageId,
+        unread: u32,
+    ) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        match s.conversations.get_mut(&(*member, *conversation)) {
+            Some(row)
+                if row.last_message.id == *last
+                    && row.cursors.read_up_to.is_none_or(|r| r < *up_to) =>
+            {
+                row.cursors.read_up_to = Some(*up_to);
+                row.unread_count = unread;
+                Ok(())
+            }
+            _ => Err(StoreError::conflict("condition")),
+        }
+    }
+
+    async fn mark_delivered(
+        &self,
+        member: &UserId,
+        conversation: &ConversationId,
+        up_to: &MessageId,
+    ) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        match s.conversations.get_mut(&(*member, *conversation)) {
+            Some(row) if row.cursors.delivered_up_to.is_none_or(|d| d < *up_to) => {
+                row.cursors.delivered_up_to = Some(*up_to);
+                Ok(())
+            }
+            _ => Err(StoreError::conflict("condition")),
+        }
+    }
+
+    async fn count_from_after(
+        &self,
+        conversation: &ConversationId,
+        sender: &UserId,
+        after: &MessageId,
+    ) -> Result<u32, StoreError> {
+        let s = lock(&self.state);
+        let n = s
+            .messages
+            .range((*conversation, *after)..)
+            .take_while(|((c, _), _)| c == conversation)
+            .filter(|((_, id), m)| id > after && m.sender_id == *sender)
+            .count();
+        Ok(n as u32)
+    }
+}
+
+/// [`DeliveryQueue`] that keeps every job: the local gateway's queue and the tests' view.
+#[derive(Default)]
+pub struct MemoryQueue(Mutex<Vec<DeliveryJob>>);
+
+impl MemoryQueue {
+    /// Every job enqueued so far, oldest first.
+    pub fn jobs(&self) -> Vec<DeliveryJob> {
+        lock(&self.0).clone()
+    }
+}
+
+#[async_trait]
+impl DeliveryQueue for MemoryQueue {
+    async fn enqueue(&self, job: &DeliveryJob) -> Result<(), BoxError> {
+        lock(&self.0).push(job.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+use super::{Page, PageRequest};
+use crate::StoreError;
+use crate::domain::{Conversation, ConversationId, Message, MessageId, UserId};
+use crate::error::BoxError;
+use crate::frames::ServerFrame;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Makes a send idempotent: `(scope, key)` — the sender and their client message id, or the
+/// webhook and its external id — maps to the one message it created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DedupGuard {
+    pub scope: String,
+    pub key: String,
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    /// Hex SHA-256 of what was sent (receiver, type, content): a retry must match it.
+    pub fingerprint: String,
+}
+
+/// The sender's rate-limit step (GCRA: the bucket is one "theoretical arrival time", `tat`,
+/// in epoch microseconds), carried by the send transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateGate {
+    /// Assume the bucket is full (`tat ≤ now`, or never sent): `tat = new_tat`.
+    /// `Conflict("rate")` when `tat > now`.
+    Full { now_us: i64, new_tat_us: i64 },
+    /// Mid-burst: `tat += interval` when `now < tat ≤ max_tat`. `Conflict("rate")` otherwise.
+    Burst {
+        now_us: i64,
+        interval_us: i64,
+        max_tat_us: i64,
+    },
+}
+
+/// Which slice of a conversation's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryRange {
+    /// The newest messages, newest first.
+    Latest,
+    /// Messages older than this id, newest first.
+    Before(MessageId),
+    /// Messages newer than this id, oldest first (catch-up).
+    After(MessageId),
+}
+
+/// Messages and per-member conversation rows.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// In one atomic write: the message, its dedup guard (if any), both members' conversation
+    /// rows (last message, the receiver's unread count + 1), a check that sender and receiver
+    /// are contacts (when `require_contacts`), and the sender's rate gate (if any).
+    /// Conflicts: `"duplicate"` (the guard exists), `"not_contacts"`, `"rate"`, `"order"` (a
+    /// newer message is already the conversation's last: retry with a fresh id).
+    async fn send(
+        &self,
+        message: &Message,
+        guard: Option<&DedupGuard>,
+        require_contacts: bool,
+        rate: Option<&RateGate>,
+    ) -> Result<(), StoreError>;
+    async fn guard(&self, scope: &str, key: &str) -> Result<Option<DedupGuard>, StoreError>;
+    async fn get(
+        &self,
+        conversation: &ConversationId,
+        id: &MessageId,
+    ) -> Result<Option<Message>, StoreError>;
+    /// The sender's rate state (`tat`, epoch microseconds), if they ever sent.
+    async fn rate_state(&self, sender: &UserId) -> Result<Option<i64>, StoreError>;
+    /// At most `limit` messages of `range`.
+    async fn history(
+        &self,
+        conversation: &ConversationId,
+        range: HistoryRange,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
+    async fn conversation(
+        &self,
+        member: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<Option<Conversation>, StoreError>;
+    /// The rows of several (member, conversation) pairs that exist, in any order.
+    async fn conversations_of(
+        &self,
+        keys: &[(UserId, ConversationId)],
+    ) -> Result<Vec<Conversation>, StoreError>;
+    /// `member`'s conversations, most recent activity first.
+    async fn chats(
+        &self,
+        member: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Conversation>, StoreError>;
+    /// One write: `readUpTo = up_to` and `unreadCount = unread`, if the row's last message is
+    /// still `last` and `readUpTo < up_to`. `Conflict("condition")` otherwise.
+    async fn mark_read(
+        &self,
+        member: &UserId,
+        conversation: &ConversationId,
+        up_to: &MessageId,
+        last: &MessageId,
+        unread: u32,
+    ) -> Result<(), StoreError>;
+    /// One write: `deliveredUpTo = up_to`, if the row exists and it moves forward.
+    /// `Conflict("condition")` otherwise.
+    async fn mark_delivered(
+        &self,
+        member: &UserId,
+        conversation: &ConversationId,
+        up_to: &MessageId,
+    ) -> Result<(), StoreError>;
+    /// How many messages `sender` wrote in the conversation after `after`.
+    async fn count_from_after(
+        &self,
+        conversation: &ConversationId,
+        sender: &UserId,
+        after: &MessageId,
+    ) -> Result<u32, StoreError>;
+}
+
+/// Work for the delivery pipeline (SQS → `push` function): send `frame` to every live
+/// connection of each user in `to`; a user in `push` without a live connection gets a
+/// mobile push instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    pub to: Vec<UserId>,
+    #[serde(default)]
+    pub push: Vec<UserId>,
+    pub frame: ServerFrame,
+}
+
+/// The delivery queue (SQS in AWS). At-least-once: consumers are idempotent.
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    async fn enqueue(&self, job: &DeliveryJob) -> Result<(), BoxError>;
+}

@@ -1,0 +1,613 @@
+//! Messaging: idempotent, persisted-first sends; history; the chat list; receipts; webhook.
+
+use crate::clock::Clock;
+use crate::config::SendRate;
+use crate::domain::{
+    ChatView, Content, Conversation, ConversationId, Cursors, Message, MessageId, MessageKind,
+    MessageView, PublicProfile, UserId,
+};
+use crate::frames::{MessageEvent, ReceiptEvent, ServerFrame};
+use crate::ports::{
+    DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, MessageStore, Page, PageRequest,
+    RateGate, UserStore,
+};
+use crate::{Error, StoreError, crypto};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Default and largest history page.
+pub const HISTORY_PAGE_DEFAULT: usize = 50;
+pub const HISTORY_PAGE_MAX: usize = 100;
+/// How far a webhook's timestamp may be from the server clock.
+pub const WEBHOOK_TOLERANCE_SECS: i64 = 300;
+const ATTEMPTS: usize = 4;
+
+/// A message to send, parsed.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub receiver: UserId,
+    pub kind: MessageKind,
+    pub content: Content,
+    /// The client's id for this send: a retry with the same id returns the same message.
+    pub client_message_id: Option<String>,
+}
+
+/// What a send did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    /// A new message (201).
+    Created(MessageView),
+    /// A retry of an earlier send: the original message (200).
+    Replayed(MessageView),
+}
+
+/// A page of history and the id to continue from (`before` for older pages, `after` for
+/// catch-up pages), when more exist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    pub messages: Vec<MessageView>,
+    pub next: Option<MessageId>,
+}
+
+/// Checks an idempotency key: 1–64 of `A-Z a-z 0-9 - _ . :`.
+pub fn parse_idempotency_key(field: &'static str, s: &str) -> Result<String, Error> {
+    let ok = (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(Error::validation(
+            "invalid_body",
+            format!("{field} must be 1-64 characters of letters, digits, '-', '_', '.' or ':'"),
+        ))
+    }
+}
+
+pub struct MessageService {
+    users: Arc<dyn UserStore>,
+    messages: Arc<dyn MessageStore>,
+    queue: Arc<dyn DeliveryQueue>,
+    clock: Arc<dyn Clock>,
+    rate: SendRate,
+    webhook_key: Vec<u8>,
+}
+
+fn fingerprint(sender: &UserId, m: &NewMessage) -> String {
+    let data = format!(
+        "{sender}\0{}\0{:?}\0{}",
+        m.receiver,
+        m.kind,
+        m.content.as_str()
+    );
+    hex::encode(crypto::sha256(data.as_bytes()))
+}
+
+impl MessageService {
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        messages: Arc<dyn MessageStore>,
+        queue: Arc<dyn DeliveryQueue>,
+        clock: Arc<dyn Clock>,
+        rate: SendRate,
+        webhook_key: &[u8],
+    ) -> Self {
+        Self {
+            users,
+            messages,
+            queue,
+            clock,
+            rate,
+            webhook_key: webhook_key.to_vec(),
+        }
+    }
+
+    fn interval_us(&self) -> i64 {
+        1_000_000 / i64::from(self.rate.per_second)
+    }
+
+    fn tolerance_us(&self) -> i64 {
+        i64::from(self.rate.burst - 1) * self.interval_us()
+    }
+
+    /// Sends a 1:1 message to a contact. Persisted first (one atomic write), then queued for
+    /// delivery; a retry with the same `clientMessageId` returns the original.
+    pub async fn send(&self, sender: &UserId, m: NewMessage) -> Result<SendOutcome, Error> {
+        if m.receiver == *sender {
+            return Err(Error::validation(
+                "cannot_message_self",
+                "you cannot send a message to yourself",
+            ));
+        }
+        let guard = m.client_message_id.as_ref().map(|key| DedupGuard {
+            scope: sender.to_string(),
+            key: key.clone(),
+            message_id: MessageId::new_v7(),
+            conversation_id: ConversationId::direct(sender, &m.receiver),
+            fingerprint: fingerprint(sender, &m),
+        });
+        let mut burst = false;
+        for _ in 0..ATTEMPTS {
+            let now = self.clock.now();
+            let now_us = now.timestamp_micros();
+            let gate = if burst {
+                RateGate::Burst {
+                    now_us,
+                    interval_us: self.interval_us(),
+                    max_tat_us: now_us + self.tolerance_us(),
+                }
+            } else {
+                RateGate::Full {
+                    now_us,
+                    new_tat_us: now_us + self.interval_us(),
+                }
+            };
+            let message = self.message(sender, &m, guard.as_ref(), now);
+            let mut attempt_guard = guard.clone();
+            if let Some(g) = attempt_guard.as_mut() {
+                g.message_id = message.id;
+            }
+            match self
+                .messages
+                .send(&message, attempt_guard.as_ref(), true, Some(&gate))
+                .await
+            {
+                Ok(()) => return Ok(SendOutcome::Created(self.committed(message).await)),
+                Err(StoreError::Conflict { what: "duplicate" }) => {
+                    return self
+                        .replay(
+                            guard.as_ref().map(|g| {
+                                (g.scope.as_str(), g.key.as_str(), g.fingerprint.as_str())
+                            }),
+                        )
+                        .await;
+                }
+                Err(StoreError::Conflict {
+                    what: "not_contacts",
+                }) => {
+                    return Err(match self.users.get(&m.receiver).await? {
+                        None => Error::not_found("user_not_found", "no user with that id"),
+                        Some(_) => {
+                            Error::forbidden("not_a_contact", "you can only message your contacts")
+                        }
+                    });
+                }
+                Err(StoreError::Conflict { what: "rate" }) if !burst => burst = true,
+                Err(StoreError::Conflict { what: "rate" }) => {
+                    let tat = self.messages.rate_state(sender).await?.unwrap_or(0);
+                    let now_us = self.clock.now().timestamp_micros();
+                    let wait_us = tat - now_us - self.tolerance_us();
+                    if tat <= now_us {
+                        burst = false;
+                    } else if wait_us > 0 {
+                        return Err(Error::RateLimited {
+                            code: "rate_limited",
+                            message: format!(
+                                "too many messages: at most {} at once, then {} per second",
+                                self.rate.burst, self.rate.per_second
+                            ),
+                            retry_after: Duration::from_micros(wait_us as u64),
+                        });
+                    }
+                }
+                // A newer message became the conversation's last meanwhile: a fresh id.
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::conflict(
+            "concurrent_update",
+            "the conversation changed concurrently; retry the send",
+        ))
+    }
+
+    fn message(
+        &self,
+        sender: &UserId,
+        m: &NewMessage,
+        guard: Option<&DedupGuard>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Message {
+        Message {
+            id: MessageId::new_v7(),
+            conversation_id: ConversationId::direct(sender, &m.receiver),
+            sender_id: *sender,
+            receiver_id: m.receiver,
+            content: m.content.clone(),
+            kind: m.kind,
+            client_message_id: guard.map(|g| g.key.clone()),
+            created_at: now,
+        }
+    }
+
+    /// After the commit: queue the delivery. A queue failure does not undo the send (the
+    /// message is stored and reachable by catch-up); it is logged and counted.
+    async fn committed(&self, message: Message) -> MessageView {
+        let job = DeliveryJob {
+            to: vec![message.receiver_id, message.sender_id],
+            push: vec![message.receiver_id],
+            frame: ServerFrame::Msg(MessageEvent::new(&message)),
+        };
+        if let Err(e) = self.queue.enqueue(&job).await {
+            tracing::error!(error = %e, message = %message.id, "delivery enqueue failed after commit");
+            crate::metrics::count("DeliveryEnqueueFailed");
+        }
+        MessageView::new(&message, crate::domain::MessageStatus::Sent)
+    }
+
+    async fn replay(&self, guard: Option<(&str, &str, &str)>) -> Result<SendOutcome, Error> {
+        let (scope, key, fingerprint) =
+            guard.ok_or_else(|| Error::internal("duplicate without a guard"))?;
+        let stored = self
+            .messages
+            .guard(scope, key)
+            .await?
+            .ok_or_else(|| Error::internal("dedup guard vanished"))?;
+        if stored.fingerprint != fingerprint {
+            return Err(Error::conflict(
+                "idempotency_key_reused",
+                "this id was already used for a different message",
+            ));
+        }
+        let original = self
+            .messages
+            .get(&stored.conversation_id, &stored.message_id)
+            .await?
+            .ok_or_else(|| Error::internal("deduplicated message missing"))?;
+        let cursors = self
+            .messages
+            .conversation(&original.receiver_id, &original.conversation_id)
+            .await?
+            .map(|c| c.cursors)
+            .unwrap_or_default();
+        Ok(SendOutcome::Replayed(MessageView::new(
+            &original,
+            original.status_for(&cursors),
+        )))
+    }
+
+    /// A page of the conversation with `peer`, each message's status derived from the
+    /// recipient's cursors. Looking at the conversation marks it read (one write, only when
+    /// something was unread) and tells the peer.
+    pub async fn history(
+        &self,
+        caller: &UserId,
+        peer: &UserId,
+        range: HistoryRange,
+        limit: usize,
+    ) -> Result<HistoryPage, Error> {
+        let cid = ConversationId::direct(caller, peer);
+        let mut messages = self.messages.history(&cid, range, limit + 1).await?;
+        let more = messages.len() > limit;
+        messages.truncate(limit);
+        let rows = self
+            .messages
+            .conversations_of(&[(*caller, cid), (*peer, cid)])
+            .await?;
+        let row_of = |u: &UserId| rows.iter().find(|r| r.member_id == *u).cloned();
+        let mut own = row_of(caller).map(|r| r.cursors).unwrap_or_default();
+        let theirs = row_of(peer).map(|r| r.cursors).unwrap_or_default();
+        if let Some(row) = row_of(caller)
+            && let Some(read) = self.read_all(caller, peer, &row).await?
+        {
+            own.read_up_to = Some(read);
+        }
+        let next = if more {
+            messages.last().map(|m| m.id)
+        } else {
+            None
+        };
+        let views = messages
+            .iter()
+            .map(|m| {
+                MessageView::new(
+                    m,
+                    m.status_for(if m.sender_id == *caller {
+                        &theirs
+                    } else {
+                        &own
+                    }),
+                )
+            })
+            .collect();
+        Ok(HistoryPage {
+            messages: views,
+            next,
+        })
+    }
+
+    /// Marks everything up to the conversation's newest message read, if it is not already.
+    async fn read_all(
+        &self,
+        caller: &UserId,
+        peer: &UserId,
+        row: &Conversation,
+    ) -> Result<Option<MessageId>, Error> {
+        let last = row.last_message.id;
+        if row.unread_count == 0 {
+            return Ok(None);
+        }
+        match self
+            .messages
+            .mark_read(caller, &row.conversation_id, &last, &last, 0)
+            .await
+        {
+            Ok(()) => {
+                self.tell(
+                    peer,
+                    ServerFrame::Read(ReceiptEvent {
+                        p: *caller,
+                        up_to: last,
+                    }),
+                )
+                .await;
+                Ok(Some(last))
+            }
+            // A newer message arrived meanwhile: it stays unread.
+            Err(StoreError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The caller's conversations, most recent first, each with the peer's public profile,
+    /// the last message (content cut to a preview) and the unread count.
+    pub async fn chats(
+        &self,
+        caller: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<ChatView>, Error> {
+        let rows = self.messages.chats(caller, page).await?;
+        let peers: Vec<UserId> = rows.items.iter().map(|r| r.peer_id).collect();
+        let profiles: HashMap<UserId, PublicProfile> = self
+            .users
+            .get_many(&peers)
+            .await?
+            .iter()
+            .map(|u| (u.id, PublicProfile::from(u)))
+            .collect();
+        let peer_keys: Vec<(UserId, ConversationId)> = rows
+            .items
+            .iter()
+            .map(|r| (r.peer_id, r.conversation_id))
+            .collect();
+        let peer_cursors: HashMap<UserId, Cursors> = self
+            .messages
+            .conversations_of(&peer_keys)
+            .await?
+            .into_iter()
+            .map(|r| (r.member_id, r.cursors))
+            .collect();
+        let items = rows
+            .items
+            .into_iter()
+            .filter_map(|r| {
+                let peer = profiles.get(&r.peer_id)?.clone();
+                let recipient = if r.last_message.sender_id == *caller {
+                    peer_cursors.get(&r.peer_id).copied().unwrap_or_default()
+                } else {
+                    r.cursors
+                };
+                Some(ChatView {
+                    conversation_id: r.conversation_id,
+                    peer,
+                    last_message: Some(MessageView::new(
+                        &r.last_message,
+                        r.last_message.status_for(&recipient),
+                    )),
+                    unread_count: r.unread_count,
+                    updated_at: r.updated_at,
+                })
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next: rows.next,
+        })
+    }
+
+    async fn own_row(&self, caller: &UserId, peer: &UserId) -> Result<Conversation, Error> {
+        self.messages
+            .conversation(caller, &ConversationId::direct(caller, peer))
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "conversation_not_found",
+                    "you have no conversation with that user",
+                )
+            })
+    }
+
+    /// Read receipt: everything up to `up_to` (at most the newest message) is read. One write,
+    /// whatever the number of messages; a lower `up_to` than the cursor changes nothing.
+    pub async fn mark_read(
+        &self,
+        caller: &UserId,
+        peer: &UserId,
+        up_to: &MessageId,
+    ) -> Result<Cursors, Error> {
+        for _ in 0..ATTEMPTS {
+            let row = self.own_row(caller, peer).await?;
+            let last = row.last_message.id;
+            let up = (*up_to).min(last);
+            if row.cursors.read_up_to.is_some_and(|r| r >= up) {
+                return Ok(row.cursors);
+            }
+            let unread = if up == last {
+                0
+            } else {
+                self.messages
+                    .count_from_after(&row.conversation_id, peer, &up)
+                    .await?
+            };
+            match self
+                .messages
+                .mark_read(caller, &row.conversation_id, &up, &last, unread)
+                .await
+            {
+                Ok(()) => {
+                    self.tell(
+                        peer,
+                        ServerFrame::Read(ReceiptEvent {
+                            p: *caller,
+                            up_to: up,
+                        }),
+                    )
+                    .await;
+                    return Ok(Cursors {
+                        read_up_to: Some(up),
+                        ..row.cursors
+                    });
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::conflict(
+            "concurrent_update",
+            "the conversation changed concurrently; try again",
+        ))
+    }
+
+    /// Delivery receipt: everything up to `up_to` reached the caller's device. One write.
+    pub async fn mark_delivered(
+        &self,
+        caller: &UserId,
+        peer: &UserId,
+        up_to: &MessageId,
+    ) -> Result<Cursors, Error> {
+        let row = self.own_row(caller, peer).await?;
+        let up = (*up_to).min(row.last_message.id);
+        if row.cursors.delivered_up_to.is_some_and(|d| d >= up) {
+            return Ok(row.cursors);
+        }
+        match self
+            .messages
+            .mark_delivered(caller, &row.conversation_id, &up)
+            .await
+        {
+            Ok(()) => {
+                self.tell(
+                    peer,
+                    ServerFrame::Dlv(ReceiptEvent {
+                        p: *caller,
+                        up_to: up,
+                    }),
+                )
+                .await;
+                Ok(Cursors {
+                    delivered_up_to: Some(up),
+                    ..row.cursors
+                })
+            }
+            // A concurrent receipt moved the cursor at least as far.
+            Err(StoreError::Conflict { .. }) => Ok(self.own_row(caller, peer).await?.cursors),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks a webhook's `X-Whatspe-Signature: sha256=<hex>` (HMAC-SHA256 of the raw body)
+    /// and its `X-Whatspe-Timestamp` (epoch seconds, within ±5 minutes).
+    pub fn verify_webhook(
+        &self,
+        body: &[u8],
+        signature: Option<&str>,
+        timestamp: Option<&str>,
+    ) -> Result<(), Error> {
+        let bad_sig = || {
+            Error::unauthorized(
+                "invalid_signature",
+                "X-Whatspe-Signature does not match the body",
+            )
+        };
+        let tag = signature
+            .and_then(|s| s.trim().strip_prefix("sha256="))
+            .and_then(|h| hex::decode(h).ok())
+            .ok_or_else(bad_sig)?;
+        if !crypto::hmac_sha256_verify(&self.webhook_key, body, &tag) {
+            return Err(bad_sig());
+        }
+        let ts: i64 = timestamp
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| {
+                Error::unauthorized(
+                    "invalid_timestamp",
+                    "X-Whatspe-Timestamp must be epoch seconds",
+                )
+            })?;
+        if (self.clock.now().timestamp() - ts).abs() > WEBHOOK_TOLERANCE_SECS {
+            return Err(Error::unauthorized(
+                "stale_timestamp",
+                "X-Whatspe-Timestamp is more than 5 minutes from the server clock",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stores and delivers a message from an integration (already authenticated by
+    /// [`Self::verify_webhook`]): no contact check, no rate limit, idempotent on `external_id`.
+    pub async fn deliver_external(
+        &self,
+        external_id: &str,
+        sender: &UserId,
+        m: NewMessage,
+    ) -> Result<SendOutcome, Error> {
+        if m.receiver == *sender {
+            return Err(Error::validation(
+                "cannot_message_self",
+                "senderId and receiverId are the same user",
+            ));
+        }
+        let found = self.users.get_many(&[*sender, m.receiver]).await?;
+        for (id, field) in [(sender, "senderId"), (&m.receiver, "receiverId")] {
+            if !found.iter().any(|u| u.id == *id) {
+                return Err(Error::not_found(
+                    "user_not_found",
+                    format!("{field} is not a user"),
+                ));
+            }
+        }
+        let mut guard = DedupGuard {
+            scope: "webhook".into(),
+            key: external_id.to_owned(),
+            message_id: MessageId::new_v7(),
+            conversation_id: ConversationId::direct(sender, &m.receiver),
+            fingerprint: fingerprint(sender, &m),
+        };
+        for _ in 0..ATTEMPTS {
+            let mut message = self.message(sender, &m, Some(&guard), self.clock.now());
+            message.client_message_id = Some(external_id.to_owned());
+            guard.message_id = message.id;
+            match self
+                .messages
+                .send(&message, Some(&guard), false, None)
+                .await
+            {
+                Ok(()) => return Ok(SendOutcome::Created(self.committed(message).await)),
+                Err(StoreError::Conflict { what: "duplicate" }) => {
+                    return self
+                        .replay(Some((&guard.scope, &guard.key, &guard.fingerprint)))
+                        .await;
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::conflict(
+            "concurrent_update",
+            "the conversation changed concurrently; retry",
+        ))
+    }
+
+    async fn tell(&self, to: &UserId, frame: ServerFrame) {
+        let job = DeliveryJob {
+            to: vec![*to],
+            push: vec![],
+            frame,
+        };
+        if let Err(e) = self.queue.enqueue(&job).await {
+            tracing::warn!(error = %e, "receipt enqueue failed; the cursor itself is saved");
+            crate::metrics::count("DeliveryEnqueueFailed");
+        }
+    }
+}
