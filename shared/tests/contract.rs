@@ -7,14 +7,18 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::sync::Arc;
 use whatspe::StoreError;
 use whatspe::domain::{Contact, ContactRequest, RequestId, RequestStatus};
+use whatspe::domain::{Content, ConversationId, Message, MessageId, MessageKind};
 use whatspe::domain::{CountryCode, PhoneNumber, SessionId, StatusText, User, UserId, Username};
 use whatspe::dynamo::{
-    DynamoContacts, DynamoOtpStore, DynamoSessionStore, DynamoUserStore, ensure_tables,
+    DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
+    ensure_tables,
 };
-use whatspe::memory::{MemoryContacts, MemoryOtpStore, MemorySessionStore, MemoryUserStore};
+use whatspe::memory::{
+    MemoryContacts, MemoryMessages, MemoryOtpStore, MemorySessionStore, MemoryUserStore,
+};
 use whatspe::ports::{
-    ContactRequestStore, ContactStore, OtpState, OtpStore, Page, PageRequest, Session,
-    SessionStore, UserStore,
+    ContactRequestStore, ContactStore, DedupGuard, HistoryRange, MessageStore, OtpState, OtpStore,
+    Page, PageRequest, RateGate, Session, SessionStore, UserStore,
 };
 use whatspe::tables::TableNames;
 
@@ -24,6 +28,7 @@ struct Stores {
     sessions: Arc<dyn SessionStore>,
     requests: Arc<dyn ContactRequestStore>,
     contacts: Arc<dyn ContactStore>,
+    messages: Arc<dyn MessageStore>,
 }
 
 async fn memory() -> Stores {
@@ -33,6 +38,7 @@ async fn memory() -> Stores {
         otps: Arc::new(MemoryOtpStore::default()),
         sessions: Arc::new(MemorySessionStore::default()),
         requests: contacts.clone(),
+        messages: Arc::new(MemoryMessages::new(contacts.clone())),
         contacts,
     }
 }
@@ -73,14 +79,20 @@ async fn dynamodb() -> Stores {
     let contacts = Arc::new(DynamoContacts::new(
         client.clone(),
         t.contact_requests,
-        t.contacts,
+        t.contacts.clone(),
     ));
     Stores {
         users: Arc::new(DynamoUserStore::new(client.clone(), t.users)),
         otps: Arc::new(DynamoOtpStore::new(client.clone(), t.verification_codes)),
-        sessions: Arc::new(DynamoSessionStore::new(client, t.sessions)),
+        sessions: Arc::new(DynamoSessionStore::new(client.clone(), t.sessions)),
         requests: contacts.clone(),
         contacts,
+        messages: Arc::new(DynamoMessages::new(
+            client,
+            t.messages,
+            t.conversations,
+            t.contacts,
+        )),
     }
 }
 
@@ -692,6 +704,422 @@ mod cases {
             .await
             .expect("they may ask again");
     }
+
+    async fn befriend(s: &Stores, a: &User, b: &User) {
+        let r = request(a, b);
+        s.requests.create(&r).await.unwrap();
+        s.requests.accept(&r, t(0)).await.unwrap();
+    }
+
+    fn msg(from: &User, to: &User, text: &str, at: i64) -> Message {
+        Message {
+            id: MessageId::new_v7(),
+            conversation_id: ConversationId::direct(&from.id, &to.id),
+            sender_id: from.id,
+            receiver_id: to.id,
+            content: Content::parse(MessageKind::Text, text).unwrap(),
+            kind: MessageKind::Text,
+            client_message_id: None,
+            created_at: t(at),
+        }
+    }
+
+    pub async fn a_send_stores_the_message_and_both_conversation_rows(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        befriend(&s, &a, &b).await;
+        let long = "x".repeat(300);
+        let m = msg(&a, &b, &long, 5);
+        s.messages.send(&m, None, true, None).await.unwrap();
+        assert_eq!(
+            s.messages.get(&m.conversation_id, &m.id).await.unwrap(),
+            Some(m.clone())
+        );
+        let mine = s
+            .messages
+            .conversation(&a.id, &m.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let theirs = s
+            .messages
+            .conversation(&b.id, &m.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((mine.peer_id, mine.unread_count), (b.id, 0));
+        assert_eq!((theirs.peer_id, theirs.unread_count), (a.id, 1));
+        assert_eq!(theirs.last_message.id, m.id);
+        assert_eq!(
+            theirs.last_message.content.as_str().chars().count(),
+            200,
+            "rows keep a preview"
+        );
+        assert_eq!(theirs.updated_at, t(5));
+        let full = s
+            .messages
+            .history(&m.conversation_id, HistoryRange::Latest, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            full[0].content.as_str().len(),
+            300,
+            "history keeps the whole content"
+        );
+        let m2 = msg(&b, &a, "reply", 6);
+        s.messages.send(&m2, None, true, None).await.unwrap();
+        let mine = s
+            .messages
+            .conversation(&a.id, &m.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((mine.unread_count, mine.last_message.id), (1, m2.id));
+    }
+
+    pub async fn a_send_between_strangers_is_refused_and_writes_nothing(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        let m = msg(&a, &b, "hi", 1);
+        assert_eq!(
+            conflict(s.messages.send(&m, None, true, None).await),
+            "not_contacts"
+        );
+        assert!(
+            s.messages
+                .history(&m.conversation_id, HistoryRange::Latest, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            s.messages
+                .conversation(&b.id, &m.conversation_id)
+                .await
+                .unwrap(),
+            None
+        );
+        s.messages
+            .send(&m, None, false, None)
+            .await
+            .expect("system messages need no relationship");
+    }
+
+    pub async fn a_dedup_guard_makes_a_second_send_a_conflict_that_writes_nothing(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        befriend(&s, &a, &b).await;
+        let m = msg(&a, &b, "once", 1);
+        let guard = DedupGuard {
+            scope: a.id.to_string(),
+            key: "client-1".into(),
+            message_id: m.id,
+            conversation_id: m.conversation_id,
+            fingerprint: "f1".into(),
+        };
+        s.messages.send(&m, Some(&guard), true, None).await.unwrap();
+        let again = msg(&a, &b, "once", 2);
+        assert_eq!(
+            conflict(s.messages.send(&again, Some(&guard), true, None).await),
+            "duplicate"
+        );
+        assert_eq!(
+            s.messages.guard(&guard.scope, &guard.key).await.unwrap(),
+            Some(guard.clone())
+        );
+        assert_eq!(s.messages.guard(&guard.scope, "other").await.unwrap(), None);
+        let history = s
+            .messages
+            .history(&m.conversation_id, HistoryRange::Latest, 10)
+            .await
+            .unwrap();
+        assert_eq!(history, vec![m.clone()]);
+        let row = s
+            .messages
+            .conversation(&b.id, &m.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.unread_count, 1,
+            "the refused retry did not count as unread"
+        );
+    }
+
+    pub async fn an_older_message_never_replaces_the_last_one(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        befriend(&s, &a, &b).await;
+        let older = msg(&a, &b, "older", 1);
+        let newer = msg(&a, &b, "newer", 2);
+        s.messages.send(&newer, None, true, None).await.unwrap();
+        assert_eq!(
+            conflict(s.messages.send(&older, None, true, None).await),
+            "order"
+        );
+        let row = s
+            .messages
+            .conversation(&b.id, &newer.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((row.last_message.id, row.unread_count), (newer.id, 1));
+    }
+
+    pub async fn the_rate_gate_is_a_token_bucket(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        befriend(&s, &a, &b).await;
+        let full = |now| RateGate::Full {
+            now_us: now,
+            new_tat_us: now + 10,
+        };
+        let burst = |now| RateGate::Burst {
+            now_us: now,
+            interval_us: 10,
+            max_tat_us: now + 20,
+        };
+        s.messages
+            .send(&msg(&a, &b, "1", 1), None, true, Some(&full(100)))
+            .await
+            .unwrap();
+        assert_eq!(s.messages.rate_state(&a.id).await.unwrap(), Some(110));
+        assert_eq!(
+            conflict(
+                s.messages
+                    .send(&msg(&a, &b, "2", 1), None, true, Some(&full(100)))
+                    .await
+            ),
+            "rate"
+        );
+        s.messages
+            .send(&msg(&a, &b, "2", 1), None, true, Some(&burst(100)))
+            .await
+            .unwrap();
+        s.messages
+            .send(&msg(&a, &b, "3", 1), None, true, Some(&burst(100)))
+            .await
+            .unwrap();
+        assert_eq!(s.messages.rate_state(&a.id).await.unwrap(), Some(130));
+        assert_eq!(
+            conflict(
+                s.messages
+                    .send(&msg(&a, &b, "4", 1), None, true, Some(&burst(100)))
+                    .await
+            ),
+            "rate"
+        );
+        assert_eq!(
+            conflict(
+                s.messages
+                    .send(&msg(&a, &b, "4", 1), None, true, Some(&burst(200)))
+                    .await
+            ),
+            "rate",
+            "a drained-and-refilled bucket is not mid-burst"
+        );
+        s.messages
+            .send(&msg(&a, &b, "4", 1), None, true, Some(&full(200)))
+            .await
+            .unwrap();
+        assert_eq!(s.messages.rate_state(&a.id).await.unwrap(), Some(210));
+        assert_eq!(s.messages.rate_state(&b.id).await.unwrap(), None);
+        let n = s
+            .messages
+            .history(
+                &ConversationId::direct(&a.id, &b.id),
+                HistoryRange::Latest,
+                10,
+            )
+            .await
+            .unwrap()
+            .len();
+        assert_eq!(n, 4, "refused sends stored nothing");
+    }
+
+    pub async fn history_pages_by_id_in_both_directions(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        befriend(&s, &a, &b).await;
+        let mut sent = Vec::new();
+        for i in 0..7 {
+            let m = if i % 2 == 0 {
+                msg(&a, &b, &format!("m{i}"), i)
+            } else {
+                msg(&b, &a, &format!("m{i}"), i)
+            };
+            s.messages.send(&m, None, true, None).await.unwrap();
+            sent.push(m.id);
+        }
+        let cid = ConversationId::direct(&a.id, &b.id);
+        let ids = |v: Vec<Message>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        let newest: Vec<MessageId> = sent.iter().rev().copied().collect();
+        assert_eq!(
+            ids(s
+                .messages
+                .history(&cid, HistoryRange::Latest, 3)
+                .await
+                .unwrap()),
+            newest[..3]
+        );
+        assert_eq!(
+            ids(s
+                .messages
+                .history(&cid, HistoryRange::Before(sent[4]), 3)
+                .await
+                .unwrap()),
+            newest[3..6]
+        );
+        assert_eq!(
+            ids(s
+                .messages
+                .history(&cid, HistoryRange::Before(sent[0]), 3)
+                .await
+                .unwrap()),
+            Vec::<MessageId>::new()
+        );
+        assert_eq!(
+            ids(s
+                .messages
+                .history(&cid, HistoryRange::After(sent[1]), 3)
+                .await
+                .unwrap()),
+            sent[2..5]
+        );
+        assert_eq!(
+            ids(s
+                .messages
+                .history(&cid, HistoryRange::After(sent[6]), 3)
+                .await
+                .unwrap()),
+            Vec::<MessageId>::new()
+        );
+        let other = ConversationId::direct(&a.id, &UserId::new_random());
+        assert!(
+            s.messages
+                .history(&other, HistoryRange::Latest, 3)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            s.messages
+                .count_from_after(&cid, &b.id, &sent[0])
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(
+            s.messages
+                .count_from_after(&cid, &b.id, &sent[3])
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.messages
+                .count_from_after(&cid, &a.id, &sent[6])
+                .await
+                .unwrap(),
+            0
+        );
+    }
+
+    pub async fn receipts_are_monotonic_conditional_writes(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        befriend(&s, &a, &b).await;
+        let (m1, m2) = (msg(&a, &b, "1", 1), msg(&a, &b, "2", 2));
+        s.messages.send(&m1, None, true, None).await.unwrap();
+        s.messages.send(&m2, None, true, None).await.unwrap();
+        let cid = m1.conversation_id;
+        assert_eq!(
+            conflict(s.messages.mark_read(&b.id, &cid, &m1.id, &m1.id, 1).await),
+            "condition",
+            "stale last"
+        );
+        s.messages
+            .mark_read(&b.id, &cid, &m1.id, &m2.id, 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            conflict(s.messages.mark_read(&b.id, &cid, &m1.id, &m2.id, 1).await),
+            "condition",
+            "not newer"
+        );
+        s.messages
+            .mark_read(&b.id, &cid, &m2.id, &m2.id, 0)
+            .await
+            .unwrap();
+        let row = s.messages.conversation(&b.id, &cid).await.unwrap().unwrap();
+        assert_eq!((row.cursors.read_up_to, row.unread_count), (Some(m2.id), 0));
+        s.messages
+            .mark_delivered(&b.id, &cid, &m2.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            conflict(s.messages.mark_delivered(&b.id, &cid, &m1.id).await),
+            "condition",
+            "backwards"
+        );
+        assert_eq!(
+            s.messages
+                .conversation(&b.id, &cid)
+                .await
+                .unwrap()
+                .unwrap()
+                .cursors
+                .delivered_up_to,
+            Some(m2.id)
+        );
+        let nobody = UserId::new_random();
+        assert_eq!(
+            conflict(s.messages.mark_delivered(&nobody, &cid, &m2.id).await),
+            "condition",
+            "no row"
+        );
+        let rows = s
+            .messages
+            .conversations_of(&[(a.id, cid), (b.id, cid), (nobody, cid), (a.id, cid)])
+            .await
+            .unwrap();
+        let mut members: Vec<UserId> = rows.iter().map(|r| r.member_id).collect();
+        members.sort();
+        let mut want = vec![a.id, b.id];
+        want.sort();
+        assert_eq!(members, want);
+    }
+
+    pub async fn chats_list_conversations_by_last_activity(s: Stores) {
+        let me = user("myself", 1);
+        let friends: Vec<User> = (0..5)
+            .map(|i| user(&format!("friend{i}"), 10 + i))
+            .collect();
+        for f in &friends {
+            befriend(&s, &me, f).await;
+        }
+        for i in [2usize, 0, 4, 1, 3, 0] {
+            s.messages
+                .send(&msg(&friends[i], &me, "hi", 1), None, true, None)
+                .await
+                .unwrap();
+        }
+        let (rows, pages) = all_pages(2, |p| {
+            let messages = s.messages.clone();
+            let id = me.id;
+            async move { messages.chats(&id, &p).await }
+        })
+        .await;
+        let order: Vec<UserId> = rows.iter().map(|r| r.peer_id).collect();
+        let want: Vec<UserId> = [0usize, 3, 1, 4, 2]
+            .iter()
+            .map(|&i| friends[i].id)
+            .collect();
+        assert_eq!(order, want, "most recent activity first");
+        assert_eq!(pages, 3);
+        assert_eq!(rows[0].unread_count, 2);
+        let bad = PageRequest {
+            limit: 2,
+            cursor: Some("nope".into()),
+        };
+        assert!(matches!(
+            s.messages.chats(&me.id, &bad).await,
+            Err(StoreError::BadCursor)
+        ));
+    }
 }
 
 macro_rules! contract_suite {
@@ -728,6 +1156,14 @@ contract_suite!(
     pending_listings_show_only_pending_requests_oldest_first,
     contact_list_pages_without_gaps_or_repeats,
     removing_a_contact_removes_both_sides,
+    a_send_stores_the_message_and_both_conversation_rows,
+    a_send_between_strangers_is_refused_and_writes_nothing,
+    a_dedup_guard_makes_a_second_send_a_conflict_that_writes_nothing,
+    an_older_message_never_replaces_the_last_one,
+    the_rate_gate_is_a_token_bucket,
+    history_pages_by_id_in_both_directions,
+    receipts_are_monotonic_conditional_writes,
+    chats_list_conversations_by_last_activity,
 );
 
 // ---------------------------------------------------------------- SMS senders
@@ -780,5 +1216,66 @@ mod sms {
                 .any(|m| m["phone_number"] == phone(7).as_str() && m["message"] == body.as_str()),
             "moto did not receive the SMS: {sent:?}"
         );
+    }
+}
+
+// ---------------------------------------------------------------- delivery queue
+
+mod delivery_queue {
+    use super::*;
+    use whatspe::frames::{ReceiptEvent, ServerFrame};
+    use whatspe::memory::MemoryQueue;
+    use whatspe::ports::{DeliveryJob, DeliveryQueue};
+    use whatspe::sqs::{SqsDeliveryQueue, ensure_queue};
+
+    fn job() -> DeliveryJob {
+        let (a, b) = (UserId::new_random(), UserId::new_random());
+        DeliveryJob {
+            to: vec![a],
+            push: vec![],
+            frame: ServerFrame::Read(ReceiptEvent {
+                p: b,
+                up_to: MessageId::new_v7(),
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_queue_keeps_jobs_in_order() {
+        let q = MemoryQueue::default();
+        let (j1, j2) = (job(), job());
+        q.enqueue(&j1).await.unwrap();
+        q.enqueue(&j2).await.unwrap();
+        assert_eq!(q.jobs(), vec![j1, j2]);
+    }
+
+    #[tokio::test]
+    async fn sqs_queue_delivers_the_job_as_json_a_consumer_can_read() {
+        let sqs = aws_sdk_sqs::Client::new(&sdk_config().await);
+        let name = format!(
+            "c{}_delivery",
+            hex::encode(whatspe::crypto::random_bytes::<6>())
+        );
+        let url = ensure_queue(&sqs, &name).await.expect("queue on moto");
+        assert_eq!(ensure_queue(&sqs, &name).await.unwrap(), url, "idempotent");
+        let j = job();
+        SqsDeliveryQueue::new(sqs.clone(), &url)
+            .enqueue(&j)
+            .await
+            .unwrap();
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        let bodies: Vec<DeliveryJob> = got
+            .messages()
+            .iter()
+            .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+            .collect();
+        assert_eq!(bodies, vec![j]);
     }
 }
