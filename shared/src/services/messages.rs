@@ -611,3 +611,7 @@ impl MessageService {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "messages_tests.rs"]
+mod tests;

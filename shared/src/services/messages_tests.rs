@@ -1,0 +1,503 @@
+use super::*;
+use crate::app::{MemoryHandles, Ports};
+use crate::clock::ManualClock;
+use crate::domain::{CountryCode, MessageStatus, PhoneNumber, StatusText, User, Username};
+use crate::error::BoxError;
+use crate::services::{ContactService, Recipient, RequestOutcome};
+use async_trait::async_trait;
+use chrono::{TimeDelta, Utc};
+
+const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+struct Harness {
+    svc: MessageService,
+    ports: Ports,
+    handles: MemoryHandles,
+    clock: Arc<ManualClock>,
+    alice: User,
+    bob: User,
+}
+
+async fn harness_with(rate: SendRate, queue: Option<Arc<dyn DeliveryQueue>>) -> Harness {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let (ports, handles) = Ports::in_memory(clock.clone());
+    let mk = |name: &str, n: u32| {
+        let now = clock.now();
+        User {
+            id: UserId::new_random(),
+            username: Username::parse(name).unwrap(),
+            email: None,
+            phone_number: PhoneNumber::parse(
+                &format!("90000000{n:02}"),
+                &CountryCode::parse("91").unwrap(),
+            )
+            .unwrap(),
+            profile_picture: None,
+            status: StatusText::parse("hi").unwrap(),
+            last_seen: now,
+            created_at: now,
+            updated_at: now,
+            verified: true,
+        }
+    };
+    let (alice, bob) = (mk("alice", 1), mk("bob", 2));
+    ports.users.create(&alice).await.unwrap();
+    ports.users.create(&bob).await.unwrap();
+    let contacts = ContactService::new(
+        ports.users.clone(),
+        ports.requests.clone(),
+        ports.contacts.clone(),
+        ports.presence.clone(),
+        ports.notifier.clone(),
+        clock.clone(),
+        CountryCode::parse("91").unwrap(),
+    );
+    let RequestOutcome::Created(r) = contacts
+        .send_request(&alice.id, &Recipient::Id(bob.id))
+        .await
+        .unwrap()
+    else {
+        panic!("a new request");
+    };
+    contacts.accept(&bob.id, &r.id).await.unwrap();
+    let svc = MessageService::new(
+        ports.users.clone(),
+        ports.messages.clone(),
+        queue.unwrap_or_else(|| ports.queue.clone()),
+        clock.clone(),
+        rate,
+        KEY,
+    );
+    Harness {
+        svc,
+        ports,
+        handles,
+        clock,
+        alice,
+        bob,
+    }
+}
+
+async fn harness() -> Harness {
+    harness_with(SendRate::default(), None).await
+}
+
+fn text(to: &User, s: &str) -> NewMessage {
+    NewMessage {
+        receiver: to.id,
+        kind: MessageKind::Text,
+        content: Content::parse(MessageKind::Text, s).unwrap(),
+        client_message_id: None,
+    }
+}
+
+fn created(o: SendOutcome) -> MessageView {
+    match o {
+        SendOutcome::Created(m) => m,
+        other => panic!("expected a new message, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_burst_is_allowed_then_the_bucket_refills_at_the_configured_rate() {
+    let h = harness_with(
+        SendRate {
+            burst: 3,
+            per_second: 2,
+        },
+        None,
+    )
+    .await;
+    for i in 0..3 {
+        created(
+            h.svc
+                .send(&h.alice.id, text(&h.bob, &format!("m{i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    let Error::RateLimited { retry_after, .. } = h
+        .svc
+        .send(&h.alice.id, text(&h.bob, "m3"))
+        .await
+        .unwrap_err()
+    else {
+        panic!("the 4th message of a burst of 3 must wait");
+    };
+    // Three sends at one instant leave the bucket 1.5 s past now, with 1 s of tolerance.
+    assert_eq!(retry_after, Duration::from_millis(500));
+    h.clock.advance(TimeDelta::milliseconds(499));
+    assert!(matches!(
+        h.svc.send(&h.alice.id, text(&h.bob, "early")).await,
+        Err(Error::RateLimited { .. })
+    ));
+    h.clock.advance(TimeDelta::milliseconds(1));
+    created(
+        h.svc
+            .send(&h.alice.id, text(&h.bob, "on time"))
+            .await
+            .unwrap(),
+    );
+    h.clock.advance(TimeDelta::seconds(10));
+    for i in 0..3 {
+        created(
+            h.svc
+                .send(&h.alice.id, text(&h.bob, &format!("after a pause {i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    let stored = h
+        .svc
+        .history(&h.bob.id, &h.alice.id, HistoryRange::Latest, 100)
+        .await
+        .unwrap();
+    assert_eq!(stored.messages.len(), 7, "refused sends stored nothing");
+}
+
+#[tokio::test]
+async fn each_sender_has_their_own_bucket() {
+    let h = harness_with(
+        SendRate {
+            burst: 1,
+            per_second: 1,
+        },
+        None,
+    )
+    .await;
+    created(h.svc.send(&h.alice.id, text(&h.bob, "a")).await.unwrap());
+    created(h.svc.send(&h.bob.id, text(&h.alice, "b")).await.unwrap());
+    assert!(matches!(
+        h.svc.send(&h.alice.id, text(&h.bob, "a2")).await,
+        Err(Error::RateLimited { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_retry_returns_the_original_and_a_reused_id_with_other_content_conflicts() {
+    let h = harness().await;
+    let with_id = |s: &str| NewMessage {
+        client_message_id: Some("c-1".into()),
+        ..text(&h.bob, s)
+    };
+    let first = created(h.svc.send(&h.alice.id, with_id("hello")).await.unwrap());
+    h.clock.advance(TimeDelta::seconds(5));
+    match h.svc.send(&h.alice.id, with_id("hello")).await.unwrap() {
+        SendOutcome::Replayed(m) => assert_eq!(m, first),
+        other => panic!("expected the original, got {other:?}"),
+    }
+    assert_eq!(
+        h.svc
+            .send(&h.alice.id, with_id("changed"))
+            .await
+            .unwrap_err()
+            .code(),
+        "idempotency_key_reused"
+    );
+    let to_someone_else = NewMessage {
+        receiver: h.alice.id,
+        ..with_id("hello")
+    };
+    assert!(
+        h.svc.send(&h.bob.id, to_someone_else).await.is_ok(),
+        "keys are per sender"
+    );
+    assert_eq!(
+        h.handles.queue.jobs().len(),
+        2,
+        "one delivery job per stored message"
+    );
+}
+
+#[tokio::test]
+async fn strangers_get_403_unknown_receivers_404_and_self_400() {
+    let h = harness().await;
+    let carol = User {
+        id: UserId::new_random(),
+        username: Username::parse("carol").unwrap(),
+        phone_number: PhoneNumber::parse_e164("+919000000003").unwrap(),
+        ..h.alice.clone()
+    };
+    h.ports.users.create(&carol).await.unwrap();
+    assert_eq!(
+        h.svc
+            .send(&carol.id, text(&h.bob, "hi"))
+            .await
+            .unwrap_err()
+            .code(),
+        "not_a_contact"
+    );
+    let ghost = NewMessage {
+        receiver: UserId::new_random(),
+        ..text(&h.bob, "hi")
+    };
+    assert_eq!(
+        h.svc.send(&h.alice.id, ghost).await.unwrap_err().code(),
+        "user_not_found"
+    );
+    assert_eq!(
+        h.svc
+            .send(&h.alice.id, text(&h.alice, "me"))
+            .await
+            .unwrap_err()
+            .code(),
+        "cannot_message_self"
+    );
+    assert!(h.handles.queue.jobs().is_empty());
+}
+
+#[tokio::test]
+async fn a_sent_message_is_queued_for_every_device_of_both_members() {
+    let h = harness().await;
+    let m = created(
+        h.svc
+            .send(&h.alice.id, text(&h.bob, "hello"))
+            .await
+            .unwrap(),
+    );
+    let jobs = h.handles.queue.jobs();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].to, vec![h.bob.id, h.alice.id]);
+    assert_eq!(jobs[0].push, vec![h.bob.id], "never a push to the sender");
+    let ServerFrame::Msg(ev) = &jobs[0].frame else {
+        panic!("a MSG frame")
+    };
+    assert_eq!(
+        (ev.id, ev.s, ev.r, ev.c.as_str(), ev.st),
+        (m.id, h.alice.id, h.bob.id, "hello", MessageStatus::Sent)
+    );
+    assert_eq!(ev.ts, m.created_at.timestamp_millis());
+}
+
+struct DownQueue;
+
+#[async_trait]
+impl DeliveryQueue for DownQueue {
+    async fn enqueue(&self, _: &DeliveryJob) -> Result<(), BoxError> {
+        Err("SQS unavailable".into())
+    }
+}
+
+#[tokio::test]
+async fn a_queue_failure_after_the_commit_keeps_the_201_and_the_message() {
+    let h = harness_with(SendRate::default(), Some(Arc::new(DownQueue))).await;
+    let m = created(
+        h.svc
+            .send(&h.alice.id, text(&h.bob, "still here"))
+            .await
+            .unwrap(),
+    );
+    let page = h
+        .svc
+        .history(
+            &h.bob.id,
+            &h.alice.id,
+            HistoryRange::After(MessageId::from_uuid(uuid::Uuid::nil())),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.messages.iter().map(|v| v.id).collect::<Vec<_>>(),
+        vec![m.id],
+        "catch-up finds it"
+    );
+}
+
+#[tokio::test]
+async fn receipts_move_forward_only_and_tell_the_peer() {
+    let h = harness().await;
+    let ids: Vec<MessageId> = {
+        let mut v = Vec::new();
+        for i in 0..3 {
+            v.push(
+                created(
+                    h.svc
+                        .send(&h.alice.id, text(&h.bob, &format!("m{i}")))
+                        .await
+                        .unwrap(),
+                )
+                .id,
+            );
+        }
+        v
+    };
+    let before = h.handles.queue.jobs().len();
+    let c = h
+        .svc
+        .mark_delivered(&h.bob.id, &h.alice.id, &ids[2])
+        .await
+        .unwrap();
+    assert_eq!(c.delivered_up_to, Some(ids[2]));
+    let c = h
+        .svc
+        .mark_read(&h.bob.id, &h.alice.id, &ids[0])
+        .await
+        .unwrap();
+    assert_eq!(c.read_up_to, Some(ids[0]));
+    let row = h
+        .ports
+        .messages
+        .conversation(&h.bob.id, &ConversationId::direct(&h.alice.id, &h.bob.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.unread_count, 2, "two messages after the read cursor");
+    let jobs = h.handles.queue.jobs();
+    assert_eq!(jobs.len(), before + 2);
+    assert_eq!(
+        jobs[before].frame,
+        ServerFrame::Dlv(ReceiptEvent {
+            p: h.bob.id,
+            up_to: ids[2]
+        })
+    );
+    assert_eq!(
+        jobs[before + 1].frame,
+        ServerFrame::Read(ReceiptEvent {
+            p: h.bob.id,
+            up_to: ids[0]
+        })
+    );
+    assert_eq!(jobs[before + 1].to, vec![h.alice.id]);
+    // Backwards: nothing changes, nobody is told.
+    let c = h
+        .svc
+        .mark_delivered(&h.bob.id, &h.alice.id, &ids[1])
+        .await
+        .unwrap();
+    assert_eq!(c.delivered_up_to, Some(ids[2]));
+    h.svc
+        .mark_read(&h.bob.id, &h.alice.id, &ids[0])
+        .await
+        .unwrap();
+    assert_eq!(h.handles.queue.jobs().len(), before + 2);
+    let statuses: Vec<MessageStatus> = h
+        .svc
+        .history(&h.alice.id, &h.bob.id, HistoryRange::Latest, 10)
+        .await
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            MessageStatus::Delivered,
+            MessageStatus::Delivered,
+            MessageStatus::Read
+        ]
+    );
+    assert_eq!(
+        h.svc
+            .mark_read(&h.alice.id, &UserId::new_random(), &ids[0])
+            .await
+            .unwrap_err()
+            .code(),
+        "conversation_not_found"
+    );
+}
+
+fn sign(body: &[u8]) -> String {
+    format!("sha256={}", hex::encode(crypto::hmac_sha256(KEY, body)))
+}
+
+#[tokio::test]
+async fn webhooks_need_a_valid_signature_and_a_fresh_timestamp() {
+    let h = harness().await;
+    let body = br#"{"id":"ext-1"}"#;
+    let now = h.clock.now().timestamp().to_string();
+    assert!(
+        h.svc
+            .verify_webhook(body, Some(&sign(body)), Some(&now))
+            .is_ok()
+    );
+    let cases: [(&str, Option<String>, Option<String>, &str); 6] = [
+        ("no signature", None, Some(now.clone()), "invalid_signature"),
+        (
+            "wrong signature",
+            Some(sign(b"other")),
+            Some(now.clone()),
+            "invalid_signature",
+        ),
+        (
+            "not sha256=",
+            Some(sign(body).replace("sha256=", "sha1=")),
+            Some(now.clone()),
+            "invalid_signature",
+        ),
+        ("no timestamp", Some(sign(body)), None, "invalid_timestamp"),
+        (
+            "6 minutes old",
+            Some(sign(body)),
+            Some((h.clock.now().timestamp() - 360).to_string()),
+            "stale_timestamp",
+        ),
+        (
+            "6 minutes ahead",
+            Some(sign(body)),
+            Some((h.clock.now().timestamp() + 360).to_string()),
+            "stale_timestamp",
+        ),
+    ];
+    for (case, sig, ts, code) in cases {
+        let err = h
+            .svc
+            .verify_webhook(body, sig.as_deref(), ts.as_deref())
+            .unwrap_err();
+        assert_eq!(err.code(), code, "{case}");
+    }
+}
+
+#[tokio::test]
+async fn external_messages_skip_the_contact_check_and_are_idempotent_on_their_id() {
+    let h = harness().await;
+    let carol = User {
+        id: UserId::new_random(),
+        username: Username::parse("carol").unwrap(),
+        phone_number: PhoneNumber::parse_e164("+919000000003").unwrap(),
+        ..h.alice.clone()
+    };
+    h.ports.users.create(&carol).await.unwrap();
+    let first = created(
+        h.svc
+            .deliver_external("ext-1", &carol.id, text(&h.bob, "your code"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(first.client_message_id.as_deref(), Some("ext-1"));
+    match h
+        .svc
+        .deliver_external("ext-1", &carol.id, text(&h.bob, "your code"))
+        .await
+        .unwrap()
+    {
+        SendOutcome::Replayed(m) => assert_eq!(m.id, first.id),
+        other => panic!("expected the original, got {other:?}"),
+    }
+    let ghost = UserId::new_random();
+    assert_eq!(
+        h.svc
+            .deliver_external("ext-2", &ghost, text(&h.bob, "x"))
+            .await
+            .unwrap_err()
+            .code(),
+        "user_not_found"
+    );
+    assert_eq!(
+        h.svc
+            .deliver_external(
+                "ext-3",
+                &carol.id,
+                NewMessage {
+                    receiver: ghost,
+                    ..text(&h.bob, "x")
+                }
+            )
+            .await
+            .unwrap_err()
+            .code(),
+        "user_not_found"
+    );
+}
