@@ -7,19 +7,29 @@ use async_trait::async_trait;
 use axum::extract::{Query, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
+use std::time::Duration;
 use std::time::Instant;
-use whatspe::app::{App, MemoryHandles, Ports};
+use whatspe::app::{App, Ports, QueueNotifier};
 use whatspe::clock::{Clock, SystemClock};
 use whatspe::config::Config;
 use whatspe::domain::PhoneNumber;
+use whatspe::domain::UserId;
 use whatspe::error::BoxError;
-use whatspe::memory::{MemoryQueue, RecordingNotifier, SmsOutbox, SmsRecord};
+use whatspe::frames::ServerFrame;
+use whatspe::memory::{RecordingNotifier, RecordingPush, SmsOutbox, SmsRecord};
+use whatspe::ports::Notifier;
 use whatspe::ports::SmsSender;
 use whatspe::{Error, dynamo};
+
+pub mod queue;
+pub mod ws;
+
+use queue::LocalQueue;
+use ws::{LocalConnectionGateway, Sockets, WsState};
 
 /// Where state lives.
 // Built once per process: the size difference between the variants costs nothing.
@@ -27,8 +37,8 @@ use whatspe::{Error, dynamo};
 pub enum Backend {
     /// Embedded in-memory stores (zero set-up), on the given clock.
     Memory { clock: Arc<dyn Clock> },
-    /// The DynamoDB and SNS adapters on the endpoint(s) of `sdk` (moto, DynamoDB Local, AWS);
-    /// missing tables are created from the code's table definitions.
+    /// The DynamoDB, SNS and SQS adapters on the endpoint(s) of `sdk` (moto, DynamoDB Local,
+    /// AWS); missing tables and the delivery queue are created from the code's definitions.
     Aws { sdk: aws_config::SdkConfig },
 }
 
@@ -40,79 +50,185 @@ impl Backend {
     }
 }
 
-/// The assembled gateway: its router, the SMS outbox behind `GET /_local/sms`, the
-/// real-time events the functions emitted and the delivery jobs they queued (on the memory
-/// backend; on the AWS backend jobs go to the SQS queue).
+/// Emulation settings (API Gateway's and SQS's, shortened by tests).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long a delivery record stays invisible after a failed attempt (the local queue).
+    pub visibility_timeout: Duration,
+    /// Idle sockets are closed after this (API Gateway: 10 minutes).
+    pub idle_timeout: Duration,
+    /// Whether the SQS event source feeds the `push` function (like an event source
+    /// mapping's `Enabled`); off, jobs stay on the queue for inspection.
+    pub event_source: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            visibility_timeout: Duration::from_secs(30),
+            idle_timeout: ws::IDLE_TIMEOUT,
+            event_source: true,
+        }
+    }
+}
+
+/// The assembled gateway: its router, and what the tests observe — the SMS outbox, the
+/// real-time events the functions emitted, the delivery queue's jobs (on the memory backend;
+/// on the AWS backend jobs go to SQS), the mobile pushes (memory backend) and the sockets.
 pub struct Gateway {
     pub router: Router,
     pub outbox: Arc<SmsOutbox>,
     pub notifier: Arc<RecordingNotifier>,
-    pub queue: Arc<MemoryQueue>,
+    pub queue: Arc<LocalQueue>,
+    pub push: Arc<RecordingPush>,
+    pub sockets: Arc<Sockets>,
 }
 
-/// Every function's routes, as the one HTTP service the gateway serves.
+/// Every function's HTTP routes, as the one REST service the gateway serves.
 fn function_routes(app: App) -> Router {
     let routes = auth_otp::routes()
         .merge(contacts::routes())
         .merge(send_message::routes())
-        .merge(get_messages::routes());
+        .merge(get_messages::routes())
+        .merge(devices::routes());
     whatspe::http::service(routes, app)
 }
 
-/// Builds the gateway over `backend`.
+/// Builds the gateway over `backend` with the default emulation settings.
 pub async fn build(config: Config, backend: Backend) -> Result<Gateway, BoxError> {
-    let (ports, handles) = match backend {
-        Backend::Memory { clock } => Ports::in_memory(clock),
+    build_with(config, backend, Options::default()).await
+}
+
+/// An SDK configuration for the local management-API client (any credentials do).
+async fn local_sdk(base: Option<&aws_config::SdkConfig>) -> aws_config::SdkConfig {
+    match base {
+        Some(sdk) => sdk.clone(),
+        None => {
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "local",
+                    "local",
+                    None,
+                    None,
+                    "whatspe-local",
+                ))
+                .load()
+                .await
+        }
+    }
+}
+
+/// Builds the gateway over `backend` and starts its delivery loop (the SQS event source).
+pub async fn build_with(
+    config: Config,
+    backend: Backend,
+    options: Options,
+) -> Result<Gateway, BoxError> {
+    let local_queue = Arc::new(LocalQueue::new(options.visibility_timeout));
+    let recorder = Arc::new(RecordingNotifier::default());
+    let (mut ports, handles, sqs, sdk_for_gateway) = match backend {
+        Backend::Memory { clock } => {
+            let (mut ports, handles) = Ports::in_memory(clock);
+            ports.queue = local_queue.clone();
+            (ports, handles, None, local_sdk(None).await)
+        }
         Backend::Aws { sdk } => {
             let client = aws_sdk_dynamodb::Client::new(&sdk);
             dynamo::ensure_tables(&client, &config.table_prefix).await?;
+            let sqs = aws_sdk_sqs::Client::new(&sdk);
             let queue_url = match &config.delivery_queue_url {
                 Some(url) => url.clone(),
                 None => {
-                    let sqs = aws_sdk_sqs::Client::new(&sdk);
                     whatspe::sqs::ensure_queue(&sqs, &format!("{}delivery", config.table_prefix))
                         .await?
                 }
             };
-            let mut ports = Ports::aws(&config, &sdk, &queue_url);
-            // Codes still go through SNS, and are also kept for GET /_local/sms; real-time
-            // events are recorded for the local view.
-            let handles = MemoryHandles {
-                outbox: Arc::new(SmsOutbox::new(ports.clock.clone())),
-                notifier: Arc::new(RecordingNotifier::default()),
-                queue: Arc::new(MemoryQueue::default()),
-            };
+            let (_, handles) = Ports::in_memory(Arc::new(SystemClock));
+            let mut ports = Ports::aws(&config, &sdk, &queue_url, handles.gateway.clone());
+            // Codes still go through SNS, and are also kept for GET /_local/sms.
             ports.sms = Arc::new(Tee {
                 outbox: handles.outbox.clone(),
                 inner: ports.sms,
             });
-            ports.notifier = handles.notifier.clone();
-            (ports, handles)
+            (
+                ports,
+                handles,
+                Some((sqs, queue_url)),
+                local_sdk(Some(&sdk)).await,
+            )
         }
     };
-    let MemoryHandles {
-        outbox,
-        notifier,
-        queue,
-    } = handles;
+    let gateway = Arc::new(LocalConnectionGateway::new(sdk_for_gateway));
+    ports.gateway = gateway.clone();
+    // Events are recorded for the local view and delivered through the queue, as on AWS.
+    ports.notifier = Arc::new(RecordAndDeliver {
+        record: recorder.clone(),
+        deliver: QueueNotifier(ports.queue.clone()),
+    });
     let local = LocalState {
-        outbox: outbox.clone(),
+        outbox: handles.outbox.clone(),
         default_cc: config.default_country_code.clone(),
     };
     let app = App::new(config, ports);
+    if options.event_source {
+        match sqs {
+            None => {
+                tokio::spawn(queue::run_local(local_queue.clone(), app.clone()));
+            }
+            Some((client, url)) => {
+                tokio::spawn(queue::run_sqs(client, url, app.clone()));
+            }
+        }
+    }
+    let sockets = Arc::new(Sockets::default());
+    let ws_state = WsState {
+        app: app.clone(),
+        sockets: sockets.clone(),
+        gateway,
+        idle_timeout: options.idle_timeout,
+    };
     let router = function_routes(app)
         .merge(
             Router::new()
                 .route("/_local/sms", get(sms_outbox))
                 .with_state(local),
         )
+        .merge(
+            Router::new()
+                .route("/ws", get(ws::upgrade))
+                .route(
+                    "/@connections/{id}",
+                    post(ws::post_to_connection)
+                        .get(ws::get_connection)
+                        .delete(ws::delete_connection),
+                )
+                .with_state(ws_state),
+        )
         .layer(middleware::from_fn(log_request));
     Ok(Gateway {
         router,
-        outbox,
-        notifier,
-        queue,
+        outbox: handles.outbox,
+        notifier: recorder,
+        queue: local_queue,
+        push: handles.push,
+        sockets,
     })
+}
+
+/// The local [`Notifier`]: records every event (tests assert them) and delivers it through
+/// the delivery queue like the deployed one.
+struct RecordAndDeliver {
+    record: Arc<RecordingNotifier>,
+    deliver: QueueNotifier,
+}
+
+#[async_trait]
+impl Notifier for RecordAndDeliver {
+    async fn notify(&self, to: &UserId, frame: &ServerFrame) -> Result<(), BoxError> {
+        self.record.notify(to, frame).await?;
+        self.deliver.notify(to, frame).await
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.

@@ -16,8 +16,8 @@ use whatspe::config::{
 };
 use whatspe::domain::{MessageId, MessageKind, MessageStatus, UserId};
 use whatspe::frames::{MessageEvent, ReceiptEvent, ServerFrame};
-use whatspe::memory::MemoryQueue;
 use whatspe::ports::DeliveryJob;
+use whatspe_local::queue::LocalQueue;
 use whatspe_local::{Backend, Gateway};
 
 /// The webhook key every test gateway is configured with (at least 32 bytes).
@@ -58,7 +58,7 @@ struct TestApp {
     /// The gateway's clock on the memory backend; the system clock on moto.
     clock: Option<Arc<ManualClock>>,
     /// The delivery jobs the functions queued (memory backend).
-    queue: Arc<MemoryQueue>,
+    queue: Arc<LocalQueue>,
     /// Dropping the app stops the server.
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -158,9 +158,15 @@ async fn spawn_app_on_moto() -> (TestApp, aws_config::SdkConfig, String) {
         .map(|b| format!("{b:02x}"))
         .collect();
     let prefix = format!("m{suffix}_");
-    let gateway = whatspe_local::build(
+    // The SQS event source is off so that the test reads the jobs off the real queue
+    // (the real-time tests follow them through `push` to WebSocket clients).
+    let gateway = whatspe_local::build_with(
         config(&[(ENV_TABLE_PREFIX, &prefix)]),
         Backend::Aws { sdk: sdk.clone() },
+        whatspe_local::Options {
+            event_source: false,
+            ..Default::default()
+        },
     )
     .await
     .unwrap_or_else(|e| panic!("the gateway could not set up its tables on {endpoint}: {e}"));
@@ -426,8 +432,19 @@ impl TestApp {
         }
     }
 
+    /// The messaging API's delivery jobs (contact-request and presence events, which also
+    /// travel through the queue, are the contacts and real-time tests' business).
     fn jobs(&self) -> Vec<DeliveryJob> {
-        self.queue.jobs()
+        self.queue
+            .jobs()
+            .into_iter()
+            .filter(|j| {
+                !matches!(
+                    j.frame,
+                    ServerFrame::Req(_) | ServerFrame::ReqAcc(_) | ServerFrame::Pres(_)
+                )
+            })
+            .collect()
     }
 
     /// request-otp → the code from the outbox → verify-otp → register.

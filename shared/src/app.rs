@@ -1,24 +1,32 @@
 //! Assembles the services over a set of ports: once per process (Lambda cold start, local
 //! gateway start-up, or test).
 
+use crate::apigw::ApiGatewayConnections;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::UserId;
+use crate::dynamo::{DynamoConnections, DynamoDevices};
 use crate::dynamo::{
     DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
 };
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
-    MemoryContacts, MemoryMessages, MemoryOtpStore, MemoryQueue, MemorySessionStore,
-    MemoryUserStore, NoLiveConnections, RecordingNotifier, SmsOutbox,
+    MemoryConnections, MemoryContacts, MemoryDevices, MemoryMessages, MemoryOtpStore, MemoryQueue,
+    MemorySessionStore, MemoryUserStore, RecordingGateway, RecordingNotifier, RecordingPush,
+    SmsOutbox,
 };
 use crate::ports::{
-    ContactRequestStore, ContactStore, DeliveryJob, DeliveryQueue, MessageStore, Notifier,
-    OtpStore, Presence, SessionStore, SmsSender, UserStore,
+    ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore, DeliveryJob,
+    DeliveryQueue, DeviceStore, MessageStore, Notifier, OtpStore, Platform, PushSender,
+    SessionStore, SmsSender, UserStore,
 };
-use crate::services::{AuthService, ContactService, MessageService, TokenService};
+use crate::services::{
+    AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService,
+    MessageService, RealtimeService, TokenService,
+};
 use crate::sns::SnsSmsSender;
+use crate::sns_push::SnsPushSender;
 use crate::sqs::SqsDeliveryQueue;
 use crate::tables::TableNames;
 use async_trait::async_trait;
@@ -34,7 +42,10 @@ pub struct Ports {
     pub contacts: Arc<dyn ContactStore>,
     pub messages: Arc<dyn MessageStore>,
     pub queue: Arc<dyn DeliveryQueue>,
-    pub presence: Arc<dyn Presence>,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub gateway: Arc<dyn ConnectionGateway>,
+    pub devices: Arc<dyn DeviceStore>,
+    pub push: Arc<dyn PushSender>,
     pub notifier: Arc<dyn Notifier>,
     pub sms: Arc<dyn SmsSender>,
     pub clock: Arc<dyn Clock>,
@@ -47,6 +58,8 @@ pub struct MemoryHandles {
     pub outbox: Arc<SmsOutbox>,
     pub notifier: Arc<RecordingNotifier>,
     pub queue: Arc<MemoryQueue>,
+    pub gateway: Arc<RecordingGateway>,
+    pub push: Arc<RecordingPush>,
 }
 
 impl Ports {
@@ -56,6 +69,8 @@ impl Ports {
             outbox: Arc::new(SmsOutbox::new(clock.clone())),
             notifier: Arc::new(RecordingNotifier::default()),
             queue: Arc::new(MemoryQueue::default()),
+            gateway: Arc::new(RecordingGateway::default()),
+            push: Arc::new(RecordingPush::default()),
         };
         let contacts = Arc::new(MemoryContacts::default());
         let ports = Self {
@@ -66,7 +81,10 @@ impl Ports {
             messages: Arc::new(MemoryMessages::new(contacts.clone())),
             contacts,
             queue: handles.queue.clone(),
-            presence: Arc::new(NoLiveConnections),
+            connections: Arc::new(MemoryConnections::default()),
+            gateway: handles.gateway.clone(),
+            devices: Arc::new(MemoryDevices::default()),
+            push: handles.push.clone(),
             notifier: handles.notifier.clone(),
             sms: handles.outbox.clone(),
             clock,
@@ -76,13 +94,20 @@ impl Ports {
 
     /// DynamoDB tables, SNS and the SQS delivery queue, with clients built from `sdk`
     /// (endpoint overrides such as `AWS_ENDPOINT_URL` are honoured by `aws_config`).
-    pub fn aws(config: &Config, sdk: &aws_config::SdkConfig, queue_url: &str) -> Self {
+    /// Frames are posted through `gateway` (the WebSocket API's management endpoint).
+    pub fn aws(
+        config: &Config,
+        sdk: &aws_config::SdkConfig,
+        queue_url: &str,
+        gateway: Arc<dyn ConnectionGateway>,
+    ) -> Self {
         Self::aws_with_clients(
             config,
             AwsClients {
                 dynamodb: aws_sdk_dynamodb::Client::new(sdk),
                 sns: aws_sdk_sns::Client::new(sdk),
                 sqs: aws_sdk_sqs::Client::new(sdk),
+                gateway,
             },
             queue_url,
         )
@@ -91,7 +116,15 @@ impl Ports {
     /// Like [`Ports::aws`], with clients the caller built (tests count their requests).
     pub fn aws_with_clients(config: &Config, clients: AwsClients, queue_url: &str) -> Self {
         let ddb = clients.dynamodb;
+        let ddb_for_realtime = ddb.clone();
         let tables = TableNames::new(&config.table_prefix);
+        let applications = [
+            (Platform::Fcm, config.fcm_application_arn.clone()),
+            (Platform::Apns, config.apns_application_arn.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(p, arn)| arn.map(|a| (p, a)))
+        .collect();
         let contacts = Arc::new(DynamoContacts::new(
             ddb.clone(),
             tables.contact_requests,
@@ -111,7 +144,13 @@ impl Ports {
                 tables.contacts,
             )),
             queue: queue.clone(),
-            presence: Arc::new(NoLiveConnections),
+            connections: Arc::new(DynamoConnections::new(
+                ddb_for_realtime.clone(),
+                tables.connections,
+            )),
+            gateway: clients.gateway,
+            devices: Arc::new(DynamoDevices::new(ddb_for_realtime, tables.devices)),
+            push: Arc::new(SnsPushSender::new(clients.sns.clone(), applications)),
             notifier: Arc::new(QueueNotifier(queue)),
             sms: Arc::new(SnsSmsSender::new(clients.sns, config.sms_sender_id.clone())),
             clock: Arc::new(SystemClock),
@@ -124,6 +163,7 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub gateway: Arc<dyn ConnectionGateway>,
 }
 
 /// [`Notifier`] over the delivery queue: each event becomes a delivery job for its user
@@ -148,6 +188,9 @@ pub struct App {
     pub auth: Arc<AuthService>,
     pub contacts: Arc<ContactService>,
     pub messages: Arc<MessageService>,
+    pub realtime: Arc<RealtimeService>,
+    pub delivery: Arc<DeliveryService>,
+    pub devices: Arc<DeviceService>,
     pub tokens: Arc<TokenService>,
     pub config: Arc<Config>,
 }
@@ -155,11 +198,15 @@ pub struct App {
 impl App {
     pub fn new(config: Config, ports: Ports) -> Self {
         let tokens = Arc::new(TokenService::new(&config, ports.clock.clone()));
+        let presence = Arc::new(ConnectionPresence {
+            connections: ports.connections.clone(),
+            clock: ports.clock.clone(),
+        });
         let contacts = Arc::new(ContactService::new(
             ports.users.clone(),
             ports.requests,
-            ports.contacts,
-            ports.presence,
+            ports.contacts.clone(),
+            presence,
             ports.notifier,
             ports.clock.clone(),
             config.default_country_code.clone(),
@@ -167,11 +214,34 @@ impl App {
         let messages = Arc::new(MessageService::new(
             ports.users.clone(),
             ports.messages,
-            ports.queue,
+            ports.queue.clone(),
             ports.clock.clone(),
             config.send_rate,
             config.webhook_secret.expose(),
         ));
+        let realtime = Arc::new(RealtimeService {
+            tokens: tokens.clone(),
+            sessions: ports.sessions.clone(),
+            connections: ports.connections.clone(),
+            gateway: ports.gateway.clone(),
+            contacts: ports.contacts,
+            users: ports.users.clone(),
+            messages: messages.clone(),
+            queue: ports.queue,
+            clock: ports.clock.clone(),
+        });
+        let delivery = Arc::new(DeliveryService {
+            connections: ports.connections,
+            gateway: ports.gateway,
+            devices: ports.devices.clone(),
+            push: ports.push.clone(),
+            clock: ports.clock.clone(),
+        });
+        let devices = Arc::new(DeviceService {
+            devices: ports.devices,
+            push: ports.push,
+            clock: ports.clock.clone(),
+        });
         let auth = Arc::new(AuthService::new(
             config.clone(),
             ports.users,
@@ -185,6 +255,9 @@ impl App {
             auth,
             contacts,
             messages,
+            realtime,
+            delivery,
+            devices,
             tokens,
             config: Arc::new(config),
         }
@@ -196,7 +269,11 @@ impl App {
         let config = Config::from_env()?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let queue_url = config.delivery_queue_url.clone().unwrap_or_default();
-        let ports = Ports::aws(&config, &sdk, &queue_url);
+        let gateway = Arc::new(ApiGatewayConnections::new(
+            &sdk,
+            config.ws_endpoint.as_deref().unwrap_or_default(),
+        ));
+        let ports = Ports::aws(&config, &sdk, &queue_url, gateway);
         Ok(Self::new(config, ports))
     }
 }

@@ -53,6 +53,13 @@ pub struct Config {
     pub delivery_queue_url: Option<String>,
     /// Per-sender message rate limit.
     pub send_rate: SendRate,
+    /// The WebSocket API's management endpoint (`https://{api}.execute-api.{region}
+    /// .amazonaws.com/{stage}`): where frames are posted. Required on Lambda.
+    pub ws_endpoint: Option<String>,
+    /// SNS platform application ARN for FCM (Android) pushes, if any.
+    pub fcm_application_arn: Option<String>,
+    /// SNS platform application ARN for APNs (iOS) pushes, if any.
+    pub apns_application_arn: Option<String>,
 }
 
 /// A token bucket: `burst` messages at once, refilled at `per_second`.
@@ -90,6 +97,9 @@ pub const ENV_WEBHOOK_SECRET: &str = "WHATSPE_WEBHOOK_SECRET";
 pub const ENV_DELIVERY_QUEUE_URL: &str = "WHATSPE_DELIVERY_QUEUE_URL";
 pub const ENV_SEND_BURST: &str = "WHATSPE_SEND_BURST";
 pub const ENV_SEND_RATE_PER_SECOND: &str = "WHATSPE_SEND_RATE_PER_SECOND";
+pub const ENV_WS_ENDPOINT: &str = "WHATSPE_WS_ENDPOINT";
+pub const ENV_FCM_APPLICATION_ARN: &str = "WHATSPE_SNS_FCM_APPLICATION_ARN";
+pub const ENV_APNS_APPLICATION_ARN: &str = "WHATSPE_SNS_APNS_APPLICATION_ARN";
 
 impl Config {
     /// Reads the process environment. Secrets are required: a function never runs with a
@@ -120,6 +130,10 @@ impl Config {
         config.delivery_queue_url = Some(config.delivery_queue_url.ok_or_else(|| ConfigError {
             var: ENV_DELIVERY_QUEUE_URL,
             problem: "is required (the SQS delivery queue URL)".into(),
+        })?);
+        config.ws_endpoint = Some(config.ws_endpoint.ok_or_else(|| ConfigError {
+            var: ENV_WS_ENDPOINT,
+            problem: "is required (the WebSocket API management endpoint)".into(),
         })?);
         Ok(config)
     }
@@ -196,6 +210,9 @@ impl Config {
             webhook_secret,
             delivery_queue_url: get(ENV_DELIVERY_QUEUE_URL).filter(|v| !v.is_empty()),
             send_rate,
+            ws_endpoint: get(ENV_WS_ENDPOINT).filter(|v| !v.is_empty()),
+            fcm_application_arn: get(ENV_FCM_APPLICATION_ARN).filter(|v| !v.is_empty()),
+            apns_application_arn: get(ENV_APNS_APPLICATION_ARN).filter(|v| !v.is_empty()),
         })
     }
 
@@ -227,6 +244,7 @@ mod tests {
             (ENV_OTP_SECRET, KEY),
             (ENV_WEBHOOK_SECRET, KEY),
             (ENV_DELIVERY_QUEUE_URL, "https://sqs.example/q"),
+            (ENV_WS_ENDPOINT, "https://ws.example/v1"),
         ];
         for missing in 0..all.len() {
             let some: Vec<(&str, &str)> = all
@@ -294,6 +312,7 @@ mod tests {
             (ENV_OTP_SECRET, KEY),
             (ENV_WEBHOOK_SECRET, KEY),
             (ENV_DELIVERY_QUEUE_URL, "https://sqs.example/q"),
+            (ENV_WS_ENDPOINT, "https://ws.example/v1"),
         ]))
         .unwrap();
         assert_eq!(c.send_rate, SendRate::default());

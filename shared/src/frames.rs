@@ -17,6 +17,25 @@ pub enum ServerFrame {
     /// Everything up to `upTo` reached the recipient's device (to the other member).
     #[serde(rename = "DLV")]
     Dlv(ReceiptEvent),
+    /// The connection is ready: `{u: user, cid: connection id, hb: ping interval seconds}`.
+    /// Sent before the answer to a connection's first frame.
+    #[serde(rename = "CONN")]
+    Conn(ConnEvent),
+    /// Answer to `PING` (always).
+    #[serde(rename = "PONG")]
+    Pong(Empty),
+    /// A contact is typing to you: `{s}`.
+    #[serde(rename = "TYPING")]
+    Typing(TypingEvent),
+    /// A contact came online or went offline: `{u, on, ls}`.
+    #[serde(rename = "PRES")]
+    Pres(PresenceEvent),
+    /// A `MSG` sent over the socket was stored: `{cm, id, ts}`.
+    #[serde(rename = "ACK")]
+    Ack(AckEvent),
+    /// A frame from this connection was refused: `{code, msg, cm?}`. The socket stays open.
+    #[serde(rename = "ERR")]
+    Err(ErrorEvent),
     /// A contact request arrived (to its receiver).
     #[serde(rename = "REQ")]
     Req(ContactRequestEvent),
@@ -61,6 +80,166 @@ pub struct ReceiptEvent {
     pub up_to: MessageId,
 }
 
+/// An empty payload (`"d":{}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// `CONN` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnEvent {
+    pub u: UserId,
+    pub cid: String,
+    /// Seconds between client pings (API Gateway closes idle sockets after 10 minutes).
+    pub hb: u32,
+}
+
+/// `TYPING` payload from the server: who is typing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypingEvent {
+    pub s: UserId,
+}
+
+/// `PRES` payload: `on` = has a live connection; `ls` = last seen (epoch millis) when off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresenceEvent {
+    pub u: UserId,
+    pub on: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ls: Option<i64>,
+}
+
+/// `ACK` payload: the client's id for the send, the stored id and time (epoch millis).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AckEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cm: Option<String>,
+    pub id: MessageId,
+    pub ts: i64,
+}
+
+/// `ERR` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorEvent {
+    pub code: String,
+    pub msg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cm: Option<String>,
+}
+
+/// A frame a client sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientFrame {
+    /// `{"t":"PING"}`: answered by `PONG`.
+    Ping,
+    /// `{"t":"TYPING","d":{"r": peer}}`: relayed to the peer as `TYPING {s}`.
+    Typing { r: UserId },
+    /// `{"t":"READ","d":{"p": peer, "upTo": id}}`: read receipt.
+    Read { p: UserId, up_to: MessageId },
+    /// `{"t":"DLV","d":{"p": peer, "upTo": id}}`: delivery receipt.
+    Dlv { p: UserId, up_to: MessageId },
+    /// `{"t":"MSG","d":{"r": receiver, "c": content, "t": type?, "cm": client id?}}`: send.
+    Msg {
+        r: UserId,
+        c: String,
+        t: String,
+        cm: Option<String>,
+    },
+}
+
+/// Why a client frame was refused: `ERR {code, msg}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameError {
+    pub code: &'static str,
+    pub msg: String,
+}
+
+impl ClientFrame {
+    /// Parses a client frame; unknown types and bad payloads are precise errors.
+    pub fn parse(text: &str) -> Result<Self, FrameError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            t: String,
+            #[serde(default)]
+            d: serde_json::Value,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ToPeer {
+            r: UserId,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Receipt {
+            p: UserId,
+            #[serde(rename = "upTo")]
+            up_to: MessageId,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Send {
+            r: UserId,
+            c: String,
+            #[serde(default = "text_type")]
+            t: String,
+            #[serde(default)]
+            cm: Option<String>,
+        }
+        fn text_type() -> String {
+            "text".into()
+        }
+        let raw: Raw = serde_json::from_str(text).map_err(|e| FrameError {
+            code: "invalid_frame",
+            msg: format!("a frame is a JSON object {{\"t\": TYPE, \"d\": {{...}}}}: {e}"),
+        })?;
+        fn payload<T: serde::de::DeserializeOwned>(
+            t: &str,
+            d: serde_json::Value,
+        ) -> Result<T, FrameError> {
+            serde_json::from_value(d).map_err(|e| FrameError {
+                code: "invalid_frame",
+                msg: format!("{t}: {e}"),
+            })
+        }
+        Ok(match raw.t.as_str() {
+            "PING" => Self::Ping,
+            "TYPING" => Self::Typing {
+                r: payload::<ToPeer>("TYPING", raw.d)?.r,
+            },
+            "READ" => {
+                let r: Receipt = payload("READ", raw.d)?;
+                Self::Read {
+                    p: r.p,
+                    up_to: r.up_to,
+                }
+            }
+            "DLV" => {
+                let r: Receipt = payload("DLV", raw.d)?;
+                Self::Dlv {
+                    p: r.p,
+                    up_to: r.up_to,
+                }
+            }
+            "MSG" => {
+                let m: Send = payload("MSG", raw.d)?;
+                Self::Msg {
+                    r: m.r,
+                    c: m.c,
+                    t: m.t,
+                    cm: m.cm,
+                }
+            }
+            other => {
+                return Err(FrameError {
+                    code: "unknown_frame",
+                    msg: format!(
+                        "unknown frame type {other:?}; expected PING, TYPING, READ, DLV or MSG"
+                    ),
+                });
+            }
+        })
+    }
+}
+
 /// `REQ` / `REQ_ACC` payload: `{id, s, r, ts}` — request id, sender, receiver, epoch millis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContactRequestEvent {
@@ -89,6 +268,75 @@ mod tests {
         );
         let acc = serde_json::to_value(ServerFrame::ReqAcc(ev)).unwrap();
         assert_eq!(acc["t"], "REQ_ACC");
+    }
+
+    #[test]
+    fn client_frames_parse_and_bad_ones_say_why() {
+        let peer = "00000000-0000-4000-8000-00000000000b";
+        let id = "019a8f6e-0000-7000-8000-0000000000ff";
+        assert_eq!(ClientFrame::parse(r#"{"t":"PING"}"#), Ok(ClientFrame::Ping));
+        assert_eq!(
+            ClientFrame::parse(r#"{"t":"PING","d":{}}"#),
+            Ok(ClientFrame::Ping)
+        );
+        assert_eq!(
+            ClientFrame::parse(&format!(
+                r#"{{"t":"READ","d":{{"p":"{peer}","upTo":"{id}"}}}}"#
+            )),
+            Ok(ClientFrame::Read {
+                p: UserId::parse(peer).unwrap(),
+                up_to: MessageId::parse(id).unwrap()
+            })
+        );
+        assert!(matches!(
+            ClientFrame::parse(&format!(r#"{{"t":"MSG","d":{{"r":"{peer}","c":"hi"}}}}"#)),
+            Ok(ClientFrame::Msg { ref t, cm: None, .. }) if t == "text"
+        ));
+        let cases = [
+            ("not json", "invalid_frame"),
+            ("[1,2]", "invalid_frame"),
+            (r#"{"t":"NOPE"}"#, "unknown_frame"),
+            (r#"{"t":"TYPING"}"#, "invalid_frame"),
+            (r#"{"t":"TYPING","d":{"r":"x"}}"#, "invalid_frame"),
+            (
+                r#"{"t":"READ","d":{"p":"00000000-0000-4000-8000-00000000000b"}}"#,
+                "invalid_frame",
+            ),
+            (
+                r#"{"t":"MSG","d":{"r":"00000000-0000-4000-8000-00000000000b","c":"x","extra":1}}"#,
+                "invalid_frame",
+            ),
+        ];
+        for (text, code) in cases {
+            assert_eq!(ClientFrame::parse(text).unwrap_err().code, code, "{text}");
+        }
+    }
+
+    #[test]
+    fn server_control_frames_have_the_compact_shape() {
+        assert_eq!(
+            serde_json::to_string(&ServerFrame::Pong(Empty {})).unwrap(),
+            r#"{"t":"PONG","d":{}}"#
+        );
+        let u = UserId::parse("00000000-0000-4000-8000-00000000000a").unwrap();
+        let pres = ServerFrame::Pres(PresenceEvent {
+            u,
+            on: false,
+            ls: Some(5),
+        });
+        assert_eq!(
+            serde_json::to_string(&pres).unwrap(),
+            r#"{"t":"PRES","d":{"u":"00000000-0000-4000-8000-00000000000a","on":false,"ls":5}}"#
+        );
+        let err = ServerFrame::Err(ErrorEvent {
+            code: "x".into(),
+            msg: "y".into(),
+            cm: None,
+        });
+        assert_eq!(
+            serde_json::to_string(&err).unwrap(),
+            r#"{"t":"ERR","d":{"code":"x","msg":"y"}}"#
+        );
     }
 
     #[test]

@@ -96,3 +96,18 @@ pub fn conversation_sk(conversation: &ConversationId) -> String {
 
 /// `conversations` table: sort key of the member's send rate-limit state.
 pub const SEND_RATE_SK: &str = "RATE#send";
+
+/// `connections` table: one live WebSocket connection.
+pub fn connection_pk(connection_id: &str) -> String {
+    format!("CONN#{connection_id}")
+}
+
+/// `devices` table: partition of one user's devices (same shape as [`user_pk`]).
+pub fn devices_pk(user: &UserId) -> String {
+    user_pk(user)
+}
+
+/// `devices` table: sort key of one device.
+pub fn device_sk(id: &uuid::Uuid) -> String {
+    format!("DEVICE#{id}")
+}

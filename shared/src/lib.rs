@@ -7,6 +7,7 @@
 //! - [`ports`], [`keys`], [`tables`], [`config`]: the contracts.
 //! - [`domain`], [`error`], [`clock`], [`crypto`]: types that parse, errors, time, primitives.
 
+pub mod apigw;
 pub mod app;
 pub mod clock;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod ports;
 pub mod services;
 pub mod sns;
+pub mod sns_push;
 pub mod sqs;
 pub mod tables;
 

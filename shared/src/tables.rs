@@ -124,6 +124,32 @@ pub const CONVERSATIONS: TableDef = TableDef {
     ttl_attribute: None,
 };
 
+/// `connections` GSI: a user's live connections (fan-out to every device).
+pub const CONNECTIONS_BY_USER: IndexDef = IndexDef {
+    name: "by_user",
+    partition_key: "userId",
+    sort_key: Some("connectionId"),
+};
+
+/// Live WebSocket connections (`CONN#<id>`), expiring 3 h after connecting (API Gateway ends
+/// connections at 2 h; `$disconnect` is best effort).
+pub const CONNECTIONS: TableDef = TableDef {
+    entity: "connections",
+    partition_key: "pk",
+    sort_key: None,
+    indexes: &[CONNECTIONS_BY_USER],
+    ttl_attribute: Some("ttl"),
+};
+
+/// Registered push devices (`USER#<user>` / `DEVICE#<id>`).
+pub const DEVICES: TableDef = TableDef {
+    entity: "devices",
+    partition_key: "pk",
+    sort_key: Some("sk"),
+    indexes: &[],
+    ttl_attribute: None,
+};
+
 /// Every table, in creation order.
 pub const ALL: &[TableDef] = &[
     USERS,
@@ -133,6 +159,8 @@ pub const ALL: &[TableDef] = &[
     CONTACTS,
     MESSAGES,
     CONVERSATIONS,
+    CONNECTIONS,
+    DEVICES,
 ];
 
 /// Physical table names for one deployment.
@@ -145,6 +173,8 @@ pub struct TableNames {
     pub contacts: String,
     pub messages: String,
     pub conversations: String,
+    pub connections: String,
+    pub devices: String,
 }
 
 impl TableNames {
@@ -157,6 +187,8 @@ impl TableNames {
             contacts: CONTACTS.name(prefix),
             messages: MESSAGES.name(prefix),
             conversations: CONVERSATIONS.name(prefix),
+            connections: CONNECTIONS.name(prefix),
+            devices: DEVICES.name(prefix),
         }
     }
 }

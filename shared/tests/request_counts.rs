@@ -133,6 +133,8 @@ async fn setup() -> Setup {
                 .interceptor(sqs.clone())
                 .build(),
         ),
+        // Nothing here posts to a WebSocket: the recording gateway only proves it.
+        gateway: Arc::new(whatspe::memory::RecordingGateway::default()),
     };
     let ports = Ports::aws_with_clients(&config, clients, &queue_url);
     let (alice, bob) = (user("alice", 1), user("bob", 2));

@@ -3,11 +3,13 @@
 mod auth;
 mod contacts;
 mod messages;
+mod realtime;
 mod schema;
 
 pub use auth::{DynamoOtpStore, DynamoSessionStore, DynamoUserStore};
 pub use contacts::DynamoContacts;
 pub use messages::{DEDUP_TTL, DynamoMessages};
+pub use realtime::{DynamoConnections, DynamoDevices};
 pub use schema::ensure_tables;
 
 use crate::StoreError;

@@ -3,13 +3,11 @@ use crate::StoreError;
 use crate::domain::{Contact, ContactRequest, RequestId, RequestStatus, UserId};
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
-use crate::ports::{
-    ContactRequestStore, ContactStore, Notifier, Page, PageRequest, Presence, decode_cursor,
-};
+use crate::ports::{ContactRequestStore, ContactStore, Notifier, Page, PageRequest, decode_cursor};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 #[derive(Default)]
@@ -195,18 +193,6 @@ impl ContactStore for MemoryContacts {
         s.contacts.remove(&(*a, *b));
         s.contacts.remove(&(*b, *a));
         Ok(())
-    }
-}
-
-/// [`Presence`] while no connection store exists: nobody has a live WebSocket connection,
-/// which is the truth until the real-time API ships.
-#[derive(Default, Clone, Copy)]
-pub struct NoLiveConnections;
-
-#[async_trait]
-impl Presence for NoLiveConnections {
-    async fn online(&self, _users: &[UserId]) -> Result<HashSet<UserId>, StoreError> {
-        Ok(HashSet::new())
     }
 }
 

@@ -4,10 +4,12 @@
 mod auth;
 mod contacts;
 mod messages;
+mod realtime;
 
 pub use auth::{MemoryOtpStore, MemorySessionStore, MemoryUserStore, SmsOutbox, SmsRecord};
-pub use contacts::{MemoryContacts, NoLiveConnections, RecordingNotifier};
+pub use contacts::{MemoryContacts, RecordingNotifier};
 pub use messages::{MemoryMessages, MemoryQueue};
+pub use realtime::{MemoryConnections, MemoryDevices, PushRecord, RecordingGateway, RecordingPush};
 
 use crate::ports::Page;
 use serde::Serialize;

@@ -24,7 +24,10 @@ fn harness_with(notifier: Option<Arc<dyn Notifier>>) -> Harness {
         ports.users.clone(),
         ports.requests.clone(),
         ports.contacts.clone(),
-        ports.presence.clone(),
+        Arc::new(crate::services::ConnectionPresence::new(
+            ports.connections.clone(),
+            clock.clone(),
+        )),
         ports.notifier.clone(),
         clock.clone(),
         CountryCode::parse("91").unwrap(),

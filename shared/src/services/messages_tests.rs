@@ -47,7 +47,10 @@ async fn harness_with(rate: SendRate, queue: Option<Arc<dyn DeliveryQueue>>) -> 
         ports.users.clone(),
         ports.requests.clone(),
         ports.contacts.clone(),
-        ports.presence.clone(),
+        Arc::new(crate::services::ConnectionPresence::new(
+            ports.connections.clone(),
+            clock.clone(),
+        )),
         ports.notifier.clone(),
         clock.clone(),
         CountryCode::parse("91").unwrap(),

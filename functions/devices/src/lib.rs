@@ -1,0 +1,85 @@
+//! `/api/devices`: push-token registration (SNS platform endpoints).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use whatspe::Error;
+use whatspe::app::App;
+use whatspe::http::{ApiJson, Caller};
+use whatspe::ports::{Device, Platform};
+
+/// The routes of this function, without state (the local gateway merges them with others).
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/api/devices", get(list).post(register))
+        .route("/api/devices/{id}", delete(remove))
+}
+
+/// The complete service this Lambda runs.
+pub fn router(app: App) -> Router {
+    whatspe::http::service(routes(), app)
+}
+
+/// A device as its owner sees it (never the token).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeviceView {
+    id: uuid::Uuid,
+    platform: Platform,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Device> for DeviceView {
+    fn from(d: Device) -> Self {
+        Self {
+            id: d.id,
+            platform: d.platform,
+            created_at: d.created_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    platform: String,
+    token: String,
+}
+
+async fn register(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(b): ApiJson<RegisterBody>,
+) -> Result<(StatusCode, Json<DeviceView>), Error> {
+    let device = app
+        .devices
+        .register(&caller.user_id, &b.platform, &b.token)
+        .await?;
+    Ok((StatusCode::CREATED, Json(device.into())))
+}
+
+async fn list(State(app): State<App>, caller: Caller) -> Result<Json<Vec<DeviceView>>, Error> {
+    Ok(Json(
+        app.devices
+            .list(&caller.user_id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+async fn remove(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Error> {
+    let id = uuid::Uuid::try_parse(&id)
+        .ok()
+        .filter(|_| id.len() == 36)
+        .ok_or_else(|| Error::validation("invalid_device_id", "device id must be a UUID"))?;
+    app.devices.remove(&caller.user_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

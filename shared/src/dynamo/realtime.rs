@@ -1,0 +1,312 @@
+use super::{Item, from_item, n, s, store_error, to_item};
+use crate::StoreError;
+use crate::domain::UserId;
+use crate::keys;
+use crate::ports::{Connection, ConnectionStore, Device, DeviceStore};
+use crate::tables::CONNECTIONS_BY_USER;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::ReturnValue;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// `connections` table: `CONN#<id>`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConnectionItem {
+    pk: String,
+    #[serde(flatten)]
+    connection: Connection,
+    /// DynamoDB TTL (epoch seconds) = `expiresAt`.
+    ttl: i64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    greeted: bool,
+}
+
+/// [`ConnectionStore`] on the `connections` table.
+#[derive(Clone)]
+pub struct DynamoConnections {
+    client: Client,
+    table: String,
+}
+
+impl DynamoConnections {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn conn_key(id: &str) -> Item {
+    Item::from([("pk".to_owned(), s(keys::connection_pk(id)))])
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoConnections {
+    async fn put(&self, c: &Connection) -> Result<(), StoreError> {
+        let item = ConnectionItem {
+            pk: keys::connection_pk(&c.connection_id),
+            connection: c.clone(),
+            ttl: c.expires_at.timestamp(),
+            greeted: false,
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&item)?))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(conn_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item
+            .map(|i| from_item::<ConnectionItem>(i).map(|c| c.connection))
+            .transpose()
+    }
+
+    async fn delete(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(conn_key(id)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.attributes
+            .map(|i| from_item::<ConnectionItem>(i).map(|c| c.connection))
+            .transpose()
+    }
+
+    async fn of_user(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(CONNECTIONS_BY_USER.name)
+                .key_condition_expression("userId = :u")
+                // TTL deletion lags by up to days: expired rows are filtered out here.
+                .filter_expression("#ttl > :now")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":u", s(user.to_string()))
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in page.items.unwrap_or_default() {
+                found.push(from_item::<ConnectionItem>(item)?.connection);
+            }
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(found),
+            }
+        }
+    }
+
+    async fn mark_greeted(&self, id: &str) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(conn_key(id)))
+            .update_expression("SET greeted = :yes")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(greeted)")
+            .expression_attribute_values(
+                ":yes",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+            )
+            .send()
+            .await;
+        match res.map_err(|e| store_error(e, "greeted")) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `devices` table: `USER#<user>` / `DEVICE#<id>`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeviceItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    device: Device,
+}
+
+/// [`DeviceStore`] on the `devices` table.
+#[derive(Clone)]
+pub struct DynamoDevices {
+    client: Client,
+    table: String,
+}
+
+impl DynamoDevices {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn device_key(user: &UserId, id: &uuid::Uuid) -> Item {
+    Item::from([
+        ("pk".to_owned(), s(keys::devices_pk(user))),
+        ("sk".to_owned(), s(keys::device_sk(id))),
+    ])
+}
+
+#[async_trait]
+impl DeviceStore for DynamoDevices {
+    async fn put(&self, d: &Device) -> Result<(), StoreError> {
+        let item = DeviceItem {
+            pk: keys::devices_pk(&d.user_id),
+            sk: keys::device_sk(&d.id),
+            device: d.clone(),
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&item)?))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<Device>, StoreError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(keys::devices_pk(user)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in page.items.unwrap_or_default() {
+                found.push(from_item::<DeviceItem>(item)?.device);
+            }
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(found),
+            }
+        }
+    }
+
+    async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(device_key(user, id)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.attributes
+            .map(|i| from_item::<DeviceItem>(i).map(|d| d.device))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SessionId;
+    use crate::ports::Platform;
+    use aws_sdk_dynamodb::types::AttributeValue as AV;
+    use chrono::TimeZone;
+
+    #[test]
+    fn connection_item_golden() {
+        let t = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+        let c = Connection {
+            connection_id: "L0SM9cOFvHcCIhw=".into(),
+            user_id: UserId::parse("00000000-0000-4000-8000-00000000000a").unwrap(),
+            session_id: SessionId::parse("00000000-0000-4000-8000-0000000000aa").unwrap(),
+            connected_at: t,
+            expires_at: t + chrono::TimeDelta::hours(3),
+        };
+        let item = to_item(&ConnectionItem {
+            pk: keys::connection_pk(&c.connection_id),
+            connection: c.clone(),
+            ttl: c.expires_at.timestamp(),
+            greeted: false,
+        })
+        .unwrap();
+        assert_eq!(item.get("pk"), Some(&AV::S("CONN#L0SM9cOFvHcCIhw=".into())));
+        assert_eq!(
+            item.get("userId"),
+            Some(&AV::S("00000000-0000-4000-8000-00000000000a".into()))
+        );
+        assert_eq!(
+            item.get("connectionId"),
+            Some(&AV::S("L0SM9cOFvHcCIhw=".into()))
+        );
+        assert_eq!(item.get("ttl"), Some(&AV::N("1800010800".into())));
+        assert!(!item.contains_key("greeted"));
+        assert_eq!(from_item::<ConnectionItem>(item).unwrap().connection, c);
+    }
+
+    #[test]
+    fn device_item_golden() {
+        let d = Device {
+            id: uuid::Uuid::parse_str("5a0e1f3c-0000-5000-8000-000000000001").unwrap(),
+            user_id: UserId::parse("00000000-0000-4000-8000-00000000000a").unwrap(),
+            platform: Platform::Fcm,
+            token_hash: "ab".repeat(32),
+            endpoint_arn: "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/whatspe/1".into(),
+            created_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+        };
+        let item = to_item(&DeviceItem {
+            pk: keys::devices_pk(&d.user_id),
+            sk: keys::device_sk(&d.id),
+            device: d.clone(),
+        })
+        .unwrap();
+        assert_eq!(
+            item.get("pk"),
+            Some(&AV::S("USER#00000000-0000-4000-8000-00000000000a".into()))
+        );
+        assert_eq!(
+            item.get("sk"),
+            Some(&AV::S("DEVICE#5a0e1f3c-0000-5000-8000-000000000001".into()))
+        );
+        assert_eq!(item.get("platform"), Some(&AV::S("fcm".into())));
+        assert_eq!(from_item::<DeviceItem>(item).unwrap().device, d);
+    }
+}

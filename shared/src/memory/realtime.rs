@@ -1,0 +1,200 @@
+use super::lock;
+use crate::StoreError;
+use crate::domain::UserId;
+use crate::error::BoxError;
+use crate::ports::{
+    Connection, ConnectionGateway, ConnectionStore, Device, DeviceStore, Platform, PostError,
+    PushError, PushSender,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+#[derive(Default)]
+struct Conns {
+    by_id: HashMap<String, Connection>,
+    greeted: HashSet<String>,
+}
+
+/// [`ConnectionStore`] in memory.
+#[derive(Default)]
+pub struct MemoryConnections(Mutex<Conns>);
+
+#[async_trait]
+impl ConnectionStore for MemoryConnections {
+    async fn put(&self, c: &Connection) -> Result<(), StoreError> {
+        lock(&self.0)
+            .by_id
+            .insert(c.connection_id.clone(), c.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        Ok(lock(&self.0).by_id.get(id).cloned())
+    }
+
+    async fn delete(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        let mut s = lock(&self.0);
+        s.greeted.remove(id);
+        Ok(s.by_id.remove(id))
+    }
+
+    async fn of_user(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let mut v: Vec<Connection> = lock(&self.0)
+            .by_id
+            .values()
+            .filter(|c| c.user_id == *user && c.expires_at.timestamp() > now.timestamp())
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        Ok(v)
+    }
+
+    async fn mark_greeted(&self, id: &str) -> Result<bool, StoreError> {
+        let mut s = lock(&self.0);
+        if !s.by_id.contains_key(id) {
+            return Ok(false);
+        }
+        Ok(s.greeted.insert(id.to_owned()))
+    }
+}
+
+/// [`DeviceStore`] in memory.
+#[derive(Default)]
+pub struct MemoryDevices(Mutex<BTreeMap<(UserId, uuid::Uuid), Device>>);
+
+#[async_trait]
+impl DeviceStore for MemoryDevices {
+    async fn put(&self, d: &Device) -> Result<(), StoreError> {
+        lock(&self.0).insert((d.user_id, d.id), d.clone());
+        Ok(())
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<Device>, StoreError> {
+        Ok(lock(&self.0)
+            .values()
+            .filter(|d| d.user_id == *user)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError> {
+        Ok(lock(&self.0).remove(&(*user, *id)))
+    }
+}
+
+/// One push the memory [`PushSender`] was asked to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushRecord {
+    pub endpoint: String,
+    pub platform: Platform,
+    pub payload: String,
+}
+
+#[derive(Default)]
+struct Pushes {
+    endpoints: BTreeMap<String, (Platform, String)>,
+    disabled: HashSet<String>,
+    sent: Vec<PushRecord>,
+}
+
+/// [`PushSender`] that keeps every push (the local gateway's and the tests' view). Endpoints
+/// are `memory:<platform>:<n>`; [`RecordingPush::disable`] plays the platform disabling one.
+#[derive(Default)]
+pub struct RecordingPush(Mutex<Pushes>);
+
+impl RecordingPush {
+    pub fn sent(&self) -> Vec<PushRecord> {
+        lock(&self.0).sent.clone()
+    }
+    pub fn disable(&self, endpoint: &str) {
+        lock(&self.0).disabled.insert(endpoint.to_owned());
+    }
+    /// Endpoints that exist (registered and not unregistered).
+    pub fn endpoints(&self) -> Vec<String> {
+        lock(&self.0).endpoints.keys().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl PushSender for RecordingPush {
+    fn supports(&self, _platform: Platform) -> bool {
+        true
+    }
+
+    async fn register(&self, platform: Platform, token: &str) -> Result<String, BoxError> {
+        let mut s = lock(&self.0);
+        if let Some((arn, _)) = s
+            .endpoints
+            .iter()
+            .find(|(_, (p, t))| *p == platform && t == token)
+        {
+            return Ok(arn.clone());
+        }
+        let arn = format!("memory:{platform:?}:{}", s.endpoints.len() + 1).to_lowercase();
+        s.endpoints
+            .insert(arn.clone(), (platform, token.to_owned()));
+        Ok(arn)
+    }
+
+    async fn unregister(&self, endpoint: &str) -> Result<(), BoxError> {
+        lock(&self.0).endpoints.remove(endpoint);
+        Ok(())
+    }
+
+    async fn push(
+        &self,
+        endpoint: &str,
+        platform: Platform,
+        payload: &str,
+    ) -> Result<(), PushError> {
+        let mut s = lock(&self.0);
+        if s.disabled.contains(endpoint) || !s.endpoints.contains_key(endpoint) {
+            return Err(PushError::Disabled);
+        }
+        s.sent.push(PushRecord {
+            endpoint: endpoint.to_owned(),
+            platform,
+            payload: payload.to_owned(),
+        });
+        Ok(())
+    }
+}
+
+/// [`ConnectionGateway`] for tests: records posts; connections in `gone` answer 410.
+#[derive(Default)]
+pub struct RecordingGateway {
+    posts: Mutex<Vec<(String, String)>>,
+    gone: Mutex<HashSet<String>>,
+}
+
+impl RecordingGateway {
+    /// Frames posted to `connection_id`, oldest first.
+    pub fn frames_to(&self, connection_id: &str) -> Vec<String> {
+        lock(&self.posts)
+            .iter()
+            .filter(|(c, _)| c == connection_id)
+            .map(|(_, f)| f.clone())
+            .collect()
+    }
+    pub fn close(&self, connection_id: &str) {
+        lock(&self.gone).insert(connection_id.to_owned());
+    }
+}
+
+#[async_trait]
+impl ConnectionGateway for RecordingGateway {
+    async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), PostError> {
+        if lock(&self.gone).contains(connection_id) {
+            return Err(PostError::Gone);
+        }
+        let text = String::from_utf8(data.to_vec()).map_err(|e| PostError::Failed(Box::new(e)))?;
+        lock(&self.posts).push((connection_id.to_owned(), text));
+        Ok(())
+    }
+}

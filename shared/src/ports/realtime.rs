@@ -1,0 +1,111 @@
+use crate::StoreError;
+use crate::domain::{SessionId, UserId};
+use crate::error::BoxError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A live WebSocket connection (API Gateway's connection id and who is on it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub connection_id: String,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub connected_at: DateTime<Utc>,
+    /// API Gateway closes connections after 2 h and `$disconnect` is best effort: after this
+    /// instant the row is dead whether or not it was deleted.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Live connections, by id and by user.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    async fn put(&self, connection: &Connection) -> Result<(), StoreError>;
+    async fn get(&self, connection_id: &str) -> Result<Option<Connection>, StoreError>;
+    /// Deletes the connection and returns it, if it existed.
+    async fn delete(&self, connection_id: &str) -> Result<Option<Connection>, StoreError>;
+    /// The user's connections that have not expired at `now`.
+    async fn of_user(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError>;
+    /// Records that the connection got its `CONN` frame. True the first time only.
+    async fn mark_greeted(&self, connection_id: &str) -> Result<bool, StoreError>;
+}
+
+/// Why a post to a connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// The connection is closed (API Gateway's 410 Gone): forget it.
+    #[error("connection gone")]
+    Gone,
+    #[error("post to connection failed")]
+    Failed(#[source] BoxError),
+}
+
+/// API Gateway's management API: `POST /@connections/{id}`.
+#[async_trait]
+pub trait ConnectionGateway: Send + Sync {
+    async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), PostError>;
+}
+
+/// A mobile push platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Fcm,
+    Apns,
+}
+
+/// A registered phone: its push token's SNS platform endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    pub id: uuid::Uuid,
+    pub user_id: UserId,
+    pub platform: Platform,
+    /// Hex SHA-256 of the push token (the token itself lives only in SNS).
+    pub token_hash: String,
+    pub endpoint_arn: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Registered devices per user.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Stores the device, replacing one with the same id (a device's id is derived from its
+    /// user and token, so re-registering a token replaces it).
+    async fn put(&self, device: &Device) -> Result<(), StoreError>;
+    async fn list(&self, user: &UserId) -> Result<Vec<Device>, StoreError>;
+    /// Deletes and returns the device, if it is the user's.
+    async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError>;
+}
+
+/// Why a mobile push failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The platform disabled the endpoint (uninstalled app, expired token): forget it.
+    #[error("push endpoint disabled")]
+    Disabled,
+    #[error("push failed")]
+    Failed(#[source] BoxError),
+}
+
+/// Mobile push (SNS platform endpoints for FCM / APNs).
+#[async_trait]
+pub trait PushSender: Send + Sync {
+    /// Whether this deployment can push to `platform` (has its platform application).
+    fn supports(&self, platform: Platform) -> bool;
+    /// Creates (or finds) the platform endpoint of `token`; returns its id (an ARN in SNS).
+    async fn register(&self, platform: Platform, token: &str) -> Result<String, BoxError>;
+    async fn unregister(&self, endpoint: &str) -> Result<(), BoxError>;
+    /// Sends `payload` (a compact frame) as a notification to the endpoint.
+    async fn push(
+        &self,
+        endpoint: &str,
+        platform: Platform,
+        payload: &str,
+    ) -> Result<(), PushError>;
+}
