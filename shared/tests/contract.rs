@@ -9,13 +9,16 @@ use whatspe::StoreError;
 use whatspe::domain::{Contact, ContactRequest, RequestId, RequestStatus};
 use whatspe::domain::{Content, ConversationId, Message, MessageId, MessageKind};
 use whatspe::domain::{CountryCode, PhoneNumber, SessionId, StatusText, User, UserId, Username};
+use whatspe::dynamo::{DynamoConnections, DynamoDevices};
 use whatspe::dynamo::{
     DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
     ensure_tables,
 };
 use whatspe::memory::{
-    MemoryContacts, MemoryMessages, MemoryOtpStore, MemorySessionStore, MemoryUserStore,
+    MemoryConnections, MemoryContacts, MemoryDevices, MemoryMessages, MemoryOtpStore,
+    MemorySessionStore, MemoryUserStore,
 };
+use whatspe::ports::{Connection, ConnectionStore, Device, DeviceStore, Platform};
 use whatspe::ports::{
     ContactRequestStore, ContactStore, DedupGuard, HistoryRange, MessageStore, OtpState, OtpStore,
     Page, PageRequest, RateGate, Session, SessionStore, UserStore,
@@ -29,6 +32,8 @@ struct Stores {
     requests: Arc<dyn ContactRequestStore>,
     contacts: Arc<dyn ContactStore>,
     messages: Arc<dyn MessageStore>,
+    connections: Arc<dyn ConnectionStore>,
+    devices: Arc<dyn DeviceStore>,
 }
 
 async fn memory() -> Stores {
@@ -40,6 +45,8 @@ async fn memory() -> Stores {
         requests: contacts.clone(),
         messages: Arc::new(MemoryMessages::new(contacts.clone())),
         contacts,
+        connections: Arc::new(MemoryConnections::default()),
+        devices: Arc::new(MemoryDevices::default()),
     }
 }
 
@@ -88,11 +95,16 @@ async fn dynamodb() -> Stores {
         requests: contacts.clone(),
         contacts,
         messages: Arc::new(DynamoMessages::new(
-            client,
+            client.clone(),
             t.messages,
             t.conversations,
             t.contacts,
         )),
+        connections: Arc::new(DynamoConnections::new(
+            client.clone(),
+            t.connections.clone(),
+        )),
+        devices: Arc::new(DynamoDevices::new(client.clone(), t.devices.clone())),
     }
 }
 
@@ -1120,6 +1132,106 @@ mod cases {
             Err(StoreError::BadCursor)
         ));
     }
+
+    fn connection(user: &User, id: &str, at: i64) -> Connection {
+        Connection {
+            connection_id: id.to_owned(),
+            user_id: user.id,
+            session_id: SessionId::new_random(),
+            connected_at: t(at),
+            expires_at: t(at) + TimeDelta::hours(3),
+        }
+    }
+
+    pub async fn connections_are_found_by_id_and_by_user_until_they_expire(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        let (a1, a2, b1) = (
+            connection(&a, "a1==", 0),
+            connection(&a, "a2==", 10),
+            connection(&b, "b1==", 0),
+        );
+        for c in [&a1, &a2, &b1] {
+            s.connections.put(c).await.unwrap();
+        }
+        assert_eq!(s.connections.get("a1==").await.unwrap(), Some(a1.clone()));
+        assert_eq!(s.connections.get("nope").await.unwrap(), None);
+        let mut ids: Vec<String> = s
+            .connections
+            .of_user(&a.id, t(60))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.connection_id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["a1==", "a2=="]);
+        let later = t(0) + TimeDelta::hours(3) + TimeDelta::seconds(5);
+        let live: Vec<String> = s
+            .connections
+            .of_user(&a.id, later)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.connection_id)
+            .collect();
+        assert_eq!(
+            live,
+            ["a2=="],
+            "a1 expired (TTL deletion lags: expiry is filtered on read)"
+        );
+        assert_eq!(s.connections.delete("a1==").await.unwrap(), Some(a1));
+        assert_eq!(
+            s.connections.delete("a1==").await.unwrap(),
+            None,
+            "deleting twice is fine"
+        );
+        assert_eq!(s.connections.of_user(&b.id, t(60)).await.unwrap(), vec![b1]);
+    }
+
+    pub async fn a_connection_is_greeted_once(s: Stores) {
+        let a = user("alice", 1);
+        s.connections.put(&connection(&a, "a1==", 0)).await.unwrap();
+        assert!(s.connections.mark_greeted("a1==").await.unwrap());
+        assert!(!s.connections.mark_greeted("a1==").await.unwrap());
+        assert!(
+            !s.connections.mark_greeted("unknown").await.unwrap(),
+            "no row, no greeting"
+        );
+    }
+
+    fn device(user: &User, n: u128, token_hash: &str) -> Device {
+        Device {
+            id: uuid::Uuid::from_u128(n),
+            user_id: user.id,
+            platform: Platform::Fcm,
+            token_hash: token_hash.to_owned(),
+            endpoint_arn: format!("endpoint-{n}"),
+            created_at: t(0),
+        }
+    }
+
+    pub async fn devices_are_listed_per_user_and_replaced_by_id(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        let (d1, d2) = (device(&a, 1, "h1"), device(&a, 2, "h2"));
+        s.devices.put(&d1).await.unwrap();
+        s.devices.put(&d2).await.unwrap();
+        s.devices.put(&device(&b, 3, "h3")).await.unwrap();
+        let replaced = Device {
+            endpoint_arn: "endpoint-1b".into(),
+            ..d1.clone()
+        };
+        s.devices.put(&replaced).await.unwrap();
+        let mut mine = s.devices.list(&a.id).await.unwrap();
+        mine.sort_by_key(|d| d.id);
+        assert_eq!(mine, vec![replaced.clone(), d2.clone()]);
+        assert_eq!(
+            s.devices.delete(&b.id, &d2.id).await.unwrap(),
+            None,
+            "not bob's"
+        );
+        assert_eq!(s.devices.delete(&a.id, &d2.id).await.unwrap(), Some(d2));
+        assert_eq!(s.devices.list(&a.id).await.unwrap(), vec![replaced]);
+    }
 }
 
 macro_rules! contract_suite {
@@ -1164,6 +1276,9 @@ contract_suite!(
     history_pages_by_id_in_both_directions,
     receipts_are_monotonic_conditional_writes,
     chats_list_conversations_by_last_activity,
+    connections_are_found_by_id_and_by_user_until_they_expire,
+    a_connection_is_greeted_once,
+    devices_are_listed_per_user_and_replaced_by_id,
 );
 
 // ---------------------------------------------------------------- SMS senders
@@ -1277,5 +1392,71 @@ mod delivery_queue {
             .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
             .collect();
         assert_eq!(bodies, vec![j]);
+    }
+}
+
+// ---------------------------------------------------------------- mobile push
+
+mod mobile_push {
+    use super::*;
+    use whatspe::memory::RecordingPush;
+    use whatspe::ports::{PushError, PushSender};
+    use whatspe::sns_push::SnsPushSender;
+
+    async fn sns() -> SnsPushSender {
+        let client = aws_sdk_sns::Client::new(&sdk_config().await);
+        let name = format!("c{}", hex::encode(whatspe::crypto::random_bytes::<6>()));
+        let app = client
+            .create_platform_application()
+            .name(name)
+            .platform("GCM")
+            .attributes("PlatformCredential", "fake-fcm-key")
+            .send()
+            .await
+            .expect("platform application on moto");
+        let arn = app.platform_application_arn().expect("an ARN").to_owned();
+        SnsPushSender::new(
+            client,
+            std::collections::HashMap::from([(Platform::Fcm, arn)]),
+        )
+    }
+
+    async fn registering_is_idempotent_and_unregistered_endpoints_refuse_pushes(
+        p: &dyn PushSender,
+    ) {
+        assert!(p.supports(Platform::Fcm));
+        let e1 = p.register(Platform::Fcm, "token-one").await.unwrap();
+        assert_eq!(
+            p.register(Platform::Fcm, "token-one").await.unwrap(),
+            e1,
+            "same token, same endpoint"
+        );
+        let e2 = p.register(Platform::Fcm, "token-two").await.unwrap();
+        assert_ne!(e1, e2);
+        p.push(&e1, Platform::Fcm, r#"{"t":"MSG","d":{}}"#)
+            .await
+            .expect("a live endpoint takes a push");
+        p.unregister(&e2).await.unwrap();
+        assert!(matches!(
+            p.push(&e2, Platform::Fcm, "{}").await,
+            Err(PushError::Disabled)
+        ));
+    }
+
+    #[tokio::test]
+    async fn recording_push_sender() {
+        let p = RecordingPush::default();
+        registering_is_idempotent_and_unregistered_endpoints_refuse_pushes(&p).await;
+        assert_eq!(p.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn sns_push_sender() {
+        let p = sns().await;
+        registering_is_idempotent_and_unregistered_endpoints_refuse_pushes(&p).await;
+        assert!(
+            !p.supports(Platform::Apns),
+            "no APNs application configured"
+        );
     }
 }

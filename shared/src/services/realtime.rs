@@ -455,3 +455,7 @@ impl DeviceService {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "realtime_tests.rs"]
+mod tests;

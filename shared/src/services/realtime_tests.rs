@@ -1,0 +1,491 @@
+use super::*;
+use crate::app::{App, MemoryHandles, Ports};
+use crate::clock::ManualClock;
+use crate::config::Config;
+use crate::domain::{CountryCode, PhoneNumber, StatusText, User, Username};
+use crate::frames::ServerFrame;
+use crate::ports::{ConnectionGateway, Session};
+use crate::services::{Recipient, RequestOutcome};
+use chrono::Utc;
+use serde_json::Value;
+
+struct Harness {
+    app: App,
+    ports: Ports,
+    handles: MemoryHandles,
+    clock: Arc<ManualClock>,
+}
+
+fn harness() -> Harness {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let (ports, handles) = Ports::in_memory(clock.clone());
+    let app = App::new(Config::for_tests(), ports.clone());
+    Harness {
+        app,
+        ports,
+        handles,
+        clock,
+    }
+}
+
+impl Harness {
+    /// A user with a live session; returns the user and an access token.
+    async fn user(&self, name: &str, n: u32) -> (User, String) {
+        let now = self.clock.now();
+        let u = User {
+            id: UserId::new_random(),
+            username: Username::parse(name).unwrap(),
+            email: None,
+            phone_number: PhoneNumber::parse(
+                &format!("90000000{n:02}"),
+                &CountryCode::parse("91").unwrap(),
+            )
+            .unwrap(),
+            profile_picture: None,
+            status: StatusText::parse("hi").unwrap(),
+            last_seen: now,
+            created_at: now,
+            updated_at: now,
+            verified: true,
+        };
+        self.ports.users.create(&u).await.unwrap();
+        let sid = crate::domain::SessionId::new_random();
+        let session = Session {
+            id: sid,
+            user_id: u.id,
+            token_hash: "x".into(),
+            created_at: now,
+            rotated_at: now,
+            expires_at: now + TimeDelta::days(30),
+            revoked: false,
+        };
+        self.ports.sessions.create(&session).await.unwrap();
+        let (token, _) = self.app.tokens.issue_access(&u.id, &sid).unwrap();
+        (u, token)
+    }
+
+    async fn befriend(&self, a: &User, b: &User) {
+        let RequestOutcome::Created(r) = self
+            .app
+            .contacts
+            .send_request(&a.id, &Recipient::Id(b.id))
+            .await
+            .unwrap()
+        else {
+            panic!("a new request")
+        };
+        self.app.contacts.accept(&b.id, &r.id).await.unwrap();
+    }
+
+    fn frames_to(&self, connection: &str) -> Vec<Value> {
+        self.handles
+            .gateway
+            .frames_to(connection)
+            .iter()
+            .map(|f| serde_json::from_str(f).unwrap())
+            .collect()
+    }
+
+    fn presence_jobs(&self) -> Vec<DeliveryJob> {
+        self.handles
+            .queue
+            .jobs()
+            .into_iter()
+            .filter(|j| matches!(j.frame, ServerFrame::Pres(_)))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn connecting_needs_a_valid_token_of_a_live_session() {
+    let h = harness();
+    let (u, token) = h.user("alice", 1).await;
+    assert_eq!(
+        h.app.realtime.connect("c1", None).await.unwrap_err().code(),
+        "missing_token"
+    );
+    assert_eq!(
+        h.app
+            .realtime
+            .connect("c1", Some("garbage"))
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_token"
+    );
+    let c = h.app.realtime.connect("c1", Some(&token)).await.unwrap();
+    assert_eq!(
+        (c.user_id, c.expires_at),
+        (u.id, h.clock.now() + CONNECTION_TTL)
+    );
+    let sid = h.app.tokens.verify_access(&token).unwrap().session_id;
+    h.app.auth.logout(&sid).await.unwrap();
+    assert_eq!(
+        h.app
+            .realtime
+            .connect("c2", Some(&token))
+            .await
+            .unwrap_err()
+            .code(),
+        "session_revoked"
+    );
+    assert_eq!(
+        h.ports.connections.get("c2").await.unwrap(),
+        None,
+        "no row for a refused connection"
+    );
+    h.clock.advance(TimeDelta::minutes(16));
+    assert_eq!(
+        h.app
+            .realtime
+            .connect("c3", Some(&token))
+            .await
+            .unwrap_err()
+            .code(),
+        "token_expired"
+    );
+}
+
+#[tokio::test]
+async fn presence_goes_to_contacts_on_the_first_connection_and_after_the_last() {
+    let h = harness();
+    let (a, ta) = h.user("alice", 1).await;
+    let (b, _) = h.user("bob", 2).await;
+    h.befriend(&a, &b).await;
+    h.app.realtime.connect("a1", Some(&ta)).await.unwrap();
+    h.app.realtime.connect("a2", Some(&ta)).await.unwrap();
+    let jobs = h.presence_jobs();
+    assert_eq!(jobs.len(), 1, "only the first connection announces");
+    assert_eq!(jobs[0].to, vec![b.id]);
+    assert_eq!(
+        jobs[0].frame,
+        ServerFrame::Pres(PresenceEvent {
+            u: a.id,
+            on: true,
+            ls: None
+        })
+    );
+    h.clock.advance(TimeDelta::minutes(3));
+    h.app.realtime.disconnect("a1").await.unwrap();
+    assert_eq!(h.presence_jobs().len(), 1, "still online on a2");
+    h.app.realtime.disconnect("a2").await.unwrap();
+    h.app.realtime.disconnect("a2").await.unwrap();
+    let jobs = h.presence_jobs();
+    assert_eq!(
+        jobs.len(),
+        2,
+        "one offline announcement, even for a repeated $disconnect"
+    );
+    let now = h.clock.now();
+    assert_eq!(
+        jobs[1].frame,
+        ServerFrame::Pres(PresenceEvent {
+            u: a.id,
+            on: false,
+            ls: Some(now.timestamp_millis())
+        })
+    );
+    assert_eq!(h.app.auth.me(&a.id).await.unwrap().last_seen, now);
+}
+
+#[tokio::test]
+async fn the_first_frame_is_preceded_by_conn_and_ping_gets_pong() {
+    let h = harness();
+    let (a, ta) = h.user("alice", 1).await;
+    h.app.realtime.connect("a1", Some(&ta)).await.unwrap();
+    h.app.realtime.frame("a1", r#"{"t":"PING"}"#).await.unwrap();
+    h.app.realtime.frame("a1", r#"{"t":"PING"}"#).await.unwrap();
+    let frames = h.frames_to("a1");
+    let types: Vec<&str> = frames.iter().map(|f| f["t"].as_str().unwrap()).collect();
+    assert_eq!(types, ["CONN", "PONG", "PONG"]);
+    assert_eq!(
+        frames[0]["d"],
+        serde_json::json!({ "u": a.id, "cid": "a1", "hb": HEARTBEAT_SECS })
+    );
+    assert_eq!(
+        h.app
+            .realtime
+            .frame("ghost", r#"{"t":"PING"}"#)
+            .await
+            .unwrap_err()
+            .code(),
+        "unknown_connection"
+    );
+}
+
+#[tokio::test]
+async fn refused_frames_get_err_and_the_connection_stays_usable() {
+    let h = harness();
+    let (_, ta) = h.user("alice", 1).await;
+    let (stranger, _) = h.user("carol", 3).await;
+    h.app.realtime.connect("a1", Some(&ta)).await.unwrap();
+    let cases = [
+        ("not json".to_owned(), "invalid_frame"),
+        (r#"{"t":"SHOUT"}"#.to_owned(), "unknown_frame"),
+        (
+            format!(r#"{{"t":"TYPING","d":{{"r":"{}"}}}}"#, stranger.id),
+            "not_a_contact",
+        ),
+        (
+            format!(
+                r#"{{"t":"MSG","d":{{"r":"{}","c":"hi","cm":"k1"}}}}"#,
+                stranger.id
+            ),
+            "not_a_contact",
+        ),
+        (
+            format!(
+                r#"{{"t":"READ","d":{{"p":"{}","upTo":"{}"}}}}"#,
+                stranger.id,
+                crate::domain::MessageId::new_v7()
+            ),
+            "conversation_not_found",
+        ),
+        (
+            format!(r#"{{"t":"MSG","d":{{"r":"{}","c":" "}}}}"#, stranger.id),
+            "empty_content",
+        ),
+    ];
+    for (frame, code) in &cases {
+        h.app.realtime.frame("a1", frame).await.unwrap();
+        let last = h.frames_to("a1").pop().unwrap();
+        assert_eq!(
+            (last["t"].as_str(), last["d"]["code"].as_str()),
+            (Some("ERR"), Some(*code)),
+            "{frame}"
+        );
+    }
+    // CONN, then one ERR per case: the MSG with cm "k1" is case 3, frame 4.
+    let errs = h.frames_to("a1");
+    assert_eq!(
+        errs[4]["d"]["cm"], "k1",
+        "an ERR for a MSG names its client id"
+    );
+    h.app.realtime.frame("a1", r#"{"t":"PING"}"#).await.unwrap();
+    assert_eq!(h.frames_to("a1").pop().unwrap()["t"], "PONG");
+}
+
+#[tokio::test]
+async fn typing_is_relayed_to_every_connection_of_a_contact_and_msg_is_acked() {
+    let h = harness();
+    let (a, ta) = h.user("alice", 1).await;
+    let (b, tb) = h.user("bob", 2).await;
+    h.befriend(&a, &b).await;
+    h.app.realtime.connect("a1", Some(&ta)).await.unwrap();
+    h.app.realtime.connect("b1", Some(&tb)).await.unwrap();
+    h.app.realtime.connect("b2", Some(&tb)).await.unwrap();
+    h.app
+        .realtime
+        .frame("a1", &format!(r#"{{"t":"TYPING","d":{{"r":"{}"}}}}"#, b.id))
+        .await
+        .unwrap();
+    for conn in ["b1", "b2"] {
+        let frames = h.frames_to(conn);
+        assert_eq!(frames.len(), 1, "{conn}: {frames:?}");
+        assert_eq!(
+            frames[0],
+            serde_json::json!({ "t": "TYPING", "d": { "s": a.id } })
+        );
+    }
+    h.app
+        .realtime
+        .frame(
+            "a1",
+            &format!(
+                r#"{{"t":"MSG","d":{{"r":"{}","c":"hi","cm":"c-1"}}}}"#,
+                b.id
+            ),
+        )
+        .await
+        .unwrap();
+    let ack = h.frames_to("a1").pop().unwrap();
+    assert_eq!(
+        (ack["t"].as_str(), ack["d"]["cm"].as_str()),
+        (Some("ACK"), Some("c-1"))
+    );
+    let stored = h
+        .app
+        .messages
+        .history(&b.id, &a.id, crate::ports::HistoryRange::Latest, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.messages[0].id.to_string(),
+        ack["d"]["id"].as_str().unwrap()
+    );
+    h.app
+        .realtime
+        .frame(
+            "a1",
+            &format!(
+                r#"{{"t":"MSG","d":{{"r":"{}","c":"hi","cm":"c-1"}}}}"#,
+                b.id
+            ),
+        )
+        .await
+        .unwrap();
+    let again = h.frames_to("a1").pop().unwrap();
+    assert_eq!(
+        again["d"]["id"], ack["d"]["id"],
+        "a retried MSG is acked with the original id"
+    );
+}
+
+#[tokio::test]
+async fn a_job_reaches_every_live_connection_and_forgets_gone_ones() {
+    let h = harness();
+    let (a, ta) = h.user("alice", 1).await;
+    let (b, tb) = h.user("bob", 2).await;
+    h.app.realtime.connect("b1", Some(&tb)).await.unwrap();
+    h.app.realtime.connect("b2", Some(&tb)).await.unwrap();
+    h.app.realtime.connect("a1", Some(&ta)).await.unwrap();
+    h.handles.gateway.close("b1");
+    let frame = ServerFrame::Typing(TypingEvent { s: a.id });
+    let job = DeliveryJob {
+        to: vec![b.id, a.id, b.id],
+        push: vec![b.id],
+        frame,
+    };
+    let done = h.app.delivery.deliver(&job).await.unwrap();
+    assert_eq!(
+        done,
+        Delivered {
+            posted: 2,
+            gone: 1,
+            pushed: 0
+        }
+    );
+    assert_eq!(h.frames_to("b2").len(), 1);
+    assert_eq!(h.frames_to("a1").len(), 1);
+    assert_eq!(
+        h.ports.connections.get("b1").await.unwrap(),
+        None,
+        "410 Gone forgets the connection"
+    );
+}
+
+#[tokio::test]
+async fn users_without_a_live_connection_get_a_mobile_push_and_dead_endpoints_are_removed() {
+    let h = harness();
+    let (b, _) = h.user("bob", 2).await;
+    let d1 = h
+        .app
+        .devices
+        .register(&b.id, "fcm", "token-1")
+        .await
+        .unwrap();
+    let d2 = h
+        .app
+        .devices
+        .register(&b.id, "apns", "token-2")
+        .await
+        .unwrap();
+    assert_eq!(
+        h.app
+            .devices
+            .register(&b.id, "fcm", "token-1")
+            .await
+            .unwrap()
+            .id,
+        d1.id,
+        "same token, same device"
+    );
+    h.handles.push.disable(&d2.endpoint_arn);
+    let frame = ServerFrame::Pong(crate::frames::Empty {});
+    let job = DeliveryJob {
+        to: vec![b.id],
+        push: vec![b.id],
+        frame,
+    };
+    let done = h.app.delivery.deliver(&job).await.unwrap();
+    assert_eq!(
+        done,
+        Delivered {
+            posted: 0,
+            gone: 0,
+            pushed: 1
+        }
+    );
+    assert_eq!(h.handles.push.sent()[0].endpoint, d1.endpoint_arn);
+    let left: Vec<uuid::Uuid> = h
+        .app
+        .devices
+        .list(&b.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(left, vec![d1.id], "the disabled endpoint's device is gone");
+    let silent = DeliveryJob {
+        to: vec![b.id],
+        push: vec![],
+        frame: ServerFrame::Pong(crate::frames::Empty {}),
+    };
+    assert_eq!(
+        h.app.delivery.deliver(&silent).await.unwrap().pushed,
+        0,
+        "receipts never push"
+    );
+}
+
+struct Broken;
+
+#[async_trait]
+impl ConnectionGateway for Broken {
+    async fn post(&self, _: &str, _: &[u8]) -> Result<(), PostError> {
+        Err(PostError::Failed("throttled".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_post_that_fails_for_another_reason_fails_the_job_so_it_is_retried() {
+    let h = harness();
+    let (b, tb) = h.user("bob", 2).await;
+    h.app.realtime.connect("b1", Some(&tb)).await.unwrap();
+    let delivery = DeliveryService {
+        connections: h.ports.connections.clone(),
+        gateway: Arc::new(Broken),
+        devices: h.ports.devices.clone(),
+        push: h.ports.push.clone(),
+        clock: h.clock.clone(),
+    };
+    let job = DeliveryJob {
+        to: vec![b.id],
+        push: vec![b.id],
+        frame: ServerFrame::Pong(crate::frames::Empty {}),
+    };
+    assert!(delivery.deliver(&job).await.is_err());
+    assert!(
+        h.ports.connections.get("b1").await.unwrap().is_some(),
+        "a failed post does not forget the connection"
+    );
+}
+
+#[tokio::test]
+async fn device_registration_checks_platform_and_token() {
+    let h = harness();
+    let (b, _) = h.user("bob", 2).await;
+    let code = |r: Result<Device, Error>| r.unwrap_err().code();
+    assert_eq!(
+        code(h.app.devices.register(&b.id, "sms", "t").await),
+        "invalid_platform"
+    );
+    assert_eq!(
+        code(h.app.devices.register(&b.id, "fcm", "").await),
+        "invalid_push_token"
+    );
+    assert_eq!(
+        code(h.app.devices.register(&b.id, "fcm", "has space").await),
+        "invalid_push_token"
+    );
+    assert_eq!(
+        h.app
+            .devices
+            .remove(&b.id, &uuid::Uuid::new_v4())
+            .await
+            .unwrap_err()
+            .code(),
+        "device_not_found"
+    );
+}
