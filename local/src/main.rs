@@ -123,7 +123,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr()?;
     println!("WhatsPe local gateway listening on http://{addr} ({store} stores)");
-    println!("  SMS outbox: http://{addr}/_local/sms?phoneNumber=<E.164>");
+    println!("  WebSocket:  ws://{addr}/ws?token=<accessToken>");
+    println!("  SMS outbox: http://{addr}/_local/sms?phoneNumber=%2B<E.164 digits>");
     whatspe_local::serve(listener, gateway.router, async {
         let _ = tokio::signal::ctrl_c().await;
     })
