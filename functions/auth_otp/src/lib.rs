@@ -3,25 +3,30 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use whatspe::Error;
 use whatspe::app::App;
 use whatspe::domain::{Email, ProfilePicture, StatusText, User, Username};
-use whatspe::http::{ApiJson, Caller, bearer_token, nullable};
+use whatspe::http::{ApiJson, Caller, RouteTable, bearer_token, nullable};
 use whatspe::services::{NewProfile, ProfilePatch, TokenPair, Verified};
+
+/// The routes of this function, recorded (the template test compares them with template.yaml).
+pub fn route_table() -> RouteTable {
+    RouteTable::new()
+        .post("/api/auth/request-otp", request_otp)
+        .post("/api/auth/verify-otp", verify_otp)
+        .post("/api/auth/register", register)
+        .post("/api/auth/refresh", refresh)
+        .post("/api/auth/logout", logout)
+        .get("/api/user", me)
+        .patch("/api/user", update_me)
+}
 
 /// The routes of this function, without state (the local gateway merges them with others).
 pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/api/auth/request-otp", post(request_otp))
-        .route("/api/auth/verify-otp", post(verify_otp))
-        .route("/api/auth/register", post(register))
-        .route("/api/auth/refresh", post(refresh))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/user", get(me).patch(update_me))
+    route_table().into_router()
 }
 
 /// The complete service this Lambda runs.

@@ -3,14 +3,13 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use whatspe::Error;
 use whatspe::app::App;
 use whatspe::domain::{ContactRequest, PublicProfile, RequestId, UserId};
-use whatspe::http::{ApiJson, ApiQuery, Caller, page_limit, paged};
+use whatspe::http::{ApiJson, ApiQuery, Caller, RouteTable, page_limit, paged};
 use whatspe::ports::PageRequest;
 use whatspe::services::contacts::SEARCH_PAGE_MAX;
 use whatspe::services::{Recipient, RequestOutcome, RequestWithProfile};
@@ -19,18 +18,23 @@ use whatspe::services::{Recipient, RequestOutcome, RequestWithProfile};
 const LIST_PAGE_DEFAULT: usize = 50;
 const LIST_PAGE_MAX: usize = 100;
 
+/// The routes of this function, recorded (the template test compares them with template.yaml).
+pub fn route_table() -> RouteTable {
+    RouteTable::new()
+        .get("/api/users/search", search)
+        .get("/api/users/{id}", profile)
+        .get("/api/contacts", list)
+        .delete("/api/contacts/{user_id}", remove)
+        .post("/api/contacts/request", send_request)
+        .get("/api/contacts/requests/pending", pending)
+        .get("/api/contacts/requests/sent", sent)
+        .post("/api/contacts/accept/{id}", accept)
+        .post("/api/contacts/reject/{id}", reject)
+}
+
 /// The routes of this function, without state (the local gateway merges them with others).
 pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/api/users/search", get(search))
-        .route("/api/users/{id}", get(profile))
-        .route("/api/contacts", get(list))
-        .route("/api/contacts/{user_id}", delete(remove))
-        .route("/api/contacts/request", post(send_request))
-        .route("/api/contacts/requests/pending", get(pending))
-        .route("/api/contacts/requests/sent", get(sent))
-        .route("/api/contacts/accept/{id}", post(accept))
-        .route("/api/contacts/reject/{id}", post(reject))
+    route_table().into_router()
 }
 
 /// The complete service this Lambda runs.

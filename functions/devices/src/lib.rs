@@ -2,19 +2,24 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use whatspe::Error;
 use whatspe::app::App;
-use whatspe::http::{ApiJson, Caller};
+use whatspe::http::{ApiJson, Caller, RouteTable};
 use whatspe::ports::{Device, Platform};
+
+/// The routes of this function, recorded (the template test compares them with template.yaml).
+pub fn route_table() -> RouteTable {
+    RouteTable::new()
+        .get("/api/devices", list)
+        .post("/api/devices", register)
+        .delete("/api/devices/{id}", remove)
+}
 
 /// The routes of this function, without state (the local gateway merges them with others).
 pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/api/devices", get(list).post(register))
-        .route("/api/devices/{id}", delete(remove))
+    route_table().into_router()
 }
 
 /// The complete service this Lambda runs.

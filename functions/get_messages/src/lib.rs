@@ -4,14 +4,13 @@
 use axum::extract::{Path, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use whatspe::Error;
 use whatspe::app::App;
 use whatspe::domain::{Cursors, MessageId, UserId};
-use whatspe::http::{ApiJson, ApiQuery, Caller, NEXT_CURSOR_HEADER, page_limit, paged};
+use whatspe::http::{ApiJson, ApiQuery, Caller, NEXT_CURSOR_HEADER, RouteTable, page_limit, paged};
 use whatspe::ports::{HistoryRange, PageRequest};
 use whatspe::services::messages::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 
@@ -19,13 +18,18 @@ use whatspe::services::messages::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 const CHATS_PAGE_DEFAULT: usize = 50;
 const CHATS_PAGE_MAX: usize = 100;
 
+/// The routes of this function, recorded (the template test compares them with template.yaml).
+pub fn route_table() -> RouteTable {
+    RouteTable::new()
+        .get("/api/messages/{peer_id}", history)
+        .get("/api/chats", chats)
+        .post("/api/messages/read", read)
+        .post("/api/messages/delivered", delivered)
+}
+
 /// The routes of this function, without state (the local gateway merges them with others).
 pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/api/messages/{peer_id}", get(history))
-        .route("/api/chats", get(chats))
-        .route("/api/messages/read", post(read))
-        .route("/api/messages/delivered", post(delivered))
+    route_table().into_router()
 }
 
 /// The complete service this Lambda runs.

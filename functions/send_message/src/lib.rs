@@ -4,21 +4,25 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use whatspe::Error;
 use whatspe::app::App;
 use whatspe::domain::{Content, MessageKind, UserId};
-use whatspe::http::{ApiJson, Caller};
+use whatspe::http::{ApiJson, Caller, RouteTable};
 use whatspe::services::messages::parse_idempotency_key;
 use whatspe::services::{NewMessage, SendOutcome};
 
+/// The routes of this function, recorded (the template test compares them with template.yaml).
+pub fn route_table() -> RouteTable {
+    RouteTable::new()
+        .post("/api/messages", send)
+        .post("/api/webhooks/messages", webhook)
+}
+
 /// The routes of this function, without state (the local gateway merges them with others).
 pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/api/messages", post(send))
-        .route("/api/webhooks/messages", post(webhook))
+    route_table().into_router()
 }
 
 /// The complete service this Lambda runs.

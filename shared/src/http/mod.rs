@@ -3,6 +3,9 @@
 
 mod error;
 mod extract;
+mod routes;
+
+pub use routes::RouteTable;
 
 pub use extract::{ApiJson, ApiQuery, Caller, bearer_token, nullable, page_limit};
 

@@ -1,0 +1,384 @@
+//! template.yaml against the code: every function's API events are exactly the routes its
+//! router serves, the WebSocket API's routes are the ones `ws_connect` dispatches on, and every
+//! function's IAM policy grants exactly the actions and resources its code uses — no more
+//! (least privilege), no less (it would fail in AWS), and no wildcard resource except where
+//! AWS gives no narrower ARN.
+
+use serde_yaml::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+const TEMPLATE: &str = include_str!("../../template.yaml");
+
+fn template() -> Value {
+    serde_yaml::from_str(TEMPLATE).expect("template.yaml parses")
+}
+
+fn resources(doc: &Value) -> &serde_yaml::Mapping {
+    doc["Resources"].as_mapping().expect("Resources")
+}
+
+/// Serverless functions by their cargo binary name.
+fn functions(doc: &Value) -> BTreeMap<String, Value> {
+    resources(doc)
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|r| {
+            let binary = r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .expect("Binary")
+                .to_owned();
+            (binary, r["Properties"].clone())
+        })
+        .collect()
+}
+
+/// `{user_id}` → `{}`: axum and API Gateway name path parameters differently.
+fn shape(path: &str) -> String {
+    let mut out = String::new();
+    let mut in_param = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                out.push_str("{}");
+            }
+            '}' => in_param = false,
+            _ if in_param => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn served(table: whatspe::http::RouteTable) -> BTreeSet<(String, String)> {
+    table
+        .routes()
+        .iter()
+        .map(|(m, p)| (m.to_string(), shape(p)))
+        .collect()
+}
+
+#[test]
+fn every_http_function_declares_exactly_the_routes_its_router_serves() {
+    let doc = template();
+    let code: BTreeMap<&str, BTreeSet<(String, String)>> = BTreeMap::from([
+        ("auth_otp", served(auth_otp::route_table())),
+        ("contacts", served(contacts::route_table())),
+        ("send_message", served(send_message::route_table())),
+        ("get_messages", served(get_messages::route_table())),
+        ("devices", served(devices::route_table())),
+    ]);
+    let mut declared: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    for (name, props) in functions(&doc) {
+        let events = props["Events"].as_mapping().cloned().unwrap_or_default();
+        for event in events
+            .values()
+            .filter(|e| e["Type"].as_str() == Some("Api"))
+        {
+            let method = event["Properties"]["Method"]
+                .as_str()
+                .expect("Method")
+                .to_uppercase();
+            let path = shape(event["Properties"]["Path"].as_str().expect("Path"));
+            assert_eq!(
+                event["Properties"]["RestApiId"]["Ref"]
+                    .as_str()
+                    .or_else(|| {
+                        match &event["Properties"]["RestApiId"] {
+                            Value::Tagged(t) if t.tag == "!Ref" => t.value.as_str(),
+                            _ => None,
+                        }
+                    }),
+                Some("RestApi"),
+                "{name} {method} {path}: on the REST API"
+            );
+            assert!(
+                declared
+                    .entry(name.clone())
+                    .or_default()
+                    .insert((method, path)),
+                "{name}: a route declared twice"
+            );
+        }
+    }
+    for (name, routes) in &code {
+        assert_eq!(
+            declared.remove(*name).unwrap_or_default(),
+            *routes,
+            "{name}: template routes vs router routes"
+        );
+    }
+    assert!(
+        declared.is_empty(),
+        "API events on functions that serve no HTTP routes: {declared:?}"
+    );
+}
+
+#[test]
+fn the_websocket_api_has_exactly_the_routes_ws_connect_handles() {
+    let doc = template();
+    let keys: BTreeSet<&str> = resources(&doc)
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::ApiGatewayV2::Route"))
+        .map(|r| r["Properties"]["RouteKey"].as_str().expect("RouteKey"))
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from([
+            ws_connect::CONNECT,
+            ws_connect::DISCONNECT,
+            ws_connect::DEFAULT
+        ])
+    );
+    let api = resources(&doc)
+        .values()
+        .find(|r| r["Type"].as_str() == Some("AWS::ApiGatewayV2::Api"))
+        .expect("a WebSocket API");
+    assert_eq!(
+        api["Properties"]["ProtocolType"].as_str(),
+        Some("WEBSOCKET")
+    );
+    assert_eq!(
+        api["Properties"]["RouteSelectionExpression"].as_str(),
+        Some("$request.body.t")
+    );
+}
+
+/// A policy resource in a comparable form: `!GetAtt T.Arn` → `T`, `${T.Arn}/index/i` →
+/// `T/index/i`, `arn:${AWS::Partition}:svc:${AWS::Region}:${AWS::AccountId}:rest` → `svc:rest`.
+fn resource(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Tagged(t) if t.tag == "!GetAtt" => t
+            .value
+            .as_str()
+            .expect("GetAtt")
+            .trim_end_matches(".Arn")
+            .to_owned(),
+        Value::Tagged(t) if t.tag == "!Sub" => {
+            let s = t.value.as_str().expect("Sub");
+            let s = s
+                .strip_prefix("arn:${AWS::Partition}:")
+                .map_or(s.to_owned(), |rest| {
+                    rest.replacen(":${AWS::Region}:${AWS::AccountId}:", ":", 1)
+                });
+            s.replace("${", "").replace(".Arn}", "").replace('}', "")
+        }
+        other => panic!("unexpected resource form {other:?}"),
+    }
+}
+
+fn granted(props: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for policy in props["Policies"].as_sequence().expect("inline Policies") {
+        for st in policy["Statement"].as_sequence().expect("Statement") {
+            assert_eq!(st["Effect"].as_str(), Some("Allow"));
+            let list = |v: &Value| -> Vec<Value> {
+                v.as_sequence().cloned().unwrap_or_else(|| vec![v.clone()])
+            };
+            for action in list(&st["Action"]) {
+                for res in list(&st["Resource"]) {
+                    out.insert((action.as_str().expect("action").to_owned(), resource(&res)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn set(pairs: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    pairs
+        .iter()
+        .map(|(a, r)| (a.to_string(), r.to_string()))
+        .collect()
+}
+
+/// What each function's code calls (kept next to the template on purpose: a change to either
+/// shows up here in review).
+fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
+    const WS_POST: &str = "execute-api:WebSocketApi/v1/POST/@connections/*";
+    BTreeMap::from([
+        (
+            "auth_otp",
+            set(&[
+                ("dynamodb:GetItem", "UsersTable"),
+                ("dynamodb:PutItem", "UsersTable"),
+                ("dynamodb:DeleteItem", "UsersTable"),
+                ("dynamodb:GetItem", "VerificationCodesTable"),
+                ("dynamodb:PutItem", "VerificationCodesTable"),
+                ("dynamodb:GetItem", "SessionsTable"),
+                ("dynamodb:PutItem", "SessionsTable"),
+                ("dynamodb:UpdateItem", "SessionsTable"),
+                ("sns:Publish", "*"),
+            ]),
+        ),
+        (
+            "contacts",
+            set(&[
+                ("dynamodb:GetItem", "UsersTable"),
+                ("dynamodb:BatchGetItem", "UsersTable"),
+                ("dynamodb:Query", "UsersTable/index/by_username"),
+                ("dynamodb:GetItem", "ContactRequestsTable"),
+                ("dynamodb:PutItem", "ContactRequestsTable"),
+                ("dynamodb:UpdateItem", "ContactRequestsTable"),
+                ("dynamodb:DeleteItem", "ContactRequestsTable"),
+                (
+                    "dynamodb:Query",
+                    "ContactRequestsTable/index/pending_by_receiver",
+                ),
+                (
+                    "dynamodb:Query",
+                    "ContactRequestsTable/index/pending_by_sender",
+                ),
+                ("dynamodb:GetItem", "ContactsTable"),
+                ("dynamodb:PutItem", "ContactsTable"),
+                ("dynamodb:DeleteItem", "ContactsTable"),
+                ("dynamodb:ConditionCheckItem", "ContactsTable"),
+                ("dynamodb:Query", "ContactsTable"),
+                ("dynamodb:Query", "ConnectionsTable/index/by_user"),
+                ("sqs:SendMessage", "DeliveryQueue"),
+            ]),
+        ),
+        (
+            "send_message",
+            set(&[
+                ("dynamodb:GetItem", "MessagesTable"),
+                ("dynamodb:PutItem", "MessagesTable"),
+                ("dynamodb:GetItem", "ConversationsTable"),
+                ("dynamodb:UpdateItem", "ConversationsTable"),
+                ("dynamodb:ConditionCheckItem", "ContactsTable"),
+                ("dynamodb:GetItem", "UsersTable"),
+                ("dynamodb:BatchGetItem", "UsersTable"),
+                ("sqs:SendMessage", "DeliveryQueue"),
+            ]),
+        ),
+        (
+            "get_messages",
+            set(&[
+                ("dynamodb:Query", "MessagesTable"),
+                ("dynamodb:GetItem", "ConversationsTable"),
+                ("dynamodb:BatchGetItem", "ConversationsTable"),
+                ("dynamodb:UpdateItem", "ConversationsTable"),
+                ("dynamodb:Query", "ConversationsTable/index/by_activity"),
+                ("dynamodb:BatchGetItem", "UsersTable"),
+                ("sqs:SendMessage", "DeliveryQueue"),
+            ]),
+        ),
+        (
+            "ws_connect",
+            set(&[
+                ("dynamodb:GetItem", "SessionsTable"),
+                ("dynamodb:GetItem", "ConnectionsTable"),
+                ("dynamodb:PutItem", "ConnectionsTable"),
+                ("dynamodb:UpdateItem", "ConnectionsTable"),
+                ("dynamodb:DeleteItem", "ConnectionsTable"),
+                ("dynamodb:Query", "ConnectionsTable/index/by_user"),
+                ("dynamodb:GetItem", "UsersTable"),
+                ("dynamodb:PutItem", "UsersTable"),
+                ("dynamodb:GetItem", "ContactsTable"),
+                ("dynamodb:Query", "ContactsTable"),
+                ("dynamodb:ConditionCheckItem", "ContactsTable"),
+                ("dynamodb:GetItem", "MessagesTable"),
+                ("dynamodb:PutItem", "MessagesTable"),
+                ("dynamodb:Query", "MessagesTable"),
+                ("dynamodb:GetItem", "ConversationsTable"),
+                ("dynamodb:UpdateItem", "ConversationsTable"),
+                ("sqs:SendMessage", "DeliveryQueue"),
+                ("execute-api:ManageConnections", WS_POST),
+            ]),
+        ),
+        (
+            "push",
+            set(&[
+                ("dynamodb:Query", "ConnectionsTable/index/by_user"),
+                ("dynamodb:DeleteItem", "ConnectionsTable"),
+                ("dynamodb:Query", "DevicesTable"),
+                ("dynamodb:DeleteItem", "DevicesTable"),
+                ("sns:Publish", "sns:endpoint/*"),
+                ("sns:DeleteEndpoint", "sns:endpoint/*"),
+                ("execute-api:ManageConnections", WS_POST),
+            ]),
+        ),
+        (
+            "devices",
+            set(&[
+                ("dynamodb:PutItem", "DevicesTable"),
+                ("dynamodb:Query", "DevicesTable"),
+                ("dynamodb:DeleteItem", "DevicesTable"),
+                ("sns:CreatePlatformEndpoint", "sns:app/*"),
+                ("sns:DeleteEndpoint", "sns:endpoint/*"),
+            ]),
+        ),
+    ])
+}
+
+/// Wildcards AWS leaves no narrower choice for: SMS to a phone number has no ARN; platform
+/// endpoints and applications are created at run time; connection ids are per socket.
+const ALLOWED_WILDCARDS: &[(&str, &str)] = &[
+    ("sns:Publish", "*"),
+    ("sns:Publish", "sns:endpoint/*"),
+    ("sns:DeleteEndpoint", "sns:endpoint/*"),
+    ("sns:CreatePlatformEndpoint", "sns:app/*"),
+    (
+        "execute-api:ManageConnections",
+        "execute-api:WebSocketApi/v1/POST/@connections/*",
+    ),
+];
+
+#[test]
+fn every_function_is_granted_exactly_what_its_code_uses() {
+    let doc = template();
+    let mut needed = needed();
+    for (name, props) in functions(&doc) {
+        let grants = granted(&props);
+        for (action, res) in &grants {
+            assert!(
+                !res.contains('*') || ALLOWED_WILDCARDS.contains(&(action.as_str(), res.as_str())),
+                "{name}: wildcard resource {res} for {action}"
+            );
+            assert!(!action.contains('*'), "{name}: wildcard action {action}");
+        }
+        let want = needed
+            .remove(name.as_str())
+            .unwrap_or_else(|| panic!("{name}: no allowlist in this test"));
+        let extra: Vec<_> = grants.difference(&want).collect();
+        let missing: Vec<_> = want.difference(&grants).collect();
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "{name}: granted but not needed {extra:?}; needed but not granted {missing:?}"
+        );
+    }
+    assert!(
+        needed.is_empty(),
+        "allowlists for functions the template lacks: {:?}",
+        needed.keys()
+    );
+}
+
+#[test]
+fn the_delivery_queue_is_wired_for_partial_batch_failures() {
+    let doc = template();
+    let push = &functions(&doc)["push"];
+    let events = push["Events"].as_mapping().expect("push events");
+    let sqs = events
+        .values()
+        .find(|e| e["Type"].as_str() == Some("SQS"))
+        .expect("an SQS event source");
+    let types: Vec<&str> = sqs["Properties"]["FunctionResponseTypes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(types, ["ReportBatchItemFailures"]);
+    let queue = &resources(&doc)["DeliveryQueue"]["Properties"];
+    let timeout = push["Timeout"]
+        .as_i64()
+        .or_else(|| doc["Globals"]["Function"]["Timeout"].as_i64())
+        .expect("a timeout");
+    assert!(
+        queue["VisibilityTimeout"].as_i64().unwrap() >= 6 * timeout,
+        "visibility ≥ 6 × the consumer's timeout"
+    );
+    assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"].as_i64(), Some(5));
+}
