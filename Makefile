@@ -32,11 +32,12 @@ moto:
 lint-template:
 	scripts/lint-template.sh
 
-## build: sam build (cargo-lambda, arm64) into .aws-sam/
+## build: sam build (cargo-lambda, arm64) into .aws-sam/: one bootstrap per function
 build:
 	scripts/venv.sh tools
-	@command -v cargo-lambda >/dev/null || { echo "cargo-lambda not found: install it with 'pip install cargo-lambda' or 'cargo install cargo-lambda'" >&2; exit 1; }
-	AWS_LC_SYS_NO_JITTER_ENTROPY=1 $(SAM) build --config-env $(ENV)
+	scripts/venv.sh lambda
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/.venv-lambda/bin:$$PATH" AWS_LC_SYS_NO_JITTER_ENTROPY=1 $(SAM) build --config-env $(ENV)
 
 ## deploy: sam build, then sam deploy (ENV=prod for the prod stack)
 deploy: build

@@ -4,6 +4,7 @@
 #   .venv/        moto server (the AWS emulator the DynamoDB/SNS adapter tests run against)
 #   .venv-tools/  cfn-lint + aws-sam-cli. Kept apart from .venv because aws-sam-cli pins
 #                 its own boto3/botocore range, which would fight moto's.
+#   .venv-lambda/ cargo-lambda (with zig), for `make build` only.
 #
 # Each venv carries a stamp file holding the exact pinned requirements; it is (re)built
 # only when the stamp differs or the tool binary is missing, so repeated runs cost nothing
@@ -14,10 +15,12 @@
 
 MOTO_REQUIREMENTS=("moto[server]==5.2.5")
 TOOLS_REQUIREMENTS=("cfn-lint==1.58.0" "aws-sam-cli==1.170.0")
+LAMBDA_REQUIREMENTS=("cargo-lambda==1.9.2")
 
 WHATSPE_ROOT="${WHATSPE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 MOTO_VENV="$WHATSPE_ROOT/.venv"
 TOOLS_VENV="$WHATSPE_ROOT/.venv-tools"
+LAMBDA_VENV="$WHATSPE_ROOT/.venv-lambda"
 
 # _ensure_venv DIR CHECK_BIN REQUIREMENT...
 _ensure_venv() {
@@ -57,14 +60,19 @@ ensure_tools_venv() {
         [[ -x "$TOOLS_VENV/bin/cfn-lint" ]]
 }
 
+ensure_lambda_venv() {
+    _ensure_venv "$LAMBDA_VENV" cargo-lambda "${LAMBDA_REQUIREMENTS[@]}"
+}
+
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     set -euo pipefail
     case "${1:-all}" in
         moto) ensure_moto_venv ;;
         tools) ensure_tools_venv ;;
+        lambda) ensure_lambda_venv ;;
         all) ensure_moto_venv && ensure_tools_venv ;;
         *)
-            echo "usage: $0 [moto|tools|all]" >&2
+            echo "usage: $0 [moto|tools|lambda|all]" >&2
             exit 2
             ;;
     esac

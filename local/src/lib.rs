@@ -82,6 +82,8 @@ pub struct Gateway {
     pub queue: Arc<LocalQueue>,
     pub push: Arc<RecordingPush>,
     pub sockets: Arc<Sockets>,
+    /// Where the functions post frames (`POST /@connections/{id}`): this gateway.
+    pub management_api: Arc<LocalConnectionGateway>,
 }
 
 /// Every function's HTTP routes, as the one REST service the gateway serves.
@@ -160,6 +162,7 @@ pub async fn build_with(
         }
     };
     let gateway = Arc::new(LocalConnectionGateway::new(sdk_for_gateway));
+    let management_api = gateway.clone();
     ports.gateway = gateway.clone();
     // Events are recorded for the local view and delivered through the queue, as on AWS.
     ports.notifier = Arc::new(RecordAndDeliver {
@@ -213,6 +216,7 @@ pub async fn build_with(
         queue: local_queue,
         push: handles.push,
         sockets,
+        management_api,
     })
 }
 

@@ -7,13 +7,15 @@ use whatspe_local::Backend;
 const USAGE: &str = "\
 whatspe-local: the WhatsPe local gateway
 
-USAGE: whatspe-local [--host HOST] [--port PORT] [--store memory|aws]
+USAGE: whatspe-local [--host HOST] [--port PORT] [--store memory|aws] [--init]
 
   --host   address to listen on (default 127.0.0.1)
   --port   port to listen on (default 3000; 0 picks a free one)
   --store  memory (default): embedded in-memory stores, no set-up
            aws: DynamoDB + SNS adapters on the endpoint in AWS_ENDPOINT_URL (moto, DynamoDB
                 Local) or real AWS; the default when AWS_ENDPOINT_URL[_DYNAMODB] is set.
+  --init   with aws: create the missing tables and the delivery queue, print the queue URL
+           and exit (for `cargo lambda watch` against an emulator).
 
 Configuration comes from WHATSPE_* environment variables (see README); secrets that are not
 set are generated at random for this process.";
@@ -22,6 +24,7 @@ struct Args {
     host: String,
     port: u16,
     aws: bool,
+    init: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -32,6 +35,7 @@ fn parse_args() -> Result<Args, String> {
         host: "127.0.0.1".into(),
         port: 3000,
         aws: endpoint_set,
+        init: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -50,6 +54,7 @@ fn parse_args() -> Result<Args, String> {
                     other => return Err(format!("--store must be memory or aws, not {other:?}")),
                 }
             }
+            "--init" => args.init = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -99,6 +104,24 @@ async fn main() {
 async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args = parse_args().map_err(|e| format!("{e}\n\n{USAGE}"))?;
     let config = Config::local_from_lookup(|k| std::env::var(k).ok())?;
+    if args.init {
+        if !args.aws {
+            return Err(
+                "--init creates tables on an AWS endpoint: set AWS_ENDPOINT_URL or pass --store aws"
+                    .into(),
+            );
+        }
+        let sdk = aws_sdk_config().await;
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        whatspe::dynamo::ensure_tables(&ddb, &config.table_prefix).await?;
+        let name = format!("{}delivery", config.table_prefix);
+        let url = whatspe::sqs::ensure_queue(&aws_sdk_sqs::Client::new(&sdk), &name).await?;
+        println!(
+            "tables {}* ready; delivery queue: {url}",
+            config.table_prefix
+        );
+        return Ok(());
+    }
     let (backend, store) = if args.aws {
         (
             Backend::Aws {
@@ -122,6 +145,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr()?;
+    // Frames are posted back through this listener, whatever Host clients connect with.
+    gateway.management_api.point_at(&addr.to_string());
     println!("WhatsPe local gateway listening on http://{addr} ({store} stores)");
     println!("  WebSocket:  ws://{addr}/ws?token=<accessToken>");
     println!("  SMS outbox: http://{addr}/_local/sms?phoneNumber=%2B<E.164 digits>");

@@ -69,7 +69,9 @@ impl LocalConnectionGateway {
             client: OnceLock::new(),
         }
     }
-    fn point_at(&self, host: &str) {
+    /// Points the management API at this gateway (`host` = `ip:port`). The first call wins:
+    /// `main` calls it with the listener's address; otherwise the first upgrade's `Host`.
+    pub fn point_at(&self, host: &str) {
         self.client
             .get_or_init(|| ApiGatewayConnections::new(&self.sdk, &format!("http://{host}")));
     }
@@ -212,9 +214,10 @@ async fn run(s: WsState, id: String, host: String, socket: WebSocket) {
                     }
                     Some(Ok(Message::Close(_))) | None => break,
                     Some(Err(e)) => {
-                        // Like API Gateway: a message over 128 KB closes the connection (1009).
                         tracing::info!(connection = %id, error = %e, "closing the socket");
-                        let _ = sink.send(Message::Close(Some(CloseFrame { code: 1009, reason: "Message too big".into() }))).await;
+                        if let Some((code, reason)) = close_code(e) {
+                            let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                        }
                         break;
                     }
                 };
@@ -245,6 +248,22 @@ async fn run(s: WsState, id: String, host: String, socket: WebSocket) {
     s.sockets.lock().remove(&id);
     if let Some(ev) = event(ws_connect::DISCONNECT, &id, &host, None, &no_headers, None) {
         ws_connect::handle(&s.app, ev).await;
+    }
+}
+
+/// The close code for a read error (RFC 6455 §7.4.1), or none when the connection is gone
+/// anyway. Like API Gateway, a message over 128 KB gets 1009.
+fn close_code(e: axum::Error) -> Option<(u16, &'static str)> {
+    use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+    match e.into_inner().downcast::<WsError>().map(|b| *b) {
+        Ok(WsError::Capacity(CapacityError::MessageTooLong { .. })) => {
+            Some((1009, "Message too big"))
+        }
+        Ok(WsError::Capacity(_)) => Some((1009, "Frame too big")),
+        Ok(WsError::Utf8(_)) => Some((1007, "Invalid frame payload data")),
+        Ok(WsError::Protocol(_)) => Some((1002, "Protocol error")),
+        Ok(WsError::ConnectionClosed | WsError::AlreadyClosed | WsError::Io(_)) => None,
+        _ => Some((1011, "Internal error")),
     }
 }
 

@@ -10,7 +10,7 @@ use whatspe::Error;
 use whatspe::app::App;
 use whatspe::domain::{ContactRequest, PublicProfile, RequestId, UserId};
 use whatspe::http::{ApiJson, ApiQuery, Caller, RouteTable, page_limit, paged};
-use whatspe::ports::PageRequest;
+use whatspe::ports::{Page, PageRequest};
 use whatspe::services::contacts::SEARCH_PAGE_MAX;
 use whatspe::services::{Recipient, RequestOutcome, RequestWithProfile};
 
@@ -153,22 +153,41 @@ struct RequestEntry {
     receiver: Option<PublicProfile>,
 }
 
+/// Which side of a request the listing shows the profile of.
+enum Side {
+    Sender,
+    Receiver,
+}
+
+fn entries(page: Page<RequestWithProfile>, side: Side) -> Response {
+    paged(
+        page.map(|RequestWithProfile { request, other }| match side {
+            Side::Sender => RequestEntry {
+                request,
+                sender: Some(other),
+                receiver: None,
+            },
+            Side::Receiver => RequestEntry {
+                request,
+                sender: None,
+                receiver: Some(other),
+            },
+        }),
+    )
+}
+
 async fn pending(
     State(app): State<App>,
     caller: Caller,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Response, Error> {
-    let page = app
-        .contacts
-        .pending_received(&caller.user_id, &p.page(LIST_PAGE_DEFAULT, LIST_PAGE_MAX)?)
-        .await?;
-    Ok(paged(page.map(|RequestWithProfile { request, other }| {
-        RequestEntry {
-            request,
-            sender: Some(other),
-            receiver: None,
-        }
-    })))
+    let page = p.page(LIST_PAGE_DEFAULT, LIST_PAGE_MAX)?;
+    Ok(entries(
+        app.contacts
+            .pending_received(&caller.user_id, &page)
+            .await?,
+        Side::Sender,
+    ))
 }
 
 async fn sent(
@@ -176,17 +195,11 @@ async fn sent(
     caller: Caller,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Response, Error> {
-    let page = app
-        .contacts
-        .pending_sent(&caller.user_id, &p.page(LIST_PAGE_DEFAULT, LIST_PAGE_MAX)?)
-        .await?;
-    Ok(paged(page.map(|RequestWithProfile { request, other }| {
-        RequestEntry {
-            request,
-            sender: None,
-            receiver: Some(other),
-        }
-    })))
+    let page = p.page(LIST_PAGE_DEFAULT, LIST_PAGE_MAX)?;
+    Ok(entries(
+        app.contacts.pending_sent(&caller.user_id, &page).await?,
+        Side::Receiver,
+    ))
 }
 
 async fn accept(

@@ -162,15 +162,7 @@ fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, St
 }
 
 async fn get_item(client: &Client, table: &str, pk: String) -> Result<Option<Item>, StoreError> {
-    let out = client
-        .get_item()
-        .table_name(table)
-        .key("pk", s(pk))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-    Ok(out.item)
+    super::get_item(client, table, super::pk_key(pk)).await
 }
 
 // ---------------------------------------------------------------- users

@@ -107,16 +107,7 @@ impl DynamoContacts {
     }
 
     async fn get_item(&self, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        Ok(out.item)
+        super::get_item(&self.client, table, key).await
     }
 
     fn put(
@@ -215,10 +206,7 @@ impl DynamoContacts {
 }
 
 fn contact_key(owner: &UserId, other: &UserId) -> Item {
-    Item::from([
-        ("pk".to_owned(), s(keys::contacts_pk(owner))),
-        ("sk".to_owned(), s(keys::contact_sk(other))),
-    ])
+    super::pk_sk_key(keys::contacts_pk(owner), keys::contact_sk(other))
 }
 
 #[async_trait]

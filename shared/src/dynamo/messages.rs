@@ -75,13 +75,9 @@ fn av<T: Serialize>(v: T) -> Result<AttributeValue, StoreError> {
     codec::to_attribute_value(v).map_err(|e| StoreError::Corrupt(Box::new(e)))
 }
 
-fn key(pk: String, sk: String) -> Item {
-    Item::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
-}
+use super::pk_sk_key as key;
 
-fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
-}
+use super::unavailable;
 
 /// [`MessageStore`] on the `messages` and `conversations` tables (and a condition check on
 /// `contacts`): a send is one `TransactWriteItems`.
@@ -183,16 +179,7 @@ impl DynamoMessages {
     }
 
     async fn get_item(&self, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.item)
+        super::get_item(&self.client, table, key).await
     }
 }
 

@@ -79,6 +79,59 @@ pub(crate) async fn batch_get(
     }
 }
 
+/// A backend failure.
+pub(crate) fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// A strongly consistent GetItem.
+pub(crate) async fn get_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<Item>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(unavailable)?;
+    Ok(out.item)
+}
+
+/// Every item `query` returns, following `LastEvaluatedKey` page after page.
+pub(crate) async fn query_all(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<Item>, StoreError> {
+    let mut found = Vec::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let page = query
+            .clone()
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        found.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(k) => start = Some(k),
+            None => return Ok(found),
+        }
+    }
+}
+
+/// A `pk`-only key.
+pub(crate) fn pk_key(pk: String) -> Item {
+    Item::from([("pk".to_owned(), s(pk))])
+}
+
+/// A `pk` + `sk` key.
+pub(crate) fn pk_sk_key(pk: String, sk: String) -> Item {
+    Item::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }

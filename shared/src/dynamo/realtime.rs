@@ -10,9 +10,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
-}
+use super::unavailable;
 
 /// `connections` table: `CONN#<id>`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -44,7 +42,7 @@ impl DynamoConnections {
 }
 
 fn conn_key(id: &str) -> Item {
-    Item::from([("pk".to_owned(), s(keys::connection_pk(id)))])
+    super::pk_key(keys::connection_pk(id))
 }
 
 #[async_trait]
@@ -67,16 +65,8 @@ impl ConnectionStore for DynamoConnections {
     }
 
     async fn get(&self, id: &str) -> Result<Option<Connection>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(conn_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item
+        super::get_item(&self.client, &self.table, conn_key(id))
+            .await?
             .map(|i| from_item::<ConnectionItem>(i).map(|c| c.connection))
             .transpose()
     }
@@ -101,32 +91,22 @@ impl ConnectionStore for DynamoConnections {
         user: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Connection>, StoreError> {
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(CONNECTIONS_BY_USER.name)
-                .key_condition_expression("userId = :u")
-                // TTL deletion lags by up to days: expired rows are filtered out here.
-                .filter_expression("#ttl > :now")
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":u", s(user.to_string()))
-                .expression_attribute_values(":now", n(now.timestamp()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in page.items.unwrap_or_default() {
-                found.push(from_item::<ConnectionItem>(item)?.connection);
-            }
-            match page.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(found),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(CONNECTIONS_BY_USER.name)
+            .key_condition_expression("userId = :u")
+            // TTL deletion lags by up to days: expired rows are filtered out here.
+            .filter_expression("#ttl > :now")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":u", s(user.to_string()))
+            .expression_attribute_values(":now", n(now.timestamp()));
+        super::query_all(query)
+            .await?
+            .into_iter()
+            .map(|i| from_item::<ConnectionItem>(i).map(|c| c.connection))
+            .collect()
     }
 
     async fn mark_greeted(&self, id: &str) -> Result<bool, StoreError> {
@@ -178,10 +158,7 @@ impl DynamoDevices {
 }
 
 fn device_key(user: &UserId, id: &uuid::Uuid) -> Item {
-    Item::from([
-        ("pk".to_owned(), s(keys::devices_pk(user))),
-        ("sk".to_owned(), s(keys::device_sk(id))),
-    ])
+    super::pk_sk_key(keys::devices_pk(user), keys::device_sk(id))
 }
 
 #[async_trait]
@@ -203,28 +180,18 @@ impl DeviceStore for DynamoDevices {
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<Device>, StoreError> {
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(keys::devices_pk(user)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in page.items.unwrap_or_default() {
-                found.push(from_item::<DeviceItem>(item)?.device);
-            }
-            match page.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(found),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::devices_pk(user)))
+            .consistent_read(true);
+        super::query_all(query)
+            .await?
+            .into_iter()
+            .map(|i| from_item::<DeviceItem>(i).map(|d| d.device))
+            .collect()
     }
 
     async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError> {
