@@ -1,132 +1,27 @@
 //! End-to-end: the real local gateway on 127.0.0.1:0, driven over HTTP with reqwest, as a
 //! client would (zero-to-production's `spawn_app`). Time moves through a shared
 //! [`ManualClock`]; the DynamoDB journey runs on a moto server (`make test` starts one).
+//!
+//! [`ManualClock`]: whatspe::clock::ManualClock
+
+mod common;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use common::{
+    Body, Reply, TestApp, assert_error, assert_ok, six_digit_code, spawn_app, spawn_app_on_moto,
+    split_tokens, str_field, timestamp,
+};
 use reqwest::Method;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::time::Duration;
-use whatspe::clock::{Clock, ManualClock};
-use whatspe::config::Config;
-use whatspe_local::{Backend, Gateway};
+use whatspe::clock::Clock;
 
 const PHONE_BARE: &str = "9890999999";
 const PHONE: &str = "+919890999999";
 const DEFAULT_STATUS: &str = "Hey, I'm using WhatsPe!";
 
 // ---------------------------------------------------------------------------------------------
-// Harness
+// Harness (the shared part is in `common`)
 // ---------------------------------------------------------------------------------------------
-
-struct TestApp {
-    base_url: String,
-    client: reqwest::Client,
-    /// The gateway's clock; `None` on the AWS backend (which runs on the system clock).
-    clock: Option<Arc<ManualClock>>,
-    /// Dropping the app stops the server.
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-}
-
-/// What the client saw: status, headers and the body (JSON, or `Value::Null` if not JSON).
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    body: Value,
-}
-
-enum Body {
-    Empty,
-    Json(Value),
-    Raw(String),
-}
-
-/// The gateway on in-memory stores, on a manual clock the test can move.
-async fn spawn_app() -> TestApp {
-    let clock = Arc::new(ManualClock::starting_now());
-    let gateway = whatspe_local::build(
-        Config::for_tests(),
-        Backend::Memory {
-            clock: clock.clone(),
-        },
-    )
-    .await
-    .expect("the in-memory gateway builds");
-    start(gateway, Some(clock)).await
-}
-
-/// The gateway on the DynamoDB and SNS adapters of a moto server, with fresh tables.
-async fn spawn_app_on_moto() -> TestApp {
-    let endpoint = std::env::var("WHATSPE_TEST_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "WHATSPE_TEST_ENDPOINT is not set: this test needs a moto server. Run `make test`, \
-                 or start moto with `make moto` and set WHATSPE_TEST_ENDPOINT=http://127.0.0.1:5000"
-            )
-        });
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .endpoint_url(&endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    let mut config = Config::for_tests();
-    config.table_prefix = format!("t{}_", hex(&whatspe::crypto::random_bytes::<6>()));
-    let gateway = whatspe_local::build(config, Backend::Aws { sdk })
-        .await
-        .unwrap_or_else(|e| panic!("the gateway could not set up its tables on {endpoint}: {e}"));
-    start(gateway, None).await
-}
-
-async fn start(gateway: Gateway, clock: Option<Arc<ManualClock>>) -> TestApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(whatspe_local::serve(listener, gateway.router, async {
-        let _ = rx.await;
-    }));
-    TestApp {
-        base_url: format!("http://{addr}"),
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("reqwest client"),
-        clock,
-        _shutdown: tx,
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Percent-encodes a query value (`+` would otherwise arrive as a space).
-fn query_value(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// The first run of exactly six digits in an SMS body.
-fn six_digit_code(body: &str) -> Option<String> {
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == 6)
-        .map(str::to_owned)
-}
 
 /// A six-digit code that is certainly not `code`.
 fn wrong_code(code: &str) -> String {
@@ -135,195 +30,22 @@ fn wrong_code(code: &str) -> String {
         .collect()
 }
 
-fn timestamp(v: &Value, what: &str) -> DateTime<Utc> {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("{what} is not a string: {v}"));
-    DateTime::parse_from_rfc3339(s)
-        .unwrap_or_else(|e| panic!("{what} {s:?} is not RFC 3339: {e}"))
-        .with_timezone(&Utc)
-}
-
-#[track_caller]
-fn assert_error(r: &Reply, status: u16, code: &str, case: &str) {
-    assert_eq!(r.status, status, "{case}: status (body: {})", r.body);
-    assert_eq!(
-        r.body["error"]["code"], code,
-        "{case}: error code (body: {})",
-        r.body
-    );
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{case}: the error carries a human message (body: {})",
-        r.body
-    );
-}
-
-#[track_caller]
-fn assert_ok(r: &Reply, status: u16, case: &str) {
-    assert_eq!(r.status, status, "{case}: status (body: {})", r.body);
-}
-
-fn str_field(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} should be a string in {v}"))
-        .to_owned()
-}
-
 impl TestApp {
     fn advance(&self, by: TimeDelta) {
-        self.clock
-            .as_ref()
-            .expect("moving time needs the memory backend")
-            .advance(by);
+        self.clock().advance(by);
     }
 
     fn now(&self) -> DateTime<Utc> {
-        self.clock
-            .as_ref()
-            .expect("the manual clock needs the memory backend")
-            .now()
-    }
-
-    async fn request(&self, method: Method, path: &str, body: Body, bearer: Option<&str>) -> Reply {
-        let mut req = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base_url));
-        if let Some(token) = bearer {
-            req = req.bearer_auth(token);
-        }
-        req = match body {
-            Body::Empty => req,
-            Body::Json(v) => req.json(&v),
-            Body::Raw(s) => req.header("content-type", "application/json").body(s),
-        };
-        let res = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"));
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let text = res.text().await.expect("response body");
-        Reply {
-            status,
-            headers,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        }
-    }
-
-    async fn post_json(&self, path: &str, body: Value, bearer: Option<&str>) -> Reply {
-        self.request(Method::POST, path, Body::Json(body), bearer)
-            .await
-    }
-
-    async fn patch_json(&self, path: &str, body: Value, bearer: Option<&str>) -> Reply {
-        self.request(Method::PATCH, path, Body::Json(body), bearer)
-            .await
-    }
-
-    async fn get(&self, path: &str, bearer: Option<&str>) -> Reply {
-        self.request(Method::GET, path, Body::Empty, bearer).await
-    }
-
-    /// `GET /_local/sms?phoneNumber=`: the texts sent to `phone`, oldest first.
-    async fn sms(&self, phone: &str) -> Vec<Value> {
-        let r = self
-            .get(
-                &format!("/_local/sms?phoneNumber={}", query_value(phone)),
-                None,
-            )
-            .await;
-        assert_ok(&r, 200, "GET /_local/sms");
-        r.body
-            .as_array()
-            .expect("the outbox is a JSON list")
-            .clone()
-    }
-
-    /// The code in the newest text sent to `phone`.
-    async fn latest_code(&self, phone: &str) -> String {
-        let texts = self.sms(phone).await;
-        let newest = texts
-            .last()
-            .unwrap_or_else(|| panic!("no SMS was sent to {phone}"));
-        let body = str_field(newest, "body");
-        six_digit_code(&body).unwrap_or_else(|| panic!("no 6-digit code in {body:?}"))
-    }
-
-    async fn request_otp(&self, phone: &str) -> Reply {
-        self.post_json(
-            "/api/auth/request-otp",
-            json!({ "phoneNumber": phone }),
-            None,
-        )
-        .await
-    }
-
-    async fn verify_otp(&self, phone: &str, otp: &str) -> Reply {
-        self.post_json(
-            "/api/auth/verify-otp",
-            json!({ "phoneNumber": phone, "otp": otp }),
-            None,
-        )
-        .await
-    }
-
-    /// Requests a code for `phone` and returns it from the outbox.
-    async fn code_for(&self, phone: &str) -> String {
-        let r = self.request_otp(phone).await;
-        assert_ok(&r, 200, "request-otp");
-        self.latest_code(phone).await
-    }
-
-    /// A verified registration token for an unregistered `phone`.
-    async fn registration_token(&self, phone: &str) -> String {
-        let code = self.code_for(phone).await;
-        let r = self.verify_otp(phone, &code).await;
-        assert_ok(&r, 200, "verify-otp");
-        assert_eq!(r.body["isNewUser"], true, "verify-otp: {}", r.body);
-        str_field(&r.body, "registrationToken")
-    }
-
-    async fn register(&self, registration_token: &str, body: Value) -> Reply {
-        self.post_json("/api/auth/register", body, Some(registration_token))
-            .await
-    }
-
-    /// Signs up a new account: the user (as `register` shows it, without the tokens), and
-    /// its access and refresh tokens.
-    async fn sign_up(&self, phone: &str, username: &str) -> (Value, String, String) {
-        let token = self.registration_token(phone).await;
-        let r = self.register(&token, json!({ "username": username })).await;
-        assert_ok(&r, 201, "register");
-        split_tokens(r.body)
+        self.clock().now()
     }
 
     async fn refresh(&self, refresh_token: &str) -> Reply {
-        self.post_json(
+        self.post_public(
             "/api/auth/refresh",
             json!({ "refreshToken": refresh_token }),
-            None,
         )
         .await
     }
-}
-
-/// Splits a `register` answer into the user's fields and its access and refresh tokens.
-fn split_tokens(mut body: Value) -> (Value, String, String) {
-    let obj = body.as_object_mut().expect("register answers an object");
-    let access = obj
-        .remove("accessToken")
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .expect("accessToken");
-    let refresh = obj
-        .remove("refreshToken")
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .expect("refreshToken");
-    assert_eq!(obj.remove("expiresIn"), Some(json!(900)), "expiresIn");
-    (body, access, refresh)
 }
 
 /// request-otp → code from the outbox → verify-otp (new number) → register → GET /api/user.
@@ -375,7 +97,7 @@ async fn new_user_journey(
         timestamp(&user[field], field);
     }
 
-    let r = app.get("/api/user", Some(&access)).await;
+    let r = app.get("/api/user", &access).await;
     assert_ok(&r, 200, "GET /api/user");
     assert_eq!(r.body, user, "GET /api/user shows the registered account");
     (user, access, refresh)
@@ -397,10 +119,10 @@ async fn new_user_signs_up_edits_profile_refreshes_and_logs_out() {
     // PATCH: change status and email, then clear the email with null.
     app.advance(TimeDelta::minutes(1));
     let r = app
-        .patch_json(
+        .patch(
             "/api/user",
             json!({ "status": "At work", "email": "Asha@Example.COM" }),
-            Some(&access),
+            &access,
         )
         .await;
     assert_ok(&r, 200, "PATCH status and email");
@@ -421,13 +143,13 @@ async fn new_user_signs_up_edits_profile_refreshes_and_logs_out() {
     assert_eq!(r.body["createdAt"], user["createdAt"]);
 
     let r = app
-        .patch_json("/api/user", json!({ "email": null }), Some(&access))
+        .patch("/api/user", json!({ "email": null }), &access)
         .await;
     assert_ok(&r, 200, "PATCH email null");
     assert_eq!(r.body["email"], Value::Null, "null clears the email");
     assert_eq!(r.body["status"], "At work", "status is left alone");
     let patched = r.body;
-    let r = app.get("/api/user", Some(&access)).await;
+    let r = app.get("/api/user", &access).await;
     assert_ok(&r, 200, "GET /api/user after PATCH");
     assert_eq!(r.body, patched, "GET shows the patched profile");
 
@@ -441,32 +163,30 @@ async fn new_user_signs_up_edits_profile_refreshes_and_logs_out() {
     assert_ne!(access2, access, "refresh issues a new access token");
     assert_ne!(refresh2, refresh, "refresh rotates the refresh token");
     assert_ok(
-        &app.get("/api/user", Some(&access2)).await,
+        &app.get("/api/user", &access2).await,
         200,
         "new access token",
     );
     assert_ok(
-        &app.get("/api/user", Some(&access)).await,
+        &app.get("/api/user", &access).await,
         200,
         "old access token before its expiry",
     );
     app.advance(TimeDelta::minutes(5));
     assert_error(
-        &app.get("/api/user", Some(&access)).await,
+        &app.get("/api/user", &access).await,
         401,
         "token_expired",
         "old access token 15 minutes after issue",
     );
     assert_ok(
-        &app.get("/api/user", Some(&access2)).await,
+        &app.get("/api/user", &access2).await,
         200,
         "new access token 5 minutes after issue",
     );
 
     // Logout: the refresh token dies at once.
-    let r = app
-        .post_json("/api/auth/logout", json!({}), Some(&access2))
-        .await;
+    let r = app.post("/api/auth/logout", json!({}), &access2).await;
     assert_ok(&r, 200, "logout");
     assert!(r.body["message"].is_string(), "logout: {}", r.body);
     assert_error(
@@ -488,18 +208,16 @@ async fn new_user_journey_sign_in_again_and_username_uniqueness_work_on_dynamodb
     let access2 = str_field(&r.body, "accessToken");
     let refresh2 = str_field(&r.body, "refreshToken");
     assert_ne!(refresh2, refresh, "refresh rotates the refresh token");
-    let r = app.get("/api/user", Some(&access2)).await;
+    let r = app.get("/api/user", &access2).await;
     assert_ok(&r, 200, "GET /api/user with the refreshed access token");
     assert_eq!(r.body, user);
     assert_ok(
-        &app.get("/api/user", Some(&access)).await,
+        &app.get("/api/user", &access).await,
         200,
         "old access token before its expiry",
     );
 
-    let r = app
-        .post_json("/api/auth/logout", json!({}), Some(&access2))
-        .await;
+    let r = app.post("/api/auth/logout", json!({}), &access2).await;
     assert_ok(&r, 200, "logout");
     assert_error(
         &app.refresh(&refresh2).await,
@@ -517,7 +235,7 @@ async fn new_user_journey_sign_in_again_and_username_uniqueness_work_on_dynamodb
     assert_eq!(r.body["expiresIn"], 900);
     let access3 = str_field(&r.body, "accessToken");
     let refresh3 = str_field(&r.body, "refreshToken");
-    let r = app.get("/api/user", Some(&access3)).await;
+    let r = app.get("/api/user", &access3).await;
     assert_ok(&r, 200, "GET /api/user after signing in again");
     assert_eq!(r.body, user);
     assert_ok(
@@ -544,7 +262,7 @@ async fn new_user_journey_sign_in_again_and_username_uniqueness_work_on_dynamodb
 #[tokio::test]
 async fn returning_user_verifying_a_new_code_is_signed_in_to_the_same_account() {
     let app = spawn_app().await;
-    let (user, _, _) = app.sign_up(PHONE, "ravi").await;
+    let (user, _, _) = app.sign_up_with_tokens(PHONE, "ravi").await;
 
     let code = app.code_for(PHONE_BARE).await;
     let r = app.verify_otp(PHONE_BARE, &code).await;
@@ -561,13 +279,13 @@ async fn returning_user_verifying_a_new_code_is_signed_in_to_the_same_account() 
     let access = str_field(&r.body, "accessToken");
     let refresh = str_field(&r.body, "refreshToken");
 
-    let r = app.get("/api/user", Some(&access)).await;
+    let r = app.get("/api/user", &access).await;
     assert_ok(&r, 200, "GET /api/user with the sign-in token");
     assert_eq!(r.body, user);
     let r = app.refresh(&refresh).await;
     assert_ok(&r, 200, "refresh with the sign-in token");
     assert_ok(
-        &app.get("/api/user", Some(&str_field(&r.body, "accessToken")))
+        &app.get("/api/user", &str_field(&r.body, "accessToken"))
             .await,
         200,
         "refreshed access token",
@@ -758,15 +476,15 @@ async fn a_new_code_replaces_the_old_one() {
 #[tokio::test]
 async fn an_access_token_expires_after_15_minutes_with_a_www_authenticate_header() {
     let app = spawn_app().await;
-    let (_, access, _) = app.sign_up(PHONE, "meera").await;
+    let (_, access, _) = app.sign_up_with_tokens(PHONE, "meera").await;
     app.advance(TimeDelta::minutes(15) - TimeDelta::seconds(1));
     assert_ok(
-        &app.get("/api/user", Some(&access)).await,
+        &app.get("/api/user", &access).await,
         200,
         "14:59 after issue",
     );
     app.advance(TimeDelta::seconds(1));
-    let r = app.get("/api/user", Some(&access)).await;
+    let r = app.get("/api/user", &access).await;
     assert_error(&r, 401, "token_expired", "15 minutes after issue");
     assert_eq!(
         r.headers
@@ -780,20 +498,20 @@ async fn an_access_token_expires_after_15_minutes_with_a_www_authenticate_header
 #[tokio::test]
 async fn a_tampered_access_token_is_rejected() {
     let app = spawn_app().await;
-    let (_, access, _) = app.sign_up(PHONE, "meera").await;
+    let (_, access, _) = app.sign_up_with_tokens(PHONE, "meera").await;
     let signature_start = access.rfind('.').expect("a JWT has three parts") + 1;
     let mut bytes = access.into_bytes();
     let i = signature_start + 10;
     bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(bytes).expect("ASCII");
     assert_error(
-        &app.get("/api/user", Some(&tampered)).await,
+        &app.get("/api/user", &tampered).await,
         401,
         "invalid_token",
         "one signature character changed",
     );
     assert_error(
-        &app.get("/api/user", Some("not.a.jwt")).await,
+        &app.get("/api/user", "not.a.jwt").await,
         401,
         "invalid_token",
         "garbage token",
@@ -831,10 +549,10 @@ async fn a_request_without_a_token_gets_401_missing_token() {
 #[tokio::test]
 async fn registration_and_access_tokens_are_not_interchangeable() {
     let app = spawn_app().await;
-    let (_, access, _) = app.sign_up(PHONE, "meera").await;
+    let (_, access, _) = app.sign_up_with_tokens(PHONE, "meera").await;
     let registration = app.registration_token("+14155550100").await;
     assert_error(
-        &app.get("/api/user", Some(&registration)).await,
+        &app.get("/api/user", &registration).await,
         401,
         "invalid_token",
         "registration token as an access token",
@@ -851,7 +569,7 @@ async fn registration_and_access_tokens_are_not_interchangeable() {
 #[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
     let app = spawn_app().await;
-    let (_, _, r1) = app.sign_up(PHONE, "meera").await;
+    let (_, _, r1) = app.sign_up_with_tokens(PHONE, "meera").await;
     let r = app.refresh(&r1).await;
     assert_ok(&r, 200, "R1 → R2");
     let r2 = str_field(&r.body, "refreshToken");
@@ -879,18 +597,16 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
 #[tokio::test]
 async fn user_id_in_the_query_must_name_the_caller() {
     let app = spawn_app().await;
-    let (me, access, _) = app.sign_up(PHONE, "meera").await;
-    let (other, _, _) = app.sign_up("+14155550100", "omar").await;
+    let (me, access, _) = app.sign_up_with_tokens(PHONE, "meera").await;
+    let (other, _, _) = app.sign_up_with_tokens("+14155550100", "omar").await;
     let other_id = str_field(&other, "id");
     let my_id = str_field(&me, "id");
 
     let r = app
-        .get(&format!("/api/user?userId={other_id}"), Some(&access))
+        .get(&format!("/api/user?userId={other_id}"), &access)
         .await;
     assert_error(&r, 403, "user_mismatch", "someone else's id");
-    let r = app
-        .get(&format!("/api/user?userId={my_id}"), Some(&access))
-        .await;
+    let r = app.get(&format!("/api/user?userId={my_id}"), &access).await;
     assert_ok(&r, 200, "own id");
     assert_eq!(r.body, me);
 }
@@ -972,7 +688,7 @@ type BadInput<'a> = (
 #[tokio::test]
 async fn bad_inputs_get_specific_4xx_errors_and_the_server_keeps_serving() {
     let app = spawn_app().await;
-    let (_, access, _) = app.sign_up("+14155550100", "omar").await;
+    let (_, access, _) = app.sign_up_with_tokens("+14155550100", "omar").await;
     let registration = app.registration_token(PHONE).await;
     let big = format!(r#"{{"phoneNumber":"{}"}}"#, "9".repeat(1 << 20));
 
@@ -1174,7 +890,7 @@ async fn bad_inputs_get_specific_4xx_errors_and_the_server_keeps_serving() {
     }
 
     // Still serving, and nothing above changed the account or used up the token.
-    let r = app.get("/api/user", Some(&access)).await;
+    let r = app.get("/api/user", &access).await;
     assert_ok(&r, 200, "GET /api/user after the bad inputs");
     assert_eq!(
         r.body["email"],
@@ -1201,7 +917,7 @@ async fn bad_inputs_get_specific_4xx_errors_and_the_server_keeps_serving() {
 #[tokio::test]
 async fn a_rejected_register_writes_nothing_and_the_token_still_registers() {
     let app = spawn_app().await;
-    app.sign_up("+14155550100", "taken").await;
+    app.sign_up_with_tokens("+14155550100", "taken").await;
     let token = app.registration_token(PHONE).await;
 
     let r = app
@@ -1238,7 +954,7 @@ async fn a_rejected_request_otp_sends_no_sms() {
             case,
         );
     }
-    let r = app.get("/_local/sms", None).await;
+    let r = app.get_public("/_local/sms").await;
     assert_ok(&r, 200, "GET /_local/sms");
     assert_eq!(r.body, json!([]), "the outbox is empty");
 }
@@ -1294,7 +1010,7 @@ async fn the_local_sms_outbox_lists_each_numbers_texts_oldest_first() {
         t0 + TimeDelta::minutes(1)
     );
 
-    let all = app.get("/_local/sms", None).await;
+    let all = app.get_public("/_local/sms").await;
     assert_ok(&all, 200, "unfiltered outbox");
     let numbers: Vec<&Value> = all
         .body
@@ -1312,7 +1028,7 @@ async fn the_local_sms_outbox_lists_each_numbers_texts_oldest_first() {
         "the newest text's code verifies",
     );
     let literal_plus = app
-        .get(&format!("/_local/sms?phoneNumber={PHONE}"), None)
+        .get_public(&format!("/_local/sms?phoneNumber={PHONE}"))
         .await;
     assert_ok(&literal_plus, 200, "outbox filter typed with a literal +");
     assert_eq!(
@@ -1321,7 +1037,7 @@ async fn the_local_sms_outbox_lists_each_numbers_texts_oldest_first() {
         "a literal + (a space once decoded) still names the E.164 number"
     );
     assert_error(
-        &app.get("/_local/sms?phoneNumber=12ab", None).await,
+        &app.get_public("/_local/sms?phoneNumber=12ab").await,
         400,
         "invalid_phone_number",
         "outbox filter with a bad number",

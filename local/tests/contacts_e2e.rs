@@ -2,20 +2,20 @@
 //! gateway on 127.0.0.1:0, driven over HTTP with reqwest as a client would. Memory backend,
 //! plus one journey on the DynamoDB adapters of a moto server (`make test` starts one).
 
-use chrono::{DateTime, Utc};
+mod common;
+
+use common::{
+    Body, PUBLIC_PROFILE_KEYS, Person, Reply, TestApp, assert_error, assert_ok, ids, keys, millis,
+    public_part, query_value, set_of, spawn_app_on_moto, start, str_field,
+};
 use reqwest::Method;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashSet;
 use whatspe::config::Config;
 use whatspe::domain::{RequestId, UserId};
 use whatspe::frames::{ContactRequestEvent, ServerFrame};
-use whatspe::memory::RecordingNotifier;
-use whatspe_local::{Backend, Gateway};
+use whatspe_local::Backend;
 
-const PUBLIC_PROFILE_KEYS: [&str; 5] = ["id", "username", "status", "profilePicture", "lastSeen"];
 const REQUEST_KEYS: [&str; 6] = [
     "id",
     "senderId",
@@ -26,113 +26,15 @@ const REQUEST_KEYS: [&str; 6] = [
 ];
 
 // ---------------------------------------------------------------------------------------------
-// Harness
+// Harness (the shared part is in `common`)
 // ---------------------------------------------------------------------------------------------
 
-struct TestApp {
-    base_url: String,
-    client: reqwest::Client,
-    /// The real-time events (REQ / REQ_ACC) the functions emitted.
-    notifier: Arc<RecordingNotifier>,
-    /// Dropping the app stops the server.
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn next_cursor(&self) -> Option<String> {
-        self.headers
-            .get("x-next-cursor")
-            .map(|v| v.to_str().expect("X-Next-Cursor is ASCII").to_owned())
-    }
-
-    fn items(&self, case: &str) -> Vec<Value> {
-        self.body
-            .as_array()
-            .unwrap_or_else(|| panic!("{case}: a bare JSON array, got {}", self.body))
-            .clone()
-    }
-}
-
-enum Body {
-    Empty,
-    Json(Value),
-    Raw(&'static str),
-}
-
-/// A signed-up account as the tests use it.
-#[derive(Debug, Clone)]
-struct Person {
-    id: String,
-    username: String,
-    phone: String,
-    token: String,
-    /// What other users should see of this person.
-    profile: Value,
-}
-
+/// The gateway on in-memory stores on the system clock.
 async fn spawn_app() -> TestApp {
     let gateway = whatspe_local::build(Config::for_tests(), Backend::memory())
         .await
         .expect("the in-memory gateway builds");
-    start(gateway).await
-}
-
-async fn spawn_app_on_moto() -> TestApp {
-    let endpoint = std::env::var("WHATSPE_TEST_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "WHATSPE_TEST_ENDPOINT is not set: this test needs a moto server. Run `make test` \
-                 or `scripts/with-moto.sh cargo test -p whatspe-local --test contacts_e2e`, or start \
-                 moto with `make moto` and set WHATSPE_TEST_ENDPOINT=http://127.0.0.1:5000"
-            )
-        });
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .endpoint_url(&endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    let mut config = Config::for_tests();
-    let suffix: String = whatspe::crypto::random_bytes::<6>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    config.table_prefix = format!("t{suffix}_");
-    let gateway = whatspe_local::build(config, Backend::Aws { sdk })
-        .await
-        .unwrap_or_else(|e| panic!("the gateway could not set up its tables on {endpoint}: {e}"));
-    start(gateway).await
-}
-
-async fn start(gateway: Gateway) -> TestApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(whatspe_local::serve(listener, gateway.router, async {
-        let _ = rx.await;
-    }));
-    TestApp {
-        base_url: format!("http://{addr}"),
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("reqwest client"),
-        notifier: gateway.notifier,
-        _shutdown: tx,
-    }
+    start(gateway, None).await
 }
 
 /// An Indian mobile number unique to `n`: E.164 and the bare 10-digit form.
@@ -144,80 +46,6 @@ fn bare_phone(n: u32) -> String {
     format!("989000{n:04}")
 }
 
-/// Percent-encodes a query value (`+` would otherwise arrive as a space).
-fn query_value(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn six_digit_code(body: &str) -> Option<String> {
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == 6)
-        .map(str::to_owned)
-}
-
-fn str_field(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} should be a string in {v}"))
-        .to_owned()
-}
-
-fn millis(v: &Value, what: &str) -> i64 {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("{what} is not a string: {v}"));
-    DateTime::parse_from_rfc3339(s)
-        .unwrap_or_else(|e| panic!("{what} {s:?} is not RFC 3339: {e}"))
-        .with_timezone(&Utc)
-        .timestamp_millis()
-}
-
-fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("an object, got {v}"))
-        .keys()
-        .cloned()
-        .collect()
-}
-
-fn set_of(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn ids(items: &[Value]) -> Vec<String> {
-    items.iter().map(|v| str_field(v, "id")).collect()
-}
-
-#[track_caller]
-fn assert_error(r: &Reply, status: u16, code: &str, case: &str) {
-    assert_eq!(r.status, status, "{case}: status (body: {})", r.body);
-    assert_eq!(
-        r.body["error"]["code"], code,
-        "{case}: error code (body: {})",
-        r.body
-    );
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{case}: the error carries a human message (body: {})",
-        r.body
-    );
-}
-
-#[track_caller]
-fn assert_ok(r: &Reply, status: u16, case: &str) {
-    assert_eq!(r.status, status, "{case}: status (body: {})", r.body);
-}
-
 /// Exactly the public fields: never `email` or `phoneNumber`.
 #[track_caller]
 fn assert_public_profile(v: &Value, case: &str) {
@@ -226,16 +54,6 @@ fn assert_public_profile(v: &Value, case: &str) {
         set_of(&PUBLIC_PROFILE_KEYS),
         "{case}: public profile keys of {v}"
     );
-}
-
-/// The public fields of a user as `GET /api/user` or `register` shows them.
-fn public_part(user: &Value) -> Value {
-    Value::Object(
-        PUBLIC_PROFILE_KEYS
-            .iter()
-            .map(|k| ((*k).to_owned(), user[*k].clone()))
-            .collect(),
-    )
 }
 
 /// A contact as `GET /api/contacts` and `accept` show it.
@@ -255,102 +73,6 @@ fn event(id: &str, sender: &Person, receiver: &Person, ts: i64) -> ContactReques
 }
 
 impl TestApp {
-    async fn request(&self, method: Method, path: &str, body: Body, bearer: Option<&str>) -> Reply {
-        let mut req = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base_url));
-        if let Some(token) = bearer {
-            req = req.bearer_auth(token);
-        }
-        req = match body {
-            Body::Empty => req,
-            Body::Json(v) => req.json(&v),
-            Body::Raw(s) => req.header("content-type", "application/json").body(s),
-        };
-        let res = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"));
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let text = res.text().await.expect("response body");
-        Reply {
-            status,
-            headers,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        }
-    }
-
-    async fn get(&self, path: &str, bearer: &str) -> Reply {
-        self.request(Method::GET, path, Body::Empty, Some(bearer))
-            .await
-    }
-
-    async fn post(&self, path: &str, body: Value, bearer: &str) -> Reply {
-        self.request(Method::POST, path, Body::Json(body), Some(bearer))
-            .await
-    }
-
-    async fn delete(&self, path: &str, bearer: &str) -> Reply {
-        self.request(Method::DELETE, path, Body::Empty, Some(bearer))
-            .await
-    }
-
-    /// request-otp → the code from the outbox → verify-otp → register.
-    async fn sign_up(&self, phone: &str, username: &str) -> Person {
-        let r = self
-            .request(
-                Method::POST,
-                "/api/auth/request-otp",
-                Body::Json(json!({ "phoneNumber": phone })),
-                None,
-            )
-            .await;
-        assert_ok(&r, 200, "request-otp");
-        let r = self
-            .request(
-                Method::GET,
-                &format!("/_local/sms?phoneNumber={}", query_value(phone)),
-                Body::Empty,
-                None,
-            )
-            .await;
-        assert_ok(&r, 200, "GET /_local/sms");
-        let newest = r
-            .items("outbox")
-            .last()
-            .cloned()
-            .unwrap_or_else(|| panic!("no SMS to {phone}"));
-        let text = str_field(&newest, "body");
-        let code = six_digit_code(&text).unwrap_or_else(|| panic!("no 6-digit code in {text:?}"));
-        let r = self
-            .request(
-                Method::POST,
-                "/api/auth/verify-otp",
-                Body::Json(json!({ "phoneNumber": phone, "otp": code })),
-                None,
-            )
-            .await;
-        assert_ok(&r, 200, "verify-otp");
-        let registration = str_field(&r.body, "registrationToken");
-        let r = self
-            .request(
-                Method::POST,
-                "/api/auth/register",
-                Body::Json(json!({ "username": username })),
-                Some(&registration),
-            )
-            .await;
-        assert_ok(&r, 201, "register");
-        Person {
-            id: str_field(&r.body, "id"),
-            username: str_field(&r.body, "username"),
-            phone: str_field(&r.body, "phoneNumber"),
-            token: str_field(&r.body, "accessToken"),
-            profile: public_part(&r.body),
-        }
-    }
-
     async fn request_contact(&self, from: &Person, body: Value) -> Reply {
         self.post("/api/contacts/request", body, &from.token).await
     }
@@ -384,12 +106,6 @@ impl TestApp {
             &who.token,
         )
         .await
-    }
-
-    /// `a` asks `b`, `b` accepts.
-    async fn befriend(&self, a: &Person, b: &Person) {
-        let id = self.send_request(a, b).await;
-        assert_ok(&self.accept(b, &id).await, 200, "accept");
     }
 
     /// Every page of a listing (`path` may carry a query), checking each page's size against
@@ -1284,7 +1000,7 @@ async fn bad_inputs_get_specific_4xx_errors_change_nothing_and_the_server_keeps_
         ("a JSON array", Body::Json(json!([d.id])), "invalid_body"),
         (
             "malformed JSON",
-            Body::Raw("{\"receiverId\":"),
+            Body::Raw("{\"receiverId\":".into()),
             "malformed_json",
         ),
         ("no body", Body::Empty, "malformed_json"),

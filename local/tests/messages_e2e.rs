@@ -3,37 +3,26 @@
 //! client would. Memory backend on a manual clock, plus one journey on the DynamoDB and SQS
 //! adapters of a moto server (`make test` starts one).
 
-use chrono::{DateTime, TimeDelta, Utc};
+mod common;
+
+use chrono::{TimeDelta, Utc};
+use common::{
+    Body, Person, Reply, TestApp, assert_error, assert_message, assert_ok, hex, ids, keys, millis,
+    query_value, set_of, spawn_app_on_moto_with, spawn_app_with, str_field,
+};
 use reqwest::Method;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use whatspe::clock::ManualClock;
-use whatspe::config::{
-    Config, ENV_SEND_BURST, ENV_SEND_RATE_PER_SECOND, ENV_TABLE_PREFIX, ENV_WEBHOOK_SECRET,
-};
+use whatspe::config::{Config, ENV_SEND_BURST, ENV_SEND_RATE_PER_SECOND, ENV_WEBHOOK_SECRET};
 use whatspe::domain::{MessageId, MessageKind, MessageStatus, UserId};
 use whatspe::frames::{MessageEvent, ReceiptEvent, ServerFrame};
 use whatspe::ports::DeliveryJob;
-use whatspe_local::queue::LocalQueue;
-use whatspe_local::{Backend, Gateway};
+use whatspe_local::Options;
 
 /// The webhook key every test gateway is configured with (at least 32 bytes).
 const WEBHOOK_SECRET: &str = "e2e-webhook-secret-0123456789abcdef0123";
 
-const MESSAGE_KEYS: [&str; 9] = [
-    "id",
-    "senderId",
-    "receiverId",
-    "content",
-    "type",
-    "status",
-    "clientMessageId",
-    "createdAt",
-    "updatedAt",
-];
 const CHAT_KEYS: [&str; 5] = [
     "conversationId",
     "peer",
@@ -47,59 +36,9 @@ const RECEIPT_KEYS: [&str; 3] = ["peerId", "deliveredUpTo", "readUpTo"];
 const FAR_FUTURE_ID: &str = "ffffffff-ffff-7fff-bfff-ffffffffffff";
 /// A message id earlier than any message a test sends.
 const ANCIENT_ID: &str = "00000000-0000-7000-8000-000000000001";
-
 // ---------------------------------------------------------------------------------------------
-// Harness
+// Harness (the shared part is in `common`)
 // ---------------------------------------------------------------------------------------------
-
-struct TestApp {
-    base_url: String,
-    client: reqwest::Client,
-    /// The gateway's clock on the memory backend; the system clock on moto.
-    clock: Option<Arc<ManualClock>>,
-    /// The delivery jobs the functions queued (memory backend).
-    queue: Arc<LocalQueue>,
-    /// Dropping the app stops the server.
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn next_cursor(&self) -> Option<String> {
-        self.headers
-            .get("x-next-cursor")
-            .map(|v| v.to_str().expect("X-Next-Cursor is ASCII").to_owned())
-    }
-
-    fn items(&self, case: &str) -> Vec<Value> {
-        self.body
-            .as_array()
-            .unwrap_or_else(|| panic!("{case}: a bare JSON array, got {}", self.body))
-            .clone()
-    }
-}
-
-enum Body {
-    Empty,
-    Json(Value),
-    Raw(String),
-}
-
-/// A signed-up account as the tests use it.
-#[derive(Debug, Clone)]
-struct Person {
-    id: String,
-    username: String,
-    token: String,
-    /// What other users should see of this person.
-    profile: Value,
-}
 
 /// A configuration with the known webhook key plus `vars`.
 fn config(vars: &[(&str, &str)]) -> Config {
@@ -111,146 +50,31 @@ fn config(vars: &[(&str, &str)]) -> Config {
     Config::local_from_lookup(move |k| map.get(k).cloned()).expect("the test configuration")
 }
 
+/// The gateway on in-memory stores with the known webhook key, on a manual clock.
 async fn spawn_app() -> TestApp {
-    spawn_app_with(config(&[])).await
-}
-
-async fn spawn_app_with(config: Config) -> TestApp {
-    let clock = Arc::new(ManualClock::starting_now());
-    let gateway = whatspe_local::build(
-        config,
-        Backend::Memory {
-            clock: clock.clone(),
-        },
-    )
-    .await
-    .expect("the in-memory gateway builds");
-    start(gateway, Some(clock)).await
-}
-
-fn moto_endpoint() -> String {
-    std::env::var("WHATSPE_TEST_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "WHATSPE_TEST_ENDPOINT is not set: this test needs a moto server. Run `make test` \
-                 or `scripts/with-moto.sh cargo test -p whatspe-local --test messages_e2e`, or start \
-                 moto with `make moto` and set WHATSPE_TEST_ENDPOINT=http://127.0.0.1:5000"
-            )
-        })
+    spawn_app_with(config(&[]), Options::default()).await
 }
 
 /// The gateway on the AWS adapters of the moto server, with a fresh table (and queue) prefix;
 /// also the SDK configuration and the prefix, to look at the queue directly.
 async fn spawn_app_on_moto() -> (TestApp, aws_config::SdkConfig, String) {
-    let endpoint = moto_endpoint();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .endpoint_url(&endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    let suffix: String = whatspe::crypto::random_bytes::<6>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let prefix = format!("m{suffix}_");
     // The SQS event source is off so that the test reads the jobs off the real queue
     // (the real-time tests follow them through `push` to WebSocket clients).
-    let gateway = whatspe_local::build_with(
-        config(&[(ENV_TABLE_PREFIX, &prefix)]),
-        Backend::Aws { sdk: sdk.clone() },
-        whatspe_local::Options {
+    spawn_app_on_moto_with(
+        config(&[]),
+        "m",
+        Options {
             event_source: false,
             ..Default::default()
         },
     )
     .await
-    .unwrap_or_else(|e| panic!("the gateway could not set up its tables on {endpoint}: {e}"));
-    (start(gateway, None).await, sdk, prefix)
-}
-
-async fn start(gateway: Gateway, clock: Option<Arc<ManualClock>>) -> TestApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(whatspe_local::serve(listener, gateway.router, async {
-        let _ = rx.await;
-    }));
-    TestApp {
-        base_url: format!("http://{addr}"),
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("reqwest client"),
-        clock,
-        queue: gateway.queue,
-        _shutdown: tx,
-    }
 }
 
 /// An Indian mobile number unique to `n`, in E.164.
 fn phone(n: u32) -> String {
     format!("+91989100{n:04}")
 }
-
-/// Percent-encodes a query value (`+` would otherwise arrive as a space).
-fn query_value(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn six_digit_code(body: &str) -> Option<String> {
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == 6)
-        .map(str::to_owned)
-}
-
-fn str_field(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} should be a string in {v}"))
-        .to_owned()
-}
-
-fn millis(v: &Value, what: &str) -> i64 {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("{what} is not a string: {v}"));
-    DateTime::parse_from_rfc3339(s)
-        .unwrap_or_else(|e| panic!("{what} {s:?} is not RFC 3339: {e}"))
-        .with_timezone(&Utc)
-        .timestamp_millis()
-}
-
-fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("an object, got {v}"))
-        .keys()
-        .cloned()
-        .collect()
-}
-
-fn set_of(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn ids(items: &[Value]) -> Vec<String> {
-    items.iter().map(|v| str_field(v, "id")).collect()
-}
-
 fn statuses(items: &[Value]) -> Vec<String> {
     items.iter().map(|v| str_field(v, "status")).collect()
 }
@@ -261,10 +85,6 @@ fn user_id(s: &str) -> UserId {
 
 fn message_id(s: &str) -> MessageId {
     MessageId::parse(s).unwrap_or_else(|e| panic!("{s:?} is not a message id: {e}"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `X-Whatspe-Signature` of `body` under `key`.
@@ -327,98 +147,7 @@ fn receipt(peer: &Person, delivered: Option<&str>, read: Option<&str>) -> Value 
     json!({ "peerId": peer.id, "deliveredUpTo": delivered, "readUpTo": read })
 }
 
-#[track_caller]
-fn assert_error(r: &Reply, status: u16, code: &str, case: &str) {
-    assert_eq!(r.status, status, "{case}: status (body: {})", r.body);
-    assert_eq!(
-        r.body["error"]["code"], code,
-        "{case}: error code (body: {})",
-        r.body
-    );
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{case}: the error carries a human message (body: {})",
-        r.body
-    );
-}
-
-#[track_caller]
-fn assert_ok(r: &Reply, status: u16, case: &str) {
-    assert_eq!(r.status, status, "{case}: status (body: {})", r.body);
-}
-
-/// A message as the API shows it: exactly the message fields, with these values.
-#[track_caller]
-fn assert_message(m: &Value, from: &Person, to: &Person, content: &str, status: &str, case: &str) {
-    assert_eq!(
-        keys(m),
-        set_of(&MESSAGE_KEYS),
-        "{case}: message keys of {m}"
-    );
-    assert_eq!(m["senderId"], from.id, "{case}: senderId");
-    assert_eq!(m["receiverId"], to.id, "{case}: receiverId");
-    assert_eq!(m["content"], content, "{case}: content");
-    assert_eq!(m["status"], status, "{case}: status");
-    MessageId::parse(&str_field(m, "id"))
-        .unwrap_or_else(|e| panic!("{case}: id is not a UUID: {e}"));
-    millis(&m["createdAt"], "createdAt");
-}
-
 impl TestApp {
-    async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        body: Body,
-        bearer: Option<&str>,
-        headers: &[(&str, String)],
-    ) -> Reply {
-        let mut req = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base_url));
-        if let Some(token) = bearer {
-            req = req.bearer_auth(token);
-        }
-        for (name, value) in headers {
-            req = req.header(*name, value);
-        }
-        req = match body {
-            Body::Empty => req,
-            Body::Json(v) => req.json(&v),
-            Body::Raw(s) => req.header("content-type", "application/json").body(s),
-        };
-        let res = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"));
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let text = res.text().await.expect("response body");
-        Reply {
-            status,
-            headers,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        }
-    }
-
-    async fn get(&self, path: &str, bearer: &str) -> Reply {
-        self.request(Method::GET, path, Body::Empty, Some(bearer), &[])
-            .await
-    }
-
-    async fn post(&self, path: &str, body: Value, bearer: &str) -> Reply {
-        self.request(Method::POST, path, Body::Json(body), Some(bearer), &[])
-            .await
-    }
-
-    fn clock(&self) -> &ManualClock {
-        self.clock
-            .as_deref()
-            .expect("this test runs on the memory backend's manual clock")
-    }
-
     fn advance(&self, seconds: i64) {
         self.clock().advance(TimeDelta::seconds(seconds));
     }
@@ -447,105 +176,8 @@ impl TestApp {
             .collect()
     }
 
-    /// request-otp → the code from the outbox → verify-otp → register.
-    async fn sign_up(&self, phone: &str, username: &str) -> Person {
-        let r = self
-            .request(
-                Method::POST,
-                "/api/auth/request-otp",
-                Body::Json(json!({ "phoneNumber": phone })),
-                None,
-                &[],
-            )
-            .await;
-        assert_ok(&r, 200, "request-otp");
-        let r = self
-            .request(
-                Method::GET,
-                &format!("/_local/sms?phoneNumber={}", query_value(phone)),
-                Body::Empty,
-                None,
-                &[],
-            )
-            .await;
-        assert_ok(&r, 200, "GET /_local/sms");
-        let newest = r
-            .items("outbox")
-            .last()
-            .cloned()
-            .unwrap_or_else(|| panic!("no SMS to {phone}"));
-        let text = str_field(&newest, "body");
-        let code = six_digit_code(&text).unwrap_or_else(|| panic!("no 6-digit code in {text:?}"));
-        let r = self
-            .request(
-                Method::POST,
-                "/api/auth/verify-otp",
-                Body::Json(json!({ "phoneNumber": phone, "otp": code })),
-                None,
-                &[],
-            )
-            .await;
-        assert_ok(&r, 200, "verify-otp");
-        let registration = str_field(&r.body, "registrationToken");
-        let r = self
-            .request(
-                Method::POST,
-                "/api/auth/register",
-                Body::Json(json!({ "username": username })),
-                Some(&registration),
-                &[],
-            )
-            .await;
-        assert_ok(&r, 201, "register");
-        let profile = ["id", "username", "status", "profilePicture", "lastSeen"]
-            .iter()
-            .map(|k| ((*k).to_owned(), r.body[*k].clone()))
-            .collect();
-        Person {
-            id: str_field(&r.body, "id"),
-            username: str_field(&r.body, "username"),
-            token: str_field(&r.body, "accessToken"),
-            profile: Value::Object(profile),
-        }
-    }
-
-    /// `a` asks `b`, `b` accepts.
-    async fn befriend(&self, a: &Person, b: &Person) {
-        let r = self
-            .post(
-                "/api/contacts/request",
-                json!({ "receiverId": b.id }),
-                &a.token,
-            )
-            .await;
-        assert_ok(&r, 201, &format!("{} requests {}", a.username, b.username));
-        let request_id = str_field(&r.body, "id");
-        let r = self
-            .post(
-                &format!("/api/contacts/accept/{request_id}"),
-                json!({}),
-                &b.token,
-            )
-            .await;
-        assert_ok(&r, 200, &format!("{} accepts {}", b.username, a.username));
-    }
-
     async fn send_body(&self, from: &Person, body: Value) -> Reply {
         self.post("/api/messages", body, &from.token).await
-    }
-
-    async fn send(&self, from: &Person, to: &Person, content: &str) -> Reply {
-        self.send_body(from, json!({ "receiverId": to.id, "content": content }))
-            .await
-    }
-
-    /// A text message that must be created: the message as the API returned it.
-    async fn send_ok(&self, from: &Person, to: &Person, content: &str) -> Value {
-        let r = self.send(from, to, content).await;
-        let case = format!("{} sends {content:?} to {}", from.username, to.username);
-        assert_ok(&r, 201, &case);
-        assert_message(&r.body, from, to, content, "sent", &case);
-        r.body
     }
 
     async fn history(&self, who: &Person, peer: &Person, query: &str) -> Reply {
@@ -591,7 +223,7 @@ impl TestApp {
     }
 
     async fn webhook(&self, body: &str, headers: &[(&str, String)]) -> Reply {
-        self.request(
+        self.request_with_headers(
             Method::POST,
             "/api/webhooks/messages",
             Body::Raw(body.to_owned()),
@@ -1137,7 +769,7 @@ async fn only_contacts_may_message_and_a_refused_send_stores_nothing() {
 
 #[tokio::test]
 async fn history_pages_backwards_and_forwards_by_message_id_without_gaps_or_duplicates() {
-    let app = spawn_app_with(config(&[(ENV_SEND_BURST, "100000")])).await;
+    let app = spawn_app_with(config(&[(ENV_SEND_BURST, "100000")]), Options::default()).await;
     let a = app.sign_up(&phone(1), "asha").await;
     let b = app.sign_up(&phone(2), "bala").await;
     app.befriend(&a, &b).await;
@@ -1250,10 +882,10 @@ fn retry_after(r: &Reply, case: &str) -> i64 {
 #[tokio::test]
 async fn a_burst_beyond_the_send_limit_gets_429_with_retry_after_and_honouring_it_gets_every_message_through()
  {
-    let app = spawn_app_with(config(&[
-        (ENV_SEND_BURST, "5"),
-        (ENV_SEND_RATE_PER_SECOND, "2"),
-    ]))
+    let app = spawn_app_with(
+        config(&[(ENV_SEND_BURST, "5"), (ENV_SEND_RATE_PER_SECOND, "2")]),
+        Options::default(),
+    )
     .await;
     let a = app.sign_up(&phone(1), "asha").await;
     let b = app.sign_up(&phone(2), "bala").await;
@@ -1644,7 +1276,7 @@ async fn bad_messaging_input_is_refused_with_precise_4xx_and_writes_nothing() {
     ];
     for (case, body, status, code) in send_cases {
         let r = app
-            .request(Method::POST, "/api/messages", body, Some(&a.token), &[])
+            .request(Method::POST, "/api/messages", body, Some(&a.token))
             .await;
         assert_error(&r, status, code, &format!("POST /api/messages: {case}"));
     }
@@ -1763,9 +1395,7 @@ async fn bad_messaging_input_is_refused_with_precise_4xx_and_writes_nothing() {
             ),
         ];
         for (case, body, status, code) in cases {
-            let r = app
-                .request(Method::POST, &path, body, Some(&b.token), &[])
-                .await;
+            let r = app.request(Method::POST, &path, body, Some(&b.token)).await;
             assert_error(&r, status, code, &format!("POST {path}: {case}"));
         }
     }
@@ -1795,13 +1425,13 @@ async fn bad_messaging_input_is_refused_with_precise_4xx_and_writes_nothing() {
             _ => Body::Empty,
         };
         assert_error(
-            &app.request(method.clone(), &path, body, None, &[]).await,
+            &app.request(method.clone(), &path, body, None).await,
             401,
             "missing_token",
             &format!("{method} {path} without a token"),
         );
         let r = app
-            .request(method.clone(), &path, forged, Some("not.a.jwt"), &[])
+            .request(method.clone(), &path, forged, Some("not.a.jwt"))
             .await;
         assert_eq!(
             r.status, 401,

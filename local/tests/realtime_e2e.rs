@@ -5,12 +5,17 @@
 //! device registration. Memory backend, plus one journey on the DynamoDB, SQS and SNS adapters
 //! of a moto server (`make test` starts one).
 
+mod common;
+
 use axum::extract::State;
 use axum::response::IntoResponse;
 use chrono::{DateTime, TimeDelta, Utc};
+use common::{
+    Body, Person, Reply, TestApp, assert_error, assert_ok, ids, keys, millis, query_value, set_of,
+    spawn_app, spawn_app_on_moto_with, spawn_app_with, str_field,
+};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -21,15 +26,12 @@ use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
-use whatspe::clock::{Clock, ManualClock};
+use whatspe::clock::Clock;
 use whatspe::config::Config;
 use whatspe::domain::{SessionId, UserId};
-use whatspe::memory::{PushRecord, RecordingPush};
+use whatspe::memory::PushRecord;
 use whatspe::ports::{Connection, ConnectionStore, Platform};
-use whatspe_local::queue::LocalQueue;
-use whatspe_local::ws::Sockets;
-use whatspe_local::{Backend, Gateway, Options};
-
+use whatspe_local::Options;
 /// The design's delivery target: a message reaches a live socket within 1 s.
 const DELIVERY: Duration = Duration::from_secs(1);
 /// The same on moto (real SQS polling, DynamoDB over HTTP).
@@ -42,148 +44,20 @@ const READY: Duration = Duration::from_secs(5);
 const MSG_KEYS: [&str; 7] = ["id", "s", "r", "c", "t", "st", "ts"];
 
 // ---------------------------------------------------------------------------------------------
-// Harness
+// Harness (the shared part is in `common`)
 // ---------------------------------------------------------------------------------------------
-
-struct TestApp {
-    addr: SocketAddr,
-    base_url: String,
-    client: reqwest::Client,
-    /// The gateway's clock on the memory backend; the system clock on moto.
-    clock: Option<Arc<ManualClock>>,
-    /// The local SQS queue (memory backend).
-    queue: Arc<LocalQueue>,
-    /// The mobile pushes sent (memory backend).
-    push: Arc<RecordingPush>,
-    /// The gateway's open sockets.
-    sockets: Arc<Sockets>,
-    /// Dropping the app stops the server.
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn items(&self, case: &str) -> Vec<Value> {
-        self.body
-            .as_array()
-            .unwrap_or_else(|| panic!("{case}: a bare JSON array, got {}", self.body))
-            .clone()
-    }
-}
-
-/// A signed-up account as the tests use it.
-#[derive(Debug, Clone)]
-struct Person {
-    id: String,
-    username: String,
-    token: String,
-}
-
-async fn spawn_app() -> TestApp {
-    spawn_app_with(Options::default()).await
-}
-
-async fn spawn_app_with(options: Options) -> TestApp {
-    let clock = Arc::new(ManualClock::starting_now());
-    let gateway = whatspe_local::build_with(
-        Config::for_tests(),
-        Backend::Memory {
-            clock: clock.clone(),
-        },
-        options,
-    )
-    .await
-    .expect("the in-memory gateway builds");
-    start(gateway, Some(clock)).await
-}
-
-fn moto_endpoint() -> String {
-    std::env::var("WHATSPE_TEST_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "WHATSPE_TEST_ENDPOINT is not set: this test needs a moto server. Run `make test` \
-                 or `scripts/with-moto.sh cargo test -p whatspe-local --test realtime_e2e`, or start \
-                 moto with `make moto` and set WHATSPE_TEST_ENDPOINT=http://127.0.0.1:5000"
-            )
-        })
-}
 
 /// The gateway on the AWS adapters of the moto server (DynamoDB, SNS, and the SQS queue the
 /// gateway polls), with a fresh table and queue prefix; also the SDK configuration and the
 /// prefix, to look at the tables directly.
 async fn spawn_app_on_moto() -> (TestApp, aws_config::SdkConfig, String) {
-    let endpoint = moto_endpoint();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .endpoint_url(&endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    let suffix: String = whatspe::crypto::random_bytes::<6>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let prefix = format!("r{suffix}_");
-    let mut config = Config::for_tests();
-    config.table_prefix = prefix.clone();
-    let gateway = whatspe_local::build(config, Backend::Aws { sdk: sdk.clone() })
-        .await
-        .unwrap_or_else(|e| panic!("the gateway could not set up its tables on {endpoint}: {e}"));
-    (start(gateway, None).await, sdk, prefix)
-}
-
-async fn start(gateway: Gateway, clock: Option<Arc<ManualClock>>) -> TestApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(whatspe_local::serve(listener, gateway.router, async {
-        let _ = rx.await;
-    }));
-    TestApp {
-        addr,
-        base_url: format!("http://{addr}"),
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("reqwest client"),
-        clock,
-        queue: gateway.queue,
-        push: gateway.push,
-        sockets: gateway.sockets,
-        _shutdown: tx,
-    }
+    spawn_app_on_moto_with(Config::for_tests(), "r", Options::default()).await
 }
 
 /// An Indian mobile number unique to `n`, in E.164.
 fn phone(n: u32) -> String {
     format!("+91989200{n:04}")
 }
-
-/// Percent-encodes a URL path segment or query value.
-fn encoded(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// Decodes `%XX` escapes (what the management-API client does to connection ids).
 fn decoded(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -204,73 +78,10 @@ fn decoded(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
-
-fn six_digit_code(body: &str) -> Option<String> {
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == 6)
-        .map(str::to_owned)
-}
-
-fn str_field(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} should be a string in {v}"))
-        .to_owned()
-}
-
-fn millis(v: &Value, what: &str) -> i64 {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("{what} is not a string: {v}"));
-    DateTime::parse_from_rfc3339(s)
-        .unwrap_or_else(|e| panic!("{what} {s:?} is not RFC 3339: {e}"))
-        .with_timezone(&Utc)
-        .timestamp_millis()
-}
-
-fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("an object, got {v}"))
-        .keys()
-        .cloned()
-        .collect()
-}
-
-fn set_of(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn ids(items: &[Value]) -> Vec<String> {
-    items.iter().map(|v| str_field(v, "id")).collect()
-}
-
 /// Time left of `budget` since `since`.
 fn left(since: Instant, budget: Duration) -> Duration {
     budget.saturating_sub(since.elapsed())
 }
-
-#[track_caller]
-fn assert_error(r: &Reply, status: u16, code: &str, case: &str) {
-    assert_eq!(r.status, status, "{case}: status (body: {})", r.body);
-    assert_eq!(
-        r.body["error"]["code"], code,
-        "{case}: error code (body: {})",
-        r.body
-    );
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{case}: the error carries a human message (body: {})",
-        r.body
-    );
-}
-
-#[track_caller]
-fn assert_ok(r: &Reply, status: u16, case: &str) {
-    assert_eq!(r.status, status, "{case}: status (body: {})", r.body);
-}
-
 /// A `MSG` frame for the message `m` (as the REST API returned it): exactly
 /// `{id, s, r, c, t, st, ts}` with the message's values.
 #[track_caller]
@@ -311,146 +122,6 @@ where
 }
 
 impl TestApp {
-    async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        bearer: Option<&str>,
-    ) -> Reply {
-        let mut req = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base_url));
-        if let Some(token) = bearer {
-            req = req.bearer_auth(token);
-        }
-        if let Some(v) = body {
-            req = req.json(&v);
-        }
-        let res = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"));
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let text = res.text().await.expect("response body");
-        Reply {
-            status,
-            headers,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        }
-    }
-
-    async fn get(&self, path: &str, bearer: &str) -> Reply {
-        self.request(Method::GET, path, None, Some(bearer)).await
-    }
-
-    async fn post(&self, path: &str, body: Value, bearer: &str) -> Reply {
-        self.request(Method::POST, path, Some(body), Some(bearer))
-            .await
-    }
-
-    async fn delete(&self, path: &str, bearer: &str) -> Reply {
-        self.request(Method::DELETE, path, None, Some(bearer)).await
-    }
-
-    fn clock(&self) -> &ManualClock {
-        self.clock
-            .as_deref()
-            .expect("this test runs on the memory backend's manual clock")
-    }
-
-    /// request-otp → the code from the outbox → verify-otp → register.
-    async fn sign_up(&self, phone: &str, username: &str) -> Person {
-        let r = self
-            .request(
-                Method::POST,
-                "/api/auth/request-otp",
-                Some(json!({ "phoneNumber": phone })),
-                None,
-            )
-            .await;
-        assert_ok(&r, 200, "request-otp");
-        let r = self
-            .request(
-                Method::GET,
-                &format!("/_local/sms?phoneNumber={}", encoded(phone)),
-                None,
-                None,
-            )
-            .await;
-        assert_ok(&r, 200, "GET /_local/sms");
-        let newest = r
-            .items("outbox")
-            .last()
-            .cloned()
-            .unwrap_or_else(|| panic!("no SMS to {phone}"));
-        let text = str_field(&newest, "body");
-        let code = six_digit_code(&text).unwrap_or_else(|| panic!("no 6-digit code in {text:?}"));
-        let r = self
-            .request(
-                Method::POST,
-                "/api/auth/verify-otp",
-                Some(json!({ "phoneNumber": phone, "otp": code })),
-                None,
-            )
-            .await;
-        assert_ok(&r, 200, "verify-otp");
-        let registration = str_field(&r.body, "registrationToken");
-        let r = self
-            .request(
-                Method::POST,
-                "/api/auth/register",
-                Some(json!({ "username": username })),
-                Some(&registration),
-            )
-            .await;
-        assert_ok(&r, 201, "register");
-        Person {
-            id: str_field(&r.body, "id"),
-            username: str_field(&r.body, "username"),
-            token: str_field(&r.body, "accessToken"),
-        }
-    }
-
-    /// `a` asks `b`, `b` accepts.
-    async fn befriend(&self, a: &Person, b: &Person) {
-        let r = self
-            .post(
-                "/api/contacts/request",
-                json!({ "receiverId": b.id }),
-                &a.token,
-            )
-            .await;
-        assert_ok(&r, 201, &format!("{} requests {}", a.username, b.username));
-        let request_id = str_field(&r.body, "id");
-        let r = self
-            .post(
-                &format!("/api/contacts/accept/{request_id}"),
-                json!({}),
-                &b.token,
-            )
-            .await;
-        assert_ok(&r, 200, &format!("{} accepts {}", b.username, a.username));
-    }
-
-    /// A text message over REST that must be created: the message as the API returned it.
-    async fn send_ok(&self, from: &Person, to: &Person, content: &str) -> Value {
-        let r = self
-            .post(
-                "/api/messages",
-                json!({ "receiverId": to.id, "content": content }),
-                &from.token,
-            )
-            .await;
-        assert_ok(
-            &r,
-            201,
-            &format!("{} sends {content:?} to {}", from.username, to.username),
-        );
-        r.body
-    }
-
     /// `who`'s entry for `peer` in `GET /api/contacts`.
     async fn contact_entry(&self, who: &Person, peer: &Person) -> Value {
         let r = self.get("/api/contacts", &who.token).await;
@@ -617,7 +288,7 @@ impl TestApp {
     async fn management(&self, method: Method, cid: &str, body: Option<&str>) -> Reply {
         let mut req = self.client.request(
             method.clone(),
-            format!("{}/@connections/{}", self.base_url, encoded(cid)),
+            format!("{}/@connections/{}", self.base_url, query_value(cid)),
         );
         if let Some(b) = body {
             req = req.body(b.to_owned());
@@ -626,14 +297,7 @@ impl TestApp {
             .send()
             .await
             .unwrap_or_else(|e| panic!("{method} /@connections/{cid}: no answer: {e}"));
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let text = res.text().await.expect("response body");
-        Reply {
-            status,
-            headers,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        }
+        Reply::read(res).await
     }
 }
 
@@ -1461,10 +1125,13 @@ async fn spawn_flaky_management_api(target: SocketAddr) -> (FlakyManagementApi, 
 async fn a_delivery_that_fails_once_is_redelivered_after_the_visibility_timeout_and_seen_once_per_id()
  {
     let visibility = Duration::from_millis(200);
-    let app = spawn_app_with(Options {
-        visibility_timeout: visibility,
-        ..Options::default()
-    })
+    let app = spawn_app_with(
+        Config::for_tests(),
+        Options {
+            visibility_timeout: visibility,
+            ..Options::default()
+        },
+    )
     .await;
     let (flaky, flaky_addr) = spawn_flaky_management_api(app.addr).await;
     let a = app.sign_up(&phone(1), "asha").await;
@@ -1523,10 +1190,13 @@ async fn a_delivery_that_fails_once_is_redelivered_after_the_visibility_timeout_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_job_ends_in_the_dead_letter_queue_after_five_receives_without_blocking_delivery()
 {
-    let app = spawn_app_with(Options {
-        visibility_timeout: Duration::from_millis(200),
-        ..Options::default()
-    })
+    let app = spawn_app_with(
+        Config::for_tests(),
+        Options {
+            visibility_timeout: Duration::from_millis(200),
+            ..Options::default()
+        },
+    )
     .await;
     let a = app.sign_up(&phone(1), "asha").await;
     let b = app.sign_up(&phone(2), "bala").await;
@@ -1588,7 +1258,12 @@ async fn the_upgrade_is_refused_with_401_without_a_valid_access_token_of_a_live_
     }
 
     let r = app
-        .request(Method::POST, "/api/auth/logout", None, Some(&a.token))
+        .request(
+            Method::POST,
+            "/api/auth/logout",
+            Body::Empty,
+            Some(&a.token),
+        )
         .await;
     assert_ok(&r, 200, "A logs out");
     let (status, body) = app.refused(Some(&a.token), "logged-out session").await;
@@ -1748,10 +1423,13 @@ async fn refused_frames_get_err_and_the_socket_stays_open() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_socket_is_closed_with_1001_after_the_idle_timeout_and_an_active_one_is_not() {
     let idle = Duration::from_millis(300);
-    let app = spawn_app_with(Options {
-        idle_timeout: idle,
-        ..Options::default()
-    })
+    let app = spawn_app_with(
+        Config::for_tests(),
+        Options {
+            idle_timeout: idle,
+            ..Options::default()
+        },
+    )
     .await;
     let a = app.sign_up(&phone(1), "asha").await;
     let b = app.sign_up(&phone(2), "bala").await;
@@ -1885,7 +1563,9 @@ async fn devices_register_once_per_token_list_and_unregister() {
         }
     }
     assert_eq!(app.devices_of(&a).await.len(), 1, "nothing half-written");
-    let r = app.request(Method::GET, "/api/devices", None, None).await;
+    let r = app
+        .request(Method::GET, "/api/devices", Body::Empty, None)
+        .await;
     assert_eq!(r.status, 401, "no token");
 }
 
@@ -2023,4 +1703,76 @@ async fn realtime_journey_works_on_dynamodb_sqs_and_sns_via_moto() {
     assert_eq!(ids(&r.items("B's latest")), vec![str_field(&m, "id")]);
     b3.no_frame_within(Duration::from_millis(200), "nothing replayed")
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_receiver_gets_an_sns_mobile_push_through_moto() {
+    // An FCM platform application on moto, before the gateway reads its configuration.
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(common::moto_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "realtime-push",
+        ))
+        .load()
+        .await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let suffix = common::hex(&whatspe::crypto::random_bytes::<6>());
+    let application = sns
+        .create_platform_application()
+        .name(format!("whatspe-{suffix}"))
+        .platform("GCM")
+        .attributes("PlatformCredential", "fcm-server-key")
+        .send()
+        .await
+        .expect("an FCM platform application on moto");
+    let mut config = Config::for_tests();
+    config.fcm_application_arn = application.platform_application_arn().map(str::to_owned);
+    let (app, _, _) = spawn_app_on_moto_with(config, "p", Options::default()).await;
+    let a = app.sign_up(&phone(21), "pia").await;
+    let b = app.sign_up(&phone(22), "pranav").await;
+    app.befriend(&a, &b).await;
+    let token = format!("fcm-token-{suffix}");
+    let r = app
+        .post(
+            "/api/devices",
+            json!({ "platform": "fcm", "token": token }),
+            &b.token,
+        )
+        .await;
+    assert_ok(&r, 201, "B registers an Android phone");
+
+    // B has no live connection: the MSG job becomes an SNS publish to B's endpoint.
+    let m = app.send_ok(&a, &b, "while your phone sleeps").await;
+    let id = str_field(&m, "id");
+    let deadline = Instant::now() + MOTO_DELIVERY * 5;
+    loop {
+        let data: Value = reqwest::get(format!("{}/moto-api/data.json", common::moto_endpoint()))
+            .await
+            .expect("moto's model data")
+            .json()
+            .await
+            .expect("JSON");
+        let endpoints = data["sns"]["PlatformEndpoint"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let pushed = endpoints
+            .iter()
+            .filter(|e| e["token"] == token.as_str())
+            .any(|e| e["messages"].to_string().contains(&id));
+        if pushed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no SNS publish of {id} to B's endpoint within {:?}: {endpoints:?}",
+            MOTO_DELIVERY * 5
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
