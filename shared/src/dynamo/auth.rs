@@ -270,8 +270,7 @@ impl UserStore for DynamoUserStore {
             .index_name(index.name)
             .key_condition_expression("unPrefix = :p AND begins_with(unKey, :k)")
             .expression_attribute_values(":p", s(&partition))
-            .expression_attribute_values(":k", s(prefix))
-            .limit(page.limit as i32 + 1);
+            .expression_attribute_values(":k", s(prefix));
         if let Some(c) = &page.cursor {
             let c: UsernameCursor = decode_cursor(c)?;
             if !c.k.starts_with(prefix) {
@@ -282,22 +281,16 @@ impl UserStore for DynamoUserStore {
                 .exclusive_start_key("unPrefix", s(&partition))
                 .exclusive_start_key("unKey", s(c.k));
         }
-        let out = query
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| from_item::<UserItem>(i).map(|u| ((u.un_key.clone(), u.user.id), u.user)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |(k, id)| {
-            UsernameCursor {
+        super::query_page(
+            query,
+            page.limit,
+            |u: UserItem| ((u.un_key, u.user.id), u.user),
+            |(k, id)| UsernameCursor {
                 k: k.clone(),
                 id: *id,
-            }
-        }))
+            },
+        )
+        .await
     }
 
     async fn update(

@@ -180,8 +180,7 @@ impl DynamoContacts {
             .index_name(index.name)
             .key_condition_expression("#u = :u")
             .expression_attribute_names("#u", index.partition_key)
-            .expression_attribute_values(":u", s(user.to_string()))
-            .limit(page.limit as i32 + 1);
+            .expression_attribute_values(":u", s(user.to_string()));
         if let Some(c) = &page.cursor {
             let c: RequestCursor = decode_cursor(c)?;
             query = query
@@ -189,19 +188,13 @@ impl DynamoContacts {
                 .exclusive_start_key(index.partition_key, s(user.to_string()))
                 .exclusive_start_key("id", s(c.id.to_string()));
         }
-        let out = query
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| from_item::<RequestItem>(i).map(|r| (r.request.id, r.request)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |id| {
-            RequestCursor { id: *id }
-        }))
+        super::query_page(
+            query,
+            page.limit,
+            |r: RequestItem| (r.request.id, r.request),
+            |id| RequestCursor { id: *id },
+        )
+        .await
     }
 }
 
@@ -324,25 +317,18 @@ impl ContactStore for DynamoContacts {
             .table_name(&self.contacts)
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(keys::contacts_pk(owner)))
-            .consistent_read(true)
-            .limit(page.limit as i32 + 1);
+            .consistent_read(true);
         if let Some(c) = &page.cursor {
             let c: ContactCursor = decode_cursor(c)?;
             query = query.set_exclusive_start_key(Some(contact_key(owner, &c.c)));
         }
-        let out = query
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| from_item::<ContactItem>(i).map(|c| (c.contact.contact_id, c.contact)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |c| ContactCursor {
-            c: *c,
-        }))
+        super::query_page(
+            query,
+            page.limit,
+            |c: ContactItem| (c.contact.contact_id, c.contact),
+            |c| ContactCursor { c: *c },
+        )
+        .await
     }
 
     async fn get(&self, owner: &UserId, other: &UserId) -> Result<Option<Contact>, StoreError> {

@@ -387,8 +387,7 @@ impl MessageStore for DynamoMessages {
             .index_name(index.name)
             .key_condition_expression("memberId = :m")
             .expression_attribute_values(":m", s(member.to_string()))
-            .scan_index_forward(false)
-            .limit(page.limit as i32 + 1);
+            .scan_index_forward(false);
         if let Some(c) = &page.cursor {
             let c: ChatCursor = decode_cursor(c)?;
             let mut start = key(keys::member_pk(member), keys::conversation_sk(&c.c));
@@ -396,23 +395,18 @@ impl MessageStore for DynamoMessages {
             start.insert("lastMessageId".into(), s(c.l.to_string()));
             query = query.set_exclusive_start_key(Some(start));
         }
-        let out = query.send().await.map_err(unavailable)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| {
-                from_item::<ConversationItem>(i).map(|c| {
-                    (
-                        (c.last_message_id, c.conversation.conversation_id),
-                        c.conversation,
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |(l, c)| {
-            ChatCursor { l: *l, c: *c }
-        }))
+        super::query_page(
+            query,
+            page.limit,
+            |c: ConversationItem| {
+                (
+                    (c.last_message_id, c.conversation.conversation_id),
+                    c.conversation,
+                )
+            },
+            |(l, c)| ChatCursor { l: *l, c: *c },
+        )
+        .await
     }
 
     async fn mark_read(

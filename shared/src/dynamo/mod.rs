@@ -122,6 +122,33 @@ pub(crate) async fn query_all(
     }
 }
 
+/// One page of a listing: runs `query` with `Limit = limit + 1`, parses each item into its
+/// cursor key and value with `split`, and pages through [`crate::ports::Page::from_overfetch`]
+/// (the same contract the memory stores follow).
+pub(crate) async fn query_page<I, K, T, C>(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    limit: usize,
+    split: impl Fn(I) -> (K, T),
+    cursor: impl Fn(&K) -> C,
+) -> Result<crate::ports::Page<T>, StoreError>
+where
+    I: DeserializeOwned,
+    C: Serialize,
+{
+    let out = query
+        .limit(limit as i32 + 1)
+        .send()
+        .await
+        .map_err(unavailable)?;
+    let items = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| from_item::<I>(i).map(&split))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::ports::Page::from_overfetch(items, limit, cursor))
+}
+
 /// A `pk`-only key.
 pub(crate) fn pk_key(pk: String) -> Item {
     Item::from([("pk".to_owned(), s(pk))])
