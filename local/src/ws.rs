@@ -86,6 +86,13 @@ impl ConnectionGateway for LocalConnectionGateway {
             None => Err(PostError::Gone),
         }
     }
+
+    async fn close(&self, connection_id: &str) -> Result<(), PostError> {
+        match self.client.get() {
+            Some(c) => c.close(connection_id).await,
+            None => Err(PostError::Gone),
+        }
+    }
 }
 
 /// What the WebSocket routes need.

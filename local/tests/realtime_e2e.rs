@@ -1776,3 +1776,40 @@ async fn an_offline_receiver_gets_an_sns_mobile_push_through_moto() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_closes_that_sessions_sockets_and_no_others() {
+    let app = spawn_app().await;
+    let a = app.sign_up(&phone(31), "lena").await;
+    let b = app.sign_up(&phone(32), "leon").await;
+    app.befriend(&a, &b).await;
+    // A second session of A's on another phone (a second sign-in).
+    let other = app
+        .verify_otp(&a.phone, &app.code_for(&a.phone).await)
+        .await;
+    assert_ok(&other, 200, "A signs in on a second phone");
+    let a_other = Person {
+        token: str_field(&other.body, "accessToken"),
+        ..a.clone()
+    };
+
+    let mut first = app.connect(&a).await;
+    let mut second = app.connect(&a_other).await;
+    let r = app.post("/api/auth/logout", json!({}), &a.token).await;
+    assert_ok(&r, 200, "A logs out of the first session");
+    let code = first
+        .expect_close(Duration::from_secs(1), "the logged-out session's socket")
+        .await;
+    assert_eq!(code, 1000, "closed normally by the server");
+    let (status, _) = app
+        .refused(Some(&a.token), "reconnecting with the logged-out token")
+        .await;
+    assert_eq!(status, 401);
+    // The other session is untouched, and still gets its messages.
+    second.ping_pong("the other session's socket").await;
+    let m = app.send_ok(&b, &a, "still here?").await;
+    let f = second
+        .expect_frame("MSG", Duration::from_secs(1), "the other session")
+        .await;
+    assert_msg_frame(&f, &m, "the other session");
+}

@@ -197,6 +197,7 @@ fn set(pairs: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 /// shows up here in review).
 fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
     const WS_POST: &str = "execute-api:WebSocketApi/v1/POST/@connections/*";
+    const WS_DELETE: &str = "execute-api:WebSocketApi/v1/DELETE/@connections/*";
     BTreeMap::from([
         (
             "auth_otp",
@@ -210,6 +211,10 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:PutItem", "SessionsTable"),
                 ("dynamodb:UpdateItem", "SessionsTable"),
                 ("sns:Publish", "*"),
+                // Logout closes the session's sockets.
+                ("dynamodb:Query", "ConnectionsTable/index/by_user"),
+                ("dynamodb:DeleteItem", "ConnectionsTable"),
+                ("execute-api:ManageConnections", WS_DELETE),
             ]),
         ),
         (
@@ -322,6 +327,10 @@ const ALLOWED_WILDCARDS: &[(&str, &str)] = &[
     (
         "execute-api:ManageConnections",
         "execute-api:WebSocketApi/v1/POST/@connections/*",
+    ),
+    (
+        "execute-api:ManageConnections",
+        "execute-api:WebSocketApi/v1/DELETE/@connections/*",
     ),
 ];
 

@@ -44,4 +44,21 @@ impl ConnectionGateway for ApiGatewayConnections {
             Err(e) => Err(PostError::Failed(Box::new(e))),
         }
     }
+
+    async fn close(&self, connection_id: &str) -> Result<(), PostError> {
+        match self
+            .client
+            .delete_connection()
+            .connection_id(connection_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("GoneException") => Err(PostError::Gone),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 410) => {
+                Err(PostError::Gone)
+            }
+            Err(e) => Err(PostError::Failed(Box::new(e))),
+        }
+    }
 }

@@ -263,6 +263,17 @@ impl App {
         }
     }
 
+    /// Logout: the session's refresh token stops working and its open sockets are closed.
+    pub async fn end_session(
+        &self,
+        user: &crate::domain::UserId,
+        session: &crate::domain::SessionId,
+    ) -> Result<(), crate::Error> {
+        self.auth.logout(session).await?;
+        self.realtime.close_session(user, session).await?;
+        Ok(())
+    }
+
     /// For a Lambda: configuration from the environment and AWS adapters. Fails at cold start
     /// with a clear message when the configuration is incomplete.
     pub async fn from_lambda_env() -> Result<Self, crate::config::ConfigError> {

@@ -140,7 +140,7 @@ async fn refresh(
 }
 
 async fn logout(State(app): State<App>, caller: Caller) -> Result<impl IntoResponse, Error> {
-    app.auth.logout(&caller.session_id).await?;
+    app.end_session(&caller.user_id, &caller.session_id).await?;
     Ok(Json(json!({ "message": "Logged out" })))
 }
 

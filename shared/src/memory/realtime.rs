@@ -171,6 +171,7 @@ impl PushSender for RecordingPush {
 pub struct RecordingGateway {
     posts: Mutex<Vec<(String, String)>>,
     gone: Mutex<HashSet<String>>,
+    closed: Mutex<Vec<String>>,
 }
 
 impl RecordingGateway {
@@ -182,8 +183,13 @@ impl RecordingGateway {
             .map(|(_, f)| f.clone())
             .collect()
     }
+    /// Plays the client going away: posts to it answer 410 from now on.
     pub fn close(&self, connection_id: &str) {
         lock(&self.gone).insert(connection_id.to_owned());
+    }
+    /// Connections the server closed (`DELETE /@connections/{id}`), oldest first.
+    pub fn closed_by_server(&self) -> Vec<String> {
+        lock(&self.closed).clone()
     }
 }
 
@@ -195,6 +201,14 @@ impl ConnectionGateway for RecordingGateway {
         }
         let text = String::from_utf8(data.to_vec()).map_err(|e| PostError::Failed(Box::new(e)))?;
         lock(&self.posts).push((connection_id.to_owned(), text));
+        Ok(())
+    }
+
+    async fn close(&self, connection_id: &str) -> Result<(), PostError> {
+        if !lock(&self.gone).insert(connection_id.to_owned()) {
+            return Err(PostError::Gone);
+        }
+        lock(&self.closed).push(connection_id.to_owned());
         Ok(())
     }
 }

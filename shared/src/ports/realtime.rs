@@ -49,6 +49,9 @@ pub enum PostError {
 #[async_trait]
 pub trait ConnectionGateway: Send + Sync {
     async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), PostError>;
+    /// `DELETE /@connections/{id}`: closes the connection (API Gateway then sends
+    /// `$disconnect`). `Gone` when it was already closed.
+    async fn close(&self, connection_id: &str) -> Result<(), PostError>;
 }
 
 /// A mobile push platform.

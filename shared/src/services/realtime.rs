@@ -101,6 +101,32 @@ impl RealtimeService {
         Ok(())
     }
 
+    /// Closes every socket opened with `session` (after logout: a revoked session keeps no
+    /// live connection). API Gateway answers each close with `$disconnect`, which does the
+    /// bookkeeping; a socket already gone leaves only its row, deleted here.
+    pub async fn close_session(
+        &self,
+        user: &UserId,
+        session: &crate::domain::SessionId,
+    ) -> Result<usize, Error> {
+        let mut closed = 0;
+        for c in self.connections.of_user(user, self.clock.now()).await? {
+            if c.session_id != *session {
+                continue;
+            }
+            match self.gateway.close(&c.connection_id).await {
+                Ok(()) => closed += 1,
+                Err(PostError::Gone) => {
+                    self.connections.delete(&c.connection_id).await?;
+                }
+                Err(PostError::Failed(e)) => {
+                    tracing::warn!(error = %e, "closing a revoked session's socket failed; it ends within 2 hours")
+                }
+            }
+        }
+        Ok(closed)
+    }
+
     async fn touch_last_seen(
         &self,
         user: &UserId,

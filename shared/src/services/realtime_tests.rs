@@ -436,6 +436,10 @@ impl ConnectionGateway for Broken {
     async fn post(&self, _: &str, _: &[u8]) -> Result<(), PostError> {
         Err(PostError::Failed("throttled".into()))
     }
+
+    async fn close(&self, _: &str) -> Result<(), PostError> {
+        Err(PostError::Failed("throttled".into()))
+    }
 }
 
 #[tokio::test]
@@ -488,4 +492,44 @@ async fn device_registration_checks_platform_and_token() {
             .code(),
         "device_not_found"
     );
+}
+
+#[tokio::test]
+async fn ending_a_session_closes_only_its_sockets() {
+    let h = harness();
+    let (a, t1) = h.user("alice", 1).await;
+    let now = h.clock.now();
+    let other = crate::domain::SessionId::new_random();
+    h.ports
+        .sessions
+        .create(&Session {
+            id: other,
+            user_id: a.id,
+            token_hash: "y".into(),
+            created_at: now,
+            rotated_at: now,
+            expires_at: now + TimeDelta::days(30),
+            revoked: false,
+        })
+        .await
+        .unwrap();
+    let (t2, _) = h.app.tokens.issue_access(&a.id, &other).unwrap();
+    for (id, token) in [("s1a", &t1), ("s1b", &t1), ("s2", &t2)] {
+        h.app.realtime.connect(id, Some(token)).await.unwrap();
+    }
+    // s1b's client vanished without $disconnect: its close answers 410.
+    h.handles.gateway.close("s1b");
+    let sid = h.app.tokens.verify_access(&t1).unwrap().session_id;
+    h.app.end_session(&a.id, &sid).await.unwrap();
+    assert_eq!(h.handles.gateway.closed_by_server(), vec!["s1a".to_owned()]);
+    assert_eq!(
+        h.ports.connections.get("s1b").await.unwrap(),
+        None,
+        "a gone socket's row is deleted"
+    );
+    assert!(
+        h.ports.connections.get("s2").await.unwrap().is_some(),
+        "the other session stays connected"
+    );
+    assert!(h.ports.sessions.get(&sid).await.unwrap().unwrap().revoked);
 }
