@@ -1813,3 +1813,29 @@ async fn logging_out_closes_that_sessions_sockets_and_no_others() {
         .await;
     assert_msg_frame(&f, &m, "the other session");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reusing_a_rotated_refresh_token_closes_the_sessions_sockets() {
+    let app = spawn_app().await;
+    let (user, access, refresh) = app.sign_up_with_tokens(&phone(41), "mira").await;
+    let mira = Person {
+        id: str_field(&user, "id"),
+        username: str_field(&user, "username"),
+        phone: str_field(&user, "phoneNumber"),
+        token: access,
+        profile: Value::Null,
+    };
+    let mut socket = app.connect(&mira).await;
+    let r = app
+        .post_public("/api/auth/refresh", json!({ "refreshToken": refresh }))
+        .await;
+    assert_ok(&r, 200, "the first refresh rotates");
+    let r = app
+        .post_public("/api/auth/refresh", json!({ "refreshToken": refresh }))
+        .await;
+    assert_error(&r, 401, "refresh_token_reused", "the rotated token again");
+    let code = socket
+        .expect_close(Duration::from_secs(1), "the leaked session's socket")
+        .await;
+    assert_eq!(code, 1000);
+}

@@ -263,6 +263,23 @@ impl App {
         }
     }
 
+    /// Refresh. When a rotated refresh token comes back (it leaked), the session is revoked
+    /// and its open sockets are closed too: whoever holds its access tokens loses the socket.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+    ) -> Result<crate::services::TokenPair, crate::Error> {
+        let result = self.auth.refresh(refresh_token).await;
+        if let Err(e) = &result
+            && e.code() == "refresh_token_reused"
+            && let Some((sid, _)) = crate::services::tokens::parse_refresh_token(refresh_token)
+            && let Some(user) = self.auth.session_owner(&sid).await?
+        {
+            self.realtime.close_session(&user, &sid).await?;
+        }
+        result
+    }
+
     /// Logout: the session's refresh token stops working and its open sockets are closed.
     pub async fn end_session(
         &self,

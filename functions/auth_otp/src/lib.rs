@@ -136,7 +136,7 @@ async fn refresh(
     State(app): State<App>,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<Json<TokenPair>, Error> {
-    Ok(Json(app.auth.refresh(&body.refresh_token).await?))
+    Ok(Json(app.refresh(&body.refresh_token).await?))
 }
 
 async fn logout(State(app): State<App>, caller: Caller) -> Result<impl IntoResponse, Error> {

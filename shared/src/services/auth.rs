@@ -360,6 +360,11 @@ impl AuthService {
         )
     }
 
+    /// Who a session belongs to, if it exists.
+    pub async fn session_owner(&self, session: &SessionId) -> Result<Option<UserId>, Error> {
+        Ok(self.sessions.get(session).await?.map(|s| s.user_id))
+    }
+
     /// Ends a session: its refresh token stops working at once; access tokens issued for it
     /// expire within their 15 minutes.
     pub async fn logout(&self, session: &SessionId) -> Result<(), Error> {

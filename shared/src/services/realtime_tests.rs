@@ -533,3 +533,53 @@ async fn ending_a_session_closes_only_its_sockets() {
     );
     assert!(h.ports.sessions.get(&sid).await.unwrap().unwrap().revoked);
 }
+
+#[tokio::test]
+async fn a_reused_refresh_token_also_closes_the_sessions_sockets() {
+    let h = harness();
+    h.ports
+        .users
+        .create(&User {
+            id: UserId::new_random(),
+            username: Username::parse("alice").unwrap(),
+            email: None,
+            phone_number: PhoneNumber::parse_e164("+919000000001").unwrap(),
+            profile_picture: None,
+            status: StatusText::parse("hi").unwrap(),
+            last_seen: h.clock.now(),
+            created_at: h.clock.now(),
+            updated_at: h.clock.now(),
+            verified: true,
+        })
+        .await
+        .unwrap();
+    // A real session through sign-in: request-otp → verify-otp on the registered number.
+    h.app.auth.request_otp("9000000001").await.unwrap();
+    let body = h.handles.outbox.messages(None).pop().unwrap().body;
+    let code: String = body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned();
+    let crate::services::Verified::Existing { tokens, .. } =
+        h.app.auth.verify_otp("9000000001", &code).await.unwrap()
+    else {
+        panic!("a registered number signs in");
+    };
+    h.app
+        .realtime
+        .connect("s1", Some(&tokens.access_token))
+        .await
+        .unwrap();
+    h.app
+        .refresh(&tokens.refresh_token)
+        .await
+        .expect("the first use rotates");
+    let err = h.app.refresh(&tokens.refresh_token).await.unwrap_err();
+    assert_eq!(err.code(), "refresh_token_reused");
+    assert_eq!(
+        h.handles.gateway.closed_by_server(),
+        vec!["s1".to_owned()],
+        "the leaked session's socket is closed"
+    );
+}
