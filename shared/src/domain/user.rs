@@ -44,3 +44,23 @@ impl From<&User> for PublicProfile {
         }
     }
 }
+
+#[cfg(test)]
+impl User {
+    /// A verified account for unit tests: `name`, phone `+91 90000000nn`, created at `now`.
+    pub(crate) fn sample(name: &str, n: u32, now: DateTime<Utc>) -> Self {
+        let india = super::CountryCode::parse("91").unwrap();
+        Self {
+            id: UserId::new_random(),
+            username: Username::parse(name).unwrap(),
+            email: None,
+            phone_number: PhoneNumber::parse(&format!("90000000{n:02}"), &india).unwrap(),
+            profile_picture: None,
+            status: StatusText::parse("hi").unwrap(),
+            last_seen: now,
+            created_at: now,
+            updated_at: now,
+            verified: true,
+        }
+    }
+}

@@ -1,7 +1,7 @@
 use super::*;
 use crate::app::{MemoryHandles, Ports};
 use crate::clock::ManualClock;
-use crate::domain::{StatusText, User};
+use crate::domain::User;
 use crate::error::BoxError;
 use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
@@ -46,22 +46,9 @@ fn harness() -> Harness {
 
 impl Harness {
     async fn user(&self, name: &str, n: u32) -> User {
-        let now = self.clock.now();
         let u = User {
-            id: UserId::new_random(),
-            username: Username::parse(name).unwrap(),
             email: Some(crate::domain::Email::parse(&format!("{name}@example.com")).unwrap()),
-            phone_number: PhoneNumber::parse(
-                &format!("90000000{n:02}"),
-                &CountryCode::parse("91").unwrap(),
-            )
-            .unwrap(),
-            profile_picture: None,
-            status: StatusText::parse("hi").unwrap(),
-            last_seen: now,
-            created_at: now,
-            updated_at: now,
-            verified: true,
+            ..User::sample(name, n, self.clock.now())
         };
         self.ports.users.create(&u).await.unwrap();
         u

@@ -1,7 +1,7 @@
 use super::*;
 use crate::app::{MemoryHandles, Ports};
 use crate::clock::ManualClock;
-use crate::domain::{CountryCode, MessageStatus, PhoneNumber, StatusText, User, Username};
+use crate::domain::{CountryCode, MessageStatus, User};
 use crate::error::BoxError;
 use crate::services::{ContactService, Recipient, RequestOutcome};
 use async_trait::async_trait;
@@ -21,25 +21,7 @@ struct Harness {
 async fn harness_with(rate: SendRate, queue: Option<Arc<dyn DeliveryQueue>>) -> Harness {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let (ports, handles) = Ports::in_memory(clock.clone());
-    let mk = |name: &str, n: u32| {
-        let now = clock.now();
-        User {
-            id: UserId::new_random(),
-            username: Username::parse(name).unwrap(),
-            email: None,
-            phone_number: PhoneNumber::parse(
-                &format!("90000000{n:02}"),
-                &CountryCode::parse("91").unwrap(),
-            )
-            .unwrap(),
-            profile_picture: None,
-            status: StatusText::parse("hi").unwrap(),
-            last_seen: now,
-            created_at: now,
-            updated_at: now,
-            verified: true,
-        }
-    };
+    let mk = |name: &str, n: u32| User::sample(name, n, clock.now());
     let (alice, bob) = (mk("alice", 1), mk("bob", 2));
     ports.users.create(&alice).await.unwrap();
     ports.users.create(&bob).await.unwrap();
@@ -215,12 +197,7 @@ async fn a_retry_returns_the_original_and_a_reused_id_with_other_content_conflic
 #[tokio::test]
 async fn strangers_get_403_unknown_receivers_404_and_self_400() {
     let h = harness().await;
-    let carol = User {
-        id: UserId::new_random(),
-        username: Username::parse("carol").unwrap(),
-        phone_number: PhoneNumber::parse_e164("+919000000003").unwrap(),
-        ..h.alice.clone()
-    };
+    let carol = User::sample("carol", 3, h.clock.now());
     h.ports.users.create(&carol).await.unwrap();
     assert_eq!(
         h.svc
@@ -456,12 +433,7 @@ async fn webhooks_need_a_valid_signature_and_a_fresh_timestamp() {
 #[tokio::test]
 async fn external_messages_skip_the_contact_check_and_are_idempotent_on_their_id() {
     let h = harness().await;
-    let carol = User {
-        id: UserId::new_random(),
-        username: Username::parse("carol").unwrap(),
-        phone_number: PhoneNumber::parse_e164("+919000000003").unwrap(),
-        ..h.alice.clone()
-    };
+    let carol = User::sample("carol", 3, h.clock.now());
     h.ports.users.create(&carol).await.unwrap();
     let first = created(
         h.svc

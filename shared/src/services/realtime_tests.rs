@@ -2,7 +2,7 @@ use super::*;
 use crate::app::{App, MemoryHandles, Ports};
 use crate::clock::ManualClock;
 use crate::config::Config;
-use crate::domain::{CountryCode, PhoneNumber, StatusText, User, Username};
+use crate::domain::User;
 use crate::frames::ServerFrame;
 use crate::ports::{ConnectionGateway, Session};
 use crate::services::{Recipient, RequestOutcome};
@@ -31,27 +31,18 @@ fn harness() -> Harness {
 impl Harness {
     /// A user with a live session; returns the user and an access token.
     async fn user(&self, name: &str, n: u32) -> (User, String) {
-        let now = self.clock.now();
-        let u = User {
-            id: UserId::new_random(),
-            username: Username::parse(name).unwrap(),
-            email: None,
-            phone_number: PhoneNumber::parse(
-                &format!("90000000{n:02}"),
-                &CountryCode::parse("91").unwrap(),
-            )
-            .unwrap(),
-            profile_picture: None,
-            status: StatusText::parse("hi").unwrap(),
-            last_seen: now,
-            created_at: now,
-            updated_at: now,
-            verified: true,
-        };
+        let u = User::sample(name, n, self.clock.now());
         self.ports.users.create(&u).await.unwrap();
-        let sid = crate::domain::SessionId::new_random();
+        let (_, token) = self.session(&u).await;
+        (u, token)
+    }
+
+    /// A new live session of `u`, and an access token of it.
+    async fn session(&self, u: &User) -> (crate::domain::SessionId, String) {
+        let now = self.clock.now();
+        let id = crate::domain::SessionId::new_random();
         let session = Session {
-            id: sid,
+            id,
             user_id: u.id,
             token_hash: "x".into(),
             created_at: now,
@@ -60,8 +51,7 @@ impl Harness {
             revoked: false,
         };
         self.ports.sessions.create(&session).await.unwrap();
-        let (token, _) = self.app.tokens.issue_access(&u.id, &sid).unwrap();
-        (u, token)
+        (id, self.app.tokens.issue_access(&u.id, &id).unwrap().0)
     }
 
     async fn befriend(&self, a: &User, b: &User) {
@@ -498,22 +488,7 @@ async fn device_registration_checks_platform_and_token() {
 async fn ending_a_session_closes_only_its_sockets() {
     let h = harness();
     let (a, t1) = h.user("alice", 1).await;
-    let now = h.clock.now();
-    let other = crate::domain::SessionId::new_random();
-    h.ports
-        .sessions
-        .create(&Session {
-            id: other,
-            user_id: a.id,
-            token_hash: "y".into(),
-            created_at: now,
-            rotated_at: now,
-            expires_at: now + TimeDelta::days(30),
-            revoked: false,
-        })
-        .await
-        .unwrap();
-    let (t2, _) = h.app.tokens.issue_access(&a.id, &other).unwrap();
+    let (_, t2) = h.session(&a).await;
     for (id, token) in [("s1a", &t1), ("s1b", &t1), ("s2", &t2)] {
         h.app.realtime.connect(id, Some(token)).await.unwrap();
     }
@@ -537,22 +512,7 @@ async fn ending_a_session_closes_only_its_sockets() {
 #[tokio::test]
 async fn a_reused_refresh_token_also_closes_the_sessions_sockets() {
     let h = harness();
-    h.ports
-        .users
-        .create(&User {
-            id: UserId::new_random(),
-            username: Username::parse("alice").unwrap(),
-            email: None,
-            phone_number: PhoneNumber::parse_e164("+919000000001").unwrap(),
-            profile_picture: None,
-            status: StatusText::parse("hi").unwrap(),
-            last_seen: h.clock.now(),
-            created_at: h.clock.now(),
-            updated_at: h.clock.now(),
-            verified: true,
-        })
-        .await
-        .unwrap();
+    h.user("alice", 1).await;
     // A real session through sign-in: request-otp → verify-otp on the registered number.
     h.app.auth.request_otp("9000000001").await.unwrap();
     let body = h.handles.outbox.messages(None).pop().unwrap().body;
