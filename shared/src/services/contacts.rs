@@ -263,11 +263,7 @@ impl ContactService {
         match self.requests.accept(&request, now).await {
             Ok(()) => {}
             Err(StoreError::Conflict { what: "contacts" }) => return Err(already_contacts()),
-            Err(StoreError::Conflict { .. }) => {
-                let current = self.requests.get(id).await?.ok_or_else(request_not_found)?;
-                return Err(not_pending(&current));
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(self.settle_failed(id, e).await),
         }
         request.status = RequestStatus::Accepted;
         request.updated_at = now;
@@ -292,6 +288,18 @@ impl ContactService {
         ))
     }
 
+    /// Why accepting or rejecting failed: a lost race says what the request became.
+    async fn settle_failed(&self, id: &RequestId, e: StoreError) -> Error {
+        if !matches!(e, StoreError::Conflict { .. }) {
+            return e.into();
+        }
+        match self.requests.get(id).await {
+            Ok(Some(current)) => not_pending(&current),
+            Ok(None) => request_not_found(),
+            Err(e) => e.into(),
+        }
+    }
+
     /// Rejects a pending request the caller received. The sender is not told.
     pub async fn reject(&self, caller: &UserId, id: &RequestId) -> Result<ContactRequest, Error> {
         let mut request = self.received_request(caller, id).await?;
@@ -301,11 +309,7 @@ impl ContactService {
         let now = self.clock.now();
         match self.requests.reject(&request, now).await {
             Ok(()) => {}
-            Err(StoreError::Conflict { .. }) => {
-                let current = self.requests.get(id).await?.ok_or_else(request_not_found)?;
-                return Err(not_pending(&current));
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(self.settle_failed(id, e).await),
         }
         request.status = RequestStatus::Rejected;
         request.updated_at = now;
