@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    Body, PUBLIC_PROFILE_KEYS, Person, Reply, TestApp, assert_error, assert_ok, ids, keys, millis,
-    public_part, query_value, set_of, spawn_app_on_moto, start, str_field,
+    Body, PUBLIC_PROFILE_KEYS, Person, Reply, TestApp, assert_error, assert_ok, ids, keys,
+    public_part, query_value, set_of, spawn_app_on_moto, start, str_field, timestamp,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -56,14 +56,21 @@ fn assert_public_profile(v: &Value, case: &str) {
     );
 }
 
-/// A contact as `GET /api/contacts` and `accept` show it.
+/// A contact as `GET /api/contacts` and `accept` show it: the public profile, the phone
+/// number (contacts know each other's) and presence; never the e-mail address.
 fn contact_view(p: &Person) -> Value {
     let mut v = p.profile.clone();
+    v["phoneNumber"] = json!(p.phone);
     v["online"] = json!(false);
     v
 }
 
-fn event(id: &str, sender: &Person, receiver: &Person, ts: i64) -> ContactRequestEvent {
+fn event(
+    id: &str,
+    sender: &Person,
+    receiver: &Person,
+    ts: chrono::DateTime<chrono::Utc>,
+) -> ContactRequestEvent {
     ContactRequestEvent {
         id: RequestId::parse(id).expect("request id"),
         s: UserId::parse(&sender.id).expect("sender id"),
@@ -229,9 +236,9 @@ async fn a_request_accepted_makes_both_contacts_exactly_once_and_removing_ends_i
     assert_eq!(request["senderId"], a.id);
     assert_eq!(request["receiverId"], b.id);
     assert_eq!(request["status"], "pending");
-    let created = millis(&request["createdAt"], "createdAt");
+    let created = timestamp(&request["createdAt"], "createdAt");
     assert_eq!(
-        millis(&request["updatedAt"], "updatedAt"),
+        timestamp(&request["updatedAt"], "updatedAt"),
         created,
         "a new request is unchanged"
     );
@@ -281,11 +288,11 @@ async fn a_request_accepted_makes_both_contacts_exactly_once_and_removing_ends_i
     assert_eq!(accepted["senderId"], a.id);
     assert_eq!(accepted["receiverId"], b.id);
     assert_eq!(
-        millis(&accepted["createdAt"], "createdAt"),
+        timestamp(&accepted["createdAt"], "createdAt"),
         created,
         "createdAt stays"
     );
-    let accepted_at = millis(&accepted["updatedAt"], "updatedAt");
+    let accepted_at = timestamp(&accepted["updatedAt"], "updatedAt");
     assert!(
         accepted_at >= created,
         "updatedAt moves forward: {accepted}"
@@ -574,7 +581,7 @@ async fn a_second_request_conflicts_and_a_reverse_request_accepts_the_pending_on
         .await;
     app.assert_no_requests(&[&a, &b], "after the crossing requests")
         .await;
-    let accepted_at = millis(&r.body["updatedAt"], "updatedAt");
+    let accepted_at = timestamp(&r.body["updatedAt"], "updatedAt");
     assert_eq!(
         app.events_for(&a),
         vec![ServerFrame::ReqAcc(event(&ab, &a, &b, accepted_at))],
@@ -1226,7 +1233,7 @@ async fn contact_journey_and_username_search_work_on_dynamodb_via_moto() {
     assert_eq!(r.body["status"], "pending");
     assert_eq!(r.body["receiverId"], b.id);
     let request_id = str_field(&r.body, "id");
-    let created = millis(&r.body["createdAt"], "createdAt");
+    let created = timestamp(&r.body["createdAt"], "createdAt");
     assert_error(
         &app.request_contact(&a, json!({ "phoneNumber": bare_phone(2) }))
             .await,
@@ -1254,7 +1261,7 @@ async fn contact_journey_and_username_search_work_on_dynamodb_via_moto() {
     assert_ok(&r, 200, "B accepts");
     assert_eq!(r.body["request"]["status"], "accepted");
     assert_eq!(r.body["contact"], contact_view(&a));
-    let accepted_at = millis(&r.body["request"]["updatedAt"], "updatedAt");
+    let accepted_at = timestamp(&r.body["request"]["updatedAt"], "updatedAt");
     assert_error(
         &app.accept(&b, &request_id).await,
         409,

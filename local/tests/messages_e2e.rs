@@ -5,31 +5,23 @@
 
 mod common;
 
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use common::{
-    Body, Person, Reply, TestApp, assert_error, assert_message, assert_ok, hex, ids, keys, millis,
-    query_value, set_of, spawn_app_on_moto_with, spawn_app_with, str_field,
+    Body, Person, Reply, TestApp, WEBHOOK_SECRET, assert_error, assert_message, assert_ok,
+    config_with_webhook, ids, keys, millis, query_value, set_of, signature, spawn_app_on_moto_with,
+    spawn_app_with, str_field,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-use whatspe::config::{Config, ENV_SEND_BURST, ENV_SEND_RATE_PER_SECOND, ENV_WEBHOOK_SECRET};
+use whatspe::config::{ENV_SEND_BURST, ENV_SEND_RATE_PER_SECOND};
 use whatspe::domain::{MessageId, MessageKind, MessageStatus, UserId};
 use whatspe::frames::{MessageEvent, ReceiptEvent, ServerFrame};
 use whatspe::ports::DeliveryJob;
 use whatspe_local::Options;
 
-/// The webhook key every test gateway is configured with (at least 32 bytes).
-const WEBHOOK_SECRET: &str = "e2e-webhook-secret-0123456789abcdef0123";
-
-const CHAT_KEYS: [&str; 5] = [
-    "conversationId",
-    "peer",
-    "lastMessage",
-    "unreadCount",
-    "updatedAt",
-];
+const CHAT_KEYS: [&str; 5] = ["chatId", "peer", "lastMessage", "unreadCount", "updatedAt"];
 const RECEIPT_KEYS: [&str; 3] = ["peerId", "deliveredUpTo", "readUpTo"];
 
 /// A message id later than any message a test sends (UUIDv7 at the end of time).
@@ -40,19 +32,9 @@ const ANCIENT_ID: &str = "00000000-0000-7000-8000-000000000001";
 // Harness (the shared part is in `common`)
 // ---------------------------------------------------------------------------------------------
 
-/// A configuration with the known webhook key plus `vars`.
-fn config(vars: &[(&str, &str)]) -> Config {
-    let mut map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    map.insert(ENV_WEBHOOK_SECRET.to_owned(), WEBHOOK_SECRET.to_owned());
-    Config::local_from_lookup(move |k| map.get(k).cloned()).expect("the test configuration")
-}
-
 /// The gateway on in-memory stores with the known webhook key, on a manual clock.
 async fn spawn_app() -> TestApp {
-    spawn_app_with(config(&[]), Options::default()).await
+    spawn_app_with(config_with_webhook(&[]), Options::default()).await
 }
 
 /// The gateway on the AWS adapters of the moto server, with a fresh table (and queue) prefix;
@@ -61,7 +43,7 @@ async fn spawn_app_on_moto() -> (TestApp, aws_config::SdkConfig, String) {
     // The SQS event source is off so that the test reads the jobs off the real queue
     // (the real-time tests follow them through `push` to WebSocket clients).
     spawn_app_on_moto_with(
-        config(&[]),
+        config_with_webhook(&[]),
         "m",
         Options {
             event_source: false,
@@ -87,14 +69,6 @@ fn message_id(s: &str) -> MessageId {
     MessageId::parse(s).unwrap_or_else(|e| panic!("{s:?} is not a message id: {e}"))
 }
 
-/// `X-Whatspe-Signature` of `body` under `key`.
-fn signature(key: &[u8], body: &str) -> String {
-    format!(
-        "sha256={}",
-        hex(&whatspe::crypto::hmac_sha256(key, body.as_bytes()))
-    )
-}
-
 /// The delivery job a sent message (as the API returned it) must have queued: the `MSG` frame
 /// to the receiver and the sender's other devices, a mobile push to the receiver only.
 fn msg_job(m: &Value) -> DeliveryJob {
@@ -113,7 +87,7 @@ fn msg_job(m: &Value) -> DeliveryJob {
             c: str_field(m, "content"),
             t,
             st: MessageStatus::Sent,
-            ts: millis(&m["createdAt"], "createdAt"),
+            ts: common::timestamp(&m["createdAt"], "createdAt"),
         }),
     }
 }
@@ -150,15 +124,6 @@ fn receipt(peer: &Person, delivered: Option<&str>, read: Option<&str>) -> Value 
 impl TestApp {
     fn advance(&self, seconds: i64) {
         self.clock().advance(TimeDelta::seconds(seconds));
-    }
-
-    /// The gateway's current time, in epoch seconds.
-    fn now_secs(&self) -> i64 {
-        use whatspe::clock::Clock;
-        match &self.clock {
-            Some(c) => c.now().timestamp(),
-            None => Utc::now().timestamp(),
-        }
     }
 
     /// The messaging API's delivery jobs (contact-request and presence events, which also
@@ -221,32 +186,6 @@ impl TestApp {
         )
         .await
     }
-
-    async fn webhook(&self, body: &str, headers: &[(&str, String)]) -> Reply {
-        self.request_with_headers(
-            Method::POST,
-            "/api/webhooks/messages",
-            Body::Raw(body.to_owned()),
-            None,
-            headers,
-        )
-        .await
-    }
-
-    /// `body` signed with the configured key, stamped with the gateway's current time.
-    async fn signed_webhook(&self, body: &str) -> Reply {
-        self.webhook(
-            body,
-            &[
-                (
-                    "x-whatspe-signature",
-                    signature(WEBHOOK_SECRET.as_bytes(), body),
-                ),
-                ("x-whatspe-timestamp", self.now_secs().to_string()),
-            ],
-        )
-        .await
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,7 +243,7 @@ async fn a_conversation_is_queued_listed_and_read_as_both_people_see_it() {
     assert_eq!(a_chats[0]["peer"], b.profile);
     assert_eq!(a_chats[0]["unreadCount"], 0, "A sent everything");
     assert_eq!(
-        a_chats[0]["conversationId"], chats[0]["conversationId"],
+        a_chats[0]["chatId"], chats[0]["chatId"],
         "one conversation, whoever looks"
     );
 
@@ -769,7 +708,11 @@ async fn only_contacts_may_message_and_a_refused_send_stores_nothing() {
 
 #[tokio::test]
 async fn history_pages_backwards_and_forwards_by_message_id_without_gaps_or_duplicates() {
-    let app = spawn_app_with(config(&[(ENV_SEND_BURST, "100000")]), Options::default()).await;
+    let app = spawn_app_with(
+        config_with_webhook(&[(ENV_SEND_BURST, "100000")]),
+        Options::default(),
+    )
+    .await;
     let a = app.sign_up(&phone(1), "asha").await;
     let b = app.sign_up(&phone(2), "bala").await;
     app.befriend(&a, &b).await;
@@ -883,7 +826,7 @@ fn retry_after(r: &Reply, case: &str) -> i64 {
 async fn a_burst_beyond_the_send_limit_gets_429_with_retry_after_and_honouring_it_gets_every_message_through()
  {
     let app = spawn_app_with(
-        config(&[(ENV_SEND_BURST, "5"), (ENV_SEND_RATE_PER_SECOND, "2")]),
+        config_with_webhook(&[(ENV_SEND_BURST, "5"), (ENV_SEND_RATE_PER_SECOND, "2")]),
         Options::default(),
     )
     .await;
@@ -960,15 +903,22 @@ async fn signed_webhook_messages_are_stored_once_and_bad_signatures_or_stale_tim
 
     let r = app.signed_webhook(&body).await;
     assert_ok(&r, 201, "a signed webhook between non-contacts");
+    assert_eq!(
+        keys(&r.body),
+        set_of(&["success", "message"]),
+        "the seed's {{success}} with the message beside it: {}",
+        r.body
+    );
+    assert_eq!(r.body["success"], true, "the seed's success flag");
     assert_message(
-        &r.body,
+        &r.body["message"],
         &shop,
         &b,
         "Your order has shipped",
         "sent",
         "the webhook message",
     );
-    let first = r.body;
+    let first = r.body["message"].clone();
     assert_eq!(
         app.jobs(),
         vec![msg_job(&first)],
@@ -978,7 +928,8 @@ async fn signed_webhook_messages_are_stored_once_and_bad_signatures_or_stale_tim
     app.advance(30);
     let r = app.signed_webhook(&body).await;
     assert_ok(&r, 200, "the same external id again");
-    assert_eq!(r.body["id"], first["id"], "the same message");
+    assert_eq!(r.body["success"], true, "a retry succeeds too");
+    assert_eq!(r.body["message"]["id"], first["id"], "the same message");
     assert_error(
         &app.signed_webhook(&webhook_body("order-42", &shop.id, &b.id, "Cancelled"))
             .await,
@@ -1091,6 +1042,18 @@ async fn signed_webhook_messages_are_stored_once_and_bad_signatures_or_stale_tim
             webhook_body("order-47", "shop", &b.id, "hi"),
             400,
             "invalid_user_id",
+        ),
+        (
+            "\"system\" as the receiverId",
+            webhook_body("order-50", &shop.id, "system", "hi"),
+            400,
+            "invalid_user_id",
+        ),
+        (
+            "the system's id as the receiverId",
+            webhook_body("order-51", &shop.id, &UserId::SYSTEM.to_string(), "hi"),
+            404,
+            "user_not_found",
         ),
         (
             "empty content",

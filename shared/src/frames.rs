@@ -2,6 +2,7 @@
 //! Always sent as text frames.
 
 use crate::domain::{Message, MessageId, MessageKind, MessageStatus, RequestId, UserId};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A frame the server sends to a client.
@@ -45,7 +46,7 @@ pub enum ServerFrame {
 }
 
 /// `MSG` payload: `{id, s, r, c, t, st, ts}` — id, sender, receiver, content, type, status,
-/// epoch millis.
+/// RFC 3339 time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageEvent {
     pub id: MessageId,
@@ -54,7 +55,7 @@ pub struct MessageEvent {
     pub c: String,
     pub t: MessageKind,
     pub st: MessageStatus,
-    pub ts: i64,
+    pub ts: DateTime<Utc>,
 }
 
 impl MessageEvent {
@@ -66,7 +67,7 @@ impl MessageEvent {
             c: m.content.as_str().to_owned(),
             t: m.kind,
             st: MessageStatus::Sent,
-            ts: m.created_at.timestamp_millis(),
+            ts: m.created_at,
         }
     }
 }
@@ -99,22 +100,22 @@ pub struct TypingEvent {
     pub s: UserId,
 }
 
-/// `PRES` payload: `on` = has a live connection; `ls` = last seen (epoch millis) when off.
+/// `PRES` payload: `on` = has a live connection; `ls` = last seen (RFC 3339 time) when off.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PresenceEvent {
     pub u: UserId,
     pub on: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ls: Option<i64>,
+    pub ls: Option<DateTime<Utc>>,
 }
 
-/// `ACK` payload: the client's id for the send, the stored id and time (epoch millis).
+/// `ACK` payload: the client's id for the send, the stored id and time (RFC 3339 time).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AckEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cm: Option<String>,
     pub id: MessageId,
-    pub ts: i64,
+    pub ts: DateTime<Utc>,
 }
 
 /// `ERR` payload.
@@ -138,11 +139,14 @@ pub enum ClientFrame {
     /// `{"t":"DLV","d":{"p": peer, "upTo": id}}`: delivery receipt.
     Dlv { p: UserId, up_to: MessageId },
     /// `{"t":"MSG","d":{"r": receiver, "c": content, "t": type?, "cm": client id?}}`: send.
+    /// The seed's own frame `{id, s, r, c, t, st, ts}` is accepted too: `id` is the client's
+    /// id for the send (as `cm`), `s` must be the sender, `st` and `ts` are the server's to set.
     Msg {
         r: UserId,
         c: String,
         t: String,
         cm: Option<String>,
+        s: Option<UserId>,
     },
 }
 
@@ -183,6 +187,14 @@ impl ClientFrame {
             t: String,
             #[serde(default)]
             cm: Option<String>,
+            #[serde(default)]
+            id: Option<String>,
+            #[serde(default)]
+            s: Option<UserId>,
+            #[serde(default, rename = "st")]
+            _status: serde_json::Value,
+            #[serde(default, rename = "ts")]
+            _timestamp: serde_json::Value,
         }
         fn text_type() -> String {
             "text".into()
@@ -221,11 +233,21 @@ impl ClientFrame {
             }
             "MSG" => {
                 let m: Send = payload("MSG", raw.d)?;
+                let cm = match (m.cm, m.id) {
+                    (Some(cm), Some(id)) if cm != id => {
+                        return Err(FrameError {
+                            code: "invalid_frame",
+                            msg: "MSG: id and cm are the same client id; they disagree".into(),
+                        });
+                    }
+                    (cm, id) => cm.or(id),
+                };
                 Self::Msg {
                     r: m.r,
                     c: m.c,
                     t: m.t,
-                    cm: m.cm,
+                    cm,
+                    s: m.s,
                 }
             }
             other => {
@@ -240,13 +262,13 @@ impl ClientFrame {
     }
 }
 
-/// `REQ` / `REQ_ACC` payload: `{id, s, r, ts}` — request id, sender, receiver, epoch millis.
+/// `REQ` / `REQ_ACC` payload: `{id, s, r, ts}` — request id, sender, receiver, RFC 3339 time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContactRequestEvent {
     pub id: RequestId,
     pub s: UserId,
     pub r: UserId,
-    pub ts: i64,
+    pub ts: DateTime<Utc>,
 }
 
 #[cfg(test)]
@@ -259,12 +281,12 @@ mod tests {
             id: RequestId::parse("019a8f6e-0000-7000-8000-000000000001").unwrap(),
             s: UserId::parse("00000000-0000-4000-8000-00000000000a").unwrap(),
             r: UserId::parse("00000000-0000-4000-8000-00000000000b").unwrap(),
-            ts: 1_763_700_000_000,
+            ts: DateTime::from_timestamp_millis(1_763_700_000_000).unwrap(),
         };
         let json = serde_json::to_string(&ServerFrame::Req(ev.clone())).unwrap();
         assert_eq!(
             json,
-            r#"{"t":"REQ","d":{"id":"019a8f6e-0000-7000-8000-000000000001","s":"00000000-0000-4000-8000-00000000000a","r":"00000000-0000-4000-8000-00000000000b","ts":1763700000000}}"#
+            r#"{"t":"REQ","d":{"id":"019a8f6e-0000-7000-8000-000000000001","s":"00000000-0000-4000-8000-00000000000a","r":"00000000-0000-4000-8000-00000000000b","ts":"2025-11-21T04:40:00Z"}}"#
         );
         let acc = serde_json::to_value(ServerFrame::ReqAcc(ev)).unwrap();
         assert_eq!(acc["t"], "REQ_ACC");
@@ -322,11 +344,11 @@ mod tests {
         let pres = ServerFrame::Pres(PresenceEvent {
             u,
             on: false,
-            ls: Some(5),
+            ls: Some(DateTime::from_timestamp_millis(5).unwrap()),
         });
         assert_eq!(
             serde_json::to_string(&pres).unwrap(),
-            r#"{"t":"PRES","d":{"u":"00000000-0000-4000-8000-00000000000a","on":false,"ls":5}}"#
+            r#"{"t":"PRES","d":{"u":"00000000-0000-4000-8000-00000000000a","on":false,"ls":"1970-01-01T00:00:00.005Z"}}"#
         );
         let err = ServerFrame::Err(ErrorEvent {
             code: "x".into(),
@@ -353,11 +375,11 @@ mod tests {
             c: "hi".into(),
             t: MessageKind::Text,
             st: MessageStatus::Sent,
-            ts: 1,
+            ts: DateTime::from_timestamp_millis(1).unwrap(),
         });
         assert_eq!(
             serde_json::to_string(&msg).unwrap(),
-            r#"{"t":"MSG","d":{"id":"019a8f6e-0000-7000-8000-0000000000ff","s":"00000000-0000-4000-8000-00000000000a","r":"00000000-0000-4000-8000-00000000000b","c":"hi","t":"text","st":"sent","ts":1}}"#
+            r#"{"t":"MSG","d":{"id":"019a8f6e-0000-7000-8000-0000000000ff","s":"00000000-0000-4000-8000-00000000000a","r":"00000000-0000-4000-8000-00000000000b","c":"hi","t":"text","st":"sent","ts":"1970-01-01T00:00:00.001Z"}}"#
         );
         let read = ServerFrame::Read(ReceiptEvent { p: r, up_to: id });
         assert_eq!(

@@ -52,21 +52,46 @@ async fn request_otp(
     })))
 }
 
+/// The seed's `{phoneNumber, verificationCode}`; `otp` and `code` are accepted aliases.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct VerifyOtpBody {
     phone_number: String,
-    #[serde(alias = "code")]
-    otp: String,
+    verification_code: Option<String>,
+    otp: Option<String>,
+    code: Option<String>,
+}
+
+impl VerifyOtpBody {
+    /// The one code the body carries: 400 when none is given or two of the names disagree.
+    fn code(&self) -> Result<&str, Error> {
+        let mut given = [&self.verification_code, &self.otp, &self.code]
+            .into_iter()
+            .flatten();
+        let first = given
+            .next()
+            .ok_or_else(|| Error::validation("invalid_body", "missing field `verificationCode`"))?;
+        if given.any(|other| other != first) {
+            return Err(Error::validation(
+                "invalid_body",
+                "verificationCode, otp and code are the same field; they disagree",
+            ));
+        }
+        Ok(first)
+    }
 }
 
 async fn verify_otp(
     State(app): State<App>,
     ApiJson(body): ApiJson<VerifyOtpBody>,
 ) -> Result<impl IntoResponse, Error> {
-    let res = match app.auth.verify_otp(&body.phone_number, &body.otp).await? {
+    let res = match app
+        .auth
+        .verify_otp(&body.phone_number, body.code()?)
+        .await?
+    {
         Verified::Existing { user, tokens } => json!({
-            "message": "Login successful",
+            "message": "OTP verified successfully",
             "isNewUser": false,
             "user": user,
             "accessToken": tokens.access_token,
@@ -74,7 +99,7 @@ async fn verify_otp(
             "expiresIn": tokens.expires_in,
         }),
         Verified::New { registration_token } => json!({
-            "message": "Phone number verified; complete registration",
+            "message": "OTP verified successfully",
             "isNewUser": true,
             "user": null,
             "registrationToken": registration_token,

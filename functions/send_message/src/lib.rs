@@ -6,9 +6,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde_json::json;
 use whatspe::Error;
 use whatspe::app::App;
-use whatspe::domain::{Content, MessageKind, UserId};
+use whatspe::domain::{Content, ConversationId, MessageKind, UserId};
 use whatspe::http::{ApiJson, Caller, RouteTable};
 use whatspe::services::messages::parse_idempotency_key;
 use whatspe::services::{NewMessage, SendOutcome};
@@ -30,10 +31,15 @@ pub fn router(app: App) -> Router {
     whatspe::http::service(routes(), app)
 }
 
+/// The seed's `{receiverId, content, type, status}`, or a chat addressed by `chatId` (seed
+/// 000 spells it `chatID`) instead of `receiverId`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct SendBody {
-    receiver_id: String,
+    receiver_id: Option<String>,
+    chat_id: Option<String>,
+    #[serde(rename = "chatID")]
+    chat_id_seed: Option<String>,
     content: String,
     #[serde(rename = "type", default = "text")]
     kind: String,
@@ -47,14 +53,9 @@ fn text() -> String {
     "text".into()
 }
 
-fn parse_message(
-    receiver: &str,
-    kind: &str,
-    content: &str,
-) -> Result<(UserId, MessageKind, Content), Error> {
-    let receiver = UserId::parse(receiver)?;
+fn parse_message(kind: &str, content: &str) -> Result<(MessageKind, Content), Error> {
     let kind = MessageKind::parse(kind)?;
-    Ok((receiver, kind, Content::parse(kind, content)?))
+    Ok((kind, Content::parse(kind, content)?))
 }
 
 fn respond(outcome: SendOutcome) -> Response {
@@ -64,17 +65,34 @@ fn respond(outcome: SendOutcome) -> Response {
     }
 }
 
+/// Who a send goes to: exactly one of `receiverId`, `chatId` or `chatID`.
+async fn recipient(app: &App, caller: &UserId, body: &SendBody) -> Result<UserId, Error> {
+    match (&body.receiver_id, &body.chat_id, &body.chat_id_seed) {
+        (Some(receiver), None, None) => UserId::parse(receiver),
+        (None, Some(chat), None) | (None, None, Some(chat)) => {
+            app.messages
+                .peer_of_chat(caller, &ConversationId::parse(chat)?)
+                .await
+        }
+        _ => Err(Error::validation(
+            "invalid_body",
+            "give exactly one of receiverId, chatId or chatID",
+        )),
+    }
+}
+
 async fn send(
     State(app): State<App>,
     caller: Caller,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<Response, Error> {
-    let (receiver, kind, content) = parse_message(&body.receiver_id, &body.kind, &body.content)?;
+    let (kind, content) = parse_message(&body.kind, &body.content)?;
     let client_message_id = body
         .client_message_id
         .as_deref()
         .map(|k| parse_idempotency_key("clientMessageId", k))
         .transpose()?;
+    let receiver = recipient(&app, &caller.user_id, &body).await?;
     let m = NewMessage {
         receiver,
         kind,
@@ -84,6 +102,8 @@ async fn send(
     Ok(respond(app.messages.send(&caller.user_id, m).await?))
 }
 
+/// The seed's `{id, senderId, receiverId, content, type}`. `senderId` is a user id, or
+/// `"system"` for the service itself ([`UserId::SYSTEM`]).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct WebhookBody {
@@ -98,7 +118,18 @@ struct WebhookBody {
     status: Option<serde_json::Value>,
 }
 
+/// The webhook's `senderId`: `"system"` or a user id.
+fn webhook_sender(raw: &str) -> Result<UserId, Error> {
+    if raw == "system" {
+        Ok(UserId::SYSTEM)
+    } else {
+        UserId::parse(raw)
+    }
+}
+
 /// Signed by the integration; the signature is checked before the body is even parsed.
+/// Answers the seed's `{"success": true}` with the stored message beside it (201 new, 200 a
+/// retry of the same `id`).
 async fn webhook(
     State(app): State<App>,
     headers: HeaderMap,
@@ -112,17 +143,22 @@ async fn webhook(
     )?;
     let ApiJson(b) = ApiJson::<WebhookBody>::from_bytes(&body)?;
     let external_id = parse_idempotency_key("id", &b.id)?;
-    let sender = UserId::parse(&b.sender_id)?;
-    let (receiver, kind, content) = parse_message(&b.receiver_id, &b.kind, &b.content)?;
+    let sender = webhook_sender(&b.sender_id)?;
+    let receiver = UserId::parse(&b.receiver_id)?;
+    let (kind, content) = parse_message(&b.kind, &b.content)?;
     let m = NewMessage {
         receiver,
         kind,
         content,
         client_message_id: None,
     };
-    Ok(respond(
-        app.messages
-            .deliver_external(&external_id, &sender, m)
-            .await?,
-    ))
+    let (status, message) = match app
+        .messages
+        .deliver_external(&external_id, &sender, m)
+        .await?
+    {
+        SendOutcome::Created(m) => (StatusCode::CREATED, m),
+        SendOutcome::Replayed(m) => (StatusCode::OK, m),
+    };
+    Ok((status, Json(json!({ "success": true, "message": message }))).into_response())
 }

@@ -55,7 +55,12 @@ pub async fn handle(app: &App, req: ApiGatewayWebsocketProxyRequest) -> ApiGatew
     match ctx.route_key.as_deref().unwrap_or(DEFAULT) {
         CONNECT => {
             let (token, protocol) = connect_token(&req);
-            match app.realtime.connect(&connection_id, token.as_deref()).await {
+            let claimed_user = req.query_string_parameters.first("userId");
+            match app
+                .realtime
+                .connect(&connection_id, token.as_deref(), claimed_user)
+                .await
+            {
                 Ok(_) => {
                     let mut headers = HeaderMap::new();
                     if let Some(p) = protocol.and_then(|p| HeaderValue::from_str(&p).ok()) {

@@ -21,13 +21,22 @@ use whatspe_local::queue::LocalQueue;
 use whatspe_local::ws::Sockets;
 use whatspe_local::{Backend, Gateway, Options};
 
-/// What other users see of a user: never `email` or `phoneNumber`.
-pub const PUBLIC_PROFILE_KEYS: [&str; 5] =
-    ["id", "username", "status", "profilePicture", "lastSeen"];
+/// What other users see of a user: the seed's user fields but `email` and `phoneNumber`.
+pub const PUBLIC_PROFILE_KEYS: [&str; 8] = [
+    "id",
+    "username",
+    "status",
+    "profilePicture",
+    "lastSeen",
+    "verified",
+    "createdAt",
+    "updatedAt",
+];
 
 /// A message as the REST API shows it.
-pub const MESSAGE_KEYS: [&str; 9] = [
+pub const MESSAGE_KEYS: [&str; 10] = [
     "id",
+    "chatId",
     "senderId",
     "receiverId",
     "content",
@@ -60,6 +69,30 @@ pub struct TestApp {
     pub sockets: Arc<Sockets>,
     /// Dropping the app stops the server.
     _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// The webhook key [`config_with_webhook`] configures (at least 32 bytes).
+pub const WEBHOOK_SECRET: &str = "e2e-webhook-secret-0123456789abcdef0123";
+
+/// The test configuration with the known webhook key plus `vars`.
+pub fn config_with_webhook(vars: &[(&str, &str)]) -> Config {
+    let mut map: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    map.insert(
+        whatspe::config::ENV_WEBHOOK_SECRET.to_owned(),
+        WEBHOOK_SECRET.to_owned(),
+    );
+    Config::local_from_lookup(move |k| map.get(k).cloned()).expect("the test configuration")
+}
+
+/// `X-Whatspe-Signature` of `body` under `key`.
+pub fn signature(key: &[u8], body: &str) -> String {
+    format!(
+        "sha256={}",
+        hex(&whatspe::crypto::hmac_sha256(key, body.as_bytes()))
+    )
 }
 
 /// The gateway on in-memory stores with the test configuration and the default emulation
@@ -274,6 +307,42 @@ impl TestApp {
     pub async fn delete(&self, path: &str, bearer: &str) -> Reply {
         self.request(Method::DELETE, path, Body::Empty, Some(bearer))
             .await
+    }
+
+    /// The gateway's current time, in epoch seconds.
+    pub fn now_secs(&self) -> i64 {
+        use whatspe::clock::Clock;
+        match &self.clock {
+            Some(c) => c.now().timestamp(),
+            None => Utc::now().timestamp(),
+        }
+    }
+
+    /// `POST /api/webhooks/messages` with `body` as is and `headers`.
+    pub async fn webhook(&self, body: &str, headers: &[(&str, String)]) -> Reply {
+        self.request_with_headers(
+            Method::POST,
+            "/api/webhooks/messages",
+            Body::Raw(body.to_owned()),
+            None,
+            headers,
+        )
+        .await
+    }
+
+    /// `body` signed with [`WEBHOOK_SECRET`], stamped with the gateway's current time.
+    pub async fn signed_webhook(&self, body: &str) -> Reply {
+        self.webhook(
+            body,
+            &[
+                (
+                    "x-whatspe-signature",
+                    signature(WEBHOOK_SECRET.as_bytes(), body),
+                ),
+                ("x-whatspe-timestamp", self.now_secs().to_string()),
+            ],
+        )
+        .await
     }
 
     pub fn clock(&self) -> &ManualClock {

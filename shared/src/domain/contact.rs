@@ -1,4 +1,4 @@
-use super::{PublicProfile, RequestId, UserId};
+use super::{PhoneNumber, PublicProfile, RequestId, User, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -33,11 +33,24 @@ pub struct Contact {
     pub created_at: DateTime<Utc>,
 }
 
-/// A contact as the owner's list shows it: the public profile and whether they are online.
+/// A contact as the owner's list shows it: the public profile, the phone number (contacts
+/// know each other's number, as in the seed's contact list; never the e-mail address) and
+/// whether they are online.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactView {
     #[serde(flatten)]
     pub profile: PublicProfile,
+    pub phone_number: PhoneNumber,
     pub online: bool,
+}
+
+impl ContactView {
+    pub fn new(user: &User, online: bool) -> Self {
+        Self {
+            profile: PublicProfile::from(user),
+            phone_number: user.phone_number.clone(),
+            online,
+        }
+    }
 }

@@ -63,8 +63,27 @@ impl RequestId {
 }
 
 impl UserId {
+    /// The service itself as a message sender (the seed webhook's `"senderId": "system"`): the
+    /// nil UUID, which no account ever has (accounts get random v4 ids).
+    pub const SYSTEM: UserId = UserId(Uuid::nil());
+
     pub fn new_random() -> Self {
         Self(Uuid::new_v4())
+    }
+    /// The seed's `?userId=` (and a frame's `s`): tolerated only when it names this user,
+    /// since identity comes from the access token; 403 `user_mismatch` otherwise.
+    pub fn confirm_claim(&self, claimed: Option<&str>) -> Result<(), Error> {
+        match claimed {
+            Some(c) if c != self.to_string() => Err(Error::forbidden(
+                "user_mismatch",
+                "userId must be the authenticated user's id",
+            )),
+            _ => Ok(()),
+        }
+    }
+    /// Whether this is [`UserId::SYSTEM`].
+    pub fn is_system(&self) -> bool {
+        *self == Self::SYSTEM
     }
 }
 

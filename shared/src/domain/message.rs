@@ -53,6 +53,17 @@ impl ConversationId {
     }
 }
 
+impl ConversationId {
+    /// Parses a chat id as the API hands it out (`chatId` of messages and chat-list entries).
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let invalid = || Error::validation("invalid_chat_id", "chatId must be a UUID");
+        if s.len() != 36 {
+            return Err(invalid());
+        }
+        Uuid::try_parse(s).map(Self).map_err(|_| invalid())
+    }
+}
+
 impl fmt::Display for ConversationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.hyphenated().fmt(f)
@@ -183,11 +194,13 @@ pub struct Cursors {
     pub read_up_to: Option<MessageId>,
 }
 
-/// A message as the API shows it (the seed's shape plus `clientMessageId`).
+/// A message as the API shows it (the seed's shape plus `chatId` and `clientMessageId`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
     pub id: MessageId,
+    /// The conversation: send to it with `POST /api/messages {chatId}`.
+    pub chat_id: ConversationId,
     pub sender_id: UserId,
     pub receiver_id: UserId,
     pub content: String,
@@ -203,6 +216,7 @@ impl MessageView {
     pub fn new(m: &Message, status: MessageStatus) -> Self {
         Self {
             id: m.id,
+            chat_id: m.conversation_id,
             sender_id: m.sender_id,
             receiver_id: m.receiver_id,
             content: m.content.as_str().to_owned(),
@@ -235,6 +249,7 @@ pub struct Conversation {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatView {
+    #[serde(rename = "chatId")]
     pub conversation_id: ConversationId,
     pub peer: PublicProfile,
     pub last_message: Option<MessageView>,

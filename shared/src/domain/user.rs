@@ -22,7 +22,8 @@ pub struct User {
     pub verified: bool,
 }
 
-/// What other users may see of a user: never the e-mail address or phone number.
+/// What other users may see of a user: the seed's user fields except the e-mail address and
+/// phone number (contacts see the phone number: [`super::ContactView`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicProfile {
@@ -31,6 +32,9 @@ pub struct PublicProfile {
     pub status: StatusText,
     pub profile_picture: Option<ProfilePicture>,
     pub last_seen: DateTime<Utc>,
+    pub verified: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl From<&User> for PublicProfile {
@@ -41,6 +45,30 @@ impl From<&User> for PublicProfile {
             status: u.status.clone(),
             profile_picture: u.profile_picture.clone(),
             last_seen: u.last_seen,
+            verified: u.verified,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// The username the system sender ([`UserId::SYSTEM`]) shows; no account can take it.
+pub const SYSTEM_USERNAME: &str = "whatspe";
+
+impl PublicProfile {
+    /// The profile of the service itself, the sender of system messages (the seed webhook's
+    /// `"senderId": "system"`).
+    pub fn system() -> Self {
+        let epoch = DateTime::<Utc>::UNIX_EPOCH;
+        Self {
+            id: UserId::SYSTEM,
+            username: Username::parse(SYSTEM_USERNAME).expect("the system username is valid"),
+            status: StatusText::parse("System notifications").expect("a valid status"),
+            profile_picture: None,
+            last_seen: epoch,
+            verified: true,
+            created_at: epoch,
+            updated_at: epoch,
         }
     }
 }

@@ -126,15 +126,8 @@ where
         let identity = app.tokens.verify_access(bearer_token(&parts.headers)?)?;
         let query: Query<Vec<(String, String)>> = Query::try_from_uri(&parts.uri)
             .map_err(|_| Error::validation("invalid_query", "the query string is malformed"))?;
-        if query
-            .0
-            .iter()
-            .any(|(k, v)| k == "userId" && *v != identity.user_id.to_string())
-        {
-            return Err(Error::forbidden(
-                "user_mismatch",
-                "userId must be the authenticated user's id",
-            ));
+        for (_, claimed) in query.0.iter().filter(|(k, _)| k == "userId") {
+            identity.user_id.confirm_claim(Some(claimed))?;
         }
         Ok(Caller {
             user_id: identity.user_id,

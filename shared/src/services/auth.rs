@@ -4,8 +4,8 @@ use super::tokens::{self, TokenPair, TokenService};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{
-    DEFAULT_STATUS, Email, OtpCode, PhoneNumber, ProfilePicture, SessionId, StatusText, User,
-    UserId, Username,
+    DEFAULT_STATUS, Email, OtpCode, PhoneNumber, ProfilePicture, SYSTEM_USERNAME, SessionId,
+    StatusText, User, UserId, Username,
 };
 use crate::ports::{OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore};
 use crate::{Error, StoreError, crypto};
@@ -248,6 +248,7 @@ impl AuthService {
         profile: NewProfile,
     ) -> Result<(User, TokenPair), Error> {
         let phone = self.tokens.verify_registration(registration_token)?;
+        claimable(&profile.username)?;
         if let Some(raw) = claimed_phone
             && self.parse_phone(raw)? != phone
         {
@@ -382,6 +383,9 @@ impl AuthService {
 
     /// Applies a profile change.
     pub async fn update_profile(&self, id: &UserId, patch: ProfilePatch) -> Result<User, Error> {
+        if let Some(u) = &patch.username {
+            claimable(u)?;
+        }
         for _ in 0..CAS_RETRIES {
             let current = self.users.get(id).await?.ok_or_else(|| {
                 Error::not_found("user_not_found", "the account no longer exists")
@@ -432,6 +436,14 @@ fn attempts_exceeded() -> Error {
 
 fn username_taken() -> Error {
     Error::conflict("username_taken", "this username is already taken")
+}
+
+/// The system sender's username is reserved: no account may pose as the service.
+fn claimable(username: &Username) -> Result<(), Error> {
+    if username.key() == SYSTEM_USERNAME {
+        return Err(username_taken());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -157,6 +157,9 @@ impl ContactService {
 
     /// A user's public profile.
     pub async fn profile(&self, id: &UserId) -> Result<PublicProfile, Error> {
+        if id.is_system() {
+            return Ok(PublicProfile::system());
+        }
         let user = self.users.get(id).await?.ok_or_else(user_not_found)?;
         Ok(PublicProfile::from(&user.value))
     }
@@ -279,13 +282,7 @@ impl ContactService {
             .online(&[sender.value.id])
             .await?
             .contains(&sender.value.id);
-        Ok((
-            request,
-            ContactView {
-                profile: PublicProfile::from(&sender.value),
-                online,
-            },
-        ))
+        Ok((request, ContactView::new(&sender.value, online)))
     }
 
     /// Why accepting or rejecting failed: a lost race says what the request became.
@@ -377,15 +374,18 @@ impl ContactService {
     ) -> Result<Page<ContactView>, Error> {
         let rows = self.contacts.list(caller, page).await?;
         let ids: Vec<UserId> = rows.items.iter().map(|c| c.contact_id).collect();
-        let profiles = self.profiles(&ids).await?;
+        let users: HashMap<UserId, User> = self
+            .users
+            .get_many(&ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
         let online = self.presence.online(&ids).await?;
         let items = ids
             .iter()
-            .filter_map(|id| profiles.get(id))
-            .map(|p| ContactView {
-                online: online.contains(&p.id),
-                profile: p.clone(),
-            })
+            .filter_map(|id| users.get(id))
+            .map(|u| ContactView::new(u, online.contains(&u.id)))
             .collect();
         Ok(Page {
             items,
@@ -417,7 +417,7 @@ fn event(r: &ContactRequest) -> ContactRequestEvent {
         id: r.id,
         s: r.sender_id,
         r: r.receiver_id,
-        ts: r.updated_at.timestamp_millis(),
+        ts: r.updated_at,
     }
 }
 

@@ -89,7 +89,7 @@ async fn a_request_notifies_the_receiver_and_acceptance_notifies_the_sender() {
         id: r.id,
         s: a.id,
         r: b.id,
-        ts: r.created_at.timestamp_millis(),
+        ts: r.created_at,
     };
     assert_eq!(
         h.handles.notifier.events_for(&b.id),
@@ -105,7 +105,7 @@ async fn a_request_notifies_the_receiver_and_acceptance_notifies_the_sender() {
         id: r.id,
         s: a.id,
         r: b.id,
-        ts: h.clock.now().timestamp_millis(),
+        ts: h.clock.now(),
     };
     assert_eq!(
         h.handles.notifier.events_for(&a.id),

@@ -224,8 +224,12 @@ impl MessageService {
     /// After the commit: queue the delivery. A queue failure does not undo the send (the
     /// message is stored and reachable by catch-up); it is logged and counted.
     async fn committed(&self, message: Message) -> MessageView {
+        let mut to = vec![message.receiver_id];
+        if !message.sender_id.is_system() {
+            to.push(message.sender_id);
+        }
         let job = DeliveryJob {
-            to: vec![message.receiver_id, message.sender_id],
+            to,
             push: vec![message.receiver_id],
             frame: ServerFrame::Msg(MessageEvent::new(&message)),
         };
@@ -359,13 +363,16 @@ impl MessageService {
     ) -> Result<Page<ChatView>, Error> {
         let rows = self.messages.chats(caller, page).await?;
         let peers: Vec<UserId> = rows.items.iter().map(|r| r.peer_id).collect();
-        let profiles: HashMap<UserId, PublicProfile> = self
+        let mut profiles: HashMap<UserId, PublicProfile> = self
             .users
             .get_many(&peers)
             .await?
             .iter()
             .map(|u| (u.id, PublicProfile::from(u)))
             .collect();
+        if peers.iter().any(UserId::is_system) {
+            profiles.insert(UserId::SYSTEM, PublicProfile::system());
+        }
         let peer_keys: Vec<(UserId, ConversationId)> = rows
             .items
             .iter()
@@ -404,6 +411,20 @@ impl MessageService {
             items,
             next: rows.next,
         })
+    }
+
+    /// The other member of one of the caller's 1:1 chats (`chatId` of a message or chat-list
+    /// entry); 404 for a chat the caller is not in, whether or not it exists.
+    pub async fn peer_of_chat(
+        &self,
+        caller: &UserId,
+        chat: &ConversationId,
+    ) -> Result<UserId, Error> {
+        self.messages
+            .conversation(caller, chat)
+            .await?
+            .map(|row| row.peer_id)
+            .ok_or_else(|| Error::not_found("chat_not_found", "you have no chat with that id"))
     }
 
     async fn own_row(&self, caller: &UserId, peer: &UserId) -> Result<Conversation, Error> {
@@ -560,7 +581,8 @@ impl MessageService {
         }
         let found = self.users.get_many(&[*sender, m.receiver]).await?;
         for (id, field) in [(sender, "senderId"), (&m.receiver, "receiverId")] {
-            if !found.iter().any(|u| u.id == *id) {
+            let system_sender = field == "senderId" && id.is_system();
+            if !system_sender && !found.iter().any(|u| u.id == *id) {
                 return Err(Error::not_found(
                     "user_not_found",
                     format!("{field} is not a user"),

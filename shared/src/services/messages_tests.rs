@@ -246,7 +246,7 @@ async fn a_sent_message_is_queued_for_every_device_of_both_members() {
         (ev.id, ev.s, ev.r, ev.c.as_str(), ev.st),
         (m.id, h.alice.id, h.bob.id, "hello", MessageStatus::Sent)
     );
-    assert_eq!(ev.ts, m.created_at.timestamp_millis());
+    assert_eq!(ev.ts, m.created_at);
 }
 
 struct DownQueue;

@@ -45,11 +45,13 @@ pub struct RealtimeService {
 }
 
 impl RealtimeService {
-    /// `$connect`: a valid access token of a live session, or no connection.
+    /// `$connect`: a valid access token of a live session, or no connection. The seed's
+    /// `?userId=`, when given, must name the token's user.
     pub async fn connect(
         &self,
         connection_id: &str,
         token: Option<&str>,
+        claimed_user: Option<&str>,
     ) -> Result<Connection, Error> {
         let token = token.ok_or_else(|| {
             Error::unauthorized(
@@ -58,6 +60,7 @@ impl RealtimeService {
             )
         })?;
         let identity = self.tokens.verify_access(token)?;
+        identity.user_id.confirm_claim(claimed_user)?;
         match self.sessions.get(&identity.session_id).await? {
             Some(s) if !s.revoked => {}
             _ => {
@@ -95,8 +98,7 @@ impl RealtimeService {
         let now = self.clock.now();
         if self.connections.of_user(&c.user_id, now).await?.is_empty() {
             self.touch_last_seen(&c.user_id, now).await?;
-            self.presence(&c.user_id, false, Some(now.timestamp_millis()))
-                .await;
+            self.presence(&c.user_id, false, Some(now)).await;
         }
         Ok(())
     }
@@ -152,7 +154,12 @@ impl RealtimeService {
     }
 
     /// Tells every contact of `user` that they came online or went offline.
-    async fn presence(&self, user: &UserId, on: bool, last_seen: Option<i64>) {
+    async fn presence(
+        &self,
+        user: &UserId,
+        on: bool,
+        last_seen: Option<chrono::DateTime<chrono::Utc>>,
+    ) {
         let frame = ServerFrame::Pres(PresenceEvent {
             u: *user,
             on,
@@ -278,7 +285,11 @@ impl RealtimeService {
                 c: content,
                 t,
                 cm,
+                s,
             } => {
+                if let Some(s) = s {
+                    c.user_id.confirm_claim(Some(&s.to_string()))?;
+                }
                 let kind = MessageKind::parse(&t)?;
                 let m = NewMessage {
                     receiver: r,
@@ -294,7 +305,7 @@ impl RealtimeService {
                 let ack = AckEvent {
                     cm,
                     id: v.id,
-                    ts: v.created_at.timestamp_millis(),
+                    ts: v.created_at,
                 };
                 self.post(&c.connection_id, &ServerFrame::Ack(ack)).await;
             }

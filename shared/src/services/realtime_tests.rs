@@ -91,19 +91,29 @@ async fn connecting_needs_a_valid_token_of_a_live_session() {
     let h = harness();
     let (u, token) = h.user("alice", 1).await;
     assert_eq!(
-        h.app.realtime.connect("c1", None).await.unwrap_err().code(),
+        h.app
+            .realtime
+            .connect("c1", None, None)
+            .await
+            .unwrap_err()
+            .code(),
         "missing_token"
     );
     assert_eq!(
         h.app
             .realtime
-            .connect("c1", Some("garbage"))
+            .connect("c1", Some("garbage"), None)
             .await
             .unwrap_err()
             .code(),
         "invalid_token"
     );
-    let c = h.app.realtime.connect("c1", Some(&token)).await.unwrap();
+    let c = h
+        .app
+        .realtime
+        .connect("c1", Some(&token), None)
+        .await
+        .unwrap();
     assert_eq!(
         (c.user_id, c.expires_at),
         (u.id, h.clock.now() + CONNECTION_TTL)
@@ -113,7 +123,7 @@ async fn connecting_needs_a_valid_token_of_a_live_session() {
     assert_eq!(
         h.app
             .realtime
-            .connect("c2", Some(&token))
+            .connect("c2", Some(&token), None)
             .await
             .unwrap_err()
             .code(),
@@ -128,7 +138,7 @@ async fn connecting_needs_a_valid_token_of_a_live_session() {
     assert_eq!(
         h.app
             .realtime
-            .connect("c3", Some(&token))
+            .connect("c3", Some(&token), None)
             .await
             .unwrap_err()
             .code(),
@@ -142,8 +152,8 @@ async fn presence_goes_to_contacts_on_the_first_connection_and_after_the_last() 
     let (a, ta) = h.user("alice", 1).await;
     let (b, _) = h.user("bob", 2).await;
     h.befriend(&a, &b).await;
-    h.app.realtime.connect("a1", Some(&ta)).await.unwrap();
-    h.app.realtime.connect("a2", Some(&ta)).await.unwrap();
+    h.app.realtime.connect("a1", Some(&ta), None).await.unwrap();
+    h.app.realtime.connect("a2", Some(&ta), None).await.unwrap();
     let jobs = h.presence_jobs();
     assert_eq!(jobs.len(), 1, "only the first connection announces");
     assert_eq!(jobs[0].to, vec![b.id]);
@@ -172,7 +182,7 @@ async fn presence_goes_to_contacts_on_the_first_connection_and_after_the_last() 
         ServerFrame::Pres(PresenceEvent {
             u: a.id,
             on: false,
-            ls: Some(now.timestamp_millis())
+            ls: Some(now)
         })
     );
     assert_eq!(h.app.auth.me(&a.id).await.unwrap().last_seen, now);
@@ -182,7 +192,7 @@ async fn presence_goes_to_contacts_on_the_first_connection_and_after_the_last() 
 async fn the_first_frame_is_preceded_by_conn_and_ping_gets_pong() {
     let h = harness();
     let (a, ta) = h.user("alice", 1).await;
-    h.app.realtime.connect("a1", Some(&ta)).await.unwrap();
+    h.app.realtime.connect("a1", Some(&ta), None).await.unwrap();
     h.app.realtime.frame("a1", r#"{"t":"PING"}"#).await.unwrap();
     h.app.realtime.frame("a1", r#"{"t":"PING"}"#).await.unwrap();
     let frames = h.frames_to("a1");
@@ -208,7 +218,7 @@ async fn refused_frames_get_err_and_the_connection_stays_usable() {
     let h = harness();
     let (_, ta) = h.user("alice", 1).await;
     let (stranger, _) = h.user("carol", 3).await;
-    h.app.realtime.connect("a1", Some(&ta)).await.unwrap();
+    h.app.realtime.connect("a1", Some(&ta), None).await.unwrap();
     let cases = [
         ("not json".to_owned(), "invalid_frame"),
         (r#"{"t":"SHOUT"}"#.to_owned(), "unknown_frame"),
@@ -261,9 +271,9 @@ async fn typing_is_relayed_to_every_connection_of_a_contact_and_msg_is_acked() {
     let (a, ta) = h.user("alice", 1).await;
     let (b, tb) = h.user("bob", 2).await;
     h.befriend(&a, &b).await;
-    h.app.realtime.connect("a1", Some(&ta)).await.unwrap();
-    h.app.realtime.connect("b1", Some(&tb)).await.unwrap();
-    h.app.realtime.connect("b2", Some(&tb)).await.unwrap();
+    h.app.realtime.connect("a1", Some(&ta), None).await.unwrap();
+    h.app.realtime.connect("b1", Some(&tb), None).await.unwrap();
+    h.app.realtime.connect("b2", Some(&tb), None).await.unwrap();
     h.app
         .realtime
         .frame("a1", &format!(r#"{{"t":"TYPING","d":{{"r":"{}"}}}}"#, b.id))
@@ -326,9 +336,9 @@ async fn a_job_reaches_every_live_connection_and_forgets_gone_ones() {
     let h = harness();
     let (a, ta) = h.user("alice", 1).await;
     let (b, tb) = h.user("bob", 2).await;
-    h.app.realtime.connect("b1", Some(&tb)).await.unwrap();
-    h.app.realtime.connect("b2", Some(&tb)).await.unwrap();
-    h.app.realtime.connect("a1", Some(&ta)).await.unwrap();
+    h.app.realtime.connect("b1", Some(&tb), None).await.unwrap();
+    h.app.realtime.connect("b2", Some(&tb), None).await.unwrap();
+    h.app.realtime.connect("a1", Some(&ta), None).await.unwrap();
     h.handles.gateway.close("b1");
     let frame = ServerFrame::Typing(TypingEvent { s: a.id });
     let job = DeliveryJob {
@@ -436,7 +446,7 @@ impl ConnectionGateway for Broken {
 async fn a_post_that_fails_for_another_reason_fails_the_job_so_it_is_retried() {
     let h = harness();
     let (b, tb) = h.user("bob", 2).await;
-    h.app.realtime.connect("b1", Some(&tb)).await.unwrap();
+    h.app.realtime.connect("b1", Some(&tb), None).await.unwrap();
     let delivery = DeliveryService {
         connections: h.ports.connections.clone(),
         gateway: Arc::new(Broken),
@@ -490,7 +500,7 @@ async fn ending_a_session_closes_only_its_sockets() {
     let (a, t1) = h.user("alice", 1).await;
     let (_, t2) = h.session(&a).await;
     for (id, token) in [("s1a", &t1), ("s1b", &t1), ("s2", &t2)] {
-        h.app.realtime.connect(id, Some(token)).await.unwrap();
+        h.app.realtime.connect(id, Some(token), None).await.unwrap();
     }
     // s1b's client vanished without $disconnect: its close answers 410.
     h.handles.gateway.close("s1b");
@@ -528,7 +538,7 @@ async fn a_reused_refresh_token_also_closes_the_sessions_sockets() {
     };
     h.app
         .realtime
-        .connect("s1", Some(&tokens.access_token))
+        .connect("s1", Some(&tokens.access_token), None)
         .await
         .unwrap();
     h.app
