@@ -88,6 +88,7 @@ fn msg_job(m: &Value) -> DeliveryJob {
             t,
             st: MessageStatus::Sent,
             ts: common::timestamp(&m["createdAt"], "createdAt"),
+            more: false,
         }),
     }
 }
