@@ -22,7 +22,7 @@ impl MessageId {
         }
         Uuid::try_parse(s).map(Self).map_err(|_| invalid())
     }
-    pub fn from_uuid(u: Uuid) -> Self {
+    pub const fn from_uuid(u: Uuid) -> Self {
         Self(u)
     }
 }
