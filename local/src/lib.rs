@@ -13,7 +13,9 @@ use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
+use whatspe::Error;
 use whatspe::app::{App, Ports, QueueNotifier};
+use whatspe::aws::dynamo;
 use whatspe::clock::{Clock, SystemClock};
 use whatspe::config::Config;
 use whatspe::domain::PhoneNumber;
@@ -23,7 +25,6 @@ use whatspe::frames::ServerFrame;
 use whatspe::memory::{RecordingNotifier, RecordingPush, SmsOutbox, SmsRecord};
 use whatspe::ports::Notifier;
 use whatspe::ports::SmsSender;
-use whatspe::{Error, dynamo};
 
 pub mod queue;
 pub mod ws;
@@ -142,8 +143,11 @@ pub async fn build_with(
             let queue_url = match &config.delivery_queue_url {
                 Some(url) => url.clone(),
                 None => {
-                    whatspe::sqs::ensure_queue(&sqs, &format!("{}delivery", config.table_prefix))
-                        .await?
+                    whatspe::aws::sqs::ensure_queue(
+                        &sqs,
+                        &format!("{}delivery", config.table_prefix),
+                    )
+                    .await?
                 }
             };
             let (_, handles) = Ports::in_memory(Arc::new(SystemClock));

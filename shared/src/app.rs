@@ -1,14 +1,17 @@
 //! Assembles the services over a set of ports: once per process (Lambda cold start, local
 //! gateway start-up, or test).
 
-use crate::apigw::ApiGatewayConnections;
+use crate::aws::apigw::ApiGatewayConnections;
+use crate::aws::dynamo::{DynamoConnections, DynamoDevices};
+use crate::aws::dynamo::{
+    DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
+};
+use crate::aws::sns::SnsSmsSender;
+use crate::aws::sns_push::SnsPushSender;
+use crate::aws::sqs::SqsDeliveryQueue;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::UserId;
-use crate::dynamo::{DynamoConnections, DynamoDevices};
-use crate::dynamo::{
-    DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
-};
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
@@ -25,9 +28,6 @@ use crate::services::{
     AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService,
     MessageService, RealtimeService, TokenService,
 };
-use crate::sns::SnsSmsSender;
-use crate::sns_push::SnsPushSender;
-use crate::sqs::SqsDeliveryQueue;
 use crate::tables::TableNames;
 use async_trait::async_trait;
 use std::sync::Arc;

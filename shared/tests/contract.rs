@@ -6,14 +6,14 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::sync::Arc;
 use whatspe::StoreError;
-use whatspe::domain::{Contact, ContactRequest, RequestId, RequestStatus};
-use whatspe::domain::{Content, ConversationId, Message, MessageId, MessageKind};
-use whatspe::domain::{CountryCode, PhoneNumber, SessionId, StatusText, User, UserId, Username};
-use whatspe::dynamo::{DynamoConnections, DynamoDevices};
-use whatspe::dynamo::{
+use whatspe::aws::dynamo::{DynamoConnections, DynamoDevices};
+use whatspe::aws::dynamo::{
     DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
     ensure_tables,
 };
+use whatspe::domain::{Contact, ContactRequest, RequestId, RequestStatus};
+use whatspe::domain::{Content, ConversationId, Message, MessageId, MessageKind};
+use whatspe::domain::{CountryCode, PhoneNumber, SessionId, StatusText, User, UserId, Username};
 use whatspe::memory::{
     MemoryConnections, MemoryContacts, MemoryDevices, MemoryMessages, MemoryOtpStore,
     MemorySessionStore, MemoryUserStore,
@@ -1285,10 +1285,10 @@ contract_suite!(
 
 mod sms {
     use super::*;
+    use whatspe::aws::sns::SnsSmsSender;
     use whatspe::clock::SystemClock;
     use whatspe::memory::SmsOutbox;
     use whatspe::ports::SmsSender;
-    use whatspe::sns::SnsSmsSender;
 
     #[tokio::test]
     async fn memory_outbox_keeps_texts_per_number_oldest_first() {
@@ -1338,10 +1338,10 @@ mod sms {
 
 mod delivery_queue {
     use super::*;
+    use whatspe::aws::sqs::{SqsDeliveryQueue, ensure_queue};
     use whatspe::frames::{ReceiptEvent, ServerFrame};
     use whatspe::memory::MemoryQueue;
     use whatspe::ports::{DeliveryJob, DeliveryQueue};
-    use whatspe::sqs::{SqsDeliveryQueue, ensure_queue};
 
     fn job() -> DeliveryJob {
         let (a, b) = (UserId::new_random(), UserId::new_random());
@@ -1399,9 +1399,9 @@ mod delivery_queue {
 
 mod mobile_push {
     use super::*;
+    use whatspe::aws::sns_push::SnsPushSender;
     use whatspe::memory::RecordingPush;
     use whatspe::ports::{PushError, PushSender};
-    use whatspe::sns_push::SnsPushSender;
 
     async fn sns() -> SnsPushSender {
         let client = aws_sdk_sns::Client::new(&sdk_config().await);
