@@ -2,6 +2,7 @@
 //! gateway start-up, or test).
 
 use crate::aws::apigw::ApiGatewayConnections;
+use crate::aws::dynamo::TableNames;
 use crate::aws::dynamo::{DynamoConnections, DynamoDevices};
 use crate::aws::dynamo::{
     DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
@@ -28,7 +29,6 @@ use crate::services::{
     AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService,
     MessageService, RealtimeService, TokenService,
 };
-use crate::tables::TableNames;
 use async_trait::async_trait;
 use std::sync::Arc;
 

@@ -5,7 +5,8 @@
 //! - [`services`]: the business rules, written against the ports.
 //! - [`memory`], [`aws`]: the two implementations of every port (in memory; DynamoDB, SQS,
 //!   SNS and the API Gateway management API).
-//! - [`ports`], [`keys`], [`tables`], [`config`]: the contracts.
+//! - [`ports`], [`frames`], [`config`]: the contracts (DynamoDB tables and key formats are
+//!   the DynamoDB adapters' own: [`aws::dynamo::tables`], [`aws::dynamo::keys`]).
 //! - [`domain`], [`error`], [`clock`], [`crypto`]: types that parse, errors, time, primitives.
 
 pub mod app;
@@ -17,11 +18,9 @@ pub mod domain;
 pub mod error;
 pub mod frames;
 pub mod http;
-pub mod keys;
 pub mod memory;
 pub mod metrics;
 pub mod ports;
 pub mod services;
-pub mod tables;
 
 pub use error::{Error, StoreError};

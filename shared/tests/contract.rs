@@ -6,6 +6,7 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::sync::Arc;
 use whatspe::StoreError;
+use whatspe::aws::dynamo::TableNames;
 use whatspe::aws::dynamo::{DynamoConnections, DynamoDevices};
 use whatspe::aws::dynamo::{
     DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
@@ -23,7 +24,6 @@ use whatspe::ports::{
     ContactRequestStore, ContactStore, DedupGuard, HistoryRange, MessageStore, OtpState, OtpStore,
     Page, PageRequest, RateGate, Session, SessionStore, UserStore,
 };
-use whatspe::tables::TableNames;
 
 struct Stores {
     users: Arc<dyn UserStore>,

@@ -1,11 +1,11 @@
+use super::keys;
+use super::tables::CONVERSATIONS_BY_ACTIVITY;
 use super::{Item, batch_get, codec, from_item, n, s, store_error, to_item, transaction_error};
 use crate::StoreError;
 use crate::domain::{Content, Conversation, ConversationId, Message, MessageId, UserId};
-use crate::keys;
 use crate::ports::{
     DedupGuard, HistoryRange, MessageStore, Page, PageRequest, RateGate, decode_cursor,
 };
-use crate::tables::CONVERSATIONS_BY_ACTIVITY;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};

@@ -1,16 +1,25 @@
 //! DynamoDB implementations of the store ports (serde_dynamo items, conditional writes).
+//!
+//! What the code knows about the tables lives in two files, one per question:
+//! - [`tables`]: which tables and indexes exist (names, key attributes, TTL) and how to create
+//!   them; template.yaml is checked against it.
+//! - [`keys`]: what goes into the key attributes: every `pk`/`sk` format and index key value.
+//!
+//! The adapters (one file per port family) own their item structs; golden-item tests beside
+//! each pin the exact stored items.
 
 mod auth;
 mod contacts;
+pub mod keys;
 mod messages;
 mod realtime;
-mod schema;
+pub mod tables;
 
 pub use auth::{DynamoOtpStore, DynamoSessionStore, DynamoUserStore};
 pub use contacts::DynamoContacts;
 pub use messages::{DEDUP_TTL, DynamoMessages};
 pub use realtime::{DynamoConnections, DynamoDevices};
-pub use schema::ensure_tables;
+pub use tables::{TableNames, ensure_tables};
 
 use crate::StoreError;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};

@@ -1,9 +1,9 @@
+use super::keys;
+use super::tables::CONNECTIONS_BY_USER;
 use super::{Item, from_item, n, s, store_error, to_item};
 use crate::StoreError;
 use crate::domain::UserId;
-use crate::keys;
 use crate::ports::{Connection, ConnectionStore, Device, DeviceStore};
-use crate::tables::CONNECTIONS_BY_USER;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
