@@ -46,9 +46,10 @@ fn preview(m: &Message) -> Message {
     p
 }
 
-#[async_trait]
-impl MessageStore for MemoryMessages {
-    async fn send(
+impl MemoryMessages {
+    /// The send transaction of both [`MessageStore`] send operations; `require_contacts` adds
+    /// the contacts check.
+    fn write_send(
         &self,
         message: &Message,
         guard: Option<&DedupGuard>,
@@ -122,6 +123,26 @@ impl MessageStore for MemoryMessages {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl MessageStore for MemoryMessages {
+    async fn send_to_contact(
+        &self,
+        message: &Message,
+        guard: Option<&DedupGuard>,
+        rate: Option<&RateGate>,
+    ) -> Result<(), StoreError> {
+        self.write_send(message, guard, true, rate)
+    }
+
+    async fn send_system(
+        &self,
+        message: &Message,
+        guard: Option<&DedupGuard>,
+    ) -> Result<(), StoreError> {
+        self.write_send(message, guard, false, None)
     }
 
     async fn guard(&self, scope: &str, key: &str) -> Result<Option<DedupGuard>, StoreError> {

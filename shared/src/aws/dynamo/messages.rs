@@ -183,9 +183,10 @@ impl DynamoMessages {
     }
 }
 
-#[async_trait]
-impl MessageStore for DynamoMessages {
-    async fn send(
+impl DynamoMessages {
+    /// The send transaction of both [`MessageStore`] send operations; `require_contacts` adds
+    /// the contacts-table condition check.
+    async fn write_send(
         &self,
         m: &Message,
         guard: Option<&DedupGuard>,
@@ -243,6 +244,22 @@ impl MessageStore for DynamoMessages {
             .await
             .map_err(|e| transaction_error(e, &whats))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl MessageStore for DynamoMessages {
+    async fn send_to_contact(
+        &self,
+        m: &Message,
+        guard: Option<&DedupGuard>,
+        rate: Option<&RateGate>,
+    ) -> Result<(), StoreError> {
+        self.write_send(m, guard, true, rate).await
+    }
+
+    async fn send_system(&self, m: &Message, guard: Option<&DedupGuard>) -> Result<(), StoreError> {
+        self.write_send(m, guard, false, None).await
     }
 
     async fn guard(&self, scope: &str, key_: &str) -> Result<Option<DedupGuard>, StoreError> {
