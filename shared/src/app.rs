@@ -231,8 +231,8 @@ impl App {
             clock: ports.clock.clone(),
         });
         let delivery = Arc::new(DeliveryService {
-            connections: ports.connections,
-            gateway: ports.gateway,
+            connections: ports.connections.clone(),
+            gateway: ports.gateway.clone(),
             devices: ports.devices.clone(),
             push: ports.push.clone(),
             clock: ports.clock.clone(),
@@ -248,6 +248,8 @@ impl App {
             ports.otps,
             ports.sessions,
             ports.sms,
+            ports.connections,
+            ports.gateway,
             tokens.clone(),
             ports.clock,
         ));
@@ -261,34 +263,6 @@ impl App {
             tokens,
             config: Arc::new(config),
         }
-    }
-
-    /// Refresh. When a rotated refresh token comes back (it leaked), the session is revoked
-    /// and its open sockets are closed too: whoever holds its access tokens loses the socket.
-    pub async fn refresh(
-        &self,
-        refresh_token: &str,
-    ) -> Result<crate::services::TokenPair, crate::Error> {
-        let result = self.auth.refresh(refresh_token).await;
-        if let Err(e) = &result
-            && e.code() == "refresh_token_reused"
-            && let Some((sid, _)) = crate::services::tokens::parse_refresh_token(refresh_token)
-            && let Some(user) = self.auth.session_owner(&sid).await?
-        {
-            self.realtime.close_session(&user, &sid).await?;
-        }
-        result
-    }
-
-    /// Logout: the session's refresh token stops working and its open sockets are closed.
-    pub async fn end_session(
-        &self,
-        user: &crate::domain::UserId,
-        session: &crate::domain::SessionId,
-    ) -> Result<(), crate::Error> {
-        self.auth.logout(session).await?;
-        self.realtime.close_session(user, session).await?;
-        Ok(())
     }
 
     /// For a Lambda: configuration from the environment and AWS adapters. Fails at cold start
