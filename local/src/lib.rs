@@ -22,14 +22,13 @@ use whatspe::domain::PhoneNumber;
 use whatspe::domain::UserId;
 use whatspe::error::BoxError;
 use whatspe::frames::ServerFrame;
-use whatspe::memory::{RecordingNotifier, RecordingPush, SmsOutbox, SmsRecord};
+use whatspe::memory::{MemoryQueue, RecordingNotifier, RecordingPush, SmsOutbox, SmsRecord};
 use whatspe::ports::Notifier;
 use whatspe::ports::SmsSender;
 
 pub mod queue;
 pub mod ws;
 
-use queue::LocalQueue;
 use ws::{LocalConnectionGateway, Sockets, WsState};
 
 /// Where state lives.
@@ -80,7 +79,7 @@ pub struct Gateway {
     pub router: Router,
     pub outbox: Arc<SmsOutbox>,
     pub notifier: Arc<RecordingNotifier>,
-    pub queue: Arc<LocalQueue>,
+    pub queue: Arc<MemoryQueue>,
     pub push: Arc<RecordingPush>,
     pub sockets: Arc<Sockets>,
     /// Where the functions post frames (`POST /@connections/{id}`): this gateway.
@@ -128,7 +127,7 @@ pub async fn build_with(
     backend: Backend,
     options: Options,
 ) -> Result<Gateway, BoxError> {
-    let local_queue = Arc::new(LocalQueue::new(options.visibility_timeout));
+    let local_queue = Arc::new(MemoryQueue::new(options.visibility_timeout));
     let recorder = Arc::new(RecordingNotifier::default());
     let (mut ports, handles, sqs, sdk_for_gateway) = match backend {
         Backend::Memory { clock } => {

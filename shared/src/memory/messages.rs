@@ -1,10 +1,8 @@
 use super::{MemoryContacts, lock, page_after};
 use crate::StoreError;
 use crate::domain::{Content, Conversation, ConversationId, Cursors, Message, MessageId, UserId};
-use crate::error::BoxError;
 use crate::ports::{
-    DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, MessageStore, Page, PageRequest,
-    RateGate, decode_cursor,
+    DedupGuard, HistoryRange, MessageStore, Page, PageRequest, RateGate, decode_cursor,
 };
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -292,24 +290,5 @@ impl MessageStore for MemoryMessages {
             .filter(|((_, id), m)| id > after && m.sender_id == *sender)
             .count();
         Ok(n as u32)
-    }
-}
-
-/// [`DeliveryQueue`] that keeps every job: the local gateway's queue and the tests' view.
-#[derive(Default)]
-pub struct MemoryQueue(Mutex<Vec<DeliveryJob>>);
-
-impl MemoryQueue {
-    /// Every job enqueued so far, oldest first.
-    pub fn jobs(&self) -> Vec<DeliveryJob> {
-        lock(&self.0).clone()
-    }
-}
-
-#[async_trait]
-impl DeliveryQueue for MemoryQueue {
-    async fn enqueue(&self, job: &DeliveryJob) -> Result<(), BoxError> {
-        lock(&self.0).push(job.clone());
-        Ok(())
     }
 }
