@@ -79,6 +79,14 @@ use super::pk_sk_key as key;
 
 use super::unavailable;
 
+/// The sender's rate state (`USER#<sender>` / `RATE#send` in `conversations`), written by
+/// update expressions in the send transaction.
+#[derive(Deserialize)]
+struct RateItem {
+    /// GCRA theoretical arrival time, epoch microseconds.
+    tat: i64,
+}
+
 /// [`MessageStore`] on the `messages` and `conversations` tables (and a condition check on
 /// `contacts`): a send is one `TransactWriteItems`.
 #[derive(Clone)]
@@ -290,15 +298,7 @@ impl MessageStore for DynamoMessages {
         let Some(item) = self.get_item(&self.conversations, k).await? else {
             return Ok(None);
         };
-        match item.get("tat") {
-            Some(AttributeValue::N(v)) => v
-                .parse()
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(Box::new(e))),
-            _ => Err(StoreError::Corrupt(
-                "rate item without a numeric tat".into(),
-            )),
-        }
+        Ok(Some(from_item::<RateItem>(item)?.tat))
     }
 
     async fn history(
@@ -329,7 +329,8 @@ impl MessageStore for DynamoMessages {
         };
         let mut out = Vec::with_capacity(limit);
         let mut start: Option<Item> = None;
-        // A page of DynamoDB stops at 1 MB: keep reading until `limit` or the end.
+        // A page of DynamoDB stops at 1 MB: keep reading until `limit` or the end. Hand-written,
+        // not the SDK paginator: each page asks only for what is still missing.
         loop {
             let page = self
                 .client
@@ -481,33 +482,27 @@ impl MessageStore for DynamoMessages {
         sender: &UserId,
         after: &MessageId,
     ) -> Result<u32, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.messages)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+            .filter_expression("senderId = :s AND #id <> :after")
+            .expression_attribute_names("#id", "id")
+            .expression_attribute_values(":pk", s(keys::conversation_messages_pk(conversation)))
+            .expression_attribute_values(":lo", s(keys::message_sk(after)))
+            .expression_attribute_values(":hi", s(keys::MESSAGE_SK_END))
+            .expression_attribute_values(":s", s(sender.to_string()))
+            .expression_attribute_values(":after", s(after.to_string()))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .consistent_read(true)
+            .into_paginator()
+            .send();
         let mut count = 0u32;
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.messages)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-                .filter_expression("senderId = :s AND #id <> :after")
-                .expression_attribute_names("#id", "id")
-                .expression_attribute_values(":pk", s(keys::conversation_messages_pk(conversation)))
-                .expression_attribute_values(":lo", s(keys::message_sk(after)))
-                .expression_attribute_values(":hi", s(keys::MESSAGE_SK_END))
-                .expression_attribute_values(":s", s(sender.to_string()))
-                .expression_attribute_values(":after", s(after.to_string()))
-                .select(aws_sdk_dynamodb::types::Select::Count)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
+        while let Some(page) = pages.try_next().await.map_err(unavailable)? {
             count += page.count as u32;
-            match page.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(count),
-            }
         }
+        Ok(count)
     }
 }
 

@@ -110,25 +110,21 @@ pub(crate) async fn get_item(
     Ok(out.item)
 }
 
-/// Every item `query` returns, following `LastEvaluatedKey` page after page.
-pub(crate) async fn query_all(
+/// Every item `query` returns, page after page (the SDK's paginator follows
+/// `LastEvaluatedKey`), parsed as `T`.
+pub(crate) async fn query_all<T: DeserializeOwned>(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-) -> Result<Vec<Item>, StoreError> {
-    let mut found = Vec::new();
-    let mut start: Option<Item> = None;
-    loop {
-        let page = query
-            .clone()
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(unavailable)?;
-        found.extend(page.items.unwrap_or_default());
-        match page.last_evaluated_key {
-            Some(k) => start = Some(k),
-            None => return Ok(found),
-        }
-    }
+) -> Result<Vec<T>, StoreError> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(from_item)
+        .collect()
 }
 
 /// One page of a listing: runs `query` with `Limit = limit + 1`, parses each item into its

@@ -102,11 +102,11 @@ impl ConnectionStore for DynamoConnections {
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":u", s(user.to_string()))
             .expression_attribute_values(":now", n(now.timestamp()));
-        super::query_all(query)
+        Ok(super::query_all::<ConnectionItem>(query)
             .await?
             .into_iter()
-            .map(|i| from_item::<ConnectionItem>(i).map(|c| c.connection))
-            .collect()
+            .map(|c| c.connection)
+            .collect())
     }
 
     async fn mark_greeted(&self, id: &str) -> Result<bool, StoreError> {
@@ -187,11 +187,11 @@ impl DeviceStore for DynamoDevices {
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(keys::devices_pk(user)))
             .consistent_read(true);
-        super::query_all(query)
+        Ok(super::query_all::<DeviceItem>(query)
             .await?
             .into_iter()
-            .map(|i| from_item::<DeviceItem>(i).map(|d| d.device))
-            .collect()
+            .map(|d| d.device)
+            .collect())
     }
 
     async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError> {
