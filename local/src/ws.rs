@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use whatspe::apigw::ApiGatewayConnections;
 use whatspe::app::App;
+use whatspe::aws::apigw::ApiGatewayConnections;
 use whatspe::ports::{ConnectionGateway, PostError};
 
 /// API Gateway's limits.

@@ -1653,9 +1653,9 @@ async fn realtime_journey_works_on_dynamodb_sqs_and_sns_via_moto() {
     app.wait_offline(&a, &b, MOTO_DELIVERY).await;
 
     // A row whose socket is gone ($disconnect is best effort) is deleted at the first 410.
-    let connections = whatspe::dynamo::DynamoConnections::new(
+    let connections = whatspe::aws::dynamo::DynamoConnections::new(
         aws_sdk_dynamodb::Client::new(&sdk),
-        whatspe::tables::TableNames::new(&prefix).connections,
+        whatspe::aws::dynamo::TableNames::new(&prefix).connections,
     );
     let now = Utc::now();
     let stale = Connection {

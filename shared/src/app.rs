@@ -1,14 +1,18 @@
 //! Assembles the services over a set of ports: once per process (Lambda cold start, local
 //! gateway start-up, or test).
 
-use crate::apigw::ApiGatewayConnections;
+use crate::aws::apigw::ApiGatewayConnections;
+use crate::aws::dynamo::TableNames;
+use crate::aws::dynamo::{DynamoConnections, DynamoDevices};
+use crate::aws::dynamo::{
+    DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
+};
+use crate::aws::sns::SnsSmsSender;
+use crate::aws::sns_push::SnsPushSender;
+use crate::aws::sqs::SqsDeliveryQueue;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::UserId;
-use crate::dynamo::{DynamoConnections, DynamoDevices};
-use crate::dynamo::{
-    DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
-};
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
@@ -25,10 +29,6 @@ use crate::services::{
     AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService,
     MessageService, RealtimeService, TokenService,
 };
-use crate::sns::SnsSmsSender;
-use crate::sns_push::SnsPushSender;
-use crate::sqs::SqsDeliveryQueue;
-use crate::tables::TableNames;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -231,8 +231,8 @@ impl App {
             clock: ports.clock.clone(),
         });
         let delivery = Arc::new(DeliveryService {
-            connections: ports.connections,
-            gateway: ports.gateway,
+            connections: ports.connections.clone(),
+            gateway: ports.gateway.clone(),
             devices: ports.devices.clone(),
             push: ports.push.clone(),
             clock: ports.clock.clone(),
@@ -248,6 +248,8 @@ impl App {
             ports.otps,
             ports.sessions,
             ports.sms,
+            ports.connections,
+            ports.gateway,
             tokens.clone(),
             ports.clock,
         ));
@@ -261,34 +263,6 @@ impl App {
             tokens,
             config: Arc::new(config),
         }
-    }
-
-    /// Refresh. When a rotated refresh token comes back (it leaked), the session is revoked
-    /// and its open sockets are closed too: whoever holds its access tokens loses the socket.
-    pub async fn refresh(
-        &self,
-        refresh_token: &str,
-    ) -> Result<crate::services::TokenPair, crate::Error> {
-        let result = self.auth.refresh(refresh_token).await;
-        if let Err(e) = &result
-            && e.code() == "refresh_token_reused"
-            && let Some((sid, _)) = crate::services::tokens::parse_refresh_token(refresh_token)
-            && let Some(user) = self.auth.session_owner(&sid).await?
-        {
-            self.realtime.close_session(&user, &sid).await?;
-        }
-        result
-    }
-
-    /// Logout: the session's refresh token stops working and its open sockets are closed.
-    pub async fn end_session(
-        &self,
-        user: &crate::domain::UserId,
-        session: &crate::domain::SessionId,
-    ) -> Result<(), crate::Error> {
-        self.auth.logout(session).await?;
-        self.realtime.close_session(user, session).await?;
-        Ok(())
     }
 
     /// For a Lambda: configuration from the environment and AWS adapters. Fails at cold start

@@ -6,14 +6,15 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::sync::Arc;
 use whatspe::StoreError;
-use whatspe::domain::{Contact, ContactRequest, RequestId, RequestStatus};
-use whatspe::domain::{Content, ConversationId, Message, MessageId, MessageKind};
-use whatspe::domain::{CountryCode, PhoneNumber, SessionId, StatusText, User, UserId, Username};
-use whatspe::dynamo::{DynamoConnections, DynamoDevices};
-use whatspe::dynamo::{
+use whatspe::aws::dynamo::TableNames;
+use whatspe::aws::dynamo::{DynamoConnections, DynamoDevices};
+use whatspe::aws::dynamo::{
     DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
     ensure_tables,
 };
+use whatspe::domain::{Contact, ContactRequest, RequestId, RequestStatus};
+use whatspe::domain::{Content, ConversationId, Message, MessageId, MessageKind};
+use whatspe::domain::{CountryCode, PhoneNumber, SessionId, StatusText, User, UserId, Username};
 use whatspe::memory::{
     MemoryConnections, MemoryContacts, MemoryDevices, MemoryMessages, MemoryOtpStore,
     MemorySessionStore, MemoryUserStore,
@@ -23,7 +24,6 @@ use whatspe::ports::{
     ContactRequestStore, ContactStore, DedupGuard, HistoryRange, MessageStore, OtpState, OtpStore,
     Page, PageRequest, RateGate, Session, SessionStore, UserStore,
 };
-use whatspe::tables::TableNames;
 
 struct Stores {
     users: Arc<dyn UserStore>,
@@ -741,7 +741,7 @@ mod cases {
         befriend(&s, &a, &b).await;
         let long = "x".repeat(300);
         let m = msg(&a, &b, &long, 5);
-        s.messages.send(&m, None, true, None).await.unwrap();
+        s.messages.send_to_contact(&m, None, None).await.unwrap();
         assert_eq!(
             s.messages.get(&m.conversation_id, &m.id).await.unwrap(),
             Some(m.clone())
@@ -778,7 +778,7 @@ mod cases {
             "history keeps the whole content"
         );
         let m2 = msg(&b, &a, "reply", 6);
-        s.messages.send(&m2, None, true, None).await.unwrap();
+        s.messages.send_to_contact(&m2, None, None).await.unwrap();
         let mine = s
             .messages
             .conversation(&a.id, &m.conversation_id)
@@ -792,7 +792,7 @@ mod cases {
         let (a, b) = (user("alice", 1), user("bob", 2));
         let m = msg(&a, &b, "hi", 1);
         assert_eq!(
-            conflict(s.messages.send(&m, None, true, None).await),
+            conflict(s.messages.send_to_contact(&m, None, None).await),
             "not_contacts"
         );
         assert!(
@@ -810,7 +810,7 @@ mod cases {
             None
         );
         s.messages
-            .send(&m, None, false, None)
+            .send_system(&m, None)
             .await
             .expect("system messages need no relationship");
     }
@@ -826,10 +826,13 @@ mod cases {
             conversation_id: m.conversation_id,
             fingerprint: "f1".into(),
         };
-        s.messages.send(&m, Some(&guard), true, None).await.unwrap();
+        s.messages
+            .send_to_contact(&m, Some(&guard), None)
+            .await
+            .unwrap();
         let again = msg(&a, &b, "once", 2);
         assert_eq!(
-            conflict(s.messages.send(&again, Some(&guard), true, None).await),
+            conflict(s.messages.send_to_contact(&again, Some(&guard), None).await),
             "duplicate"
         );
         assert_eq!(
@@ -860,9 +863,12 @@ mod cases {
         befriend(&s, &a, &b).await;
         let older = msg(&a, &b, "older", 1);
         let newer = msg(&a, &b, "newer", 2);
-        s.messages.send(&newer, None, true, None).await.unwrap();
+        s.messages
+            .send_to_contact(&newer, None, None)
+            .await
+            .unwrap();
         assert_eq!(
-            conflict(s.messages.send(&older, None, true, None).await),
+            conflict(s.messages.send_to_contact(&older, None, None).await),
             "order"
         );
         let row = s
@@ -887,31 +893,31 @@ mod cases {
             max_tat_us: now + 20,
         };
         s.messages
-            .send(&msg(&a, &b, "1", 1), None, true, Some(&full(100)))
+            .send_to_contact(&msg(&a, &b, "1", 1), None, Some(&full(100)))
             .await
             .unwrap();
         assert_eq!(s.messages.rate_state(&a.id).await.unwrap(), Some(110));
         assert_eq!(
             conflict(
                 s.messages
-                    .send(&msg(&a, &b, "2", 1), None, true, Some(&full(100)))
+                    .send_to_contact(&msg(&a, &b, "2", 1), None, Some(&full(100)))
                     .await
             ),
             "rate"
         );
         s.messages
-            .send(&msg(&a, &b, "2", 1), None, true, Some(&burst(100)))
+            .send_to_contact(&msg(&a, &b, "2", 1), None, Some(&burst(100)))
             .await
             .unwrap();
         s.messages
-            .send(&msg(&a, &b, "3", 1), None, true, Some(&burst(100)))
+            .send_to_contact(&msg(&a, &b, "3", 1), None, Some(&burst(100)))
             .await
             .unwrap();
         assert_eq!(s.messages.rate_state(&a.id).await.unwrap(), Some(130));
         assert_eq!(
             conflict(
                 s.messages
-                    .send(&msg(&a, &b, "4", 1), None, true, Some(&burst(100)))
+                    .send_to_contact(&msg(&a, &b, "4", 1), None, Some(&burst(100)))
                     .await
             ),
             "rate"
@@ -919,14 +925,14 @@ mod cases {
         assert_eq!(
             conflict(
                 s.messages
-                    .send(&msg(&a, &b, "4", 1), None, true, Some(&burst(200)))
+                    .send_to_contact(&msg(&a, &b, "4", 1), None, Some(&burst(200)))
                     .await
             ),
             "rate",
             "a drained-and-refilled bucket is not mid-burst"
         );
         s.messages
-            .send(&msg(&a, &b, "4", 1), None, true, Some(&full(200)))
+            .send_to_contact(&msg(&a, &b, "4", 1), None, Some(&full(200)))
             .await
             .unwrap();
         assert_eq!(s.messages.rate_state(&a.id).await.unwrap(), Some(210));
@@ -954,7 +960,7 @@ mod cases {
             } else {
                 msg(&b, &a, &format!("m{i}"), i)
             };
-            s.messages.send(&m, None, true, None).await.unwrap();
+            s.messages.send_to_contact(&m, None, None).await.unwrap();
             sent.push(m.id);
         }
         let cid = ConversationId::direct(&a.id, &b.id);
@@ -1035,8 +1041,8 @@ mod cases {
         let (a, b) = (user("alice", 1), user("bob", 2));
         befriend(&s, &a, &b).await;
         let (m1, m2) = (msg(&a, &b, "1", 1), msg(&a, &b, "2", 2));
-        s.messages.send(&m1, None, true, None).await.unwrap();
-        s.messages.send(&m2, None, true, None).await.unwrap();
+        s.messages.send_to_contact(&m1, None, None).await.unwrap();
+        s.messages.send_to_contact(&m2, None, None).await.unwrap();
         let cid = m1.conversation_id;
         assert_eq!(
             conflict(s.messages.mark_read(&b.id, &cid, &m1.id, &m1.id, 1).await),
@@ -1105,7 +1111,7 @@ mod cases {
         }
         for i in [2usize, 0, 4, 1, 3, 0] {
             s.messages
-                .send(&msg(&friends[i], &me, "hi", 1), None, true, None)
+                .send_to_contact(&msg(&friends[i], &me, "hi", 1), None, None)
                 .await
                 .unwrap();
         }
@@ -1285,10 +1291,10 @@ contract_suite!(
 
 mod sms {
     use super::*;
+    use whatspe::aws::sns::SnsSmsSender;
     use whatspe::clock::SystemClock;
     use whatspe::memory::SmsOutbox;
     use whatspe::ports::SmsSender;
-    use whatspe::sns::SnsSmsSender;
 
     #[tokio::test]
     async fn memory_outbox_keeps_texts_per_number_oldest_first() {
@@ -1338,10 +1344,10 @@ mod sms {
 
 mod delivery_queue {
     use super::*;
+    use whatspe::aws::sqs::{SqsDeliveryQueue, ensure_queue};
     use whatspe::frames::{ReceiptEvent, ServerFrame};
     use whatspe::memory::MemoryQueue;
     use whatspe::ports::{DeliveryJob, DeliveryQueue};
-    use whatspe::sqs::{SqsDeliveryQueue, ensure_queue};
 
     fn job() -> DeliveryJob {
         let (a, b) = (UserId::new_random(), UserId::new_random());
@@ -1399,9 +1405,9 @@ mod delivery_queue {
 
 mod mobile_push {
     use super::*;
+    use whatspe::aws::sns_push::SnsPushSender;
     use whatspe::memory::RecordingPush;
     use whatspe::ports::{PushError, PushSender};
-    use whatspe::sns_push::SnsPushSender;
 
     async fn sns() -> SnsPushSender {
         let client = aws_sdk_sns::Client::new(&sdk_config().await);

@@ -161,11 +161,11 @@ async fn refresh(
     State(app): State<App>,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<Json<TokenPair>, Error> {
-    Ok(Json(app.refresh(&body.refresh_token).await?))
+    Ok(Json(app.auth.refresh(&body.refresh_token).await?))
 }
 
 async fn logout(State(app): State<App>, caller: Caller) -> Result<impl IntoResponse, Error> {
-    app.end_session(&caller.user_id, &caller.session_id).await?;
+    app.auth.logout(&caller.user_id, &caller.session_id).await?;
     Ok(Json(json!({ "message": "Logged out" })))
 }
 

@@ -48,17 +48,23 @@ pub enum HistoryRange {
 /// Messages and per-member conversation rows.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// In one atomic write: the message, its dedup guard (if any), both members' conversation
-    /// rows (last message, the receiver's unread count + 1), a check that sender and receiver
-    /// are contacts (when `require_contacts`), and the sender's rate gate (if any).
+    /// A person's message to a contact. In one atomic write: the message, its dedup guard (if
+    /// any), both members' conversation rows (last message, the receiver's unread count + 1), a
+    /// check that sender and receiver are contacts, and the sender's rate gate (if any).
     /// Conflicts: `"duplicate"` (the guard exists), `"not_contacts"`, `"rate"`, `"order"` (a
     /// newer message is already the conversation's last: retry with a fresh id).
-    async fn send(
+    async fn send_to_contact(
         &self,
         message: &Message,
         guard: Option<&DedupGuard>,
-        require_contacts: bool,
         rate: Option<&RateGate>,
+    ) -> Result<(), StoreError>;
+    /// A system message (webhook): like [`MessageStore::send_to_contact`] without the contacts
+    /// check and the rate gate. Conflicts: `"duplicate"`, `"order"`.
+    async fn send_system(
+        &self,
+        message: &Message,
+        guard: Option<&DedupGuard>,
     ) -> Result<(), StoreError>;
     async fn guard(&self, scope: &str, key: &str) -> Result<Option<DedupGuard>, StoreError>;
     async fn get(

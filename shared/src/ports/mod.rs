@@ -1,6 +1,6 @@
 //! Ports: the small traits the services need from the outside world. Each has an in-memory
-//! implementation ([`crate::memory`]) and an AWS one ([`crate::dynamo`], [`crate::sns`]); the
-//! contract suite in `shared/tests/contract.rs` runs the same cases against both.
+//! implementation ([`crate::memory`]) and an AWS one ([`crate::aws`]); the contract suite in
+//! `shared/tests/contract.rs` runs the same cases against both.
 
 mod auth;
 mod contacts;

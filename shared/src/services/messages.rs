@@ -150,7 +150,7 @@ impl MessageService {
             }
             match self
                 .messages
-                .send(&message, attempt_guard.as_ref(), true, Some(&gate))
+                .send_to_contact(&message, attempt_guard.as_ref(), Some(&gate))
                 .await
             {
                 Ok(()) => return Ok(SendOutcome::Created(self.committed(message).await)),
@@ -619,11 +619,7 @@ impl MessageService {
             let mut message = self.message(sender, &m, Some(&guard), self.clock.now());
             message.client_message_id = Some(external_id.to_owned());
             guard.message_id = message.id;
-            match self
-                .messages
-                .send(&message, Some(&guard), false, None)
-                .await
-            {
+            match self.messages.send_system(&message, Some(&guard)).await {
                 Ok(()) => return Ok(SendOutcome::Created(self.committed(message).await)),
                 Err(StoreError::Conflict { what: "duplicate" }) => {
                     return self

@@ -4,8 +4,10 @@ use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::domain::User;
 use crate::frames::ServerFrame;
-use crate::ports::{ConnectionGateway, Session};
+use crate::ports::{ConnectionGateway, Device, Session};
+use crate::services::{Delivered, DeliveryService};
 use crate::services::{Recipient, RequestOutcome};
+use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::Value;
 
@@ -119,7 +121,7 @@ async fn connecting_needs_a_valid_token_of_a_live_session() {
         (u.id, h.clock.now() + CONNECTION_TTL)
     );
     let sid = h.app.tokens.verify_access(&token).unwrap().session_id;
-    h.app.auth.logout(&sid).await.unwrap();
+    h.app.auth.logout(&u.id, &sid).await.unwrap();
     assert_eq!(
         h.app
             .realtime
@@ -505,7 +507,7 @@ async fn ending_a_session_closes_only_its_sockets() {
     // s1b's client vanished without $disconnect: its close answers 410.
     h.handles.gateway.close("s1b");
     let sid = h.app.tokens.verify_access(&t1).unwrap().session_id;
-    h.app.end_session(&a.id, &sid).await.unwrap();
+    h.app.auth.logout(&a.id, &sid).await.unwrap();
     assert_eq!(h.handles.gateway.closed_by_server(), vec!["s1a".to_owned()]);
     assert_eq!(
         h.ports.connections.get("s1b").await.unwrap(),
@@ -542,10 +544,11 @@ async fn a_reused_refresh_token_also_closes_the_sessions_sockets() {
         .await
         .unwrap();
     h.app
+        .auth
         .refresh(&tokens.refresh_token)
         .await
         .expect("the first use rotates");
-    let err = h.app.refresh(&tokens.refresh_token).await.unwrap_err();
+    let err = h.app.auth.refresh(&tokens.refresh_token).await.unwrap_err();
     assert_eq!(err.code(), "refresh_token_reused");
     assert_eq!(
         h.handles.gateway.closed_by_server(),

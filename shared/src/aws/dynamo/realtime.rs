@@ -1,9 +1,9 @@
+use super::keys;
+use super::tables::CONNECTIONS_BY_USER;
 use super::{Item, from_item, n, s, store_error, to_item};
 use crate::StoreError;
 use crate::domain::UserId;
-use crate::keys;
 use crate::ports::{Connection, ConnectionStore, Device, DeviceStore};
-use crate::tables::CONNECTIONS_BY_USER;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -102,11 +102,11 @@ impl ConnectionStore for DynamoConnections {
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":u", s(user.to_string()))
             .expression_attribute_values(":now", n(now.timestamp()));
-        super::query_all(query)
+        Ok(super::query_all::<ConnectionItem>(query)
             .await?
             .into_iter()
-            .map(|i| from_item::<ConnectionItem>(i).map(|c| c.connection))
-            .collect()
+            .map(|c| c.connection)
+            .collect())
     }
 
     async fn mark_greeted(&self, id: &str) -> Result<bool, StoreError> {
@@ -187,11 +187,11 @@ impl DeviceStore for DynamoDevices {
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(keys::devices_pk(user)))
             .consistent_read(true);
-        super::query_all(query)
+        Ok(super::query_all::<DeviceItem>(query)
             .await?
             .into_iter()
-            .map(|i| from_item::<DeviceItem>(i).map(|d| d.device))
-            .collect()
+            .map(|d| d.device)
+            .collect())
     }
 
     async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError> {

@@ -1,4 +1,6 @@
-//! Every DynamoDB key format, in one place. Golden-item tests in the adapters pin them.
+//! Every DynamoDB key format, in one place: the `pk`/`sk` values of each item and the values of
+//! index key attributes (the tables and attribute names themselves are in [`super::tables`]).
+//! Golden-item tests in the adapters pin them.
 
 use crate::domain::{
     ConversationId, MessageId, PhoneNumber, RequestId, SessionId, UserId, Username,
