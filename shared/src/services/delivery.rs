@@ -1,7 +1,6 @@
 //! Delivery of queued jobs (the `push` function): a frame to every live connection of each
 //! user, or a mobile push when they have none.
 
-use super::frame_bytes;
 use crate::clock::Clock;
 use crate::error::BoxError;
 use crate::ports::{
@@ -35,7 +34,7 @@ impl DeliveryService {
     /// push could not be reached for a reason other than being gone; deliveries are
     /// at-least-once and clients drop frames whose id they already have.
     pub async fn deliver(&self, job: &DeliveryJob) -> Result<Delivered, BoxError> {
-        let bytes = frame_bytes(&job.frame);
+        let bytes = job.frame.to_wire();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let mut done = Delivered::default();
         let mut failure: Option<BoxError> = None;

@@ -17,8 +17,3 @@ pub use messages::{HistoryPage, MessageService, NewMessage, SendOutcome};
 pub use presence::ConnectionPresence;
 pub use realtime::RealtimeService;
 pub use tokens::{Identity, TokenPair, TokenService};
-
-/// A server frame as the bytes posted to a connection.
-fn frame_bytes(frame: &crate::frames::ServerFrame) -> Vec<u8> {
-    serde_json::to_vec(frame).unwrap_or_default()
-}

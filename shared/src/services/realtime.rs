@@ -2,7 +2,7 @@
 //! (`$default`), behind the `ws_connect` function. Presence, delivery and devices have their
 //! own services beside this one.
 
-use super::{MessageService, NewMessage, SendOutcome, TokenService, frame_bytes};
+use super::{MessageService, NewMessage, SendOutcome, TokenService};
 use crate::clock::Clock;
 use crate::domain::{Content, MessageKind, UserId};
 use crate::frames::{
@@ -161,7 +161,7 @@ impl RealtimeService {
     }
 
     async fn post(&self, connection_id: &str, frame: &ServerFrame) {
-        match self.gateway.post(connection_id, &frame_bytes(frame)).await {
+        match self.gateway.post(connection_id, &frame.to_wire()).await {
             Ok(()) => {}
             Err(PostError::Gone) => {
                 if let Err(e) = self.connections.delete(connection_id).await {
