@@ -3,7 +3,7 @@
 
 use crate::aws::apigw::ApiGatewayConnections;
 use crate::aws::dynamo::TableNames;
-use crate::aws::dynamo::{DynamoConnections, DynamoDevices};
+use crate::aws::dynamo::{DynamoConnections, DynamoDevices, DynamoLedger};
 use crate::aws::dynamo::{
     DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
 };
@@ -16,14 +16,14 @@ use crate::domain::UserId;
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
-    MemoryConnections, MemoryContacts, MemoryDevices, MemoryMessages, MemoryOtpStore, MemoryQueue,
-    MemorySessionStore, MemoryUserStore, RecordingGateway, RecordingNotifier, RecordingPush,
-    SmsOutbox,
+    MemoryConnections, MemoryContacts, MemoryDevices, MemoryLedger, MemoryMessages, MemoryOtpStore,
+    MemoryQueue, MemorySessionStore, MemoryUserStore, RecordingGateway, RecordingNotifier,
+    RecordingPush, SmsOutbox,
 };
 use crate::ports::{
     ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore, DeliveryJob,
-    DeliveryQueue, DeviceStore, MessageStore, Notifier, OtpStore, Platform, PushSender,
-    SessionStore, SmsSender, UserStore,
+    DeliveryLedger, DeliveryQueue, DeviceStore, MessageStore, Notifier, OtpStore, Platform,
+    PushSender, SessionStore, SmsSender, UserStore,
 };
 use crate::services::{
     AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService,
@@ -46,6 +46,7 @@ pub struct Ports {
     pub gateway: Arc<dyn ConnectionGateway>,
     pub devices: Arc<dyn DeviceStore>,
     pub push: Arc<dyn PushSender>,
+    pub ledger: Arc<dyn DeliveryLedger>,
     pub notifier: Arc<dyn Notifier>,
     pub sms: Arc<dyn SmsSender>,
     pub clock: Arc<dyn Clock>,
@@ -85,6 +86,7 @@ impl Ports {
             gateway: handles.gateway.clone(),
             devices: Arc::new(MemoryDevices::default()),
             push: handles.push.clone(),
+            ledger: Arc::new(MemoryLedger::default()),
             notifier: handles.notifier.clone(),
             sms: handles.outbox.clone(),
             clock,
@@ -146,9 +148,13 @@ impl Ports {
             queue: queue.clone(),
             connections: Arc::new(DynamoConnections::new(
                 ddb_for_realtime.clone(),
-                tables.connections,
+                tables.connections.clone(),
             )),
             gateway: clients.gateway,
+            ledger: Arc::new(DynamoLedger::new(
+                ddb_for_realtime.clone(),
+                tables.connections.clone(),
+            )),
             devices: Arc::new(DynamoDevices::new(ddb_for_realtime, tables.devices)),
             push: Arc::new(SnsPushSender::new(clients.sns.clone(), applications)),
             notifier: Arc::new(QueueNotifier(queue)),
@@ -235,6 +241,7 @@ impl App {
             gateway: ports.gateway.clone(),
             devices: ports.devices.clone(),
             push: ports.push.clone(),
+            ledger: ports.ledger.clone(),
             clock: ports.clock.clone(),
         });
         let devices = Arc::new(DeviceService {

@@ -19,7 +19,7 @@ use whatspe::memory::{
     MemoryConnections, MemoryContacts, MemoryDevices, MemoryMessages, MemoryOtpStore,
     MemorySessionStore, MemoryUserStore,
 };
-use whatspe::ports::{Connection, ConnectionStore, Device, DeviceStore, Platform};
+use whatspe::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform};
 use whatspe::ports::{
     ContactRequestStore, ContactStore, DedupGuard, HistoryRange, MessageStore, OtpState, OtpStore,
     Page, PageRequest, RateGate, Session, SessionStore, UserStore,
@@ -34,6 +34,7 @@ struct Stores {
     messages: Arc<dyn MessageStore>,
     connections: Arc<dyn ConnectionStore>,
     devices: Arc<dyn DeviceStore>,
+    ledger: Arc<dyn DeliveryLedger>,
 }
 
 async fn memory() -> Stores {
@@ -47,6 +48,7 @@ async fn memory() -> Stores {
         contacts,
         connections: Arc::new(MemoryConnections::default()),
         devices: Arc::new(MemoryDevices::default()),
+        ledger: Arc::new(whatspe::memory::MemoryLedger::default()),
     }
 }
 
@@ -105,6 +107,10 @@ async fn dynamodb() -> Stores {
             t.connections.clone(),
         )),
         devices: Arc::new(DynamoDevices::new(client.clone(), t.devices.clone())),
+        ledger: Arc::new(whatspe::aws::dynamo::DynamoLedger::new(
+            client.clone(),
+            t.connections.clone(),
+        )),
     }
 }
 
@@ -717,6 +723,45 @@ mod cases {
             .expect("they may ask again");
     }
 
+    pub async fn delivery_progress_accumulates_and_each_push_is_claimed_once(s: Stores) {
+        let job = format!("msg:{}", MessageId::new_v7());
+        assert!(
+            s.ledger.served(&job).await.unwrap().is_empty(),
+            "nothing yet"
+        );
+        s.ledger.record_served(&job, &["c1".into()]).await.unwrap();
+        s.ledger
+            .record_served(&job, &["c2".into(), "c1".into()])
+            .await
+            .unwrap();
+        s.ledger.record_served(&job, &[]).await.unwrap();
+        let served = s.ledger.served(&job).await.unwrap();
+        assert_eq!(
+            served,
+            ["c1".to_owned(), "c2".to_owned()].into_iter().collect(),
+            "the union of what was recorded"
+        );
+        assert!(s.ledger.served("other-job").await.unwrap().is_empty());
+
+        let device = uuid::Uuid::new_v4();
+        let claims =
+            futures_util::future::join_all((0..5).map(|_| s.ledger.claim_push(&job, &device)))
+                .await;
+        let won = claims.into_iter().filter(|c| *c.as_ref().unwrap()).count();
+        assert_eq!(won, 1, "five concurrent claims: exactly one push");
+        assert!(
+            !s.ledger.claim_push(&job, &device).await.unwrap(),
+            "and never again"
+        );
+        assert!(
+            s.ledger
+                .claim_push(&job, &uuid::Uuid::new_v4())
+                .await
+                .unwrap(),
+            "another device has its own claim"
+        );
+    }
+
     async fn befriend(s: &Stores, a: &User, b: &User) {
         let r = request(a, b);
         s.requests.create(&r).await.unwrap();
@@ -1285,6 +1330,7 @@ contract_suite!(
     connections_are_found_by_id_and_by_user_until_they_expire,
     a_connection_is_greeted_once,
     devices_are_listed_per_user_and_replaced_by_id,
+    delivery_progress_accumulates_and_each_push_is_claimed_once,
 );
 
 // ---------------------------------------------------------------- SMS senders
@@ -1359,6 +1405,97 @@ mod delivery_queue {
                 up_to: MessageId::new_v7(),
             }),
         }
+    }
+
+    /// A job in the same ordering group as [`job`]'s `to`/`p` pair would be: a READ between
+    /// the same two users.
+    fn job_between(a: UserId, b: UserId) -> DeliveryJob {
+        DeliveryJob {
+            to: vec![a],
+            push: vec![],
+            frame: ServerFrame::Read(ReceiptEvent {
+                p: b,
+                up_to: MessageId::new_v7(),
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_queue_is_fifo_per_group_and_drops_duplicates() {
+        let q = MemoryQueue::default();
+        let (a, b, c) = (
+            UserId::new_random(),
+            UserId::new_random(),
+            UserId::new_random(),
+        );
+        let (first, second, other) = (job_between(a, b), job_between(a, b), job_between(a, c));
+        for j in [&first, &second, &first, &other] {
+            q.enqueue(j).await.unwrap();
+        }
+        assert_eq!(
+            q.jobs(),
+            vec![first.clone(), second.clone(), other.clone()],
+            "the duplicate was dropped"
+        );
+        let parse = |r: &whatspe::memory::QueuedRecord| -> DeliveryJob {
+            serde_json::from_str(&r.body).unwrap()
+        };
+        let batch = q.receive(1);
+        assert_eq!(parse(&batch[0]), first);
+        let next = q.receive(10);
+        assert_eq!(
+            next.iter().map(parse).collect::<Vec<_>>(),
+            vec![other.clone()],
+            "the group of the record in flight waits; another group does not"
+        );
+        q.delete(&batch[0].id);
+        let next = q.receive(10);
+        assert_eq!(
+            next.iter().map(parse).collect::<Vec<_>>(),
+            vec![second],
+            "then the group's next"
+        );
+    }
+
+    #[tokio::test]
+    async fn sqs_fifo_queue_keeps_a_groups_order_and_drops_duplicates() {
+        let sqs = aws_sdk_sqs::Client::new(&sdk_config().await);
+        let name = format!(
+            "c{}_delivery",
+            hex::encode(whatspe::crypto::random_bytes::<6>())
+        );
+        let url = ensure_queue(&sqs, &name).await.expect("FIFO queue on moto");
+        assert!(url.ends_with(".fifo"), "{url}");
+        let q = SqsDeliveryQueue::new(sqs.clone(), &url);
+        let (a, b) = (UserId::new_random(), UserId::new_random());
+        let jobs: Vec<DeliveryJob> = (0..5).map(|_| job_between(a, b)).collect();
+        for j in jobs.iter().chain([&jobs[0], &jobs[3]]) {
+            q.enqueue(j).await.unwrap();
+        }
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            let out = sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages() {
+                got.push(serde_json::from_str::<DeliveryJob>(m.body().unwrap()).unwrap());
+                sqs.delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            if got.len() >= jobs.len() {
+                break;
+            }
+        }
+        assert_eq!(got, jobs, "each job once, in the order queued");
     }
 
     #[tokio::test]

@@ -11,7 +11,9 @@ pub use auth::{MemoryOtpStore, MemorySessionStore, MemoryUserStore, SmsOutbox, S
 pub use contacts::{MemoryContacts, RecordingNotifier};
 pub use messages::MemoryMessages;
 pub use queue::{MAX_RECEIVES, MemoryQueue, QueuedRecord};
-pub use realtime::{MemoryConnections, MemoryDevices, PushRecord, RecordingGateway, RecordingPush};
+pub use realtime::{
+    MemoryConnections, MemoryDevices, MemoryLedger, PushRecord, RecordingGateway, RecordingPush,
+};
 
 use crate::ports::Page;
 use serde::Serialize;

@@ -13,8 +13,8 @@ pub use contacts::{ContactRequestStore, ContactStore, Notifier, Presence};
 pub use messages::{DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, MessageStore, RateGate};
 pub use paging::{Page, PageRequest, decode_cursor, encode_cursor};
 pub use realtime::{
-    Connection, ConnectionGateway, ConnectionStore, Device, DeviceStore, Platform, PostError,
-    PushError, PushSender,
+    Connection, ConnectionGateway, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform,
+    PostError, PushError, PushSender,
 };
 
 /// A stored value with the version its optimistic-concurrency writes are conditioned on.

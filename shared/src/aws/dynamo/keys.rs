@@ -104,6 +104,16 @@ pub fn connection_pk(connection_id: &str) -> String {
     format!("CONN#{connection_id}")
 }
 
+/// `connections` table: the targets a delivery job (by its dedup id) has served.
+pub fn delivery_progress_pk(job: &str) -> String {
+    format!("JOB#{job}")
+}
+
+/// `connections` table: the claim of a delivery job's one mobile push to a device.
+pub fn push_claim_pk(job: &str, device: &uuid::Uuid) -> String {
+    format!("JOB#{job}#PUSH#{device}")
+}
+
 /// `devices` table: partition of one user's devices (same shape as [`user_pk`]).
 pub fn devices_pk(user: &UserId) -> String {
     user_pk(user)

@@ -18,7 +18,7 @@ pub mod tables;
 pub use auth::{DynamoOtpStore, DynamoSessionStore, DynamoUserStore};
 pub use contacts::DynamoContacts;
 pub use messages::{DEDUP_TTL, DynamoMessages};
-pub use realtime::{DynamoConnections, DynamoDevices};
+pub use realtime::{DELIVERY_PROGRESS_TTL, DynamoConnections, DynamoDevices, DynamoLedger};
 pub use tables::{TableNames, ensure_tables};
 
 use crate::StoreError;
