@@ -1,12 +1,20 @@
-"""moto_server, with DynamoDB requests handled one at a time.
+"""moto_server, with DynamoDB and DynamoDB Streams requests handled one at a time.
 
 moto's server answers requests on threads, but its DynamoDB backend is not thread-safe: two
-concurrent conditional writes can both pass their condition, and a failed transaction restores
-a table snapshot over a concurrent one's writes. Real DynamoDB makes every write to an item,
-and every transaction, atomic; the contract tests race writes on purpose to check that exactly
-one wins. One lock around DynamoDB's request dispatch gives moto that atomicity (more coarsely:
-all DynamoDB requests are serialised). SQS, SNS and S3 keep their threads, so SQS long polls
-block nothing.
+concurrent conditional writes can both pass their condition, a failed transaction restores a
+table snapshot over a concurrent one's writes, and a stream reader can see the items of a
+transaction that is still being applied and is then rolled back. Real DynamoDB makes every
+write to an item, and every transaction, atomic; the contract tests race writes on purpose to
+check that exactly one wins, and the relay must never see a write that did not commit. One
+lock around every DynamoDB and DynamoDB Streams request (their `X-Amz-Target` starts with
+`DynamoDB`) gives moto that atomicity, more coarsely: those requests are serialised. SQS, SNS
+and S3 keep their threads, so SQS long polls block nothing.
+
+One more repair: moto rolls a cancelled transaction back by putting a copy of each table in
+place, and the copy carries a copy of the table's stream shard. A shard iterator taken before
+then still points at the old shard, which keeps the rolled-back items — a reader would see
+writes that never committed, and miss later ones. The rollback here truncates the live shard
+back and keeps it on the restored table, so iterators stay valid and see only commits.
 
 Usage: the same arguments as moto_server.
 """
@@ -14,19 +22,46 @@ Usage: the same arguments as moto_server.
 import sys
 import threading
 
-from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodb.models import DynamoDBBackend
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
 _lock = threading.Lock()
-_dispatch = DynamoHandler.call_action
+_dispatch = DomainDispatcherApplication.__call__
 
 
-def _serialised(self):  # type: ignore[no-untyped-def]
+def _serialised(self, environ, start_response):  # type: ignore[no-untyped-def]
+    if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+        return _dispatch(self, environ, start_response)
     with _lock:
-        return _dispatch(self)
+        # Drain the body inside the lock: the response is computed before the next request.
+        return list(_dispatch(self, environ, start_response))
 
 
-DynamoHandler.call_action = _serialised  # type: ignore[method-assign]
+DomainDispatcherApplication.__call__ = _serialised  # type: ignore[method-assign]
+
+_transact = DynamoDBBackend.transact_write_items
+
+
+def _transact_keeping_shards(self, transact_items):  # type: ignore[no-untyped-def]
+    shards = {
+        name: (table.stream_shard, len(table.stream_shard.items))
+        for name, table in self.tables.items()
+        if table.stream_shard is not None
+    }
+    try:
+        return _transact(self, transact_items)
+    except Exception:
+        for name, (shard, committed) in shards.items():
+            del shard.items[committed:]
+            table = self.tables.get(name)
+            if table is not None and table.stream_shard is not shard:
+                table.stream_shard = shard
+                shard.table = table
+        raise
+
+
+DynamoDBBackend.transact_write_items = _transact_keeping_shards  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     sys.exit(main())

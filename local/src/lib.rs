@@ -27,6 +27,7 @@ use whatspe::ports::Notifier;
 use whatspe::ports::SmsSender;
 
 pub mod queue;
+pub mod stream;
 pub mod ws;
 
 use ws::{LocalConnectionGateway, Sockets, WsState};
@@ -80,6 +81,8 @@ pub struct Gateway {
     pub outbox: Arc<SmsOutbox>,
     pub notifier: Arc<RecordingNotifier>,
     pub queue: Arc<MemoryQueue>,
+    /// The in-memory messages stream the relay reads (memory backend).
+    pub stream: Arc<whatspe::memory::MessageStream>,
     pub push: Arc<RecordingPush>,
     pub sockets: Arc<Sockets>,
     /// Where the functions post frames (`POST /@connections/{id}`): this gateway.
@@ -129,6 +132,7 @@ pub async fn build_with(
 ) -> Result<Gateway, BoxError> {
     let local_queue = Arc::new(MemoryQueue::new(options.visibility_timeout));
     let recorder = Arc::new(RecordingNotifier::default());
+    let table_prefix = config.table_prefix.clone();
     let (mut ports, handles, sqs, sdk_for_gateway) = match backend {
         Backend::Memory { clock } => {
             let (mut ports, handles) = Ports::in_memory(clock);
@@ -164,7 +168,7 @@ pub async fn build_with(
             )
         }
     };
-    let gateway = Arc::new(LocalConnectionGateway::new(sdk_for_gateway));
+    let gateway = Arc::new(LocalConnectionGateway::new(sdk_for_gateway.clone()));
     let management_api = gateway.clone();
     ports.gateway = gateway.clone();
     // Events are recorded for the local view and delivered through the queue, as on AWS.
@@ -177,6 +181,16 @@ pub async fn build_with(
         default_cc: config.default_country_code.clone(),
     };
     let app = App::new(config, ports);
+    // The messages table's stream → the relay function (the transactional outbox).
+    match &sqs {
+        None => {
+            tokio::spawn(stream::run_memory(handles.stream.clone(), app.clone()));
+        }
+        Some(_) => {
+            let table = dynamo::TableNames::new(&table_prefix).messages;
+            stream::run_aws(&sdk_for_gateway, &table, app.clone()).await?;
+        }
+    }
     if options.event_source {
         match sqs {
             None => {
@@ -217,6 +231,7 @@ pub async fn build_with(
         outbox: handles.outbox,
         notifier: recorder,
         queue: local_queue,
+        stream: handles.stream,
         push: handles.push,
         sockets,
         management_api,

@@ -128,8 +128,10 @@ impl TestApp {
     }
 
     /// The messaging API's delivery jobs (contact-request and presence events, which also
-    /// travel through the queue, are the contacts and real-time tests' business).
-    fn jobs(&self) -> Vec<DeliveryJob> {
+    /// travel through the queue, are the contacts and real-time tests' business), once the
+    /// relay has queued every message committed so far.
+    async fn jobs(&self) -> Vec<DeliveryJob> {
+        self.stream.drained().await;
         self.queue
             .jobs()
             .into_iter()
@@ -199,7 +201,11 @@ async fn a_conversation_is_queued_listed_and_read_as_both_people_see_it() {
     let a = app.sign_up(&phone(1), "asha").await;
     let b = app.sign_up(&phone(2), "bala").await;
     app.befriend(&a, &b).await;
-    assert_eq!(app.jobs(), vec![], "no delivery job before any message");
+    assert_eq!(
+        app.jobs().await,
+        vec![],
+        "no delivery job before any message"
+    );
 
     let mut sent = Vec::new();
     for content in ["hi bala", "are you there?", "call me 🙂"] {
@@ -213,7 +219,7 @@ async fn a_conversation_is_queued_listed_and_read_as_both_people_see_it() {
         "ids sort by send time: {sent_ids:?}"
     );
 
-    let jobs = app.jobs();
+    let jobs = app.jobs().await;
     let want: Vec<DeliveryJob> = sent.iter().map(msg_job).collect();
     assert_eq!(jobs, want, "one MSG job per message, to [B, A], push to B");
     let frame = serde_json::to_value(&jobs[2].frame).expect("frame JSON");
@@ -272,7 +278,7 @@ async fn a_conversation_is_queued_listed_and_read_as_both_people_see_it() {
     let mut want = want;
     want.push(read_job(&a, &b, &sent_ids[2]));
     assert_eq!(
-        app.jobs(),
+        app.jobs().await,
         want,
         "looking tells A: READ {{p: B, upTo: 3rd}}"
     );
@@ -293,7 +299,7 @@ async fn a_conversation_is_queued_listed_and_read_as_both_people_see_it() {
 
     app.history_ok(&b, &a, "").await;
     assert_eq!(
-        app.jobs(),
+        app.jobs().await,
         want,
         "looking again at a read conversation writes and tells nothing"
     );
@@ -322,7 +328,7 @@ async fn delivery_and_read_receipts_move_monotonic_cursors_that_statuses_follow(
     assert_ok(&r, 200, "B: delivered up to the 2nd");
     assert_eq!(keys(&r.body), set_of(&RECEIPT_KEYS));
     assert_eq!(r.body, receipt(&a, Some(&m2), None));
-    let mut want_jobs = app.jobs();
+    let mut want_jobs = app.jobs().await;
     assert_eq!(want_jobs.len(), 3, "two MSG jobs and one DLV job");
     assert_eq!(
         want_jobs.last(),
@@ -340,7 +346,11 @@ async fn delivery_and_read_receipts_move_monotonic_cursors_that_statuses_follow(
     assert_ok(&r, 200, "B: read up to the 1st");
     assert_eq!(r.body, receipt(&a, Some(&m2), Some(&m1)));
     want_jobs.push(read_job(&a, &b, &m1));
-    assert_eq!(app.jobs(), want_jobs, "A is told: READ {{p: B, upTo: 1st}}");
+    assert_eq!(
+        app.jobs().await,
+        want_jobs,
+        "A is told: READ {{p: B, upTo: 1st}}"
+    );
     let (page, _) = app.history_ok(&a, &b, "").await;
     assert_eq!(
         a_sees(&page),
@@ -369,7 +379,7 @@ async fn delivery_and_read_receipts_move_monotonic_cursors_that_statuses_follow(
         );
     }
     assert_eq!(
-        app.jobs(),
+        app.jobs().await,
         want_jobs,
         "a receipt that moves nothing tells nobody"
     );
@@ -389,7 +399,11 @@ async fn delivery_and_read_receipts_move_monotonic_cursors_that_statuses_follow(
         "clamped to the newest message"
     );
     want_jobs.push(read_job(&a, &b, &m2));
-    assert_eq!(app.jobs(), want_jobs, "READ upTo the newest, not beyond");
+    assert_eq!(
+        app.jobs().await,
+        want_jobs,
+        "READ upTo the newest, not beyond"
+    );
     assert_eq!(app.chats_of(&b).await[0]["unreadCount"], 0);
 
     // The clamp matters: a message sent after the receipt is not covered by it.
@@ -500,7 +514,7 @@ async fn a_retried_send_returns_the_original_message_and_a_reused_id_with_other_
         "one message in the history"
     );
     assert_eq!(
-        app.jobs(),
+        app.jobs().await,
         vec![msg_job(&first.body)],
         "one MSG job, whatever the retries"
     );
@@ -525,6 +539,7 @@ async fn a_retried_send_returns_the_original_message_and_a_reused_id_with_other_
     assert_eq!(late.body["status"], "read", "with its current status");
     assert_eq!(
         app.jobs()
+            .await
             .iter()
             .filter(|j| matches!(j.frame, ServerFrame::Msg(_)))
             .count(),
@@ -567,7 +582,7 @@ async fn the_same_send_racing_with_itself_creates_one_message() {
     }
     let (page, _) = app.history_ok(&a, &b, "").await;
     assert_eq!(ids(&page), vec![str_field(&created, "id")], "stored once");
-    assert_eq!(app.jobs(), vec![msg_job(&created)], "queued once");
+    assert_eq!(app.jobs().await, vec![msg_job(&created)], "queued once");
 }
 
 #[tokio::test]
@@ -686,7 +701,7 @@ async fn only_contacts_may_message_and_a_refused_send_stores_nothing() {
     }
     let (page, _) = app.history_ok(&b, &a, "").await;
     assert_eq!(page, Vec::<Value>::new(), "no history between A and B");
-    assert_eq!(app.jobs(), vec![], "nothing queued");
+    assert_eq!(app.jobs().await, vec![], "nothing queued");
     assert_error(
         &app.receipt("read", &b, &a, ANCIENT_ID).await,
         404,
@@ -697,7 +712,7 @@ async fn only_contacts_may_message_and_a_refused_send_stores_nothing() {
     app.befriend(&a, &b).await;
     let m = app.send_ok(&a, &b, "hello friend").await;
     assert_eq!(
-        app.jobs(),
+        app.jobs().await,
         vec![msg_job(&m)],
         "once contacts, the send goes through"
     );
@@ -842,7 +857,7 @@ async fn a_burst_beyond_the_send_limit_gets_429_with_retry_after_and_honouring_i
     assert_error(&r, 429, "rate_limited", "the 6th at once");
     let wait = retry_after(&r, "the 6th at once");
     assert!(wait <= 60, "Retry-After {wait} is a sensible wait");
-    assert_eq!(app.jobs().len(), 5, "the refused send queued nothing");
+    assert_eq!(app.jobs().await.len(), 5, "the refused send queued nothing");
     assert_eq!(
         app.history_ok(&a, &b, "").await.0.len(),
         5,
@@ -921,7 +936,7 @@ async fn signed_webhook_messages_are_stored_once_and_bad_signatures_or_stale_tim
     );
     let first = r.body["message"].clone();
     assert_eq!(
-        app.jobs(),
+        app.jobs().await,
         vec![msg_job(&first)],
         "delivered like any message"
     );
@@ -1079,7 +1094,7 @@ async fn signed_webhook_messages_are_stored_once_and_bad_signatures_or_stale_tim
     }
 
     assert_eq!(
-        app.jobs(),
+        app.jobs().await,
         vec![msg_job(&first)],
         "no refused webhook queued anything"
     );
@@ -1114,7 +1129,7 @@ async fn snapshot(
             app.chats_of(b).await,
             app.chats_of(c).await,
         ],
-        app.jobs(),
+        app.jobs().await,
     )
 }
 

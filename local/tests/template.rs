@@ -254,9 +254,9 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:ConditionCheckItem", "ContactsTable"),
                 ("dynamodb:GetItem", "UsersTable"),
                 ("dynamodb:BatchGetItem", "UsersTable"),
-                ("sqs:SendMessage", "DeliveryQueue"),
             ]),
         ),
+        ("relay", set(&[("sqs:SendMessage", "DeliveryQueue")])),
         (
             "get_messages",
             set(&[
@@ -404,5 +404,55 @@ fn the_delivery_queue_is_wired_for_partial_batch_failures() {
         queue["FifoThroughputLimit"].as_str(),
         Some("perMessageGroupId"),
         "high-throughput FIFO: the limit is per chat, not per queue"
+    );
+}
+
+#[test]
+fn the_relay_reads_every_committed_message_from_the_messages_stream() {
+    let doc = template();
+    let relay = &functions(&doc)["relay"];
+    let events = relay["Events"].as_mapping().expect("relay events");
+    let source = events
+        .values()
+        .find(|e| e["Type"].as_str() == Some("DynamoDB"))
+        .expect("a DynamoDB stream event source");
+    let p = &source["Properties"];
+    let stream = serde_yaml::to_string(&p["Stream"]).unwrap();
+    assert!(
+        stream.contains("MessagesTable.StreamArn"),
+        "the messages table's stream: {stream}"
+    );
+    assert_eq!(
+        p["StartingPosition"].as_str(),
+        Some("TRIM_HORIZON"),
+        "nothing committed before the mapping is skipped"
+    );
+    assert_eq!(
+        p["MaximumRetryAttempts"].as_i64(),
+        Some(-1),
+        "a failing record is retried, never dropped"
+    );
+    let types: Vec<&str> = p["FunctionResponseTypes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        types,
+        ["ReportBatchItemFailures"],
+        "resume at the failed record"
+    );
+    let pattern: serde_json::Value = serde_json::from_str(
+        p["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .expect("a filter pattern"),
+    )
+    .expect("the filter is JSON");
+    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT"]));
+    assert_eq!(
+        pattern["dynamodb"]["NewImage"]["sk"]["S"][0]["prefix"],
+        whatspe::aws::dynamo::keys::MESSAGE_SK_PREFIX,
+        "only message items, by the code's own key prefix"
     );
 }

@@ -17,8 +17,8 @@ use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
     MemoryConnections, MemoryContacts, MemoryDevices, MemoryLedger, MemoryMessages, MemoryOtpStore,
-    MemoryQueue, MemorySessionStore, MemoryUserStore, RecordingGateway, RecordingNotifier,
-    RecordingPush, SmsOutbox,
+    MemoryQueue, MemorySessionStore, MemoryUserStore, MessageStream, RecordingGateway,
+    RecordingNotifier, RecordingPush, SmsOutbox,
 };
 use crate::ports::{
     ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore, DeliveryJob,
@@ -61,25 +61,29 @@ pub struct MemoryHandles {
     pub queue: Arc<MemoryQueue>,
     pub gateway: Arc<RecordingGateway>,
     pub push: Arc<RecordingPush>,
+    /// The messages table's stream: every committed message, for the relay.
+    pub stream: Arc<MessageStream>,
 }
 
 impl Ports {
     /// Everything in memory.
     pub fn in_memory(clock: Arc<dyn Clock>) -> (Self, MemoryHandles) {
+        let contacts = Arc::new(MemoryContacts::default());
+        let messages = Arc::new(MemoryMessages::new(contacts.clone()));
         let handles = MemoryHandles {
             outbox: Arc::new(SmsOutbox::new(clock.clone())),
             notifier: Arc::new(RecordingNotifier::default()),
             queue: Arc::new(MemoryQueue::default()),
             gateway: Arc::new(RecordingGateway::default()),
             push: Arc::new(RecordingPush::default()),
+            stream: messages.stream(),
         };
-        let contacts = Arc::new(MemoryContacts::default());
         let ports = Self {
             users: Arc::new(MemoryUserStore::default()),
             otps: Arc::new(MemoryOtpStore::default()),
             sessions: Arc::new(MemorySessionStore::default()),
             requests: contacts.clone(),
-            messages: Arc::new(MemoryMessages::new(contacts.clone())),
+            messages,
             contacts,
             queue: handles.queue.clone(),
             connections: Arc::new(MemoryConnections::default()),

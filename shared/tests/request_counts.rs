@@ -67,6 +67,8 @@ fn endpoint() -> String {
 
 struct Setup {
     app: App,
+    /// The message store, to read back what a send stored (for the relay).
+    messages: std::sync::Arc<dyn whatspe::ports::MessageStore>,
     ddb: Wire,
     sqs: Wire,
     alice: User,
@@ -140,6 +142,7 @@ async fn setup() -> Setup {
     let (alice, bob) = (user("alice", 1), user("bob", 2));
     ports.users.create(&alice).await.unwrap();
     ports.users.create(&bob).await.unwrap();
+    let messages = ports.messages.clone();
     let app = App::new(config, ports);
     let RequestOutcome::Created(r) = app
         .contacts
@@ -154,6 +157,7 @@ async fn setup() -> Setup {
     sqs.take();
     Setup {
         app,
+        messages,
         ddb,
         sqs,
         alice,
@@ -171,7 +175,7 @@ fn text(to: &User, s: &str, client_id: Option<&str>) -> NewMessage {
 }
 
 #[tokio::test]
-async fn a_send_costs_one_dynamodb_request_and_one_sqs_request() {
+async fn a_send_costs_one_dynamodb_request_and_its_relay_one_sqs_request() {
     let s = setup().await;
     let sent = s
         .app
@@ -179,13 +183,33 @@ async fn a_send_costs_one_dynamodb_request_and_one_sqs_request() {
         .send(&s.alice.id, text(&s.bob, "hello", None))
         .await
         .unwrap();
-    assert!(matches!(sent, SendOutcome::Created(_)));
+    let SendOutcome::Created(view) = sent else {
+        panic!("a new message")
+    };
     assert_eq!(
         s.ddb.take(),
         ["TransactWriteItems"],
         "message, rows, contact check and rate in one transaction"
     );
-    assert_eq!(s.sqs.take(), ["SendMessage"]);
+    assert_eq!(
+        s.sqs.take(),
+        Vec::<String>::new(),
+        "nothing else: the commit is the outbox"
+    );
+    let stored = s
+        .messages
+        .get(&view.chat_id, &view.id)
+        .await
+        .unwrap()
+        .expect("stored");
+    s.ddb.take();
+    s.app.messages.relay(&stored).await.unwrap();
+    assert_eq!(
+        s.ddb.take(),
+        Vec::<String>::new(),
+        "the relay reads nothing"
+    );
+    assert_eq!(s.sqs.take(), ["SendMessage"], "one job on the queue");
 
     let sent = s
         .app
@@ -199,7 +223,7 @@ async fn a_send_costs_one_dynamodb_request_and_one_sqs_request() {
         ["TransactWriteItems"],
         "the dedup guard rides in the same transaction"
     );
-    assert_eq!(s.sqs.take(), ["SendMessage"]);
+    assert_eq!(s.sqs.take(), Vec::<String>::new());
 }
 
 #[tokio::test]

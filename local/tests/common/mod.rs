@@ -63,6 +63,8 @@ pub struct TestApp {
     pub notifier: Arc<RecordingNotifier>,
     /// The local SQS queue: the delivery jobs the functions queued (memory backend).
     pub queue: Arc<MemoryQueue>,
+    /// The messages table's stream the relay reads (memory backend).
+    pub stream: Arc<whatspe::memory::MessageStream>,
     /// The mobile pushes sent (memory backend).
     pub push: Arc<RecordingPush>,
     /// The gateway's open sockets.
@@ -165,8 +167,13 @@ pub async fn spawn_app_on_moto_with(
     (start(gateway, None).await, sdk, prefix)
 }
 
-/// Serves `gateway` on 127.0.0.1:0 until the returned app is dropped.
+/// Serves `gateway` on 127.0.0.1:0 until the returned app is dropped. The gateway logs to the
+/// test's output as `RUST_LOG` says (nothing without it).
 pub async fn start(gateway: Gateway, clock: Option<Arc<ManualClock>>) -> TestApp {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
@@ -185,6 +192,7 @@ pub async fn start(gateway: Gateway, clock: Option<Arc<ManualClock>>) -> TestApp
         clock,
         notifier: gateway.notifier,
         queue: gateway.queue,
+        stream: gateway.stream,
         push: gateway.push,
         sockets: gateway.sockets,
         _shutdown: tx,

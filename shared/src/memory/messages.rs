@@ -1,4 +1,4 @@
-use super::{MemoryContacts, lock, page_after};
+use super::{MemoryContacts, MessageStream, lock, page_after};
 use crate::StoreError;
 use crate::domain::{Content, Conversation, ConversationId, Cursors, Message, MessageId, UserId};
 use crate::ports::{
@@ -23,10 +23,12 @@ struct ChatCursor {
 }
 
 /// [`MessageStore`] in memory. Checks contacts against the given [`MemoryContacts`], as the
-/// DynamoDB transaction checks the contacts table.
+/// DynamoDB transaction checks the contacts table, and appends every committed message to its
+/// [`MessageStream`], as DynamoDB appends it to the table's stream.
 pub struct MemoryMessages {
     state: Mutex<State>,
     contacts: Arc<MemoryContacts>,
+    stream: Arc<MessageStream>,
 }
 
 impl MemoryMessages {
@@ -34,7 +36,13 @@ impl MemoryMessages {
         Self {
             state: Mutex::new(State::default()),
             contacts,
+            stream: Arc::default(),
         }
+    }
+
+    /// The committed messages, in commit order (the stream the relay reads).
+    pub fn stream(&self) -> Arc<MessageStream> {
+        self.stream.clone()
     }
 }
 
@@ -98,6 +106,7 @@ impl MemoryMessages {
             s.rates.insert(sender, tat);
         }
         s.messages.insert((cid, message.id), message.clone());
+        self.stream.push(message);
         if let Some(g) = guard {
             s.guards.insert((g.scope.clone(), g.key.clone()), g.clone());
         }

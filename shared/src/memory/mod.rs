@@ -6,6 +6,7 @@ mod contacts;
 mod messages;
 mod queue;
 mod realtime;
+mod stream;
 
 pub use auth::{MemoryOtpStore, MemorySessionStore, MemoryUserStore, SmsOutbox, SmsRecord};
 pub use contacts::{MemoryContacts, RecordingNotifier};
@@ -14,6 +15,7 @@ pub use queue::{MAX_RECEIVES, MemoryQueue, QueuedRecord};
 pub use realtime::{
     MemoryConnections, MemoryDevices, MemoryLedger, PushRecord, RecordingGateway, RecordingPush,
 };
+pub use stream::MessageStream;
 
 use crate::ports::Page;
 use serde::Serialize;

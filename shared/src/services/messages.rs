@@ -153,7 +153,7 @@ impl MessageService {
                 .send_to_contact(&message, attempt_guard.as_ref(), Some(&gate))
                 .await
             {
-                Ok(()) => return Ok(SendOutcome::Created(self.committed(message).await)),
+                Ok(()) => return Ok(SendOutcome::Created(self.committed(message))),
                 Err(StoreError::Conflict { what: "duplicate" }) => {
                     return self
                         .replay(
@@ -221,9 +221,19 @@ impl MessageService {
         }
     }
 
-    /// After the commit: queue the delivery. A queue failure does not undo the send (the
-    /// message is stored and reachable by catch-up); it is logged and counted.
-    async fn committed(&self, message: Message) -> MessageView {
+    /// The answer to a committed send. Nothing is queued here: the commit itself is the
+    /// outbox. The `messages` table's stream hands every committed message to the relay
+    /// ([`Self::relay`]), so a process that dies right after the commit loses nothing.
+    fn committed(&self, message: Message) -> MessageView {
+        MessageView::new(&message, crate::domain::MessageStatus::Sent)
+    }
+
+    /// Queues the delivery of a committed message (the relay function, fed by the `messages`
+    /// table's stream): its `MSG` frame to every device of the receiver and the sender's other
+    /// devices, a mobile push to the receiver when offline. The job's id is the message's, so
+    /// a retried relay queues it once (SQS FIFO deduplication). A failure is returned: the
+    /// stream event source retries the record.
+    pub async fn relay(&self, message: &Message) -> Result<(), Error> {
         let mut to = vec![message.receiver_id];
         if !message.sender_id.is_system() {
             to.push(message.sender_id);
@@ -231,13 +241,12 @@ impl MessageService {
         let job = DeliveryJob {
             to,
             push: vec![message.receiver_id],
-            frame: ServerFrame::Msg(MessageEvent::new(&message)),
+            frame: ServerFrame::Msg(MessageEvent::new(message)),
         };
-        if let Err(e) = self.queue.enqueue(&job).await {
-            tracing::error!(error = %e, message = %message.id, "delivery enqueue failed after commit");
+        self.queue.enqueue(&job).await.map_err(|e| {
             crate::metrics::count("DeliveryEnqueueFailed");
-        }
-        MessageView::new(&message, crate::domain::MessageStatus::Sent)
+            Error::Unavailable(e)
+        })
     }
 
     async fn replay(&self, guard: Option<(&str, &str, &str)>) -> Result<SendOutcome, Error> {
@@ -620,7 +629,7 @@ impl MessageService {
             message.client_message_id = Some(external_id.to_owned());
             guard.message_id = message.id;
             match self.messages.send_system(&message, Some(&guard)).await {
-                Ok(()) => return Ok(SendOutcome::Created(self.committed(message).await)),
+                Ok(()) => return Ok(SendOutcome::Created(self.committed(message))),
                 Err(StoreError::Conflict { what: "duplicate" }) => {
                     return self
                         .replay(Some((&guard.scope, &guard.key, &guard.fingerprint)))

@@ -70,6 +70,20 @@ async fn harness_with(rate: SendRate, queue: Option<Arc<dyn DeliveryQueue>>) -> 
     }
 }
 
+impl Harness {
+    /// Relays every committed message still on the stream (what the relay function does
+    /// with the table's stream) and returns every job queued so far.
+    async fn relayed(&self) -> Vec<DeliveryJob> {
+        let batch = self.handles.stream.try_take(usize::MAX);
+        for m in &batch {
+            self.svc.relay(m).await.unwrap();
+        }
+        let n = batch.len();
+        self.handles.stream.ack(batch, n);
+        self.handles.queue.jobs()
+    }
+}
+
 async fn harness() -> Harness {
     harness_with(SendRate::default(), None).await
 }
@@ -195,7 +209,7 @@ async fn a_retry_returns_the_original_and_a_reused_id_with_other_content_conflic
         "keys are per sender"
     );
     assert_eq!(
-        h.handles.queue.jobs().len(),
+        h.relayed().await.len(),
         2,
         "one delivery job per stored message"
     );
@@ -230,11 +244,11 @@ async fn strangers_get_403_unknown_receivers_404_and_self_400() {
             .code(),
         "cannot_message_self"
     );
-    assert!(h.handles.queue.jobs().is_empty());
+    assert!(h.relayed().await.is_empty());
 }
 
 #[tokio::test]
-async fn a_sent_message_is_queued_for_every_device_of_both_members() {
+async fn a_committed_message_is_relayed_as_one_job_for_every_device_of_both_members() {
     let h = harness().await;
     let m = created(
         h.svc
@@ -242,7 +256,11 @@ async fn a_sent_message_is_queued_for_every_device_of_both_members() {
             .await
             .unwrap(),
     );
-    let jobs = h.handles.queue.jobs();
+    assert!(
+        h.handles.queue.jobs().is_empty(),
+        "the send queues nothing: the commit is the outbox"
+    );
+    let jobs = h.relayed().await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].to, vec![h.bob.id, h.alice.id]);
     assert_eq!(jobs[0].push, vec![h.bob.id], "never a push to the sender");
@@ -263,6 +281,64 @@ impl DeliveryQueue for DownQueue {
     async fn enqueue(&self, _: &DeliveryJob) -> Result<(), BoxError> {
         Err("SQS unavailable".into())
     }
+}
+
+/// A queue that refuses the first `failures` jobs, then works like the memory queue.
+struct FlakyQueue {
+    failures: std::sync::atomic::AtomicUsize,
+    inner: Arc<crate::memory::MemoryQueue>,
+}
+
+#[async_trait]
+impl DeliveryQueue for FlakyQueue {
+    async fn enqueue(&self, job: &DeliveryJob) -> Result<(), BoxError> {
+        let left = self.failures.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.failures
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err("SQS unavailable".into());
+        }
+        self.inner.enqueue(job).await
+    }
+}
+
+#[tokio::test]
+async fn a_relay_that_fails_leaves_the_message_on_the_stream_and_its_retry_queues_it_once() {
+    let queue = Arc::new(crate::memory::MemoryQueue::default());
+    let flaky = Arc::new(FlakyQueue {
+        failures: 2.into(),
+        inner: queue.clone(),
+    });
+    let h = harness_with(SendRate::default(), Some(flaky)).await;
+    let m = created(h.svc.send(&h.alice.id, text(&h.bob, "hi")).await.unwrap());
+    // The process that committed the send is gone: only the stream has the message.
+    for attempt in 1..=3 {
+        let batch = h.handles.stream.try_take(10);
+        assert_eq!(
+            batch.len(),
+            1,
+            "attempt {attempt}: the message is still on the stream"
+        );
+        let done = usize::from(h.svc.relay(&batch[0]).await.is_ok());
+        h.handles.stream.ack(batch, done);
+    }
+    assert!(h.handles.stream.try_take(10).is_empty(), "relayed at last");
+    let jobs = queue.jobs();
+    let ServerFrame::Msg(ev) = &jobs.first().expect("one job").frame else {
+        panic!("a MSG job")
+    };
+    assert_eq!(ev.id, m.id);
+    assert_eq!(queue.jobs().len(), 1, "queued once");
+    // A second relay of the same record (a retried batch) is deduplicated by the queue.
+    let stored = h
+        .ports
+        .messages
+        .get(&m.chat_id, &m.id)
+        .await
+        .unwrap()
+        .expect("stored");
+    h.svc.relay(&stored).await.unwrap();
+    assert_eq!(queue.jobs().len(), 1, "still once");
 }
 
 #[tokio::test]

@@ -35,6 +35,29 @@ impl MessageItem {
     }
 }
 
+/// The `messages` table's stream image of a committed message: the item DynamoDB wrote,
+/// as Lambda's DynamoDB event carries it (`NewImage`). The local gateway's stream event source
+/// builds its events with it.
+pub fn stream_image(m: &Message) -> Result<serde_dynamo::Item, StoreError> {
+    serde_dynamo::to_item(MessageItem::new(m)).map_err(|e| StoreError::Corrupt(Box::new(e)))
+}
+
+/// The message a stream record's `NewImage` holds; `None` for the table's other items (dedup
+/// guards).
+pub fn message_from_stream_image(image: serde_dynamo::Item) -> Result<Option<Message>, StoreError> {
+    #[derive(Deserialize)]
+    struct Key {
+        sk: String,
+    }
+    let corrupt = |e: serde_dynamo::Error| StoreError::Corrupt(Box::new(e));
+    let key: Key = serde_dynamo::from_item(image.clone()).map_err(corrupt)?;
+    if !key.sk.starts_with(keys::MESSAGE_SK_PREFIX) {
+        return Ok(None);
+    }
+    let item: MessageItem = serde_dynamo::from_item(image).map_err(corrupt)?;
+    Ok(Some(item.message))
+}
+
 /// `messages` table: `DEDUP#<scope>#<key>` / `DEDUP`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -17,7 +17,7 @@ pub mod tables;
 
 pub use auth::{DynamoOtpStore, DynamoSessionStore, DynamoUserStore};
 pub use contacts::DynamoContacts;
-pub use messages::{DEDUP_TTL, DynamoMessages};
+pub use messages::{DEDUP_TTL, DynamoMessages, message_from_stream_image, stream_image};
 pub use realtime::{DELIVERY_PROGRESS_TTL, DynamoConnections, DynamoDevices, DynamoLedger};
 pub use tables::{TableNames, ensure_tables};
 

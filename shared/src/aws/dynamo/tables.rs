@@ -33,6 +33,8 @@ pub struct TableDef {
     pub indexes: &'static [IndexDef],
     /// Attribute DynamoDB TTL expires items by (epoch seconds), if any.
     pub ttl_attribute: Option<&'static str>,
+    /// Whether the table has a stream of new item images (the relay reads `messages`').
+    pub stream: bool,
 }
 
 impl TableDef {
@@ -55,6 +57,7 @@ pub const USERS: TableDef = TableDef {
     sort_key: None,
     indexes: &[USERS_BY_USERNAME],
     ttl_attribute: None,
+    stream: false,
 };
 
 /// One OTP state item per phone number.
@@ -64,6 +67,7 @@ pub const VERIFICATION_CODES: TableDef = TableDef {
     sort_key: None,
     indexes: &[],
     ttl_attribute: Some("ttl"),
+    stream: false,
 };
 
 /// One item per login session (refresh-token family).
@@ -73,6 +77,7 @@ pub const SESSIONS: TableDef = TableDef {
     sort_key: None,
     indexes: &[],
     ttl_attribute: Some("ttl"),
+    stream: false,
 };
 
 /// `contact_requests` GSI: pending requests a user received (sparse: only while pending).
@@ -96,6 +101,7 @@ pub const CONTACT_REQUESTS: TableDef = TableDef {
     sort_key: None,
     indexes: &[REQUESTS_BY_RECEIVER, REQUESTS_BY_SENDER],
     ttl_attribute: None,
+    stream: false,
 };
 
 /// Contact rows: `USER#<owner>` / `CONTACT#<other>`, one per side.
@@ -105,16 +111,19 @@ pub const CONTACTS: TableDef = TableDef {
     sort_key: Some("sk"),
     indexes: &[],
     ttl_attribute: None,
+    stream: false,
 };
 
 /// Messages (`CONV#<id>` / `MSG#<uuidv7>`) and send dedup guards (`DEDUP#…` / `DEDUP`,
-/// expiring after 30 days).
+/// expiring after 30 days). Its stream of new images is the transactional outbox: the relay
+/// turns every committed message into a delivery job.
 pub const MESSAGES: TableDef = TableDef {
     entity: "messages",
     partition_key: "pk",
     sort_key: Some("sk"),
     indexes: &[],
     ttl_attribute: Some("ttl"),
+    stream: true,
 };
 
 /// `conversations` GSI: a member's conversations by last activity (`lastMessageId` is a
@@ -133,6 +142,7 @@ pub const CONVERSATIONS: TableDef = TableDef {
     sort_key: Some("sk"),
     indexes: &[CONVERSATIONS_BY_ACTIVITY],
     ttl_attribute: None,
+    stream: false,
 };
 
 /// `connections` GSI: a user's live connections (fan-out to every device).
@@ -150,6 +160,7 @@ pub const CONNECTIONS: TableDef = TableDef {
     sort_key: None,
     indexes: &[CONNECTIONS_BY_USER],
     ttl_attribute: Some("ttl"),
+    stream: false,
 };
 
 /// Registered push devices (`USER#<user>` / `DEVICE#<id>`).
@@ -159,6 +170,7 @@ pub const DEVICES: TableDef = TableDef {
     sort_key: Some("sk"),
     indexes: &[],
     ttl_attribute: None,
+    stream: false,
 };
 
 /// Every table, in creation order.
@@ -251,6 +263,15 @@ async fn ensure_table(client: &Client, prefix: &str, def: &TableDef) -> Result<(
         .table_name(&name)
         .billing_mode(BillingMode::PayPerRequest)
         .set_key_schema(Some(key_schema(def.partition_key, def.sort_key)?));
+    if def.stream {
+        create = create.stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewImage)
+                .build()
+                .map_err(|e| unavailable(Box::new(e)))?,
+        );
+    }
     for attr in attrs {
         create = create.attribute_definitions(
             AttributeDefinition::builder()
@@ -431,6 +452,14 @@ mod tests {
             sort_key: key("RANGE").map(leak),
             indexes: Box::leak(gsis.into_boxed_slice()),
             ttl_attribute: ttl,
+            stream: props.get("StreamSpecification").is_some_and(|s| {
+                assert_eq!(
+                    str_at(s, "StreamViewType"),
+                    Some("NEW_IMAGE"),
+                    "{entity}: the relay reads new images"
+                );
+                true
+            }),
         }
     }
 
