@@ -171,7 +171,7 @@ fn text(to: &User, s: &str, client_id: Option<&str>) -> NewMessage {
 }
 
 #[tokio::test]
-async fn a_send_costs_one_dynamodb_request_and_one_sqs_request() {
+async fn a_send_costs_one_dynamodb_write_one_read_and_one_sqs_request() {
     let s = setup().await;
     let sent = s
         .app
@@ -182,8 +182,9 @@ async fn a_send_costs_one_dynamodb_request_and_one_sqs_request() {
     assert!(matches!(sent, SendOutcome::Created(_)));
     assert_eq!(
         s.ddb.take(),
-        ["TransactWriteItems"],
-        "message, rows, contact check and rate in one transaction"
+        ["TransactWriteItems", "GetItem"],
+        "message, rows, contact check and rate in one transaction; then the sender's name for \
+         the push note"
     );
     assert_eq!(s.sqs.take(), ["SendMessage"]);
 
@@ -196,7 +197,7 @@ async fn a_send_costs_one_dynamodb_request_and_one_sqs_request() {
     assert!(matches!(sent, SendOutcome::Created(_)));
     assert_eq!(
         s.ddb.take(),
-        ["TransactWriteItems"],
+        ["TransactWriteItems", "GetItem"],
         "the dedup guard rides in the same transaction"
     );
     assert_eq!(s.sqs.take(), ["SendMessage"]);

@@ -4,12 +4,12 @@ use crate::clock::Clock;
 use crate::config::SendRate;
 use crate::domain::{
     ChatView, Content, Conversation, ConversationId, Cursors, Message, MessageId, MessageKind,
-    MessageView, PublicProfile, UserId,
+    MessageView, PublicProfile, UserId, Username,
 };
 use crate::frames::{MessageEvent, ReceiptEvent, ServerFrame};
 use crate::ports::{
     DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, MessageStore, Page, PageRequest,
-    RateGate, UserStore,
+    PushNote, RateGate, UserStore,
 };
 use crate::{Error, StoreError, crypto};
 use std::collections::HashMap;
@@ -221,8 +221,10 @@ impl MessageService {
         }
     }
 
-    /// After the commit: queue the delivery. A queue failure does not undo the send (the
-    /// message is stored and reachable by catch-up); it is logged and counted.
+    /// After the commit: queue the delivery, with the note an offline receiver's phone is
+    /// pushed (the sender's name and the ids, never the content). A queue failure does not
+    /// undo the send (the message is stored and reachable by catch-up); it is logged and
+    /// counted.
     async fn committed(&self, message: Message) -> MessageView {
         let mut to = vec![message.receiver_id];
         if !message.sender_id.is_system() {
@@ -232,12 +234,35 @@ impl MessageService {
             to,
             push: vec![message.receiver_id],
             frame: ServerFrame::Msg(MessageEvent::new(&message)),
+            note: Some(PushNote {
+                chat_id: message.conversation_id,
+                message_id: message.id,
+                sender_name: self.sender_name(&message.sender_id).await,
+            }),
         };
         if let Err(e) = self.queue.enqueue(&job).await {
             tracing::error!(error = %e, message = %message.id, "delivery enqueue failed after commit");
             crate::metrics::count("DeliveryEnqueueFailed");
         }
         MessageView::new(&message, crate::domain::MessageStatus::Sent)
+    }
+
+    /// The name a push shows for `sender`: their username, or [`PushNote::SYSTEM_SENDER`] for
+    /// the service (also when the lookup fails: the push still goes out, the message is
+    /// committed).
+    async fn sender_name(&self, sender: &UserId) -> Username {
+        let system = || Username::parse(PushNote::SYSTEM_SENDER).expect("a valid username");
+        if sender.is_system() {
+            return system();
+        }
+        match self.users.get(sender).await {
+            Ok(Some(u)) => u.value.username,
+            Ok(None) => system(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the sender's name for the push failed");
+                system()
+            }
+        }
     }
 
     async fn replay(&self, guard: Option<(&str, &str, &str)>) -> Result<SendOutcome, Error> {
@@ -641,6 +666,7 @@ impl MessageService {
             to: vec![*to],
             push: vec![],
             frame,
+            note: None,
         };
         if let Err(e) = self.queue.enqueue(&job).await {
             tracing::warn!(error = %e, "receipt enqueue failed; the cursor itself is saved");
