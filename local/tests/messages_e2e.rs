@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use whatspe::config::{ENV_SEND_BURST, ENV_SEND_RATE_PER_SECOND};
-use whatspe::domain::{MessageId, MessageKind, MessageStatus, UserId};
+use whatspe::domain::{ConversationId, MessageId, MessageKind, MessageStatus, UserId, Username};
 use whatspe::frames::{MessageEvent, ReceiptEvent, ServerFrame};
-use whatspe::ports::DeliveryJob;
+use whatspe::ports::{DeliveryJob, PushNote};
 use whatspe_local::Options;
 
 const CHAT_KEYS: [&str; 5] = ["chatId", "peer", "lastMessage", "unreadCount", "updatedAt"];
@@ -69,9 +69,10 @@ fn message_id(s: &str) -> MessageId {
     MessageId::parse(s).unwrap_or_else(|e| panic!("{s:?} is not a message id: {e}"))
 }
 
-/// The delivery job a sent message (as the API returned it) must have queued: the `MSG` frame
-/// to the receiver and the sender's other devices, a mobile push to the receiver only.
-fn msg_job(m: &Value) -> DeliveryJob {
+/// The delivery job a message (as the API returned it) of `sender` must have queued: the `MSG`
+/// frame to the receiver and the sender's other devices, a mobile push to the receiver only,
+/// saying who wrote and where, never what.
+fn msg_job(m: &Value, sender: &Person) -> DeliveryJob {
     let (s, r) = (
         user_id(&str_field(m, "senderId")),
         user_id(&str_field(m, "receiverId")),
@@ -90,6 +91,11 @@ fn msg_job(m: &Value) -> DeliveryJob {
             ts: common::timestamp(&m["createdAt"], "createdAt"),
             more: false,
         }),
+        note: Some(PushNote {
+            chat_id: ConversationId::parse(&str_field(m, "chatId")).expect("a chat id"),
+            message_id: message_id(&str_field(m, "id")),
+            sender_name: Username::parse(&sender.username).expect("a username"),
+        }),
     }
 }
 
@@ -102,6 +108,7 @@ fn read_job(to: &Person, reader: &Person, up_to: &str) -> DeliveryJob {
             p: user_id(&reader.id),
             up_to: message_id(up_to),
         }),
+        note: None,
     }
 }
 
@@ -114,6 +121,7 @@ fn dlv_job(to: &Person, recipient: &Person, up_to: &str) -> DeliveryJob {
             p: user_id(&recipient.id),
             up_to: message_id(up_to),
         }),
+        note: None,
     }
 }
 
@@ -220,7 +228,7 @@ async fn a_conversation_is_queued_listed_and_read_as_both_people_see_it() {
     );
 
     let jobs = app.jobs().await;
-    let want: Vec<DeliveryJob> = sent.iter().map(msg_job).collect();
+    let want: Vec<DeliveryJob> = sent.iter().map(|m| msg_job(m, &a)).collect();
     assert_eq!(jobs, want, "one MSG job per message, to [B, A], push to B");
     let frame = serde_json::to_value(&jobs[2].frame).expect("frame JSON");
     assert_eq!(frame["t"], "MSG", "{frame}");
@@ -515,7 +523,7 @@ async fn a_retried_send_returns_the_original_message_and_a_reused_id_with_other_
     );
     assert_eq!(
         app.jobs().await,
-        vec![msg_job(&first.body)],
+        vec![msg_job(&first.body, &a)],
         "one MSG job, whatever the retries"
     );
     assert_eq!(app.chats_of(&c).await, Vec::<Value>::new(), "C got nothing");
@@ -582,7 +590,7 @@ async fn the_same_send_racing_with_itself_creates_one_message() {
     }
     let (page, _) = app.history_ok(&a, &b, "").await;
     assert_eq!(ids(&page), vec![str_field(&created, "id")], "stored once");
-    assert_eq!(app.jobs().await, vec![msg_job(&created)], "queued once");
+    assert_eq!(app.jobs().await, vec![msg_job(&created, &a)], "queued once");
 }
 
 #[tokio::test]
@@ -713,7 +721,7 @@ async fn only_contacts_may_message_and_a_refused_send_stores_nothing() {
     let m = app.send_ok(&a, &b, "hello friend").await;
     assert_eq!(
         app.jobs().await,
-        vec![msg_job(&m)],
+        vec![msg_job(&m, &a)],
         "once contacts, the send goes through"
     );
 }
@@ -937,7 +945,7 @@ async fn signed_webhook_messages_are_stored_once_and_bad_signatures_or_stale_tim
     let first = r.body["message"].clone();
     assert_eq!(
         app.jobs().await,
-        vec![msg_job(&first)],
+        vec![msg_job(&first, &shop)],
         "delivered like any message"
     );
 
@@ -1095,7 +1103,7 @@ async fn signed_webhook_messages_are_stored_once_and_bad_signatures_or_stale_tim
 
     assert_eq!(
         app.jobs().await,
-        vec![msg_job(&first)],
+        vec![msg_job(&first, &shop)],
         "no refused webhook queued anything"
     );
     let chats = app.chats_of(&b).await;
@@ -1600,7 +1608,7 @@ async fn messaging_journey_works_on_dynamodb_and_sqs_via_moto() {
     );
     for m in &sent {
         assert!(
-            jobs.contains(&msg_job(m)),
+            jobs.contains(&msg_job(m, &a)),
             "the MSG job of {} as sent: {jobs:?}",
             m["content"]
         );

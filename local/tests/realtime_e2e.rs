@@ -101,6 +101,27 @@ fn assert_msg_frame(frame: &Value, m: &Value, case: &str) {
     );
 }
 
+/// A mobile push for the message `m` of `sender`: its chat and id and the sender's name;
+/// nothing else (the note has no room for content).
+#[track_caller]
+fn assert_push_note(p: &PushRecord, m: &Value, sender: &Person, case: &str) {
+    assert_eq!(
+        p.note.message_id.to_string(),
+        str_field(m, "id"),
+        "{case}: message id"
+    );
+    assert_eq!(
+        p.note.chat_id.to_string(),
+        str_field(m, "chatId"),
+        "{case}: chat id"
+    );
+    assert_eq!(
+        p.note.sender_name.as_str(),
+        sender.username,
+        "{case}: the sender's name"
+    );
+}
+
 /// Polls `check` until it holds, failing with `case` after `within`.
 async fn wait_until<F, Fut>(within: Duration, case: &str, mut check: F)
 where
@@ -151,13 +172,9 @@ impl TestApp {
         .await;
     }
 
-    /// The mobile pushes of `MSG` frames (a contact request may also be pushed, late).
+    /// The mobile pushes sent (only messages are pushed).
     fn msg_pushes(&self) -> Vec<PushRecord> {
-        self.push
-            .sent()
-            .into_iter()
-            .filter(|p| p.payload.starts_with(r#"{"t":"MSG""#))
-            .collect()
+        self.push.sent()
     }
 
     async fn register_device(&self, who: &Person, platform: &str, token: &str) -> Reply {
@@ -776,14 +793,13 @@ async fn an_offline_receiver_gets_a_push_per_message_and_catches_up_exactly_thos
             "pushed to B's phone only, never to A's ({a_endpoint})"
         );
         assert_eq!(p.platform, Platform::Fcm);
-        let frame: Value = serde_json::from_str(&p.payload)
-            .unwrap_or_else(|e| panic!("the push payload is the frame JSON: {e}: {}", p.payload));
+        let id = p.note.message_id.to_string();
         let m = away
             .iter()
-            .find(|m| m["id"] == frame["d"]["id"])
-            .unwrap_or_else(|| panic!("a push for a message A did not send: {frame}"));
-        assert_msg_frame(&frame, m, "push payload");
-        pushed_ids.insert(str_field(&frame["d"], "id"));
+            .find(|m| m["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("a push for a message A did not send: {p:?}"));
+        assert_push_note(p, m, &a, "push note");
+        pushed_ids.insert(id);
     }
     assert_eq!(
         pushed_ids,
@@ -1007,8 +1023,7 @@ async fn a_socket_killed_without_a_close_handshake_is_forgotten_and_the_receiver
     let pushes = app.msg_pushes();
     assert_eq!(pushes.len(), 1, "{pushes:?}");
     assert_eq!(pushes[0].endpoint, b_endpoint);
-    let frame: Value = serde_json::from_str(&pushes[0].payload).expect("frame JSON");
-    assert_msg_frame(&frame, &m, "the push");
+    assert_push_note(&pushes[0], &m, &a, "the push");
     let f = a1.expect_frame("MSG", DELIVERY, "A's own copy").await;
     assert_msg_frame(&f, &m, "A's own copy");
 }
@@ -1645,8 +1660,7 @@ async fn a_device_whose_endpoint_the_platform_disabled_is_removed_at_the_next_pu
         "pushed to the working phone only: {pushes:?}"
     );
     assert_eq!(pushes[0].endpoint, live);
-    let frame: Value = serde_json::from_str(&pushes[0].payload).expect("frame JSON");
-    assert_msg_frame(&frame, &m, "the push");
+    assert_push_note(&pushes[0], &m, &a, "the push");
     assert!(
         !app.push.endpoints().contains(&dead),
         "the disabled endpoint was deleted"
@@ -1700,8 +1714,17 @@ async fn realtime_journey_works_on_dynamodb_sqs_and_sns_via_moto() {
         vec![str_field(&away, "id")],
         "exactly the missed message"
     );
-    b2.no_frame_within(Duration::from_millis(200), "no MSG replayed on the socket")
-        .await;
+    // The message's delivery (queued by the relay from the table's stream) may still be on its
+    // way and reach the new socket; it is then that message, once: the client keeps one copy
+    // by id.
+    let frames = b2.frames_for(Duration::from_millis(500)).await;
+    assert!(
+        frames.len() <= 1
+            && frames
+                .iter()
+                .all(|f| f["t"] == "MSG" && f["d"]["id"] == away["id"]),
+        "at most the missed message, once, on the new socket: {frames:?}"
+    );
     b2.close().await;
     app.wait_offline(&a, &b, MOTO_DELIVERY).await;
 
@@ -1798,10 +1821,11 @@ async fn an_offline_receiver_gets_an_sns_mobile_push_through_moto() {
     assert_ok(&r, 201, "B registers an Android phone");
 
     // B has no live connection: the MSG job becomes an SNS publish to B's endpoint.
-    let m = app.send_ok(&a, &b, "while your phone sleeps").await;
+    let text = "while your phone sleeps";
+    let m = app.send_ok(&a, &b, text).await;
     let id = str_field(&m, "id");
     let deadline = Instant::now() + MOTO_DELIVERY * 5;
-    loop {
+    let published = loop {
         let data: Value = reqwest::get(format!("{}/moto-api/data.json", common::moto_endpoint()))
             .await
             .expect("moto's model data")
@@ -1815,9 +1839,10 @@ async fn an_offline_receiver_gets_an_sns_mobile_push_through_moto() {
         let pushed = endpoints
             .iter()
             .filter(|e| e["token"] == token.as_str())
-            .any(|e| e["messages"].to_string().contains(&id));
-        if pushed {
-            break;
+            .map(|e| e["messages"].to_string())
+            .find(|messages| messages.contains(&id));
+        if let Some(messages) = pushed {
+            break messages;
         }
         assert!(
             Instant::now() < deadline,
@@ -1825,7 +1850,24 @@ async fn an_offline_receiver_gets_an_sns_mobile_push_through_moto() {
             MOTO_DELIVERY * 5
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    // What SNS was asked to publish: who wrote, which chat and message; never the text.
+    assert!(
+        !published.contains("phone sleeps"),
+        "the message text went out in the push: {published}"
+    );
+    assert!(
+        published.contains(&a.username),
+        "the sender's name is the title: {published}"
+    );
+    assert!(
+        published.contains(&str_field(&m, "chatId")),
+        "the chat id is in the push: {published}"
+    );
+    assert!(
+        published.contains("New message"),
+        "the generic body: {published}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1863,6 +1905,46 @@ async fn logging_out_closes_that_sessions_sockets_and_no_others() {
         .expect_frame("MSG", Duration::from_secs(1), "the other session")
         .await;
     assert_msg_frame(&f, &m, "the other session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_logout_the_sessions_phone_gets_no_push_and_another_sessions_phone_still_does() {
+    let app = spawn_app().await;
+    let a = app.sign_up(&phone(33), "lotta").await;
+    let b = app.sign_up(&phone(34), "luka").await;
+    app.befriend(&a, &b).await;
+    // A second session of B's on a tablet (a second sign-in), each with its own device.
+    let other = app
+        .verify_otp(&b.phone, &app.code_for(&b.phone).await)
+        .await;
+    assert_ok(&other, 200, "B signs in on a tablet");
+    let b_tablet = Person {
+        token: str_field(&other.body, "accessToken"),
+        ..b.clone()
+    };
+    let phone_endpoint = app.device_endpoint(&b, "tok-b-phone").await;
+    let tablet_endpoint = app.device_endpoint(&b_tablet, "tok-b-tablet").await;
+    assert_eq!(app.devices_of(&b).await.len(), 2, "both devices are B's");
+
+    let r = app.post("/api/auth/logout", json!({}), &b.token).await;
+    assert_ok(&r, 200, "B logs out on the phone");
+    let left = app.devices_of(&b_tablet).await;
+    assert_eq!(left.len(), 1, "only the tablet's device is left: {left:?}");
+    assert!(
+        !app.push.endpoints().contains(&phone_endpoint),
+        "the phone's platform endpoint is deleted"
+    );
+
+    let m = app.send_ok(&a, &b, "are you still there?").await;
+    wait_until(DELIVERY, "a push to B's tablet", || async {
+        !app.msg_pushes().is_empty()
+    })
+    .await;
+    tokio::time::sleep(QUIET).await;
+    let pushes = app.msg_pushes();
+    assert_eq!(pushes.len(), 1, "one push, to the tablet only: {pushes:?}");
+    assert_eq!(pushes[0].endpoint, tablet_endpoint);
+    assert_push_note(&pushes[0], &m, &a, "the tablet's push");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

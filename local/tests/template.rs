@@ -215,6 +215,10 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:Query", "ConnectionsTable/index/by_user"),
                 ("dynamodb:DeleteItem", "ConnectionsTable"),
                 ("execute-api:ManageConnections", WS_DELETE),
+                // ... and unregisters the devices it registered.
+                ("dynamodb:Query", "DevicesTable"),
+                ("dynamodb:DeleteItem", "DevicesTable"),
+                ("sns:DeleteEndpoint", "sns:endpoint/*"),
             ]),
         ),
         (

@@ -176,8 +176,9 @@ pub struct AwsClients {
     pub gateway: Arc<dyn ConnectionGateway>,
 }
 
-/// [`Notifier`] over the delivery queue: each event becomes a delivery job for its user
-/// (with a mobile push when they are offline).
+/// [`Notifier`] over the delivery queue: each event becomes a delivery job for its user. No
+/// mobile push: a push carries a [`crate::ports::PushNote`], which only messages have; the
+/// app sees contact events when it next syncs.
 pub struct QueueNotifier(pub Arc<dyn DeliveryQueue>);
 
 #[async_trait]
@@ -185,8 +186,9 @@ impl Notifier for QueueNotifier {
     async fn notify(&self, to: &UserId, frame: &ServerFrame) -> Result<(), BoxError> {
         let job = DeliveryJob {
             to: vec![*to],
-            push: vec![*to],
+            push: vec![],
             frame: frame.clone(),
+            note: None,
         };
         self.0.enqueue(&job).await
     }
@@ -249,8 +251,8 @@ impl App {
             clock: ports.clock.clone(),
         });
         let devices = Arc::new(DeviceService {
-            devices: ports.devices,
-            push: ports.push,
+            devices: ports.devices.clone(),
+            push: ports.push.clone(),
             clock: ports.clock.clone(),
         });
         let auth = Arc::new(AuthService::new(
@@ -261,6 +263,8 @@ impl App {
             ports.sms,
             ports.connections,
             ports.gateway,
+            ports.devices,
+            ports.push,
             tokens.clone(),
             ports.clock,
         ));

@@ -1254,6 +1254,7 @@ mod cases {
         Device {
             id: uuid::Uuid::from_u128(n),
             user_id: user.id,
+            session_id: Some(SessionId::from_uuid(uuid::Uuid::from_u128(n))),
             platform: Platform::Fcm,
             token_hash: token_hash.to_owned(),
             endpoint_arn: format!("endpoint-{n}"),
@@ -1282,6 +1283,44 @@ mod cases {
         );
         assert_eq!(s.devices.delete(&a.id, &d2.id).await.unwrap(), Some(d2));
         assert_eq!(s.devices.list(&a.id).await.unwrap(), vec![replaced]);
+    }
+
+    pub async fn ending_a_session_deletes_exactly_its_devices(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        let (s1, s2) = (SessionId::new_random(), SessionId::new_random());
+        let of = |d: Device, session: SessionId| Device {
+            session_id: Some(session),
+            ..d
+        };
+        let phone = of(device(&a, 1, "h1"), s1);
+        let tablet = of(device(&a, 2, "h2"), s1);
+        let other = of(device(&a, 3, "h3"), s2);
+        let older = Device {
+            session_id: None,
+            ..device(&a, 4, "h4")
+        };
+        // Bob's device under the same session id: the user scopes the deletion.
+        let bobs = of(device(&b, 5, "h5"), s1);
+        for d in [&phone, &tablet, &other, &older, &bobs] {
+            s.devices.put(d).await.unwrap();
+        }
+
+        let mut gone = s.devices.delete_session(&a.id, &s1).await.unwrap();
+        gone.sort_by_key(|d| d.id);
+        assert_eq!(gone, vec![phone, tablet], "the session's devices, returned");
+        let mut left = s.devices.list(&a.id).await.unwrap();
+        left.sort_by_key(|d| d.id);
+        assert_eq!(
+            left,
+            vec![other, older],
+            "other sessions' and older rows stay"
+        );
+        assert_eq!(s.devices.list(&b.id).await.unwrap(), vec![bobs]);
+        assert_eq!(
+            s.devices.delete_session(&a.id, &s1).await.unwrap(),
+            vec![],
+            "again: nothing left to delete"
+        );
     }
 }
 
@@ -1331,6 +1370,7 @@ contract_suite!(
     a_connection_is_greeted_once,
     devices_are_listed_per_user_and_replaced_by_id,
     delivery_progress_accumulates_and_each_push_is_claimed_once,
+    ending_a_session_deletes_exactly_its_devices,
 );
 
 // ---------------------------------------------------------------- SMS senders
@@ -1404,6 +1444,12 @@ mod delivery_queue {
                 p: b,
                 up_to: MessageId::new_v7(),
             }),
+            // Not what a receipt carries, but the note must survive the queue too.
+            note: Some(whatspe::ports::PushNote {
+                chat_id: ConversationId::direct(&a, &b),
+                message_id: MessageId::new_v7(),
+                sender_name: Username::parse("alice").unwrap(),
+            }),
         }
     }
 
@@ -1417,6 +1463,7 @@ mod delivery_queue {
                 p: b,
                 up_to: MessageId::new_v7(),
             }),
+            note: None,
         }
     }
 
@@ -1544,7 +1591,7 @@ mod mobile_push {
     use super::*;
     use whatspe::aws::sns_push::SnsPushSender;
     use whatspe::memory::RecordingPush;
-    use whatspe::ports::{PushError, PushSender};
+    use whatspe::ports::{PushError, PushNote, PushSender};
 
     async fn sns() -> SnsPushSender {
         let client = aws_sdk_sns::Client::new(&sdk_config().await);
@@ -1576,12 +1623,17 @@ mod mobile_push {
         );
         let e2 = p.register(Platform::Fcm, "token-two").await.unwrap();
         assert_ne!(e1, e2);
-        p.push(&e1, Platform::Fcm, r#"{"t":"MSG","d":{}}"#)
+        let note = PushNote {
+            chat_id: ConversationId::direct(&UserId::new_random(), &UserId::new_random()),
+            message_id: MessageId::new_v7(),
+            sender_name: Username::parse("alice").unwrap(),
+        };
+        p.push(&e1, Platform::Fcm, &note)
             .await
             .expect("a live endpoint takes a push");
         p.unregister(&e2).await.unwrap();
         assert!(matches!(
-            p.push(&e2, Platform::Fcm, "{}").await,
+            p.push(&e2, Platform::Fcm, &note).await,
             Err(PushError::Disabled)
         ));
     }

@@ -206,8 +206,8 @@ async fn a_send_costs_one_dynamodb_request_and_its_relay_one_sqs_request() {
     s.app.messages.relay(&stored).await.unwrap();
     assert_eq!(
         s.ddb.take(),
-        Vec::<String>::new(),
-        "the relay reads nothing"
+        ["GetItem"],
+        "the relay reads the sender's name for the push note"
     );
     assert_eq!(s.sqs.take(), ["SendMessage"], "one job on the queue");
 

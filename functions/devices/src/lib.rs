@@ -60,7 +60,7 @@ async fn register(
 ) -> Result<(StatusCode, Json<DeviceView>), Error> {
     let device = app
         .devices
-        .register(&caller.user_id, &b.platform, &b.token)
+        .register(&caller.user_id, &caller.session_id, &b.platform, &b.token)
         .await?;
     Ok((StatusCode::CREATED, Json(device.into())))
 }

@@ -145,6 +145,7 @@ mod tests {
             to: vec![to],
             push: vec![],
             frame: ServerFrame::Pong(Empty {}),
+            note: None,
         };
         let (doomed, same_group) = (job(online), job(online));
         assert_eq!(doomed.group(), same_group.group(), "one group");

@@ -1,7 +1,7 @@
 //! SNS implementation of [`PushSender`]: platform endpoints of FCM / APNs applications.
 
 use crate::error::BoxError;
-use crate::ports::{Platform, PushError, PushSender};
+use crate::ports::{Platform, PushError, PushNote, PushSender};
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::ProvideErrorMetadata;
@@ -23,24 +23,52 @@ impl SnsPushSender {
     }
 }
 
-/// The notification a platform shows: no message content (it would leave end-to-end
-/// control); the app fetches it with the frame's id when woken.
-pub fn notification(platform: Platform, frame: &str) -> Result<String, BoxError> {
-    let body = match platform {
-        Platform::Fcm => serde_json::json!({ "data": { "frame": frame }, "priority": "high" }),
-        Platform::Apns => serde_json::json!({
-            "aps": { "alert": { "title": "WhatsPe", "body": "New activity" }, "content-available": 1 },
-            "frame": frame
-        }),
+/// The SNS message for `note` on `platform`: `{"default", "GCM" | "APNS"}` (SNS's JSON
+/// message structure), the platform payload as a string.
+///
+/// - FCM: a data message, `{"data": {"type": "message", "chatId", "messageId", "title",
+///   "body"}, "priority": "high"}`; the app shows it and fetches the message by id.
+/// - APNs: an alert, `{"aps": {"alert": {"title", "body"}, "thread-id", "content-available"},
+///   "type", "chatId", "messageId"}`.
+///
+/// The title is the sender's name and the body is always [`PushNote::BODY`]: no message
+/// content ever leaves for Google's or Apple's servers. Every field is bounded, so the payload
+/// stays under the 4 KB both platforms accept (tested below at the largest possible note).
+pub fn notification(platform: Platform, note: &PushNote) -> String {
+    let (chat, message, title) = (
+        note.chat_id.to_string(),
+        note.message_id.to_string(),
+        note.sender_name.as_str(),
+    );
+    let (key, body) = match platform {
+        Platform::Fcm => (
+            "GCM",
+            serde_json::json!({
+                "data": {
+                    "type": "message",
+                    "chatId": chat,
+                    "messageId": message,
+                    "title": title,
+                    "body": PushNote::BODY,
+                },
+                "priority": "high",
+            }),
+        ),
+        Platform::Apns => (
+            "APNS",
+            serde_json::json!({
+                "aps": {
+                    "alert": { "title": title, "body": PushNote::BODY },
+                    "thread-id": chat,
+                    "content-available": 1,
+                },
+                "type": "message",
+                "chatId": chat,
+                "messageId": message,
+            }),
+        ),
     };
-    let key = match platform {
-        Platform::Fcm => "GCM",
-        Platform::Apns => "APNS",
-    };
-    Ok(
-        serde_json::json!({ "default": "New activity on WhatsPe", key: body.to_string() })
-            .to_string(),
-    )
+    serde_json::json!({ "default": PushNote::BODY, key: body.to_string() }).to_string()
 }
 
 #[async_trait]
@@ -80,9 +108,9 @@ impl PushSender for SnsPushSender {
         &self,
         endpoint: &str,
         platform: Platform,
-        payload: &str,
+        note: &PushNote,
     ) -> Result<(), PushError> {
-        let message = notification(platform, payload).map_err(PushError::Failed)?;
+        let message = notification(platform, note);
         match self
             .client
             .publish()
@@ -98,5 +126,84 @@ impl PushSender for SnsPushSender {
             }
             Err(e) => Err(PushError::Failed(Box::new(e))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ConversationId, MessageId, Username};
+    use serde_json::Value;
+
+    /// The largest note there can be: a username of the maximum length.
+    fn largest_note() -> PushNote {
+        PushNote {
+            chat_id: ConversationId::parse("ffffffff-ffff-ffff-ffff-ffffffffffff").unwrap(),
+            message_id: MessageId::from_uuid(uuid::Uuid::max()),
+            sender_name: Username::parse(&format!("a{}", "9".repeat(29))).unwrap(),
+        }
+    }
+
+    /// The platform payload inside the SNS message.
+    fn payload(platform: Platform, note: &PushNote) -> (String, Value) {
+        let sns: Value = serde_json::from_str(&notification(platform, note)).unwrap();
+        let key = match platform {
+            Platform::Fcm => "GCM",
+            Platform::Apns => "APNS",
+        };
+        let raw = sns[key].as_str().expect("the platform payload").to_owned();
+        let value = serde_json::from_str(&raw).unwrap();
+        (raw, value)
+    }
+
+    #[test]
+    fn the_largest_possible_payload_of_each_platform_is_under_4_kb() {
+        let note = largest_note();
+        for platform in [Platform::Fcm, Platform::Apns] {
+            let (raw, _) = payload(platform, &note);
+            assert!(raw.len() < 4096, "{platform:?}: {} bytes: {raw}", raw.len());
+            let whole = notification(platform, &note);
+            assert!(whole.len() < 4096, "{platform:?}: the SNS message {whole}");
+        }
+    }
+
+    #[test]
+    fn fcm_gets_a_data_message_with_the_sender_as_title_and_the_ids() {
+        let note = largest_note();
+        let (_, p) = payload(Platform::Fcm, &note);
+        assert_eq!(
+            p,
+            serde_json::json!({
+                "data": {
+                    "type": "message",
+                    "chatId": note.chat_id.to_string(),
+                    "messageId": note.message_id.to_string(),
+                    "title": note.sender_name.as_str(),
+                    "body": "New message",
+                },
+                "priority": "high",
+            })
+        );
+    }
+
+    #[test]
+    fn apns_gets_an_alert_with_the_sender_as_title_and_the_ids_as_custom_data() {
+        let note = largest_note();
+        let (_, p) = payload(Platform::Apns, &note);
+        assert_eq!(
+            p,
+            serde_json::json!({
+                "aps": {
+                    "alert": { "title": note.sender_name.as_str(), "body": "New message" },
+                    "thread-id": note.chat_id.to_string(),
+                    "content-available": 1,
+                },
+                "type": "message",
+                "chatId": note.chat_id.to_string(),
+                "messageId": note.message_id.to_string(),
+            })
+        );
+        let sns: Value = serde_json::from_str(&notification(Platform::Apns, &note)).unwrap();
+        assert_eq!(sns["default"], "New message");
     }
 }

@@ -1,10 +1,10 @@
 use super::lock;
 use crate::StoreError;
-use crate::domain::UserId;
+use crate::domain::{SessionId, UserId};
 use crate::error::BoxError;
 use crate::ports::{
     Connection, ConnectionGateway, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform,
-    PostError, PushError, PushSender,
+    PostError, PushError, PushNote, PushSender,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -86,14 +86,28 @@ impl DeviceStore for MemoryDevices {
     async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError> {
         Ok(lock(&self.0).remove(&(*user, *id)))
     }
+
+    async fn delete_session(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> Result<Vec<Device>, StoreError> {
+        let mut devices = lock(&self.0);
+        let ids: Vec<(UserId, uuid::Uuid)> = devices
+            .values()
+            .filter(|d| d.user_id == *user && d.session_id == Some(*session))
+            .map(|d| (d.user_id, d.id))
+            .collect();
+        Ok(ids.iter().filter_map(|k| devices.remove(k)).collect())
+    }
 }
 
-/// One push the memory [`PushSender`] was asked to send.
+/// One push the memory [`PushSender`] was asked to send: the note is all a push carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PushRecord {
     pub endpoint: String,
     pub platform: Platform,
-    pub payload: String,
+    pub note: PushNote,
 }
 
 #[derive(Default)]
@@ -151,7 +165,7 @@ impl PushSender for RecordingPush {
         &self,
         endpoint: &str,
         platform: Platform,
-        payload: &str,
+        note: &PushNote,
     ) -> Result<(), PushError> {
         let mut s = lock(&self.0);
         if s.disabled.contains(endpoint) || !s.endpoints.contains_key(endpoint) {
@@ -160,7 +174,7 @@ impl PushSender for RecordingPush {
         s.sent.push(PushRecord {
             endpoint: endpoint.to_owned(),
             platform,
-            payload: payload.to_owned(),
+            note: note.clone(),
         });
         Ok(())
     }

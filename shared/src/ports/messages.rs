@@ -1,4 +1,4 @@
-use super::{Page, PageRequest};
+use super::{Page, PageRequest, PushNote};
 use crate::StoreError;
 use crate::domain::{Conversation, ConversationId, Message, MessageId, UserId};
 use crate::error::BoxError;
@@ -126,13 +126,16 @@ pub trait MessageStore: Send + Sync {
 
 /// Work for the delivery pipeline (SQS → `push` function): send `frame` to every live
 /// connection of each user in `to`; a user in `push` without a live connection gets a
-/// mobile push instead.
+/// mobile push of `note` instead. A job without a note is never pushed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryJob {
     pub to: Vec<UserId>,
     #[serde(default)]
     pub push: Vec<UserId>,
     pub frame: ServerFrame,
+    /// What the mobile push says (messages only: never receipts, typing or presence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<PushNote>,
 }
 
 impl DeliveryJob {

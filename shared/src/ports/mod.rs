@@ -14,7 +14,7 @@ pub use messages::{DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, Message
 pub use paging::{Page, PageRequest, decode_cursor, encode_cursor};
 pub use realtime::{
     Connection, ConnectionGateway, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform,
-    PostError, PushError, PushSender,
+    PostError, PushError, PushNote, PushSender,
 };
 
 /// A stored value with the version its optimistic-concurrency writes are conditioned on.

@@ -1,5 +1,5 @@
 use crate::StoreError;
-use crate::domain::{SessionId, UserId};
+use crate::domain::{ConversationId, MessageId, SessionId, UserId, Username};
 use crate::error::BoxError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -69,6 +69,11 @@ pub enum Platform {
 pub struct Device {
     pub id: uuid::Uuid,
     pub user_id: UserId,
+    /// The session that registered it: ending that session (logout, a reused refresh token)
+    /// unregisters the device. `None` only on rows stored before devices belonged to a
+    /// session; those stay until removed or disabled by the platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
     pub platform: Platform,
     /// Hex SHA-256 of the push token (the token itself lives only in SNS).
     pub token_hash: String,
@@ -85,6 +90,34 @@ pub trait DeviceStore: Send + Sync {
     async fn list(&self, user: &UserId) -> Result<Vec<Device>, StoreError>;
     /// Deletes and returns the device, if it is the user's.
     async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError>;
+    /// Deletes and returns the user's devices registered by `session`. A device that another
+    /// session re-registered meanwhile is left alone.
+    async fn delete_session(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> Result<Vec<Device>, StoreError>;
+}
+
+/// What a mobile push says about a new message: who sent it and where to fetch it, never
+/// its content (message text has no place on Google's and Apple's servers, nor on a lock
+/// screen). Every field is bounded — two UUIDs and a username of at most 30 ASCII
+/// characters — so the platform payload stays far below the 4 KB FCM and APNs accept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushNote {
+    /// The conversation (`chatId` of the REST API).
+    pub chat_id: ConversationId,
+    pub message_id: MessageId,
+    /// The sender's username; [`PushNote::SYSTEM_SENDER`] for the service itself.
+    pub sender_name: Username,
+}
+
+impl PushNote {
+    /// The name pushes show for messages of the system sender.
+    pub const SYSTEM_SENDER: &str = "WhatsPe";
+    /// The body every message push shows: previews are off by design.
+    pub const BODY: &str = "New message";
 }
 
 /// Why a mobile push failed.
@@ -105,12 +138,13 @@ pub trait PushSender: Send + Sync {
     /// Creates (or finds) the platform endpoint of `token`; returns its id (an ARN in SNS).
     async fn register(&self, platform: Platform, token: &str) -> Result<String, BoxError>;
     async fn unregister(&self, endpoint: &str) -> Result<(), BoxError>;
-    /// Sends `payload` (a compact frame) as a notification to the endpoint.
+    /// Sends the notification of `note` (the platform's payload: title, generic body, ids;
+    /// never the message content) to the endpoint.
     async fn push(
         &self,
         endpoint: &str,
         platform: Platform,
-        payload: &str,
+        note: &PushNote,
     ) -> Result<(), PushError>;
 }
 

@@ -8,8 +8,8 @@ use crate::domain::{
     StatusText, User, UserId, Username,
 };
 use crate::ports::{
-    ConnectionGateway, ConnectionStore, OtpState, OtpStore, PostError, Session, SessionStore,
-    SmsSender, UserStore,
+    ConnectionGateway, ConnectionStore, DeviceStore, OtpState, OtpStore, PostError, PushSender,
+    Session, SessionStore, SmsSender, UserStore,
 };
 use crate::{Error, StoreError, crypto};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -63,7 +63,8 @@ pub struct ProfilePatch {
 }
 
 /// The sign-in use cases, and the end of a session: when it is revoked (logout, or a reused
-/// refresh token) its open sockets are closed too, so the connection ports are injected here.
+/// refresh token) its open sockets are closed and its devices unregistered too, so the
+/// connection and device ports are injected here.
 pub struct AuthService {
     users: Arc<dyn UserStore>,
     otps: Arc<dyn OtpStore>,
@@ -71,6 +72,8 @@ pub struct AuthService {
     sms: Arc<dyn SmsSender>,
     connections: Arc<dyn ConnectionStore>,
     gateway: Arc<dyn ConnectionGateway>,
+    devices: Arc<dyn DeviceStore>,
+    push: Arc<dyn PushSender>,
     tokens: Arc<TokenService>,
     clock: Arc<dyn Clock>,
     otp_key: Vec<u8>,
@@ -94,6 +97,8 @@ impl AuthService {
         sms: Arc<dyn SmsSender>,
         connections: Arc<dyn ConnectionStore>,
         gateway: Arc<dyn ConnectionGateway>,
+        devices: Arc<dyn DeviceStore>,
+        push: Arc<dyn PushSender>,
         tokens: Arc<TokenService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -105,6 +110,8 @@ impl AuthService {
             sms,
             connections,
             gateway,
+            devices,
+            push,
             tokens,
             clock,
             config,
@@ -369,6 +376,9 @@ impl AuthService {
         if let Err(e) = self.close_sockets(&session.user_id, &session.id).await {
             return e;
         }
+        if let Err(e) = self.forget_devices(&session.user_id, &session.id).await {
+            return e;
+        }
         Error::unauthorized(
             "refresh_token_reused",
             "this refresh token was already used; the session is revoked, sign in again",
@@ -376,10 +386,24 @@ impl AuthService {
     }
 
     /// Logout: ends `user`'s `session`. Its refresh token stops working at once, its open
-    /// sockets are closed, and access tokens issued for it expire within their 15 minutes.
+    /// sockets are closed, the devices it registered stop getting pushes, and access tokens
+    /// issued for it expire within their 15 minutes.
     pub async fn logout(&self, user: &UserId, session: &SessionId) -> Result<(), Error> {
         self.sessions.revoke(session).await?;
         self.close_sockets(user, session).await?;
+        self.forget_devices(user, session).await?;
+        Ok(())
+    }
+
+    /// Unregisters the devices `session` registered: a signed-out phone gets no more of the
+    /// account's pushes. The rows must go (they are what delivery pushes to); deleting their
+    /// SNS endpoints is best effort (an orphaned endpoint is never published to).
+    async fn forget_devices(&self, user: &UserId, session: &SessionId) -> Result<(), Error> {
+        for d in self.devices.delete_session(user, session).await? {
+            if let Err(e) = self.push.unregister(&d.endpoint_arn).await {
+                tracing::warn!(error = %e, device = %d.id, "deleting an ended session's platform endpoint failed; the device is unregistered");
+            }
+        }
         Ok(())
     }
 

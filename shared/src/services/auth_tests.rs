@@ -24,6 +24,8 @@ fn harness() -> Harness {
         ports.sms.clone(),
         ports.connections.clone(),
         ports.gateway.clone(),
+        ports.devices.clone(),
+        ports.push.clone(),
         tokens,
         clock.clone(),
     );

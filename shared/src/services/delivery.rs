@@ -1,5 +1,5 @@
 //! Delivery of queued jobs (the `push` function): a frame to every live connection of each
-//! user, or a mobile push when they have none.
+//! user, or a mobile push of the job's note (never the frame) when they have none.
 
 use crate::clock::Clock;
 use crate::error::BoxError;
@@ -49,7 +49,6 @@ impl DeliveryService {
             HashSet::new()
         };
         let bytes = job.frame.to_wire();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
         let mut done = Delivered::default();
         let mut newly_served = Vec::new();
         let mut failure: Option<BoxError> = None;
@@ -75,13 +74,16 @@ impl DeliveryService {
                     Err(PostError::Failed(e)) => failure = Some(e),
                 }
             }
-            if live == 0 && job.push.contains(user) {
+            if live == 0
+                && job.push.contains(user)
+                && let Some(note) = &job.note
+            {
                 for d in self.devices.list(user).await? {
                     if !self.ledger.claim_push(&key, &d.id).await? {
                         done.skipped += 1;
                         continue;
                     }
-                    match self.push.push(&d.endpoint_arn, d.platform, &text).await {
+                    match self.push.push(&d.endpoint_arn, d.platform, note).await {
                         Ok(()) => done.pushed += 1,
                         Err(PushError::Disabled) => {
                             self.devices.delete(user, &d.id).await?;

@@ -1,7 +1,7 @@
 //! Push-token registration: SNS platform endpoints of a user's devices.
 
 use crate::clock::Clock;
-use crate::domain::UserId;
+use crate::domain::{SessionId, UserId};
 use crate::ports::{Device, DeviceStore, Platform, PushSender};
 use crate::{Error, crypto};
 use std::sync::Arc;
@@ -18,10 +18,12 @@ const DEVICE_NAMESPACE: uuid::Uuid =
     uuid::Uuid::from_u128(0x2b8e_4a61_9c3f_4d17_8a5e_0f6b_3c9d_7e02);
 
 impl DeviceService {
-    /// Registers a push token: creates (or finds) its SNS platform endpoint and stores it.
+    /// Registers a push token for `session` (ending the session unregisters it): creates (or
+    /// finds) its SNS platform endpoint and stores it.
     pub async fn register(
         &self,
         user: &UserId,
+        session: &SessionId,
         platform: &str,
         token: &str,
     ) -> Result<Device, Error> {
@@ -56,6 +58,7 @@ impl DeviceService {
         let device = Device {
             id: uuid::Uuid::new_v5(&DEVICE_NAMESPACE, format!("{user}:{token_hash}").as_bytes()),
             user_id: *user,
+            session_id: Some(*session),
             platform,
             token_hash,
             endpoint_arn,

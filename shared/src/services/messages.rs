@@ -4,12 +4,12 @@ use crate::clock::Clock;
 use crate::config::SendRate;
 use crate::domain::{
     ChatView, Content, Conversation, ConversationId, Cursors, Message, MessageId, MessageKind,
-    MessageView, PublicProfile, UserId,
+    MessageView, PublicProfile, UserId, Username,
 };
 use crate::frames::{MessageEvent, ReceiptEvent, ServerFrame};
 use crate::ports::{
     DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, MessageStore, Page, PageRequest,
-    RateGate, UserStore,
+    PushNote, RateGate, UserStore,
 };
 use crate::{Error, StoreError, crypto};
 use std::collections::HashMap;
@@ -230,9 +230,10 @@ impl MessageService {
 
     /// Queues the delivery of a committed message (the relay function, fed by the `messages`
     /// table's stream): its `MSG` frame to every device of the receiver and the sender's other
-    /// devices, a mobile push to the receiver when offline. The job's id is the message's, so
-    /// a retried relay queues it once (SQS FIFO deduplication). A failure is returned: the
-    /// stream event source retries the record.
+    /// devices, and the note an offline receiver's phone is pushed (the sender's name and the
+    /// ids, never the content). The job's id is the message's, so a retried relay queues it
+    /// once (SQS FIFO deduplication). A failure is returned: the stream event source retries
+    /// the record.
     pub async fn relay(&self, message: &Message) -> Result<(), Error> {
         let mut to = vec![message.receiver_id];
         if !message.sender_id.is_system() {
@@ -242,11 +243,34 @@ impl MessageService {
             to,
             push: vec![message.receiver_id],
             frame: ServerFrame::Msg(MessageEvent::new(message)),
+            note: Some(PushNote {
+                chat_id: message.conversation_id,
+                message_id: message.id,
+                sender_name: self.sender_name(&message.sender_id).await,
+            }),
         };
         self.queue.enqueue(&job).await.map_err(|e| {
             crate::metrics::count("DeliveryEnqueueFailed");
             Error::Unavailable(e)
         })
+    }
+
+    /// The name a push shows for `sender`: their username, or [`PushNote::SYSTEM_SENDER`] for
+    /// the service (also when the lookup fails: the push still goes out, the message is
+    /// committed).
+    async fn sender_name(&self, sender: &UserId) -> Username {
+        let system = || Username::parse(PushNote::SYSTEM_SENDER).expect("a valid username");
+        if sender.is_system() {
+            return system();
+        }
+        match self.users.get(sender).await {
+            Ok(Some(u)) => u.value.username,
+            Ok(None) => system(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the sender's name for the push failed");
+                system()
+            }
+        }
     }
 
     async fn replay(&self, guard: Option<(&str, &str, &str)>) -> Result<SendOutcome, Error> {
@@ -650,6 +674,7 @@ impl MessageService {
             to: vec![*to],
             push: vec![],
             frame,
+            note: None,
         };
         if let Err(e) = self.queue.enqueue(&job).await {
             tracing::warn!(error = %e, "receipt enqueue failed; the cursor itself is saved");

@@ -272,6 +272,37 @@ async fn a_committed_message_is_relayed_as_one_job_for_every_device_of_both_memb
         (m.id, h.alice.id, h.bob.id, "hello", MessageStatus::Sent)
     );
     assert_eq!(ev.ts, m.created_at);
+    assert_eq!(
+        jobs[0].note,
+        Some(crate::ports::PushNote {
+            chat_id: m.chat_id,
+            message_id: m.id,
+            sender_name: h.alice.username.clone(),
+        }),
+        "the push names the sender and the ids, nothing of the content"
+    );
+}
+
+#[tokio::test]
+async fn a_message_of_the_system_sender_is_pushed_as_whatspe() {
+    let h = harness().await;
+    let m = created(
+        h.svc
+            .deliver_external(
+                "ext-sys",
+                &UserId::SYSTEM,
+                text(&h.bob, "your code is 123456"),
+            )
+            .await
+            .unwrap(),
+    );
+    let jobs = h.relayed().await;
+    let note = jobs
+        .iter()
+        .find_map(|j| j.note.clone())
+        .expect("a note for the message");
+    assert_eq!((note.message_id, note.chat_id), (m.id, m.chat_id));
+    assert_eq!(note.sender_name.as_str(), "WhatsPe");
 }
 
 struct DownQueue;

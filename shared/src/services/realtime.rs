@@ -147,6 +147,7 @@ impl RealtimeService {
                     to,
                     push: vec![],
                     frame: frame.clone(),
+                    note: None,
                 };
                 if let Err(e) = self.queue.enqueue(&job).await {
                     tracing::warn!(error = %e, "presence enqueue failed");

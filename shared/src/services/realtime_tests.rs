@@ -3,8 +3,9 @@ use crate::app::{App, MemoryHandles, Ports};
 use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::domain::User;
+use crate::domain::{ConversationId, MessageId};
 use crate::frames::ServerFrame;
-use crate::ports::{ConnectionGateway, Device, Session};
+use crate::ports::{ConnectionGateway, Device, Platform, PushNote, Session};
 use crate::services::{Delivered, DeliveryService};
 use crate::services::{Recipient, RequestOutcome};
 use async_trait::async_trait;
@@ -347,6 +348,7 @@ async fn a_job_reaches_every_live_connection_and_forgets_gone_ones() {
         to: vec![b.id, a.id, b.id],
         push: vec![b.id],
         frame,
+        note: None,
     };
     let done = h.app.delivery.deliver(&job, 1).await.unwrap();
     assert_eq!(
@@ -367,26 +369,37 @@ async fn a_job_reaches_every_live_connection_and_forgets_gone_ones() {
     );
 }
 
+/// A note for a message of `from` in the chat with `to`.
+fn note_of(from: &User, to: &User) -> PushNote {
+    PushNote {
+        chat_id: ConversationId::direct(&from.id, &to.id),
+        message_id: MessageId::new_v7(),
+        sender_name: from.username.clone(),
+    }
+}
+
 #[tokio::test]
 async fn users_without_a_live_connection_get_a_mobile_push_and_dead_endpoints_are_removed() {
     let h = harness();
-    let (b, _) = h.user("bob", 2).await;
+    let (a, _) = h.user("alice", 1).await;
+    let (b, tb) = h.user("bob", 2).await;
+    let sb = h.app.tokens.verify_access(&tb).unwrap().session_id;
     let d1 = h
         .app
         .devices
-        .register(&b.id, "fcm", "token-1")
+        .register(&b.id, &sb, "fcm", "token-1")
         .await
         .unwrap();
     let d2 = h
         .app
         .devices
-        .register(&b.id, "apns", "token-2")
+        .register(&b.id, &sb, "apns", "token-2")
         .await
         .unwrap();
     assert_eq!(
         h.app
             .devices
-            .register(&b.id, "fcm", "token-1")
+            .register(&b.id, &sb, "fcm", "token-1")
             .await
             .unwrap()
             .id,
@@ -394,11 +407,12 @@ async fn users_without_a_live_connection_get_a_mobile_push_and_dead_endpoints_ar
         "same token, same device"
     );
     h.handles.push.disable(&d2.endpoint_arn);
-    let frame = ServerFrame::Pong(crate::frames::Empty {});
+    let note = note_of(&a, &b);
     let job = DeliveryJob {
         to: vec![b.id],
         push: vec![b.id],
-        frame,
+        frame: ServerFrame::Pong(crate::frames::Empty {}),
+        note: Some(note.clone()),
     };
     let done = h.app.delivery.deliver(&job, 1).await.unwrap();
     assert_eq!(
@@ -410,7 +424,9 @@ async fn users_without_a_live_connection_get_a_mobile_push_and_dead_endpoints_ar
             skipped: 0
         }
     );
-    assert_eq!(h.handles.push.sent()[0].endpoint, d1.endpoint_arn);
+    let sent = h.handles.push.sent();
+    assert_eq!(sent[0].endpoint, d1.endpoint_arn);
+    assert_eq!(sent[0].note, note, "the job's note is what is pushed");
     let left: Vec<uuid::Uuid> = h
         .app
         .devices
@@ -421,16 +437,98 @@ async fn users_without_a_live_connection_get_a_mobile_push_and_dead_endpoints_ar
         .map(|d| d.id)
         .collect();
     assert_eq!(left, vec![d1.id], "the disabled endpoint's device is gone");
-    let silent = DeliveryJob {
-        to: vec![b.id],
-        push: vec![],
-        frame: ServerFrame::Pong(crate::frames::Empty {}),
+    for (silent, case) in [
+        (
+            DeliveryJob {
+                to: vec![b.id],
+                push: vec![],
+                frame: ServerFrame::Pong(crate::frames::Empty {}),
+                note: Some(note.clone()),
+            },
+            "not a push target",
+        ),
+        (
+            DeliveryJob {
+                to: vec![b.id],
+                push: vec![b.id],
+                frame: ServerFrame::Pong(crate::frames::Empty {}),
+                note: None,
+            },
+            "no note: receipts and presence are never pushed",
+        ),
+    ] {
+        assert_eq!(
+            h.app.delivery.deliver(&silent, 1).await.unwrap().pushed,
+            0,
+            "{case}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_message_to_an_offline_user_is_pushed_without_its_content() {
+    let h = harness();
+    let (a, _) = h.user("alice", 1).await;
+    let (b, tb) = h.user("bob", 2).await;
+    h.befriend(&a, &b).await;
+    let sb = h.app.tokens.verify_access(&tb).unwrap().session_id;
+    let d = h
+        .app
+        .devices
+        .register(&b.id, &sb, "apns", "token-b")
+        .await
+        .unwrap();
+    let secret = "meet me at the old mill at midnight";
+    let crate::services::SendOutcome::Created(m) = h
+        .app
+        .messages
+        .send(
+            &a.id,
+            crate::services::NewMessage {
+                receiver: b.id,
+                kind: crate::domain::MessageKind::Text,
+                content: crate::domain::Content::parse(crate::domain::MessageKind::Text, secret)
+                    .unwrap(),
+                client_message_id: None,
+            },
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("a new message");
     };
+    // The relay function, fed by the messages table's stream, queues the job.
+    for committed in h.handles.stream.try_take(10) {
+        h.app.messages.relay(&committed).await.unwrap();
+    }
+    let job = h
+        .handles
+        .queue
+        .jobs()
+        .into_iter()
+        .find(|j| matches!(j.frame, ServerFrame::Msg(_)))
+        .expect("the message's job");
+    assert_eq!(h.app.delivery.deliver(&job, 1).await.unwrap().pushed, 1);
+    let sent = h.handles.push.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].endpoint, d.endpoint_arn);
     assert_eq!(
-        h.app.delivery.deliver(&silent, 1).await.unwrap().pushed,
-        0,
-        "receipts never push"
+        sent[0].note,
+        PushNote {
+            chat_id: m.chat_id,
+            message_id: m.id,
+            sender_name: a.username.clone(),
+        }
     );
+    // What SNS would publish to the phone, for each platform.
+    for platform in [Platform::Fcm, Platform::Apns] {
+        let published = crate::aws::sns_push::notification(platform, &sent[0].note);
+        assert!(
+            !published.contains("old mill"),
+            "{platform:?}: no message content in {published}"
+        );
+        assert!(published.contains(&m.id.to_string()) && published.contains("alice"));
+    }
 }
 
 struct Broken;
@@ -463,6 +561,7 @@ async fn a_post_that_fails_for_another_reason_fails_the_job_so_it_is_retried() {
         to: vec![b.id],
         push: vec![b.id],
         frame: ServerFrame::Pong(crate::frames::Empty {}),
+        note: None,
     };
     assert!(delivery.deliver(&job, 1).await.is_err());
     assert!(
@@ -497,12 +596,17 @@ impl ConnectionGateway for FailsOnce {
 async fn a_job_failing_at_its_kth_post_is_redelivered_to_the_rest_only_and_pushes_once() {
     let h = harness();
     let (b, tb) = h.user("bob", 2).await;
-    let (c, _) = h.user("carol", 3).await;
+    let (c, tc) = h.user("carol", 3).await;
     for id in ["b1", "b2", "b3"] {
         h.app.realtime.connect(id, Some(&tb), None).await.unwrap();
     }
+    let sc = h.app.tokens.verify_access(&tc).unwrap().session_id;
     for token in ["token-1", "token-2"] {
-        h.app.devices.register(&c.id, "fcm", token).await.unwrap();
+        h.app
+            .devices
+            .register(&c.id, &sc, "fcm", token)
+            .await
+            .unwrap();
     }
     let delivery = DeliveryService {
         connections: h.ports.connections.clone(),
@@ -520,6 +624,11 @@ async fn a_job_failing_at_its_kth_post_is_redelivered_to_the_rest_only_and_pushe
         to: vec![b.id, c.id],
         push: vec![b.id, c.id],
         frame: ServerFrame::Pong(crate::frames::Empty {}),
+        note: Some(crate::ports::PushNote {
+            chat_id: crate::domain::ConversationId::direct(&b.id, &c.id),
+            message_id: crate::domain::MessageId::new_v7(),
+            sender_name: b.username.clone(),
+        }),
     };
     assert!(
         delivery.deliver(&job, 1).await.is_err(),
@@ -550,18 +659,19 @@ async fn a_job_failing_at_its_kth_post_is_redelivered_to_the_rest_only_and_pushe
 #[tokio::test]
 async fn device_registration_checks_platform_and_token() {
     let h = harness();
-    let (b, _) = h.user("bob", 2).await;
+    let (b, tb) = h.user("bob", 2).await;
+    let sb = h.app.tokens.verify_access(&tb).unwrap().session_id;
     let code = |r: Result<Device, Error>| r.unwrap_err().code();
     assert_eq!(
-        code(h.app.devices.register(&b.id, "sms", "t").await),
+        code(h.app.devices.register(&b.id, &sb, "sms", "t").await),
         "invalid_platform"
     );
     assert_eq!(
-        code(h.app.devices.register(&b.id, "fcm", "").await),
+        code(h.app.devices.register(&b.id, &sb, "fcm", "").await),
         "invalid_push_token"
     );
     assert_eq!(
-        code(h.app.devices.register(&b.id, "fcm", "has space").await),
+        code(h.app.devices.register(&b.id, &sb, "fcm", "has space").await),
         "invalid_push_token"
     );
     assert_eq!(
@@ -601,6 +711,76 @@ async fn ending_a_session_closes_only_its_sockets() {
 }
 
 #[tokio::test]
+async fn logging_out_unregisters_only_that_sessions_devices() {
+    let h = harness();
+    let (a, t1) = h.user("alice", 1).await;
+    let (s2, _) = h.session(&a).await;
+    let (b, tb) = h.user("bob", 2).await;
+    let s1 = h.app.tokens.verify_access(&t1).unwrap().session_id;
+    let sb = h.app.tokens.verify_access(&tb).unwrap().session_id;
+    let phone = h
+        .app
+        .devices
+        .register(&a.id, &s1, "fcm", "a-phone")
+        .await
+        .unwrap();
+    let tablet = h
+        .app
+        .devices
+        .register(&a.id, &s1, "apns", "a-tablet")
+        .await
+        .unwrap();
+    let other = h
+        .app
+        .devices
+        .register(&a.id, &s2, "fcm", "a-other")
+        .await
+        .unwrap();
+    let bobs = h
+        .app
+        .devices
+        .register(&b.id, &sb, "fcm", "b-phone")
+        .await
+        .unwrap();
+
+    h.app.auth.logout(&a.id, &s1).await.unwrap();
+
+    assert_eq!(
+        h.app.devices.list(&a.id).await.unwrap(),
+        vec![other.clone()],
+        "only the other session's device is left"
+    );
+    assert_eq!(h.app.devices.list(&b.id).await.unwrap(), vec![bobs.clone()]);
+    let endpoints = h.handles.push.endpoints();
+    for gone in [&phone, &tablet] {
+        assert!(
+            !endpoints.contains(&gone.endpoint_arn),
+            "the logged-out session's endpoint {} is deleted",
+            gone.endpoint_arn
+        );
+    }
+    for kept in [&other, &bobs] {
+        assert!(endpoints.contains(&kept.endpoint_arn));
+    }
+    // Nothing left to push to for the ended session; the other session still gets pushes.
+    let job = DeliveryJob {
+        to: vec![a.id],
+        push: vec![a.id],
+        frame: ServerFrame::Pong(crate::frames::Empty {}),
+        note: Some(note_of(&b, &a)),
+    };
+    assert_eq!(h.app.delivery.deliver(&job, 1).await.unwrap().pushed, 1);
+    let sent: Vec<String> = h
+        .handles
+        .push
+        .sent()
+        .into_iter()
+        .map(|p| p.endpoint)
+        .collect();
+    assert_eq!(sent, vec![other.endpoint_arn]);
+}
+
+#[tokio::test]
 async fn a_reused_refresh_token_also_closes_the_sessions_sockets() {
     let h = harness();
     h.user("alice", 1).await;
@@ -612,11 +792,22 @@ async fn a_reused_refresh_token_also_closes_the_sessions_sockets() {
         .find(|w| w.len() == 6)
         .unwrap()
         .to_owned();
-    let crate::services::Verified::Existing { tokens, .. } =
+    let crate::services::Verified::Existing { tokens, user } =
         h.app.auth.verify_otp("9000000001", &code).await.unwrap()
     else {
         panic!("a registered number signs in");
     };
+    let sid = h
+        .app
+        .tokens
+        .verify_access(&tokens.access_token)
+        .unwrap()
+        .session_id;
+    h.app
+        .devices
+        .register(&user.id, &sid, "fcm", "leaked-phone")
+        .await
+        .unwrap();
     h.app
         .realtime
         .connect("s1", Some(&tokens.access_token), None)
@@ -634,4 +825,10 @@ async fn a_reused_refresh_token_also_closes_the_sessions_sockets() {
         vec!["s1".to_owned()],
         "the leaked session's socket is closed"
     );
+    assert_eq!(
+        h.app.devices.list(&user.id).await.unwrap(),
+        vec![],
+        "the leaked session's device is unregistered"
+    );
+    assert_eq!(h.handles.push.endpoints(), Vec::<String>::new());
 }

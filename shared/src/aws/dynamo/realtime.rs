@@ -2,7 +2,7 @@ use super::keys;
 use super::tables::CONNECTIONS_BY_USER;
 use super::{Item, from_item, n, s, store_error, to_item};
 use crate::StoreError;
-use crate::domain::UserId;
+use crate::domain::{SessionId, UserId};
 use crate::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -208,12 +208,47 @@ impl DeviceStore for DynamoDevices {
             .map(|i| from_item::<DeviceItem>(i).map(|d| d.device))
             .transpose()
     }
+
+    async fn delete_session(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> Result<Vec<Device>, StoreError> {
+        // A user has a handful of devices: their partition, filtered, then one conditional
+        // delete each (a device re-registered by another session meanwhile is left alone).
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .filter_expression("sessionId = :s")
+            .expression_attribute_values(":pk", s(keys::devices_pk(user)))
+            .expression_attribute_values(":s", s(session.to_string()))
+            .consistent_read(true);
+        let mut deleted = Vec::new();
+        for item in super::query_all::<DeviceItem>(query).await? {
+            let res = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(device_key(user, &item.device.id)))
+                .condition_expression("sessionId = :s")
+                .expression_attribute_values(":s", s(session.to_string()))
+                .send()
+                .await;
+            match res.map_err(|e| store_error(e, "session")) {
+                Ok(_) => deleted.push(item.device),
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::SessionId;
     use crate::ports::Platform;
     use aws_sdk_dynamodb::types::AttributeValue as AV;
     use chrono::TimeZone;
@@ -254,6 +289,7 @@ mod tests {
         let d = Device {
             id: uuid::Uuid::parse_str("5a0e1f3c-0000-5000-8000-000000000001").unwrap(),
             user_id: UserId::parse("00000000-0000-4000-8000-00000000000a").unwrap(),
+            session_id: Some(SessionId::parse("00000000-0000-4000-8000-0000000000aa").unwrap()),
             platform: Platform::Fcm,
             token_hash: "ab".repeat(32),
             endpoint_arn: "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/whatspe/1".into(),
@@ -274,7 +310,18 @@ mod tests {
             Some(&AV::S("DEVICE#5a0e1f3c-0000-5000-8000-000000000001".into()))
         );
         assert_eq!(item.get("platform"), Some(&AV::S("fcm".into())));
-        assert_eq!(from_item::<DeviceItem>(item).unwrap().device, d);
+        assert_eq!(
+            item.get("sessionId"),
+            Some(&AV::S("00000000-0000-4000-8000-0000000000aa".into()))
+        );
+        assert_eq!(from_item::<DeviceItem>(item.clone()).unwrap().device, d);
+        let mut older = item;
+        older.remove("sessionId");
+        assert_eq!(
+            from_item::<DeviceItem>(older).unwrap().device.session_id,
+            None,
+            "a row from before devices belonged to sessions still reads"
+        );
     }
 }
 
