@@ -144,11 +144,101 @@ pub async fn spawn_app_on_moto() -> TestApp {
 /// table (and queue) prefix starting with `tag`; also the SDK configuration and the prefix,
 /// to look at the tables and the queue directly.
 pub async fn spawn_app_on_moto_with(
+    config: Config,
+    tag: &str,
+    options: Options,
+) -> (TestApp, aws_config::SdkConfig, String) {
+    spawn_app_on_endpoint(moto_endpoint(), config, tag, options).await
+}
+
+/// [`spawn_app_on_moto_with`], with the gateway's DynamoDB calls reaching moto one at a time
+/// (see [`isolating_proxy`]): for tests that race writes on the same items.
+pub async fn spawn_app_on_isolated_moto_with(
+    config: Config,
+    tag: &str,
+    options: Options,
+) -> (TestApp, aws_config::SdkConfig, String) {
+    let endpoint = isolating_proxy(moto_endpoint()).await;
+    spawn_app_on_endpoint(endpoint, config, tag, options).await
+}
+
+/// A proxy in front of moto that forwards one DynamoDB call at a time and everything else
+/// (SQS long polls, SNS) freely; returns its endpoint. moto runs requests on threads with no
+/// lock around a `TransactWriteItems`: it applies the items one by one and undoes a cancelled
+/// transaction by restoring a copy of the tables taken when it began, so concurrent
+/// transactions can resurrect or erase each other's writes. DynamoDB isolates them (an
+/// overlapping one is cancelled with `TransactionConflict`); serialising the calls gives the
+/// tests that isolation back. It lives as long as the test's runtime.
+pub async fn isolating_proxy(upstream: String) -> String {
+    use axum::body::{Body as AxumBody, Bytes};
+    use axum::extract::{Request, State};
+    use axum::response::Response;
+
+    struct Upstream {
+        url: String,
+        client: reqwest::Client,
+        dynamodb: tokio::sync::Mutex<()>,
+    }
+
+    async fn forward(State(up): State<Arc<Upstream>>, request: Request) -> Response {
+        let (parts, body) = request.into_parts();
+        let body: Bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .expect("the SDK's request body");
+        let is_dynamodb = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("DynamoDB_"));
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut headers = parts.headers.clone();
+        for h in ["host", "content-length", "transfer-encoding", "connection"] {
+            headers.remove(h);
+        }
+        let _one_at_a_time = if is_dynamodb {
+            Some(up.dynamodb.lock().await)
+        } else {
+            None
+        };
+        let res = up
+            .client
+            .request(parts.method.clone(), format!("{}{path}", up.url))
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the proxy could not reach moto at {}: {e}", up.url));
+        let mut out = Response::builder().status(res.status().as_u16());
+        for (name, value) in res.headers() {
+            if !["content-length", "transfer-encoding", "connection"].contains(&name.as_str()) {
+                out = out.header(name.as_str(), value.as_bytes());
+            }
+        }
+        let bytes = res.bytes().await.expect("moto's response body");
+        out.body(AxumBody::from(bytes))
+            .expect("a response copied from moto")
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0 for the moto proxy");
+    let addr = listener.local_addr().expect("the proxy's address");
+    let state = Arc::new(Upstream {
+        url: upstream,
+        client: reqwest::Client::new(),
+        dynamodb: tokio::sync::Mutex::new(()),
+    });
+    let router = axum::Router::new().fallback(forward).with_state(state);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+async fn spawn_app_on_endpoint(
+    endpoint: String,
     mut config: Config,
     tag: &str,
     options: Options,
 ) -> (TestApp, aws_config::SdkConfig, String) {
-    let endpoint = moto_endpoint();
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .endpoint_url(&endpoint)
