@@ -61,8 +61,12 @@ fn endpoint() -> String {
 }
 
 async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_config_at(endpoint()).await
+}
+
+async fn sdk_config_at(endpoint: String) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint())
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "testing",
@@ -75,9 +79,72 @@ async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// A proxy in front of moto that forwards one request at a time; returns its endpoint. moto
+/// runs requests on threads with no lock around a conditional write: it checks the condition,
+/// then writes, and undoes a cancelled `TransactWriteItems` by restoring a copy of the tables
+/// taken when it began; so two racing writes can both pass one condition, or erase each
+/// other. DynamoDB isolates them, and the concurrency cases here check exactly that, so they
+/// go through this proxy (one per test, living as long as the test's runtime).
+/// `local/tests/common` has the same proxy for the gateway's e2e tests.
+async fn isolating_proxy(upstream: String) -> String {
+    use axum::body::{Body, Bytes};
+    use axum::extract::{Request, State};
+    use axum::response::Response;
+
+    struct Upstream {
+        url: String,
+        client: reqwest::Client,
+        one_at_a_time: tokio::sync::Mutex<()>,
+    }
+
+    async fn forward(State(up): State<Arc<Upstream>>, request: Request) -> Response {
+        let (parts, body) = request.into_parts();
+        let body: Bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .expect("the SDK's request body");
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut headers = parts.headers.clone();
+        for h in ["host", "content-length", "transfer-encoding", "connection"] {
+            headers.remove(h);
+        }
+        let _turn = up.one_at_a_time.lock().await;
+        let res = up
+            .client
+            .request(parts.method.clone(), format!("{}{path}", up.url))
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the proxy could not reach moto at {}: {e}", up.url));
+        let mut out = Response::builder().status(res.status().as_u16());
+        for (name, value) in res.headers() {
+            if !["content-length", "transfer-encoding", "connection"].contains(&name.as_str()) {
+                out = out.header(name.as_str(), value.as_bytes());
+            }
+        }
+        let bytes = res.bytes().await.expect("moto's response body");
+        out.body(Body::from(bytes))
+            .expect("a response copied from moto")
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0 for the moto proxy");
+    let addr = listener.local_addr().expect("the proxy's address");
+    let state = Arc::new(Upstream {
+        url: upstream,
+        client: reqwest::Client::new(),
+        one_at_a_time: tokio::sync::Mutex::new(()),
+    });
+    let router = axum::Router::new().fallback(forward).with_state(state);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
 /// DynamoDB adapters on fresh tables (a random prefix per test).
 async fn dynamodb() -> Stores {
-    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let client =
+        aws_sdk_dynamodb::Client::new(&sdk_config_at(isolating_proxy(endpoint()).await).await);
     let prefix = format!("c{}_", hex::encode(whatspe::crypto::random_bytes::<6>()));
     ensure_tables(&client, &prefix)
         .await
