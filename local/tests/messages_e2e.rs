@@ -15,7 +15,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-use whatspe::config::{ENV_SEND_BURST, ENV_SEND_RATE_PER_SECOND};
+use whatspe::config::{ENV_SEND_BURST, ENV_SEND_RATE_PER_SECOND, ENV_SEND_RETRY_BUDGET_MS};
 use whatspe::domain::{ConversationId, MessageId, MessageKind, MessageStatus, UserId, Username};
 use whatspe::frames::{MessageEvent, ReceiptEvent, ServerFrame};
 use whatspe::ports::{DeliveryJob, PushNote};
@@ -905,6 +905,105 @@ async fn a_burst_beyond_the_send_limit_gets_429_with_retry_after_and_honouring_i
         .collect();
     let want: Vec<String> = (1..=30).map(|n| format!("burst {n}")).collect();
     assert_eq!(from_a, want, "every message once, in order");
+}
+
+/// How many sends an outbox flush fires at once in the contention tests.
+const PARALLEL_SENDS: usize = 50;
+
+/// A phone flushing its offline outbox: [`PARALLEL_SENDS`] sends from A to B at once, each a
+/// REST call on its own tokio task. Every one is created (the conversation-row races are
+/// retried inside the request), B has each message once and as many unread. Returns the time
+/// the whole flush took.
+async fn an_outbox_flush_lands_every_message(app: &TestApp) -> Duration {
+    let a = app.sign_up(&phone(1), "asha").await;
+    let b = app.sign_up(&phone(2), "bala").await;
+    app.befriend(&a, &b).await;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..PARALLEL_SENDS)
+        .map(|n| {
+            let request = app
+                .client
+                .post(format!("{}/api/messages", app.base_url))
+                .bearer_auth(&a.token)
+                .json(&json!({
+                    "receiverId": b.id,
+                    "content": format!("outbox {n}"),
+                    "clientMessageId": format!("outbox-{n}"),
+                }));
+            tokio::spawn(async move {
+                let res = request
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("send {n}: no answer: {e}"));
+                (n, Reply::read(res).await)
+            })
+        })
+        .collect();
+    let mut sent = BTreeSet::new();
+    for task in tasks {
+        let (n, r) = task.await.expect("the send task");
+        let content = format!("outbox {n}");
+        assert_ok(&r, 201, &content);
+        assert_message(&r.body, &a, &b, &content, "sent", &content);
+        sent.insert(str_field(&r.body, "id"));
+    }
+    let took = started.elapsed();
+    assert_eq!(
+        sent.len(),
+        PARALLEL_SENDS,
+        "{PARALLEL_SENDS} distinct messages"
+    );
+
+    let chats = app.chats_of(&b).await;
+    assert_eq!(chats.len(), 1, "B has one conversation: {chats:?}");
+    assert_eq!(
+        chats[0]["unreadCount"], PARALLEL_SENDS,
+        "each message counted unread once"
+    );
+    let (page, _) = app
+        .history_ok(&b, &a, &format!("?limit={}", PARALLEL_SENDS + 10))
+        .await;
+    let stored: BTreeSet<String> = ids(&page).into_iter().collect();
+    assert_eq!(page.len(), PARALLEL_SENDS, "no message stored twice");
+    assert_eq!(stored, sent, "B's history holds exactly the sent messages");
+    let newest = page.first().map(|m| str_field(m, "id"));
+    assert_eq!(
+        chats[0]["lastMessage"]["id"].as_str(),
+        newest.as_deref(),
+        "the chat's last message is the newest one stored"
+    );
+    took
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_parallel_sends_into_one_conversation_are_all_created() {
+    let app = spawn_app_with(
+        config_with_webhook(&[(ENV_SEND_BURST, "1000")]),
+        Options::default(),
+    )
+    .await;
+    an_outbox_flush_lands_every_message(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_parallel_sends_into_one_conversation_are_all_created_on_dynamodb_via_moto() {
+    // moto isolates transactions only by handling DynamoDB requests one at a time
+    // (scripts/moto_server.py), about ten commits a second (DynamoDB: tens of milliseconds
+    // each), so the last of 50 sends needs longer than the Lambda's 5 s retry budget.
+    let (app, _, _) = common::spawn_app_on_moto_with(
+        config_with_webhook(&[
+            (ENV_SEND_BURST, "1000"),
+            (ENV_SEND_RETRY_BUDGET_MS, "30000"),
+        ]),
+        "m",
+        Options {
+            event_source: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let took = an_outbox_flush_lands_every_message(&app).await;
+    eprintln!("{PARALLEL_SENDS} parallel sends on moto took {took:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -223,14 +223,17 @@ impl App {
             ports.clock.clone(),
             config.default_country_code.clone(),
         ));
-        let messages = Arc::new(MessageService::new(
-            ports.users.clone(),
-            ports.messages,
-            ports.queue.clone(),
-            ports.clock.clone(),
-            config.send_rate,
-            config.webhook_secret.expose(),
-        ));
+        let messages = Arc::new(
+            MessageService::new(
+                ports.users.clone(),
+                ports.messages,
+                ports.queue.clone(),
+                ports.clock.clone(),
+                config.send_rate,
+                config.webhook_secret.expose(),
+            )
+            .with_retry_budget(config.send_retry_budget),
+        );
         let realtime = Arc::new(RealtimeService {
             tokens: tokens.clone(),
             sessions: ports.sessions.clone(),

@@ -53,6 +53,9 @@ pub struct Config {
     pub delivery_queue_url: Option<String>,
     /// Per-sender message rate limit.
     pub send_rate: SendRate,
+    /// How long a send keeps retrying when concurrent sends win the conversation's rows; it
+    /// must stay well under the function's timeout (see [`crate::retry::Backoff`]).
+    pub send_retry_budget: std::time::Duration,
     /// The WebSocket API's management endpoint (`https://{api}.execute-api.{region}
     /// .amazonaws.com/{stage}`): where frames are posted. Required on Lambda.
     pub ws_endpoint: Option<String>,
@@ -97,6 +100,8 @@ pub const ENV_WEBHOOK_SECRET: &str = "WHATSPE_WEBHOOK_SECRET";
 pub const ENV_DELIVERY_QUEUE_URL: &str = "WHATSPE_DELIVERY_QUEUE_URL";
 pub const ENV_SEND_BURST: &str = "WHATSPE_SEND_BURST";
 pub const ENV_SEND_RATE_PER_SECOND: &str = "WHATSPE_SEND_RATE_PER_SECOND";
+/// Milliseconds; default [`crate::retry::Backoff::CONTENTION`]'s budget (5 s).
+pub const ENV_SEND_RETRY_BUDGET_MS: &str = "WHATSPE_SEND_RETRY_BUDGET_MS";
 pub const ENV_WS_ENDPOINT: &str = "WHATSPE_WS_ENDPOINT";
 pub const ENV_FCM_APPLICATION_ARN: &str = "WHATSPE_SNS_FCM_APPLICATION_ARN";
 pub const ENV_APNS_APPLICATION_ARN: &str = "WHATSPE_SNS_APNS_APPLICATION_ARN";
@@ -180,6 +185,11 @@ impl Config {
             burst: number(ENV_SEND_BURST, SendRate::default().burst)?,
             per_second: number(ENV_SEND_RATE_PER_SECOND, SendRate::default().per_second)?,
         };
+        let default_budget_ms = crate::retry::Backoff::CONTENTION.budget.as_millis() as u32;
+        let send_retry_budget = std::time::Duration::from_millis(u64::from(number(
+            ENV_SEND_RETRY_BUDGET_MS,
+            default_budget_ms,
+        )?));
         let table_prefix = get(ENV_TABLE_PREFIX).unwrap_or_else(|| "whatspe_".into());
         if table_prefix.is_empty()
             || table_prefix.len() > 200
@@ -210,6 +220,7 @@ impl Config {
             webhook_secret,
             delivery_queue_url: get(ENV_DELIVERY_QUEUE_URL).filter(|v| !v.is_empty()),
             send_rate,
+            send_retry_budget,
             ws_endpoint: get(ENV_WS_ENDPOINT).filter(|v| !v.is_empty()),
             fcm_application_arn: get(ENV_FCM_APPLICATION_ARN).filter(|v| !v.is_empty()),
             apns_application_arn: get(ENV_APNS_APPLICATION_ARN).filter(|v| !v.is_empty()),
@@ -283,6 +294,23 @@ mod tests {
         for bad in ["0", "-1", "x", "2000000"] {
             let err = Config::local_from_lookup(lookup(&[(ENV_SEND_BURST, bad)])).unwrap_err();
             assert_eq!(err.var, ENV_SEND_BURST, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_send_retry_budget_defaults_to_five_seconds_and_is_checked() {
+        use std::time::Duration;
+        let budget = |vars: &[(&str, &str)]| {
+            Config::local_from_lookup(lookup(vars)).map(|c| c.send_retry_budget)
+        };
+        assert_eq!(budget(&[]).unwrap(), Duration::from_secs(5));
+        assert_eq!(
+            budget(&[(ENV_SEND_RETRY_BUDGET_MS, "250")]).unwrap(),
+            Duration::from_millis(250)
+        );
+        for bad in ["0", "x", "-5"] {
+            let err = budget(&[(ENV_SEND_RETRY_BUDGET_MS, bad)]).unwrap_err();
+            assert_eq!(err.var, ENV_SEND_RETRY_BUDGET_MS, "{bad:?}");
         }
     }
 

@@ -103,6 +103,10 @@ pub enum StoreError {
     /// Stored data that does not parse: a bug or a manual edit, never user input.
     #[error("stored item is malformed")]
     Corrupt(#[source] BoxError),
+    /// The backend refused the write because a concurrent transaction was changing the same
+    /// items (DynamoDB's `TransactionConflict`). Nothing was written; trying again may work.
+    #[error("write lost to a concurrent transaction")]
+    Contended(#[source] BoxError),
     /// A page cursor that this store did not hand out (or that belongs to another listing).
     #[error("invalid page cursor")]
     BadCursor,
@@ -125,6 +129,14 @@ impl From<StoreError> for Error {
                 "cursor is not one this listing handed out",
             ),
             StoreError::Unavailable(_) => Error::Unavailable(Box::new(e)),
+            // Whoever does not retry it says so: a conflict the client may retry, never a 5xx.
+            StoreError::Contended(cause) => {
+                tracing::debug!(error = %cause, "write lost to a concurrent transaction");
+                Error::conflict(
+                    "concurrent_update",
+                    "the record was changed concurrently; try again",
+                )
+            }
             _ => Error::Internal(Box::new(e)),
         }
     }

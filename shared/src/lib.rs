@@ -7,7 +7,8 @@
 //!   SNS and the API Gateway management API).
 //! - [`ports`], [`frames`], [`config`]: the contracts (DynamoDB tables and key formats are
 //!   the DynamoDB adapters' own: [`aws::dynamo::tables`], [`aws::dynamo::keys`]).
-//! - [`domain`], [`error`], [`clock`], [`crypto`]: types that parse, errors, time, primitives.
+//! - [`domain`], [`error`], [`clock`], [`crypto`], [`retry`]: types that parse, errors, time,
+//!   primitives, backoff.
 
 pub mod app;
 pub mod aws;
@@ -21,6 +22,7 @@ pub mod http;
 pub mod memory;
 pub mod metrics;
 pub mod ports;
+pub mod retry;
 pub mod services;
 
 pub use error::{Error, StoreError};

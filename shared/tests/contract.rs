@@ -63,8 +63,12 @@ fn endpoint() -> String {
 }
 
 async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_config_at(endpoint()).await
+}
+
+async fn sdk_config_at(endpoint: String) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint())
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "testing",
@@ -79,7 +83,7 @@ async fn sdk_config() -> aws_config::SdkConfig {
 
 /// DynamoDB adapters on fresh tables (a random prefix per test).
 async fn dynamodb() -> Stores {
-    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config_at(endpoint()).await);
     let prefix = format!("c{}_", hex::encode(whatspe::crypto::random_bytes::<6>()));
     ensure_tables(&client, &prefix)
         .await
@@ -160,6 +164,7 @@ fn session(hash: &str) -> Session {
         id: SessionId::new_random(),
         user_id: UserId::new_random(),
         token_hash: hash.to_owned(),
+        previous_hash: None,
         created_at: t(0),
         rotated_at: t(0),
         expires_at: t(3600),
@@ -381,6 +386,56 @@ mod cases {
             [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
             1,
             "{a:?} {b:?}"
+        );
+        let got = s.sessions.get(&se.id).await.unwrap().unwrap();
+        let winner = if a.is_ok() { "ha" } else { "hb" };
+        assert_eq!(
+            (got.token_hash.as_str(), got.previous_hash.as_deref()),
+            (winner, Some("h1")),
+            "the loser sees what the winner replaced"
+        );
+    }
+
+    pub async fn a_rotation_keeps_the_hash_it_replaced_and_when(s: Stores) {
+        let se = session("h1");
+        s.sessions.create(&se).await.unwrap();
+        assert_eq!(
+            s.sessions.get(&se.id).await.unwrap().unwrap().previous_hash,
+            None,
+            "nothing replaced yet"
+        );
+        s.sessions
+            .rotate(&se.id, "h1", "h2", t(5), t(99))
+            .await
+            .unwrap();
+        let got = s.sessions.get(&se.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                got.token_hash.as_str(),
+                got.previous_hash.as_deref(),
+                got.rotated_at
+            ),
+            ("h2", Some("h1"), t(5))
+        );
+        s.sessions
+            .rotate(&se.id, "h2", "h3", t(7), t(101))
+            .await
+            .unwrap();
+        assert_eq!(
+            conflict(s.sessions.rotate(&se.id, "h2", "h4", t(8), t(102)).await),
+            "token",
+            "the previous hash does not rotate"
+        );
+        let got = s.sessions.get(&se.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                got.token_hash.as_str(),
+                got.previous_hash.as_deref(),
+                got.rotated_at,
+                got.expires_at
+            ),
+            ("h3", Some("h2"), t(7), t(101)),
+            "only the last replaced hash is kept; the failed write changed nothing"
         );
     }
 
@@ -1347,6 +1402,7 @@ contract_suite!(
     session_round_trips_and_ids_are_unique,
     rotation_requires_the_current_hash,
     concurrent_rotations_of_one_token_let_exactly_one_win,
+    a_rotation_keeps_the_hash_it_replaced_and_when,
     revoked_sessions_do_not_rotate_and_revoke_is_idempotent,
     timestamps_keep_millisecond_precision,
     users_are_found_by_username_case_insensitively_and_in_batches,

@@ -146,11 +146,19 @@ pub async fn spawn_app_on_moto() -> TestApp {
 /// table (and queue) prefix starting with `tag`; also the SDK configuration and the prefix,
 /// to look at the tables and the queue directly.
 pub async fn spawn_app_on_moto_with(
+    config: Config,
+    tag: &str,
+    options: Options,
+) -> (TestApp, aws_config::SdkConfig, String) {
+    spawn_app_on_endpoint(moto_endpoint(), config, tag, options).await
+}
+
+async fn spawn_app_on_endpoint(
+    endpoint: String,
     mut config: Config,
     tag: &str,
     options: Options,
 ) -> (TestApp, aws_config::SdkConfig, String) {
-    let endpoint = moto_endpoint();
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .endpoint_url(&endpoint)

@@ -206,7 +206,7 @@ impl SessionStore for MemorySessionStore {
         let mut map = lock(&self.0);
         match map.get_mut(id) {
             Some(s) if !s.revoked && s.token_hash == expected_hash => {
-                s.token_hash = new_hash.to_owned();
+                s.previous_hash = Some(std::mem::replace(&mut s.token_hash, new_hash.to_owned()));
                 s.rotated_at = now;
                 s.expires_at = expires_at;
                 Ok(())

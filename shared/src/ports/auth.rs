@@ -70,7 +70,11 @@ pub struct Session {
     pub user_id: UserId,
     /// Hex SHA-256 of the one refresh secret that is currently valid.
     pub token_hash: String,
+    /// Hex SHA-256 of the secret the last rotation replaced (`None` before the first): a
+    /// retried refresh with it shortly after `rotated_at` gets the same new token again.
+    pub previous_hash: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When the token was last rotated (the creation time before the first rotation).
     pub rotated_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked: bool,
@@ -83,7 +87,8 @@ pub trait SessionStore: Send + Sync {
     async fn create(&self, session: &Session) -> Result<(), StoreError>;
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
     /// Replaces the token hash if the session exists, is not revoked and its hash is still
-    /// `expected_hash`; `Conflict("token")` otherwise.
+    /// `expected_hash`, in one conditional write that also keeps `expected_hash` as the
+    /// previous hash and `now` as the rotation time; `Conflict("token")` otherwise.
     async fn rotate(
         &self,
         id: &SessionId,

@@ -53,6 +53,7 @@ pub trait MessageStore: Send + Sync {
     /// check that sender and receiver are contacts, and the sender's rate gate (if any).
     /// Conflicts: `"duplicate"` (the guard exists), `"not_contacts"`, `"rate"`, `"order"` (a
     /// newer message is already the conversation's last: retry with a fresh id).
+    /// `Contended` when a concurrent transaction held the same rows (retry likewise).
     async fn send_to_contact(
         &self,
         message: &Message,

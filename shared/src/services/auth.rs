@@ -24,6 +24,9 @@ pub const OTP_SEND_WINDOW: TimeDelta = TimeDelta::minutes(15);
 pub const OTP_MAX_SENDS: usize = 3;
 /// A refresh token's lifetime; every rotation starts it again.
 pub const REFRESH_TTL: TimeDelta = TimeDelta::days(30);
+/// How long after a rotation the token it replaced still gets the same new token (a client
+/// retrying a refresh whose answer it lost, or two refreshes racing); later it is reuse.
+pub const REFRESH_GRACE: TimeDelta = TimeDelta::seconds(10);
 /// Optimistic-concurrency retries before a request gives up with 409.
 const CAS_RETRIES: usize = 3;
 
@@ -311,6 +314,7 @@ impl AuthService {
                 id,
                 user_id: *user_id,
                 token_hash,
+                previous_hash: None,
                 created_at: now,
                 rotated_at: now,
                 expires_at: now + REFRESH_TTL,
@@ -327,43 +331,76 @@ impl AuthService {
 
     /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a
     /// rotated one again revokes the whole session (it has leaked) and closes its sockets:
-    /// whoever holds its access tokens loses the socket too.
+    /// whoever holds its access tokens loses the socket too. One exception, for a retried or
+    /// doubled refresh: the token the last rotation replaced, presented within
+    /// [`REFRESH_GRACE`] of that rotation, gets the same new refresh token again (the
+    /// successor is derived from the presented secret, so it can be re-derived).
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Error> {
         let invalid =
             || Error::unauthorized("invalid_refresh_token", "the refresh token is not valid");
-        let (sid, presented) = tokens::parse_refresh_token(refresh_token).ok_or_else(invalid)?;
+        let presented = tokens::parse_refresh_token(refresh_token).ok_or_else(invalid)?;
+        let sid = presented.session;
         let session = self.sessions.get(&sid).await?.ok_or_else(invalid)?;
         let now = self.clock.now();
-        if session.revoked {
-            return Err(Error::unauthorized(
-                "session_revoked",
-                "this session has ended; sign in again",
-            ));
+        live(&session, now)?;
+        let (refresh_token, new_hash) = self.tokens.next_refresh_token(&presented);
+        if !crypto::constant_time_eq(presented.hash.as_bytes(), session.token_hash.as_bytes()) {
+            return self
+                .replay_rotation(&session, &presented.hash, refresh_token, &new_hash, now)
+                .await;
         }
-        if now >= session.expires_at {
-            return Err(Error::unauthorized(
-                "refresh_token_expired",
-                "the session has expired; sign in again",
-            ));
-        }
-        if !crypto::constant_time_eq(presented.as_bytes(), session.token_hash.as_bytes()) {
-            return Err(self.reuse_detected(&session).await);
-        }
-        let (refresh_token, new_hash) = tokens::new_refresh_token(&sid);
         match self
             .sessions
-            .rotate(&sid, &presented, &new_hash, now, now + REFRESH_TTL)
+            .rotate(&sid, &presented.hash, &new_hash, now, now + REFRESH_TTL)
             .await
         {
             Ok(()) => {}
-            // Rotated (or revoked) in the meantime by a request with the same token: reuse.
-            Err(StoreError::Conflict { .. }) => return Err(self.reuse_detected(&session).await),
+            // Rotated (or revoked) in the meantime: by a request with the same token (the same
+            // pair again), or else it is reuse.
+            Err(StoreError::Conflict { .. }) => {
+                let session = self.sessions.get(&sid).await?.ok_or_else(invalid)?;
+                live(&session, now)?;
+                return self
+                    .replay_rotation(&session, &presented.hash, refresh_token, &new_hash, now)
+                    .await;
+            }
             Err(e) => return Err(e.into()),
         }
         let (access_token, expires_in) = self.tokens.issue_access(&session.user_id, &sid)?;
         Ok(TokenPair {
             access_token,
             refresh_token,
+            expires_in,
+        })
+    }
+
+    /// A refresh with a token that is not the session's current one. If it is the token the
+    /// last rotation replaced, within [`REFRESH_GRACE`] of that rotation, and the current
+    /// token is its successor: the same refresh token again and an access token for the
+    /// session (no write). Anything else is reuse.
+    async fn replay_rotation(
+        &self,
+        session: &Session,
+        presented_hash: &str,
+        successor: String,
+        successor_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, Error> {
+        let just_replaced = session
+            .previous_hash
+            .as_deref()
+            .is_some_and(|p| crypto::constant_time_eq(p.as_bytes(), presented_hash.as_bytes()));
+        let in_grace = now < session.rotated_at + REFRESH_GRACE;
+        let current_is_successor =
+            crypto::constant_time_eq(session.token_hash.as_bytes(), successor_hash.as_bytes());
+        if !(just_replaced && in_grace && current_is_successor) {
+            return Err(self.reuse_detected(session).await);
+        }
+        tracing::info!(session = %session.id, "refresh retried within the grace window: the same token again");
+        let (access_token, expires_in) = self.tokens.issue_access(&session.user_id, &session.id)?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token: successor,
             expires_in,
         })
     }
@@ -474,6 +511,23 @@ impl AuthService {
         }
         Err(busy())
     }
+}
+
+/// A session that can still be refreshed: not revoked, not expired.
+fn live(session: &Session, now: DateTime<Utc>) -> Result<(), Error> {
+    if session.revoked {
+        return Err(Error::unauthorized(
+            "session_revoked",
+            "this session has ended; sign in again",
+        ));
+    }
+    if now >= session.expires_at {
+        return Err(Error::unauthorized(
+            "refresh_token_expired",
+            "the session has expired; sign in again",
+        ));
+    }
+    Ok(())
 }
 
 fn no_code() -> Error {

@@ -244,16 +244,91 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_whole_session() {
 }
 
 #[tokio::test]
-async fn two_concurrent_refreshes_of_one_token_never_both_succeed() {
+async fn two_concurrent_refreshes_of_one_token_get_the_same_new_refresh_token() {
     let h = harness();
     let (_, pair) = h.sign_up("alice").await;
     let (a, b) = tokio::join!(
         h.auth.refresh(&pair.refresh_token),
         h.auth.refresh(&pair.refresh_token)
     );
-    assert!(
-        !(a.is_ok() && b.is_ok()),
-        "one refresh token produced two sessions"
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.refresh_token, b.refresh_token, "one successor, not two");
+    assert_ne!(a.refresh_token, pair.refresh_token);
+    h.auth
+        .refresh(&a.refresh_token)
+        .await
+        .expect("the session lives on");
+}
+
+#[tokio::test]
+async fn the_replaced_token_within_ten_seconds_gets_the_same_pair_and_the_session_lives() {
+    let h = harness();
+    let (user, first) = h.sign_up("alice").await;
+    let second = h.auth.refresh(&first.refresh_token).await.unwrap();
+    h.clock.advance(REFRESH_GRACE - TimeDelta::seconds(1));
+    let again = h
+        .auth
+        .refresh(&first.refresh_token)
+        .await
+        .expect("a retry inside the grace window");
+    assert_eq!(again.refresh_token, second.refresh_token);
+    let who = h.auth.tokens.verify_access(&again.access_token).unwrap();
+    let session = h.auth.tokens.verify_access(&second.access_token).unwrap();
+    assert_eq!((who.user_id, who.session_id), (user.id, session.session_id));
+    let stored = h.ports.sessions.get(&session.session_id).await.unwrap();
+    assert!(!stored.unwrap().revoked, "nothing was revoked");
+    h.auth
+        .refresh(&second.refresh_token)
+        .await
+        .expect("the successor still rotates");
+}
+
+#[tokio::test]
+async fn the_replaced_token_ten_seconds_after_the_rotation_is_reuse_and_revokes() {
+    let h = harness();
+    let (_, first) = h.sign_up("alice").await;
+    let second = h.auth.refresh(&first.refresh_token).await.unwrap();
+    h.clock.advance(REFRESH_GRACE);
+    assert_eq!(
+        h.auth
+            .refresh(&first.refresh_token)
+            .await
+            .unwrap_err()
+            .code(),
+        "refresh_token_reused"
+    );
+    assert_eq!(
+        h.auth
+            .refresh(&second.refresh_token)
+            .await
+            .unwrap_err()
+            .code(),
+        "session_revoked"
+    );
+}
+
+#[tokio::test]
+async fn a_token_older_than_the_replaced_one_is_reuse_even_within_the_window() {
+    let h = harness();
+    let (_, first) = h.sign_up("alice").await;
+    let second = h.auth.refresh(&first.refresh_token).await.unwrap();
+    let third = h.auth.refresh(&second.refresh_token).await.unwrap();
+    assert_eq!(
+        h.auth
+            .refresh(&first.refresh_token)
+            .await
+            .unwrap_err()
+            .code(),
+        "refresh_token_reused",
+        "two rotations ago, one second later"
+    );
+    assert_eq!(
+        h.auth
+            .refresh(&third.refresh_token)
+            .await
+            .unwrap_err()
+            .code(),
+        "session_revoked"
     );
 }
 

@@ -11,6 +11,7 @@ use crate::ports::{
     DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, MessageStore, Page, PageRequest,
     PushNote, RateGate, UserStore,
 };
+use crate::retry::{Backoff, Retry};
 use crate::{Error, StoreError, crypto};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,6 +73,8 @@ pub struct MessageService {
     clock: Arc<dyn Clock>,
     rate: SendRate,
     webhook_key: Vec<u8>,
+    /// How sends retry when concurrent sends win the conversation's rows.
+    contention: Backoff,
 }
 
 fn fingerprint(sender: &UserId, m: &NewMessage) -> String {
@@ -100,7 +103,15 @@ impl MessageService {
             clock,
             rate,
             webhook_key: webhook_key.to_vec(),
+            contention: Backoff::CONTENTION,
         }
+    }
+
+    /// Retries under contention stop `budget` after a send's first try (default
+    /// [`Backoff::CONTENTION`]'s).
+    pub fn with_retry_budget(mut self, budget: Duration) -> Self {
+        self.contention.budget = budget;
+        self
     }
 
     fn interval_us(&self) -> i64 {
@@ -128,7 +139,8 @@ impl MessageService {
             fingerprint: fingerprint(sender, &m),
         });
         let mut burst = false;
-        for _ in 0..ATTEMPTS {
+        let mut retry = self.contention.start();
+        loop {
             let now = self.clock.now();
             let now_us = now.timestamp_micros();
             let gate = if burst {
@@ -153,7 +165,10 @@ impl MessageService {
                 .send_to_contact(&message, attempt_guard.as_ref(), Some(&gate))
                 .await
             {
-                Ok(()) => return Ok(SendOutcome::Created(self.committed(message))),
+                Ok(()) => {
+                    contention_overcome(&retry);
+                    return Ok(SendOutcome::Created(self.committed(message)));
+                }
                 Err(StoreError::Conflict { what: "duplicate" }) => {
                     return self
                         .replay(
@@ -191,15 +206,15 @@ impl MessageService {
                         });
                     }
                 }
-                // A newer message became the conversation's last meanwhile: a fresh id.
-                Err(StoreError::Conflict { .. }) => {}
+                // A newer message became the conversation's last meanwhile ("order"), or
+                // DynamoDB refused a transaction on the same rows: back off, a fresh id.
+                Err(StoreError::Conflict { .. } | StoreError::Contended(_)) => {}
                 Err(e) => return Err(e.into()),
             }
+            if !retry.pause().await {
+                return Err(contention_exhausted(&retry, "retry the send"));
+            }
         }
-        Err(Error::conflict(
-            "concurrent_update",
-            "the conversation changed concurrently; retry the send",
-        ))
     }
 
     fn message(
@@ -648,25 +663,28 @@ impl MessageService {
             conversation_id: ConversationId::direct(sender, &m.receiver),
             fingerprint: fingerprint(sender, &m),
         };
-        for _ in 0..ATTEMPTS {
+        let mut retry = self.contention.start();
+        loop {
             let mut message = self.message(sender, &m, Some(&guard), self.clock.now());
             message.client_message_id = Some(external_id.to_owned());
             guard.message_id = message.id;
             match self.messages.send_system(&message, Some(&guard)).await {
-                Ok(()) => return Ok(SendOutcome::Created(self.committed(message))),
+                Ok(()) => {
+                    contention_overcome(&retry);
+                    return Ok(SendOutcome::Created(self.committed(message)));
+                }
                 Err(StoreError::Conflict { what: "duplicate" }) => {
                     return self
                         .replay(Some((&guard.scope, &guard.key, &guard.fingerprint)))
                         .await;
                 }
-                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::Conflict { .. } | StoreError::Contended(_)) => {}
                 Err(e) => return Err(e.into()),
             }
+            if !retry.pause().await {
+                return Err(contention_exhausted(&retry, "retry"));
+            }
         }
-        Err(Error::conflict(
-            "concurrent_update",
-            "the conversation changed concurrently; retry",
-        ))
     }
 
     async fn tell(&self, to: &UserId, frame: ServerFrame) {
@@ -681,6 +699,31 @@ impl MessageService {
             crate::metrics::count("DeliveryEnqueueFailed");
         }
     }
+}
+
+/// A send that committed after losing races: logged with what it took.
+fn contention_overcome(retry: &Retry) {
+    if retry.tries() > 1 {
+        tracing::info!(
+            tries = retry.tries(),
+            elapsed_ms = retry.elapsed().as_millis() as u64,
+            "send committed after conversation contention"
+        );
+    }
+}
+
+/// Every try lost to a concurrent write: 409, which the client may retry.
+fn contention_exhausted(retry: &Retry, what_to_do: &str) -> Error {
+    tracing::warn!(
+        tries = retry.tries(),
+        elapsed_ms = retry.elapsed().as_millis() as u64,
+        "send gave up under conversation contention"
+    );
+    crate::metrics::count("SendContentionExhausted");
+    Error::conflict(
+        "concurrent_update",
+        format!("the conversation changed concurrently; {what_to_do}"),
+    )
 }
 
 #[cfg(test)]

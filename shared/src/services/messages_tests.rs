@@ -649,3 +649,170 @@ async fn catch_up_marks_delivered_never_read_and_only_the_latest_page_marks_read
         vec![MessageStatus::Read, MessageStatus::Read]
     );
 }
+
+/// A message store whose first `fail` sends lose to a concurrent transaction (as DynamoDB's
+/// `TransactionConflict`), then behaves as the one it wraps.
+struct Contended {
+    inner: Arc<dyn MessageStore>,
+    fail: std::sync::atomic::AtomicUsize,
+}
+
+impl Contended {
+    fn lose(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        let left = self.fail.load(Ordering::SeqCst);
+        if left == 0 {
+            return Ok(());
+        }
+        self.fail.store(left - 1, Ordering::SeqCst);
+        Err(StoreError::Contended("TransactionConflict".into()))
+    }
+}
+
+#[async_trait]
+impl MessageStore for Contended {
+    async fn send_to_contact(
+        &self,
+        m: &Message,
+        g: Option<&DedupGuard>,
+        r: Option<&RateGate>,
+    ) -> Result<(), StoreError> {
+        self.lose()?;
+        self.inner.send_to_contact(m, g, r).await
+    }
+    async fn send_system(&self, m: &Message, g: Option<&DedupGuard>) -> Result<(), StoreError> {
+        self.lose()?;
+        self.inner.send_system(m, g).await
+    }
+    async fn guard(&self, scope: &str, key: &str) -> Result<Option<DedupGuard>, StoreError> {
+        self.inner.guard(scope, key).await
+    }
+    async fn get(&self, c: &ConversationId, id: &MessageId) -> Result<Option<Message>, StoreError> {
+        self.inner.get(c, id).await
+    }
+    async fn rate_state(&self, sender: &UserId) -> Result<Option<i64>, StoreError> {
+        self.inner.rate_state(sender).await
+    }
+    async fn history(
+        &self,
+        c: &ConversationId,
+        range: HistoryRange,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.inner.history(c, range, limit).await
+    }
+    async fn conversation(
+        &self,
+        member: &UserId,
+        c: &ConversationId,
+    ) -> Result<Option<Conversation>, StoreError> {
+        self.inner.conversation(member, c).await
+    }
+    async fn conversations_of(
+        &self,
+        keys: &[(UserId, ConversationId)],
+    ) -> Result<Vec<Conversation>, StoreError> {
+        self.inner.conversations_of(keys).await
+    }
+    async fn chats(
+        &self,
+        member: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Conversation>, StoreError> {
+        self.inner.chats(member, page).await
+    }
+    async fn mark_read(
+        &self,
+        member: &UserId,
+        c: &ConversationId,
+        up_to: &MessageId,
+        last: &MessageId,
+        unread: u32,
+    ) -> Result<(), StoreError> {
+        self.inner.mark_read(member, c, up_to, last, unread).await
+    }
+    async fn mark_delivered(
+        &self,
+        member: &UserId,
+        c: &ConversationId,
+        up_to: &MessageId,
+    ) -> Result<(), StoreError> {
+        self.inner.mark_delivered(member, c, up_to).await
+    }
+    async fn count_from_after(
+        &self,
+        c: &ConversationId,
+        sender: &UserId,
+        after: &MessageId,
+    ) -> Result<u32, StoreError> {
+        self.inner.count_from_after(c, sender, after).await
+    }
+}
+
+fn contended_service(h: &Harness, fail: usize) -> MessageService {
+    MessageService::new(
+        h.ports.users.clone(),
+        Arc::new(Contended {
+            inner: h.ports.messages.clone(),
+            fail: fail.into(),
+        }),
+        h.ports.queue.clone(),
+        h.clock.clone(),
+        SendRate::default(),
+        KEY,
+    )
+}
+
+#[tokio::test]
+async fn a_send_that_loses_to_concurrent_transactions_is_retried_and_stored_once() {
+    let h = harness().await;
+    let svc = contended_service(&h, 6);
+    let mut m = text(&h.bob, "through");
+    m.client_message_id = Some("c-1".into());
+    let sent = created(svc.send(&h.alice.id, m).await.unwrap());
+    let page = h
+        .svc
+        .history(&h.bob.id, &h.alice.id, HistoryRange::Latest, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.messages.iter().map(|v| v.id).collect::<Vec<_>>(),
+        vec![sent.id]
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_message_that_loses_to_concurrent_transactions_is_retried() {
+    let h = harness().await;
+    let svc = contended_service(&h, 3);
+    created(
+        svc.deliver_external("ext-1", &UserId::SYSTEM, text(&h.bob, "hello"))
+            .await
+            .unwrap(),
+    );
+}
+
+/// Real backoff waits (well under a second on average, at most the 3 s budget).
+#[tokio::test]
+async fn a_send_that_loses_every_try_is_409_concurrent_update_and_stores_nothing() {
+    let h = harness().await;
+    let svc = contended_service(&h, usize::MAX);
+    let err = svc
+        .send(&h.alice.id, text(&h.bob, "never"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.to_string().is_empty()),
+        ("concurrent_update", false)
+    );
+    assert!(
+        matches!(err, Error::Conflict { .. }),
+        "409, not 5xx: {err:?}"
+    );
+    let page = h
+        .svc
+        .history(&h.bob.id, &h.alice.id, HistoryRange::Latest, 10)
+        .await
+        .unwrap();
+    assert!(page.messages.is_empty());
+}

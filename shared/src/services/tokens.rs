@@ -74,6 +74,8 @@ pub struct TokenService {
     decoding: DecodingKey,
     access_audience: String,
     registration_audience: String,
+    /// Derives a refresh token's successor; a subkey of the JWT secret, so it never signs JWTs.
+    rotation_key: [u8; 32],
     clock: Arc<dyn Clock>,
 }
 
@@ -85,8 +87,25 @@ impl TokenService {
             access_audience: config.jwt_audience.clone(),
             // A registration token can never pass as an access token, and vice versa.
             registration_audience: format!("{}:registration", config.jwt_audience),
+            rotation_key: crypto::hmac_sha256(
+                config.jwt_secret.expose(),
+                b"whatspe refresh-token rotation v1",
+            ),
             clock,
         }
+    }
+
+    /// The refresh token that replaces `presented` when it is rotated, and the hex SHA-256 of
+    /// its secret. Deterministic (an HMAC of the presented secret under a server key), so a
+    /// retried refresh can be given the same token again; unpredictable without that key and
+    /// the presented secret, which the server never stores.
+    pub fn next_refresh_token(&self, presented: &RefreshToken) -> (String, String) {
+        let mut input = Vec::with_capacity(64);
+        input.extend_from_slice(presented.session.to_string().as_bytes());
+        input.push(b'.');
+        input.extend_from_slice(&presented.secret);
+        let secret = crypto::hmac_sha256(&self.rotation_key, &input);
+        encode_refresh(&presented.session, &secret)
     }
 
     fn sign<C: Serialize>(&self, claims: &C) -> Result<String, Error> {
@@ -178,23 +197,36 @@ impl TokenService {
     }
 }
 
-/// A fresh refresh token for `session`: `<session id>.<256-bit secret, base64url>`, and the
-/// hex SHA-256 of its secret (what the store keeps).
-pub fn new_refresh_token(session: &SessionId) -> (String, String) {
-    let secret = crypto::random_bytes::<32>();
-    let token = format!("{session}.{}", URL_SAFE_NO_PAD.encode(secret));
-    (token, hex::encode(crypto::sha256(&secret)))
+/// A refresh token as presented: `<session id>.<256-bit secret, base64url>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub session: SessionId,
+    pub secret: [u8; 32],
+    /// Hex SHA-256 of the secret: what the store keeps.
+    pub hash: String,
 }
 
-/// Splits a refresh token into its session id and the hex SHA-256 of its secret.
-pub fn parse_refresh_token(token: &str) -> Option<(SessionId, String)> {
+fn encode_refresh(session: &SessionId, secret: &[u8; 32]) -> (String, String) {
+    let token = format!("{session}.{}", URL_SAFE_NO_PAD.encode(secret));
+    (token, hex::encode(crypto::sha256(secret)))
+}
+
+/// A fresh refresh token for `session` (a new session's first: random), and the hex SHA-256
+/// of its secret (what the store keeps).
+pub fn new_refresh_token(session: &SessionId) -> (String, String) {
+    encode_refresh(session, &crypto::random_bytes::<32>())
+}
+
+/// Parses a refresh token; `None` if it is not one.
+pub fn parse_refresh_token(token: &str) -> Option<RefreshToken> {
     let (sid, secret) = token.split_once('.')?;
-    let sid = SessionId::parse(sid).ok()?;
-    let secret = URL_SAFE_NO_PAD
-        .decode(secret)
-        .ok()
-        .filter(|s| s.len() == 32)?;
-    Some((sid, hex::encode(crypto::sha256(&secret))))
+    let session = SessionId::parse(sid).ok()?;
+    let secret: [u8; 32] = URL_SAFE_NO_PAD.decode(secret).ok()?.try_into().ok()?;
+    Some(RefreshToken {
+        session,
+        hash: hex::encode(crypto::sha256(&secret)),
+        secret,
+    })
 }
 
 #[cfg(test)]
@@ -291,7 +323,8 @@ mod tests {
     fn refresh_tokens_parse_back_to_their_hash() {
         let sid = SessionId::new_random();
         let (token, hash) = new_refresh_token(&sid);
-        assert_eq!(parse_refresh_token(&token), Some((sid, hash.clone())));
+        let parsed = parse_refresh_token(&token).unwrap();
+        assert_eq!((parsed.session, parsed.hash.as_str()), (sid, hash.as_str()));
         let (token2, hash2) = new_refresh_token(&sid);
         assert_ne!(token, token2);
         assert_ne!(hash, hash2);
@@ -304,5 +337,37 @@ mod tests {
         ] {
             assert_eq!(parse_refresh_token(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_rotated_token_is_derived_from_the_presented_one_under_the_server_key() {
+        let (svc, _) = service();
+        let mut config = Config::for_tests();
+        config.jwt_secret = crate::config::Secret::new(vec![7u8; 32]).unwrap();
+        let other_key = TokenService::new(&config, Arc::new(ManualClock::starting_now()));
+        let sid = SessionId::new_random();
+        let (first, _) = new_refresh_token(&sid);
+        let presented = parse_refresh_token(&first).unwrap();
+        let (next, next_hash) = svc.next_refresh_token(&presented);
+        assert_eq!(
+            svc.next_refresh_token(&presented),
+            (next.clone(), next_hash.clone()),
+            "the same token again for the same presented token"
+        );
+        let parsed = parse_refresh_token(&next).expect("a well-formed refresh token");
+        assert_eq!((parsed.session, parsed.hash), (sid, next_hash));
+        assert_ne!(next, first);
+        assert_ne!(
+            other_key.next_refresh_token(&presented).0,
+            next,
+            "another server key derives another token"
+        );
+        let (second, _) = new_refresh_token(&sid);
+        assert_ne!(
+            svc.next_refresh_token(&parse_refresh_token(&second).unwrap())
+                .0,
+            next,
+            "another presented token derives another token"
+        );
     }
 }

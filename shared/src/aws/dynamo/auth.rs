@@ -111,6 +111,8 @@ pub(crate) struct SessionItem {
     session_id: SessionId,
     user_id: UserId,
     token_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous_hash: Option<String>,
     created_at: DateTime<Utc>,
     rotated_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -126,6 +128,7 @@ impl From<&Session> for SessionItem {
             session_id: s.id,
             user_id: s.user_id,
             token_hash: s.token_hash.clone(),
+            previous_hash: s.previous_hash.clone(),
             created_at: s.created_at,
             rotated_at: s.rotated_at,
             expires_at: s.expires_at,
@@ -141,6 +144,7 @@ impl From<SessionItem> for Session {
             id: i.session_id,
             user_id: i.user_id,
             token_hash: i.token_hash,
+            previous_hash: i.previous_hash,
             created_at: i.created_at,
             rotated_at: i.rotated_at,
             expires_at: i.expires_at,
@@ -447,7 +451,8 @@ impl SessionStore for DynamoSessionStore {
             .table_name(&self.table)
             .key("pk", s(keys::session_pk(id)))
             .update_expression(
-                "SET tokenHash = :new, rotatedAt = :now, expiresAt = :exp, #ttl = :ttl",
+                "SET tokenHash = :new, previousHash = :old, rotatedAt = :now, expiresAt = :exp, \
+                 #ttl = :ttl",
             )
             .condition_expression("attribute_exists(pk) AND tokenHash = :old AND revoked = :no")
             .expression_attribute_names("#ttl", "ttl")
@@ -607,6 +612,7 @@ mod tests {
             id: SessionId::parse("7d444840-9dc0-41f1-a0a4-b7f12e8a0e3a").unwrap(),
             user_id: user().id,
             token_hash: "cd".repeat(32),
+            previous_hash: None,
             created_at: t(1_700_000_000),
             rotated_at: t(1_700_000_000),
             expires_at: t(1_702_592_000),
@@ -618,8 +624,25 @@ mod tests {
             "SESSION#7d444840-9dc0-41f1-a0a4-b7f12e8a0e3a"
         );
         assert_eq!(str_attr(&item, "tokenHash"), "cd".repeat(32));
+        assert!(
+            !item.contains_key("previousHash"),
+            "no previous hash before the first rotation"
+        );
         assert_eq!(item.get("ttl"), Some(&AV::N("1702592000".into())));
         assert_eq!(item.get("revoked"), Some(&AV::Bool(false)));
         assert_eq!(Session::from(from_item::<SessionItem>(item).unwrap()), s);
+
+        let rotated = Session {
+            previous_hash: Some("ef".repeat(32)),
+            rotated_at: t(1_700_000_100),
+            ..s
+        };
+        let item = to_item(&SessionItem::from(&rotated)).unwrap();
+        assert_eq!(str_attr(&item, "previousHash"), "ef".repeat(32));
+        assert_eq!(str_attr(&item, "rotatedAt"), "2023-11-14T22:15:00Z");
+        assert_eq!(
+            Session::from(from_item::<SessionItem>(item).unwrap()),
+            rotated
+        );
     }
 }

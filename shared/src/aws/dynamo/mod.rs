@@ -172,21 +172,24 @@ pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// Maps an SDK error: a failed condition becomes `Conflict(what)`, anything else `Unavailable`.
+/// Maps an SDK error: a failed condition becomes `Conflict(what)`, a write refused because a
+/// transaction holds the item (`TransactionConflictException`) `Contended`, anything else
+/// `Unavailable`.
 pub(crate) fn store_error<E, R>(err: SdkError<E, R>, what: &'static str) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    if err.code() == Some("ConditionalCheckFailedException") {
-        StoreError::conflict(what)
-    } else {
-        StoreError::Unavailable(Box::new(err))
+    match err.code() {
+        Some("ConditionalCheckFailedException") => StoreError::conflict(what),
+        Some("TransactionConflictException") => StoreError::Contended(Box::new(err)),
+        _ => StoreError::Unavailable(Box::new(err)),
     }
 }
 
 /// Maps a cancelled transaction to `Conflict(whats[i])` for the first item `i` whose condition
-/// failed; anything else is `Unavailable`.
+/// failed; failing that, to `Contended` when an item was locked by a concurrent transaction
+/// (cancellation reason `TransactionConflict`); anything else is `Unavailable`.
 pub(crate) fn transaction_error<R>(
     err: SdkError<TransactWriteItemsError, R>,
     whats: &[&'static str],
@@ -194,14 +197,82 @@ pub(crate) fn transaction_error<R>(
 where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    if let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error() {
-        let failed = e
-            .cancellation_reasons()
-            .iter()
-            .position(|r| r.code() == Some("ConditionalCheckFailed"));
-        if let Some(what) = failed.and_then(|i| whats.get(i)) {
-            return StoreError::conflict(what);
+    let codes: Vec<Option<&str>> = match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+            e.cancellation_reasons().iter().map(|r| r.code()).collect()
         }
+        _ => Vec::new(),
+    };
+    match cancellation(&codes, whats) {
+        Some(Cancellation::Condition(what)) => StoreError::conflict(what),
+        Some(Cancellation::Contended) => StoreError::Contended(Box::new(err)),
+        None => StoreError::Unavailable(Box::new(err)),
     }
-    StoreError::Unavailable(Box::new(err))
+}
+
+/// Why DynamoDB cancelled a transaction, from its per-item cancellation reason codes.
+#[derive(Debug, PartialEq)]
+enum Cancellation {
+    /// Item `i`'s condition failed: `whats[i]`. It wins over a concurrent transaction on
+    /// another item, because retrying cannot make a failed condition hold.
+    Condition(&'static str),
+    /// An item was being changed by another transaction (`TransactionConflict`).
+    Contended,
+}
+
+fn cancellation(codes: &[Option<&str>], whats: &[&'static str]) -> Option<Cancellation> {
+    let failed = codes
+        .iter()
+        .position(|c| *c == Some("ConditionalCheckFailed"));
+    if let Some(what) = failed.and_then(|i| whats.get(i)) {
+        return Some(Cancellation::Condition(what));
+    }
+    codes
+        .contains(&Some("TransactionConflict"))
+        .then_some(Cancellation::Contended)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cancellation, cancellation};
+
+    #[test]
+    fn a_failed_condition_names_its_item_and_wins_over_a_transaction_conflict() {
+        let whats = ["exists", "order", "order", "rate"];
+        assert_eq!(
+            cancellation(
+                &[
+                    Some("None"),
+                    Some("TransactionConflict"),
+                    Some("ConditionalCheckFailed")
+                ],
+                &whats
+            ),
+            Some(Cancellation::Condition("order"))
+        );
+        assert_eq!(
+            cancellation(
+                &[Some("None"), None, None, Some("ConditionalCheckFailed")],
+                &whats
+            ),
+            Some(Cancellation::Condition("rate"))
+        );
+    }
+
+    #[test]
+    fn a_transaction_conflict_alone_is_contention_and_other_reasons_are_neither() {
+        let whats = ["exists", "order", "order"];
+        assert_eq!(
+            cancellation(
+                &[Some("None"), Some("TransactionConflict"), Some("None")],
+                &whats
+            ),
+            Some(Cancellation::Contended)
+        );
+        assert_eq!(
+            cancellation(&[Some("None"), Some("ThrottlingError"), None], &whats),
+            None
+        );
+        assert_eq!(cancellation(&[], &whats), None);
+    }
 }
