@@ -3,6 +3,7 @@
 
 mod error;
 mod extract;
+pub mod openapi;
 mod routes;
 
 pub use routes::RouteTable;
