@@ -1,7 +1,11 @@
 """Helpers for the API contract checks: sign users up on a running local gateway through the
 SMS outbox (`GET /_local/sms`), with nothing but the standard library.
 
-    python3 scripts/api/gateway.py BASE_URL   # prints a signed-in user's access token
+    python3 scripts/api/gateway.py BASE_URL CONFIG_TOML
+
+signs up a user with a contact, a message from that contact and a pending contact request,
+prints the user's access token, and writes a schemathesis configuration whose dictionaries
+hold those ids, so that generated requests also reach real users, requests and messages.
 """
 
 import json
@@ -77,12 +81,56 @@ def befriend(base, a, b):
            "accept")
 
 
-if __name__ == "__main__":
-    base = sys.argv[1].rstrip("/")
+def toml_list(values):
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def main(base, config_path):
     suffix = "".join(random.choices("abcdefghijklmnopqrstuvwxyz", k=8))
     me = sign_up(base, f"fuzz{suffix}")
     peer = sign_up(base, f"peer{suffix}")
+    asker = sign_up(base, f"asker{suffix}")
     befriend(base, me, peer)
-    expect(201, call(base, "POST", "/api/messages", {"receiverId": peer["id"], "content": "hi"},
-                     token=me["accessToken"]), "send")
+    request = expect(201, call(base, "POST", "/api/contacts/request", {"receiverId": me["id"]},
+                               token=asker["accessToken"]), "pending request")
+    sent = expect(201, call(base, "POST", "/api/messages",
+                            {"receiverId": me["id"], "content": "hi"},
+                            token=peer["accessToken"]), "send")
+    device = expect(201, call(base, "POST", "/api/devices",
+                              {"platform": "fcm", "token": f"fcm-{suffix}"},
+                              token=me["accessToken"]), "device")
+    users = [peer["id"], asker["id"], me["id"]]
+    dictionaries = {
+        "users": users,
+        "ids": users + [request["id"], device["id"]],
+        "messages": [sent["id"]],
+        "chats": [sent["chatId"]],
+        "usernames": [peer["username"], asker["username"]],
+        "phones": [peer["phoneNumber"], asker["phoneNumber"]],
+    }
+    bindings = {
+        "path.id": "ids",
+        "path.user_id": "users",
+        "path.peer_id": "users",
+        "query.before": "messages",
+        "query.after": "messages",
+        "body.receiverId": "users",
+        "body.peerId": "users",
+        "body.upTo": "messages",
+        "body.chatId": "chats",
+        "body.chatID": "chats",
+        "body.username": "usernames",
+        "body.phoneNumber": "phones",
+    }
+    with open(config_path, "w") as f:
+        f.write("# Written by scripts/api/gateway.py for one run: ids that exist on the gateway.\n")
+        for name, values in dictionaries.items():
+            f.write(f"[dictionaries.{name}]\nvalues = {toml_list(values)}\n\n")
+        f.write("[parameters]\n")
+        for key, name in bindings.items():
+            f.write(f'"{key}" = {{ dictionary = "{name}", probability = 0.5 }}\n')
     print(me["accessToken"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1].rstrip("/"), sys.argv[2])
