@@ -1,6 +1,6 @@
 //! `/api/users/*` and `/api/contacts/*`: user discovery, contact requests, the contact list.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -10,7 +10,7 @@ use whatspe::Error;
 use whatspe::app::App;
 use whatspe::domain::{ContactRequest, ContactView, PublicProfile, RequestId, UserId};
 use whatspe::http::openapi::{AuthErrors, ErrorBody, UserIdClaim};
-use whatspe::http::{ApiJson, ApiQuery, Caller, RouteTable, page_limit, paged};
+use whatspe::http::{ApiJson, ApiPath, ApiQuery, Caller, RouteTable, page_limit, paged};
 use whatspe::ports::{Page, PageRequest};
 use whatspe::services::contacts::SEARCH_PAGE_MAX;
 use whatspe::services::{Recipient, RequestOutcome, RequestWithProfile};
@@ -134,7 +134,7 @@ async fn search(
 async fn profile(
     State(app): State<App>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PublicProfile>, Error> {
     Ok(Json(app.contacts.profile(&UserId::parse(&id)?).await?))
 }
@@ -173,7 +173,7 @@ async fn list(
 async fn remove(
     State(app): State<App>,
     caller: Caller,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<StatusCode, Error> {
     app.contacts
         .remove(&caller.user_id, &UserId::parse(&user_id)?)
@@ -334,7 +334,7 @@ struct Accepted {
 async fn accept(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Accepted>, Error> {
     let (request, contact) = app
         .contacts
@@ -358,7 +358,7 @@ async fn accept(
 async fn reject(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ContactRequest>, Error> {
     Ok(Json(
         app.contacts

@@ -1,6 +1,6 @@
 //! `/api/devices`: push-token registration (SNS platform endpoints).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,7 @@ use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
 use whatspe::app::App;
 use whatspe::http::openapi::{AuthErrors, ErrorBody, UserIdClaim};
-use whatspe::http::{ApiJson, Caller, RouteTable};
+use whatspe::http::{ApiJson, ApiPath, Caller, RouteTable};
 use whatspe::ports::{Device, Platform};
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
@@ -116,7 +116,7 @@ async fn list(State(app): State<App>, caller: Caller) -> Result<Json<Vec<DeviceV
 async fn remove(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Error> {
     let id = uuid::Uuid::try_parse(&id)
         .ok()

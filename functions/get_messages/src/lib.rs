@@ -1,7 +1,7 @@
 //! `GET /api/messages/:peerId`, `GET /api/chats`, `POST /api/messages/read` and
 //! `POST /api/messages/delivered`: history, the chat list and receipts.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -11,7 +11,9 @@ use whatspe::Error;
 use whatspe::app::App;
 use whatspe::domain::{ChatView, Cursors, MessageId, MessageView, UserId};
 use whatspe::http::openapi::{AuthErrors, ErrorBody, UserIdClaim};
-use whatspe::http::{ApiJson, ApiQuery, Caller, NEXT_CURSOR_HEADER, RouteTable, page_limit, paged};
+use whatspe::http::{
+    ApiJson, ApiPath, ApiQuery, Caller, NEXT_CURSOR_HEADER, RouteTable, page_limit, paged,
+};
 use whatspe::ports::{HistoryRange, PageRequest};
 use whatspe::services::messages::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 
@@ -70,7 +72,7 @@ struct HistoryParams {
 async fn history(
     State(app): State<App>,
     caller: Caller,
-    Path(peer_id): Path<String>,
+    ApiPath(peer_id): ApiPath<String>,
     ApiQuery(p): ApiQuery<HistoryParams>,
 ) -> Result<Response, Error> {
     let peer = UserId::parse(&peer_id)?;

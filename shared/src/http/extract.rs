@@ -2,7 +2,7 @@ use crate::Error;
 use crate::app::App;
 use crate::domain::{SessionId, UserId};
 use axum::body::Bytes;
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, Request};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
@@ -70,6 +70,28 @@ where
         Query::<T>::try_from_uri(&parts.uri)
             .map(|Query(q)| ApiQuery(q))
             .map_err(|e| Error::validation("invalid_query", e.body_text()))
+    }
+}
+
+/// Path parameters whose every failure is a 4xx in the API's error shape: 400 `invalid_path`
+/// (axum's own rejection is a plain-text body, e.g. for `%FF`, a percent-encoded byte that is
+/// not UTF-8).
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(t)) => Ok(ApiPath(t)),
+            // A route without the parameters its handler reads: a bug, not bad input.
+            Err(e) if e.status().is_server_error() => Err(Error::internal(e.body_text())),
+            Err(e) => Err(Error::validation("invalid_path", e.body_text())),
+        }
     }
 }
 
