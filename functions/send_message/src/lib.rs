@@ -1,6 +1,5 @@
 //! `POST /api/messages` and `POST /api/webhooks/messages`: sending, idempotently.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +10,7 @@ use whatspe::Error;
 use whatspe::app::App;
 use whatspe::domain::{Content, ConversationId, MessageKind, MessageView, UserId};
 use whatspe::http::openapi::{AuthErrors, ErrorBody, PublicErrors, UserIdClaim};
-use whatspe::http::{ApiJson, Caller, RouteTable};
+use whatspe::http::{ApiBody, ApiJson, Caller, RouteTable};
 use whatspe::services::messages::parse_idempotency_key;
 use whatspe::services::{NewMessage, SendOutcome};
 
@@ -191,7 +190,7 @@ fn webhook_sender(raw: &str) -> Result<UserId, Error> {
 async fn webhook(
     State(app): State<App>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<Response, Error> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     app.messages.verify_webhook(

@@ -20,16 +20,35 @@ where
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
-            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::PayloadTooLarge {
-                    message: format!("the request body exceeds {} bytes", super::MAX_BODY_BYTES),
-                }
-            } else {
-                Error::validation("invalid_body", "the request body could not be read")
-            }
-        })?;
+        let ApiBody(bytes) = ApiBody::from_request(req, state).await?;
         Self::from_bytes(&bytes)
+    }
+}
+
+/// The raw request body (for handlers that must see the exact bytes, such as a signed
+/// webhook), with the API's errors: 413 above [`super::MAX_BODY_BYTES`], 400 `invalid_body`
+/// when it cannot be read. (axum's own `Bytes` rejection is a plain-text body.)
+pub struct ApiBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        Bytes::from_request(req, state)
+            .await
+            .map(ApiBody)
+            .map_err(|rej| {
+                if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::PayloadTooLarge {
+                        message: format!(
+                            "the request body exceeds {} bytes",
+                            super::MAX_BODY_BYTES
+                        ),
+                    }
+                } else {
+                    Error::validation("invalid_body", "the request body could not be read")
+                }
+            })
     }
 }
 
