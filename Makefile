@@ -35,7 +35,7 @@ moto:
 	scripts/venv.sh moto
 	@echo "moto on http://127.0.0.1:$(MOTO_PORT); in another shell:"
 	@echo "  AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 cargo run --release -p whatspe-local"
-	.venv/bin/moto_server -H 127.0.0.1 -p $(MOTO_PORT)
+	.venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p $(MOTO_PORT)
 
 ## lint-template: cfn-lint + sam validate --lint (offline)
 lint-template:

@@ -60,7 +60,7 @@ start_moto() {
     for attempt in 1 2 3; do
         port="$(_free_port)" || return 1
         echo "==> starting moto on 127.0.0.1:$port (log: ${MOTO_LOG#"$WHATSPE_ROOT"/})" >&2
-        "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >>"$MOTO_LOG" 2>&1 </dev/null &
+        "$MOTO_VENV/bin/python" "$WHATSPE_ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >>"$MOTO_LOG" 2>&1 </dev/null &
         MOTO_PID=$!
         deadline=$((SECONDS + MOTO_START_TIMEOUT))
         while ((SECONDS < deadline)); do

@@ -13,23 +13,23 @@ use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
+use whatspe::Error;
 use whatspe::app::{App, Ports, QueueNotifier};
+use whatspe::aws::dynamo;
 use whatspe::clock::{Clock, SystemClock};
 use whatspe::config::Config;
 use whatspe::domain::PhoneNumber;
 use whatspe::domain::UserId;
 use whatspe::error::BoxError;
 use whatspe::frames::ServerFrame;
-use whatspe::memory::{RecordingNotifier, RecordingPush, SmsOutbox, SmsRecord};
+use whatspe::memory::{MemoryQueue, RecordingNotifier, RecordingPush, SmsOutbox, SmsRecord};
 use whatspe::ports::Notifier;
 use whatspe::ports::SmsSender;
-use whatspe::{Error, dynamo};
 
 pub mod openapi;
 pub mod queue;
 pub mod ws;
 
-use queue::LocalQueue;
 use ws::{LocalConnectionGateway, Sockets, WsState};
 
 /// Where state lives.
@@ -80,7 +80,7 @@ pub struct Gateway {
     pub router: Router,
     pub outbox: Arc<SmsOutbox>,
     pub notifier: Arc<RecordingNotifier>,
-    pub queue: Arc<LocalQueue>,
+    pub queue: Arc<MemoryQueue>,
     pub push: Arc<RecordingPush>,
     pub sockets: Arc<Sockets>,
     /// Where the functions post frames (`POST /@connections/{id}`): this gateway.
@@ -128,7 +128,7 @@ pub async fn build_with(
     backend: Backend,
     options: Options,
 ) -> Result<Gateway, BoxError> {
-    let local_queue = Arc::new(LocalQueue::new(options.visibility_timeout));
+    let local_queue = Arc::new(MemoryQueue::new(options.visibility_timeout));
     let recorder = Arc::new(RecordingNotifier::default());
     let (mut ports, handles, sqs, sdk_for_gateway) = match backend {
         Backend::Memory { clock } => {
@@ -143,8 +143,11 @@ pub async fn build_with(
             let queue_url = match &config.delivery_queue_url {
                 Some(url) => url.clone(),
                 None => {
-                    whatspe::sqs::ensure_queue(&sqs, &format!("{}delivery", config.table_prefix))
-                        .await?
+                    whatspe::aws::sqs::ensure_queue(
+                        &sqs,
+                        &format!("{}delivery", config.table_prefix),
+                    )
+                    .await?
                 }
             };
             let (_, handles) = Ports::in_memory(Arc::new(SystemClock));

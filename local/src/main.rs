@@ -121,9 +121,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
         let sdk = aws_sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-        whatspe::dynamo::ensure_tables(&ddb, &config.table_prefix).await?;
+        whatspe::aws::dynamo::ensure_tables(&ddb, &config.table_prefix).await?;
         let name = format!("{}delivery", config.table_prefix);
-        let url = whatspe::sqs::ensure_queue(&aws_sdk_sqs::Client::new(&sdk), &name).await?;
+        let url = whatspe::aws::sqs::ensure_queue(&aws_sdk_sqs::Client::new(&sdk), &name).await?;
         println!(
             "tables {}* ready; delivery queue: {url}",
             config.table_prefix

@@ -17,12 +17,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use whatspe::apigw::ApiGatewayConnections;
 use whatspe::app::App;
+use whatspe::aws::apigw::ApiGatewayConnections;
 use whatspe::ports::{ConnectionGateway, PostError};
 
 /// API Gateway's limits.
-pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+pub const MAX_MESSAGE_BYTES: usize = whatspe::frames::MAX_FRAME_BYTES;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 enum Outgoing {

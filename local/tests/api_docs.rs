@@ -318,6 +318,7 @@ fn server_samples() -> Vec<ServerFrame> {
             t: MessageKind::Text,
             st: MessageStatus::Sent,
             ts,
+            more: true,
         }),
         ServerFrame::Read(receipt.clone()),
         ServerFrame::Dlv(receipt),

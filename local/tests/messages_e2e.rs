@@ -88,6 +88,7 @@ fn msg_job(m: &Value) -> DeliveryJob {
             t,
             st: MessageStatus::Sent,
             ts: common::timestamp(&m["createdAt"], "createdAt"),
+            more: false,
         }),
     }
 }
@@ -1552,7 +1553,7 @@ async fn messaging_journey_works_on_dynamodb_and_sqs_via_moto() {
     );
 
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let name = format!("{prefix}delivery");
+    let name = format!("{prefix}delivery.fifo");
     let url = sqs
         .get_queue_url()
         .queue_name(&name)

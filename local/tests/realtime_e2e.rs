@@ -635,6 +635,59 @@ async fn a_message_reaches_both_sockets_of_the_receiver_and_the_senders_other_so
     }
 }
 
+/// A conversation of `n` messages sent one after another while the queue runs: every socket
+/// of both members sees them exactly once, in send order.
+async fn messages_arrive_in_send_order(app: &TestApp, n: usize, within: Duration) {
+    let a = app.sign_up(&phone(11), "asha").await;
+    let b = app.sign_up(&phone(12), "bala").await;
+    app.befriend(&a, &b).await;
+    let mut sockets = vec![
+        (app.connect(&b).await, "B's first phone"),
+        (app.connect(&b).await, "B's second phone"),
+        (app.connect(&a).await, "A's other phone"),
+    ];
+    let mut sent = Vec::with_capacity(n);
+    for i in 0..n {
+        sent.push(str_field(
+            &app.send_ok(&a, &b, &format!("m{i}")).await,
+            "id",
+        ));
+    }
+    let started = Instant::now();
+    for (socket, who) in &mut sockets {
+        let mut got = Vec::with_capacity(n);
+        while got.len() < n {
+            let f = socket
+                .expect_frame("MSG", left(started, within), &format!("{who}, in order"))
+                .await;
+            got.push(str_field(&f["d"], "id"));
+        }
+        assert_eq!(
+            got, sent,
+            "{who} saw the {n} messages once each, in send order"
+        );
+        socket
+            .no_frame_within(QUIET, &format!("{who}: no duplicate"))
+            .await;
+    }
+}
+
+fn high_burst() -> Config {
+    common::config_with_webhook(&[(whatspe::config::ENV_SEND_BURST, "1000")])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_messages_reach_every_socket_in_send_order() {
+    let app = spawn_app_with(high_burst(), Options::default()).await;
+    messages_arrive_in_send_order(&app, 200, Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_messages_reach_every_socket_in_send_order_through_sqs_fifo_on_moto() {
+    let (app, _, _) = spawn_app_on_moto_with(high_burst(), "o", Options::default()).await;
+    messages_arrive_in_send_order(&app, 200, Duration::from_secs(30)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_receivers_older_socket_does_not_stop_delivery_to_the_newer_one() {
     let app = spawn_app().await;
@@ -1653,9 +1706,9 @@ async fn realtime_journey_works_on_dynamodb_sqs_and_sns_via_moto() {
     app.wait_offline(&a, &b, MOTO_DELIVERY).await;
 
     // A row whose socket is gone ($disconnect is best effort) is deleted at the first 410.
-    let connections = whatspe::dynamo::DynamoConnections::new(
+    let connections = whatspe::aws::dynamo::DynamoConnections::new(
         aws_sdk_dynamodb::Client::new(&sdk),
-        whatspe::tables::TableNames::new(&prefix).connections,
+        whatspe::aws::dynamo::TableNames::new(&prefix).connections,
     );
     let now = Utc::now();
     let stale = Connection {

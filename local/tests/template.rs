@@ -274,6 +274,9 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
             set(&[
                 ("dynamodb:Query", "ConnectionsTable/index/by_user"),
                 ("dynamodb:DeleteItem", "ConnectionsTable"),
+                ("dynamodb:GetItem", "ConnectionsTable"),
+                ("dynamodb:UpdateItem", "ConnectionsTable"),
+                ("dynamodb:PutItem", "ConnectionsTable"),
                 ("dynamodb:Query", "DevicesTable"),
                 ("dynamodb:DeleteItem", "DevicesTable"),
                 ("sns:Publish", "sns:endpoint/*"),
@@ -367,4 +370,16 @@ fn the_delivery_queue_is_wired_for_partial_batch_failures() {
         "visibility ≥ 6 × the consumer's timeout"
     );
     assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"].as_i64(), Some(5));
+    let dlq = &resources(&doc)["DeliveryDeadLetterQueue"]["Properties"];
+    assert_eq!(queue["FifoQueue"].as_bool(), Some(true), "ordered per chat");
+    assert_eq!(
+        dlq["FifoQueue"].as_bool(),
+        Some(true),
+        "a FIFO queue needs a FIFO DLQ"
+    );
+    assert_eq!(
+        queue["FifoThroughputLimit"].as_str(),
+        Some("perMessageGroupId"),
+        "high-throughput FIFO: the limit is per chat, not per queue"
+    );
 }

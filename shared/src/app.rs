@@ -1,34 +1,34 @@
 //! Assembles the services over a set of ports: once per process (Lambda cold start, local
 //! gateway start-up, or test).
 
-use crate::apigw::ApiGatewayConnections;
+use crate::aws::apigw::ApiGatewayConnections;
+use crate::aws::dynamo::TableNames;
+use crate::aws::dynamo::{DynamoConnections, DynamoDevices, DynamoLedger};
+use crate::aws::dynamo::{
+    DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
+};
+use crate::aws::sns::SnsSmsSender;
+use crate::aws::sns_push::SnsPushSender;
+use crate::aws::sqs::SqsDeliveryQueue;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::UserId;
-use crate::dynamo::{DynamoConnections, DynamoDevices};
-use crate::dynamo::{
-    DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
-};
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
-    MemoryConnections, MemoryContacts, MemoryDevices, MemoryMessages, MemoryOtpStore, MemoryQueue,
-    MemorySessionStore, MemoryUserStore, RecordingGateway, RecordingNotifier, RecordingPush,
-    SmsOutbox,
+    MemoryConnections, MemoryContacts, MemoryDevices, MemoryLedger, MemoryMessages, MemoryOtpStore,
+    MemoryQueue, MemorySessionStore, MemoryUserStore, RecordingGateway, RecordingNotifier,
+    RecordingPush, SmsOutbox,
 };
 use crate::ports::{
     ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore, DeliveryJob,
-    DeliveryQueue, DeviceStore, MessageStore, Notifier, OtpStore, Platform, PushSender,
-    SessionStore, SmsSender, UserStore,
+    DeliveryLedger, DeliveryQueue, DeviceStore, MessageStore, Notifier, OtpStore, Platform,
+    PushSender, SessionStore, SmsSender, UserStore,
 };
 use crate::services::{
     AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService,
     MessageService, RealtimeService, TokenService,
 };
-use crate::sns::SnsSmsSender;
-use crate::sns_push::SnsPushSender;
-use crate::sqs::SqsDeliveryQueue;
-use crate::tables::TableNames;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -46,6 +46,7 @@ pub struct Ports {
     pub gateway: Arc<dyn ConnectionGateway>,
     pub devices: Arc<dyn DeviceStore>,
     pub push: Arc<dyn PushSender>,
+    pub ledger: Arc<dyn DeliveryLedger>,
     pub notifier: Arc<dyn Notifier>,
     pub sms: Arc<dyn SmsSender>,
     pub clock: Arc<dyn Clock>,
@@ -85,6 +86,7 @@ impl Ports {
             gateway: handles.gateway.clone(),
             devices: Arc::new(MemoryDevices::default()),
             push: handles.push.clone(),
+            ledger: Arc::new(MemoryLedger::default()),
             notifier: handles.notifier.clone(),
             sms: handles.outbox.clone(),
             clock,
@@ -146,9 +148,13 @@ impl Ports {
             queue: queue.clone(),
             connections: Arc::new(DynamoConnections::new(
                 ddb_for_realtime.clone(),
-                tables.connections,
+                tables.connections.clone(),
             )),
             gateway: clients.gateway,
+            ledger: Arc::new(DynamoLedger::new(
+                ddb_for_realtime.clone(),
+                tables.connections.clone(),
+            )),
             devices: Arc::new(DynamoDevices::new(ddb_for_realtime, tables.devices)),
             push: Arc::new(SnsPushSender::new(clients.sns.clone(), applications)),
             notifier: Arc::new(QueueNotifier(queue)),
@@ -231,10 +237,11 @@ impl App {
             clock: ports.clock.clone(),
         });
         let delivery = Arc::new(DeliveryService {
-            connections: ports.connections,
-            gateway: ports.gateway,
+            connections: ports.connections.clone(),
+            gateway: ports.gateway.clone(),
             devices: ports.devices.clone(),
             push: ports.push.clone(),
+            ledger: ports.ledger.clone(),
             clock: ports.clock.clone(),
         });
         let devices = Arc::new(DeviceService {
@@ -248,6 +255,8 @@ impl App {
             ports.otps,
             ports.sessions,
             ports.sms,
+            ports.connections,
+            ports.gateway,
             tokens.clone(),
             ports.clock,
         ));
@@ -261,34 +270,6 @@ impl App {
             tokens,
             config: Arc::new(config),
         }
-    }
-
-    /// Refresh. When a rotated refresh token comes back (it leaked), the session is revoked
-    /// and its open sockets are closed too: whoever holds its access tokens loses the socket.
-    pub async fn refresh(
-        &self,
-        refresh_token: &str,
-    ) -> Result<crate::services::TokenPair, crate::Error> {
-        let result = self.auth.refresh(refresh_token).await;
-        if let Err(e) = &result
-            && e.code() == "refresh_token_reused"
-            && let Some((sid, _)) = crate::services::tokens::parse_refresh_token(refresh_token)
-            && let Some(user) = self.auth.session_owner(&sid).await?
-        {
-            self.realtime.close_session(&user, &sid).await?;
-        }
-        result
-    }
-
-    /// Logout: the session's refresh token stops working and its open sockets are closed.
-    pub async fn end_session(
-        &self,
-        user: &crate::domain::UserId,
-        session: &crate::domain::SessionId,
-    ) -> Result<(), crate::Error> {
-        self.auth.logout(session).await?;
-        self.realtime.close_session(user, session).await?;
-        Ok(())
     }
 
     /// For a Lambda: configuration from the environment and AWS adapters. Fails at cold start

@@ -46,7 +46,8 @@ pub enum ServerFrame {
 }
 
 /// `MSG` payload: `{id, s, r, c, t, st, ts}` — id, sender, receiver, content, type, status,
-/// RFC 3339 time.
+/// RFC 3339 time — and `more: true` when `c` was cut to fit the frame limit (the client
+/// fetches the whole message by REST).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageEvent {
     pub id: MessageId,
@@ -56,6 +57,58 @@ pub struct MessageEvent {
     pub t: MessageKind,
     pub st: MessageStatus,
     pub ts: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
+}
+
+/// API Gateway's limit on one message posted to a connection (`PostToConnection`).
+pub const MAX_FRAME_BYTES: usize = 128 * 1024;
+
+/// The bytes `c` takes inside a JSON string (serde_json's escaping).
+pub fn escaped_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
+}
+
+impl ServerFrame {
+    /// The frame as posted to a connection: compact JSON of at most [`MAX_FRAME_BYTES`]. A
+    /// `MSG` whose content would not fit is cut, on a character boundary, with `more: true`;
+    /// every other frame is small by construction.
+    pub fn to_wire(&self) -> Vec<u8> {
+        self.to_wire_within(MAX_FRAME_BYTES)
+    }
+
+    fn to_wire_within(&self, max: usize) -> Vec<u8> {
+        let whole = serde_json::to_vec(self).expect("frames serialise");
+        let ServerFrame::Msg(m) = self else {
+            return whole;
+        };
+        if whole.len() <= max {
+            return whole;
+        }
+        let mut cut = MessageEvent {
+            c: String::new(),
+            more: true,
+            ..m.clone()
+        };
+        let overhead = serde_json::to_vec(&ServerFrame::Msg(cut.clone()))
+            .expect("frames serialise")
+            .len();
+        let budget = max.saturating_sub(overhead);
+        let (mut used, mut end) = (0, 0);
+        for (i, ch) in m.c.char_indices() {
+            used += escaped_len(ch);
+            if used > budget {
+                break;
+            }
+            end = i + ch.len_utf8();
+        }
+        cut.c = m.c[..end].to_owned();
+        serde_json::to_vec(&ServerFrame::Msg(cut)).expect("frames serialise")
+    }
 }
 
 impl MessageEvent {
@@ -68,6 +121,7 @@ impl MessageEvent {
             t: m.kind,
             st: MessageStatus::Sent,
             ts: m.created_at,
+            more: false,
         }
     }
 }
@@ -376,6 +430,7 @@ mod tests {
             t: MessageKind::Text,
             st: MessageStatus::Sent,
             ts: DateTime::from_timestamp_millis(1).unwrap(),
+            more: false,
         });
         assert_eq!(
             serde_json::to_string(&msg).unwrap(),
@@ -385,6 +440,55 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&read).unwrap(),
             r#"{"t":"READ","d":{"p":"00000000-0000-4000-8000-00000000000b","upTo":"019a8f6e-0000-7000-8000-0000000000ff"}}"#
+        );
+    }
+
+    #[test]
+    fn a_message_frame_that_would_exceed_the_limit_is_cut_with_more() {
+        let event = |c: String| {
+            ServerFrame::Msg(MessageEvent {
+                id: MessageId::parse("019a8f6e-0000-7000-8000-0000000000ff").unwrap(),
+                s: UserId::parse("00000000-0000-4000-8000-00000000000a").unwrap(),
+                r: UserId::parse("00000000-0000-4000-8000-00000000000b").unwrap(),
+                c,
+                t: MessageKind::Text,
+                st: MessageStatus::Sent,
+                ts: DateTime::from_timestamp_millis(1).unwrap(),
+                more: false,
+            })
+        };
+        let small = event("hi".into());
+        assert_eq!(small.to_wire(), serde_json::to_vec(&small).unwrap());
+        for (what, content) in [
+            ("quotes", "\"".repeat(64 * 1024)),
+            ("newlines", "\n".repeat(64 * 1024)),
+            ("control characters", "\u{1}".repeat(40 * 1024)),
+            (
+                "emoji after ASCII",
+                format!("{}{}", "a".repeat(100), "😀".repeat(40_000)),
+            ),
+        ] {
+            let wire = event(content.clone()).to_wire();
+            assert!(
+                wire.len() <= MAX_FRAME_BYTES,
+                "{what}: {} bytes",
+                wire.len()
+            );
+            let back: ServerFrame = serde_json::from_slice(&wire).unwrap();
+            let ServerFrame::Msg(m) = back else {
+                panic!("{what}: still a MSG")
+            };
+            assert!(m.more, "{what}: marked as cut");
+            assert!(content.starts_with(&m.c), "{what}: a prefix of the content");
+            assert!(
+                wire.len() + 8 > MAX_FRAME_BYTES,
+                "{what}: as much as fits ({} bytes)",
+                wire.len()
+            );
+        }
+        assert_eq!(
+            escaped_len('\u{1}'),
+            serde_json::to_string(&'\u{1}').unwrap().len() - 2
         );
     }
 }

@@ -6,24 +6,24 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::sync::Arc;
 use whatspe::StoreError;
-use whatspe::domain::{Contact, ContactRequest, RequestId, RequestStatus};
-use whatspe::domain::{Content, ConversationId, Message, MessageId, MessageKind};
-use whatspe::domain::{CountryCode, PhoneNumber, SessionId, StatusText, User, UserId, Username};
-use whatspe::dynamo::{DynamoConnections, DynamoDevices};
-use whatspe::dynamo::{
+use whatspe::aws::dynamo::TableNames;
+use whatspe::aws::dynamo::{DynamoConnections, DynamoDevices};
+use whatspe::aws::dynamo::{
     DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
     ensure_tables,
 };
+use whatspe::domain::{Contact, ContactRequest, RequestId, RequestStatus};
+use whatspe::domain::{Content, ConversationId, Message, MessageId, MessageKind};
+use whatspe::domain::{CountryCode, PhoneNumber, SessionId, StatusText, User, UserId, Username};
 use whatspe::memory::{
     MemoryConnections, MemoryContacts, MemoryDevices, MemoryMessages, MemoryOtpStore,
     MemorySessionStore, MemoryUserStore,
 };
-use whatspe::ports::{Connection, ConnectionStore, Device, DeviceStore, Platform};
+use whatspe::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform};
 use whatspe::ports::{
     ContactRequestStore, ContactStore, DedupGuard, HistoryRange, MessageStore, OtpState, OtpStore,
     Page, PageRequest, RateGate, Session, SessionStore, UserStore,
 };
-use whatspe::tables::TableNames;
 
 struct Stores {
     users: Arc<dyn UserStore>,
@@ -34,6 +34,7 @@ struct Stores {
     messages: Arc<dyn MessageStore>,
     connections: Arc<dyn ConnectionStore>,
     devices: Arc<dyn DeviceStore>,
+    ledger: Arc<dyn DeliveryLedger>,
 }
 
 async fn memory() -> Stores {
@@ -47,6 +48,7 @@ async fn memory() -> Stores {
         contacts,
         connections: Arc::new(MemoryConnections::default()),
         devices: Arc::new(MemoryDevices::default()),
+        ledger: Arc::new(whatspe::memory::MemoryLedger::default()),
     }
 }
 
@@ -105,6 +107,10 @@ async fn dynamodb() -> Stores {
             t.connections.clone(),
         )),
         devices: Arc::new(DynamoDevices::new(client.clone(), t.devices.clone())),
+        ledger: Arc::new(whatspe::aws::dynamo::DynamoLedger::new(
+            client.clone(),
+            t.connections.clone(),
+        )),
     }
 }
 
@@ -717,6 +723,45 @@ mod cases {
             .expect("they may ask again");
     }
 
+    pub async fn delivery_progress_accumulates_and_each_push_is_claimed_once(s: Stores) {
+        let job = format!("msg:{}", MessageId::new_v7());
+        assert!(
+            s.ledger.served(&job).await.unwrap().is_empty(),
+            "nothing yet"
+        );
+        s.ledger.record_served(&job, &["c1".into()]).await.unwrap();
+        s.ledger
+            .record_served(&job, &["c2".into(), "c1".into()])
+            .await
+            .unwrap();
+        s.ledger.record_served(&job, &[]).await.unwrap();
+        let served = s.ledger.served(&job).await.unwrap();
+        assert_eq!(
+            served,
+            ["c1".to_owned(), "c2".to_owned()].into_iter().collect(),
+            "the union of what was recorded"
+        );
+        assert!(s.ledger.served("other-job").await.unwrap().is_empty());
+
+        let device = uuid::Uuid::new_v4();
+        let claims =
+            futures_util::future::join_all((0..5).map(|_| s.ledger.claim_push(&job, &device)))
+                .await;
+        let won = claims.into_iter().filter(|c| *c.as_ref().unwrap()).count();
+        assert_eq!(won, 1, "five concurrent claims: exactly one push");
+        assert!(
+            !s.ledger.claim_push(&job, &device).await.unwrap(),
+            "and never again"
+        );
+        assert!(
+            s.ledger
+                .claim_push(&job, &uuid::Uuid::new_v4())
+                .await
+                .unwrap(),
+            "another device has its own claim"
+        );
+    }
+
     async fn befriend(s: &Stores, a: &User, b: &User) {
         let r = request(a, b);
         s.requests.create(&r).await.unwrap();
@@ -741,7 +786,7 @@ mod cases {
         befriend(&s, &a, &b).await;
         let long = "x".repeat(300);
         let m = msg(&a, &b, &long, 5);
-        s.messages.send(&m, None, true, None).await.unwrap();
+        s.messages.send_to_contact(&m, None, None).await.unwrap();
         assert_eq!(
             s.messages.get(&m.conversation_id, &m.id).await.unwrap(),
             Some(m.clone())
@@ -778,7 +823,7 @@ mod cases {
             "history keeps the whole content"
         );
         let m2 = msg(&b, &a, "reply", 6);
-        s.messages.send(&m2, None, true, None).await.unwrap();
+        s.messages.send_to_contact(&m2, None, None).await.unwrap();
         let mine = s
             .messages
             .conversation(&a.id, &m.conversation_id)
@@ -792,7 +837,7 @@ mod cases {
         let (a, b) = (user("alice", 1), user("bob", 2));
         let m = msg(&a, &b, "hi", 1);
         assert_eq!(
-            conflict(s.messages.send(&m, None, true, None).await),
+            conflict(s.messages.send_to_contact(&m, None, None).await),
             "not_contacts"
         );
         assert!(
@@ -810,7 +855,7 @@ mod cases {
             None
         );
         s.messages
-            .send(&m, None, false, None)
+            .send_system(&m, None)
             .await
             .expect("system messages need no relationship");
     }
@@ -826,10 +871,13 @@ mod cases {
             conversation_id: m.conversation_id,
             fingerprint: "f1".into(),
         };
-        s.messages.send(&m, Some(&guard), true, None).await.unwrap();
+        s.messages
+            .send_to_contact(&m, Some(&guard), None)
+            .await
+            .unwrap();
         let again = msg(&a, &b, "once", 2);
         assert_eq!(
-            conflict(s.messages.send(&again, Some(&guard), true, None).await),
+            conflict(s.messages.send_to_contact(&again, Some(&guard), None).await),
             "duplicate"
         );
         assert_eq!(
@@ -860,9 +908,12 @@ mod cases {
         befriend(&s, &a, &b).await;
         let older = msg(&a, &b, "older", 1);
         let newer = msg(&a, &b, "newer", 2);
-        s.messages.send(&newer, None, true, None).await.unwrap();
+        s.messages
+            .send_to_contact(&newer, None, None)
+            .await
+            .unwrap();
         assert_eq!(
-            conflict(s.messages.send(&older, None, true, None).await),
+            conflict(s.messages.send_to_contact(&older, None, None).await),
             "order"
         );
         let row = s
@@ -887,31 +938,31 @@ mod cases {
             max_tat_us: now + 20,
         };
         s.messages
-            .send(&msg(&a, &b, "1", 1), None, true, Some(&full(100)))
+            .send_to_contact(&msg(&a, &b, "1", 1), None, Some(&full(100)))
             .await
             .unwrap();
         assert_eq!(s.messages.rate_state(&a.id).await.unwrap(), Some(110));
         assert_eq!(
             conflict(
                 s.messages
-                    .send(&msg(&a, &b, "2", 1), None, true, Some(&full(100)))
+                    .send_to_contact(&msg(&a, &b, "2", 1), None, Some(&full(100)))
                     .await
             ),
             "rate"
         );
         s.messages
-            .send(&msg(&a, &b, "2", 1), None, true, Some(&burst(100)))
+            .send_to_contact(&msg(&a, &b, "2", 1), None, Some(&burst(100)))
             .await
             .unwrap();
         s.messages
-            .send(&msg(&a, &b, "3", 1), None, true, Some(&burst(100)))
+            .send_to_contact(&msg(&a, &b, "3", 1), None, Some(&burst(100)))
             .await
             .unwrap();
         assert_eq!(s.messages.rate_state(&a.id).await.unwrap(), Some(130));
         assert_eq!(
             conflict(
                 s.messages
-                    .send(&msg(&a, &b, "4", 1), None, true, Some(&burst(100)))
+                    .send_to_contact(&msg(&a, &b, "4", 1), None, Some(&burst(100)))
                     .await
             ),
             "rate"
@@ -919,14 +970,14 @@ mod cases {
         assert_eq!(
             conflict(
                 s.messages
-                    .send(&msg(&a, &b, "4", 1), None, true, Some(&burst(200)))
+                    .send_to_contact(&msg(&a, &b, "4", 1), None, Some(&burst(200)))
                     .await
             ),
             "rate",
             "a drained-and-refilled bucket is not mid-burst"
         );
         s.messages
-            .send(&msg(&a, &b, "4", 1), None, true, Some(&full(200)))
+            .send_to_contact(&msg(&a, &b, "4", 1), None, Some(&full(200)))
             .await
             .unwrap();
         assert_eq!(s.messages.rate_state(&a.id).await.unwrap(), Some(210));
@@ -954,7 +1005,7 @@ mod cases {
             } else {
                 msg(&b, &a, &format!("m{i}"), i)
             };
-            s.messages.send(&m, None, true, None).await.unwrap();
+            s.messages.send_to_contact(&m, None, None).await.unwrap();
             sent.push(m.id);
         }
         let cid = ConversationId::direct(&a.id, &b.id);
@@ -1035,8 +1086,8 @@ mod cases {
         let (a, b) = (user("alice", 1), user("bob", 2));
         befriend(&s, &a, &b).await;
         let (m1, m2) = (msg(&a, &b, "1", 1), msg(&a, &b, "2", 2));
-        s.messages.send(&m1, None, true, None).await.unwrap();
-        s.messages.send(&m2, None, true, None).await.unwrap();
+        s.messages.send_to_contact(&m1, None, None).await.unwrap();
+        s.messages.send_to_contact(&m2, None, None).await.unwrap();
         let cid = m1.conversation_id;
         assert_eq!(
             conflict(s.messages.mark_read(&b.id, &cid, &m1.id, &m1.id, 1).await),
@@ -1105,7 +1156,7 @@ mod cases {
         }
         for i in [2usize, 0, 4, 1, 3, 0] {
             s.messages
-                .send(&msg(&friends[i], &me, "hi", 1), None, true, None)
+                .send_to_contact(&msg(&friends[i], &me, "hi", 1), None, None)
                 .await
                 .unwrap();
         }
@@ -1279,16 +1330,17 @@ contract_suite!(
     connections_are_found_by_id_and_by_user_until_they_expire,
     a_connection_is_greeted_once,
     devices_are_listed_per_user_and_replaced_by_id,
+    delivery_progress_accumulates_and_each_push_is_claimed_once,
 );
 
 // ---------------------------------------------------------------- SMS senders
 
 mod sms {
     use super::*;
+    use whatspe::aws::sns::SnsSmsSender;
     use whatspe::clock::SystemClock;
     use whatspe::memory::SmsOutbox;
     use whatspe::ports::SmsSender;
-    use whatspe::sns::SnsSmsSender;
 
     #[tokio::test]
     async fn memory_outbox_keeps_texts_per_number_oldest_first() {
@@ -1338,10 +1390,10 @@ mod sms {
 
 mod delivery_queue {
     use super::*;
+    use whatspe::aws::sqs::{SqsDeliveryQueue, ensure_queue};
     use whatspe::frames::{ReceiptEvent, ServerFrame};
     use whatspe::memory::MemoryQueue;
     use whatspe::ports::{DeliveryJob, DeliveryQueue};
-    use whatspe::sqs::{SqsDeliveryQueue, ensure_queue};
 
     fn job() -> DeliveryJob {
         let (a, b) = (UserId::new_random(), UserId::new_random());
@@ -1353,6 +1405,97 @@ mod delivery_queue {
                 up_to: MessageId::new_v7(),
             }),
         }
+    }
+
+    /// A job in the same ordering group as [`job`]'s `to`/`p` pair would be: a READ between
+    /// the same two users.
+    fn job_between(a: UserId, b: UserId) -> DeliveryJob {
+        DeliveryJob {
+            to: vec![a],
+            push: vec![],
+            frame: ServerFrame::Read(ReceiptEvent {
+                p: b,
+                up_to: MessageId::new_v7(),
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_queue_is_fifo_per_group_and_drops_duplicates() {
+        let q = MemoryQueue::default();
+        let (a, b, c) = (
+            UserId::new_random(),
+            UserId::new_random(),
+            UserId::new_random(),
+        );
+        let (first, second, other) = (job_between(a, b), job_between(a, b), job_between(a, c));
+        for j in [&first, &second, &first, &other] {
+            q.enqueue(j).await.unwrap();
+        }
+        assert_eq!(
+            q.jobs(),
+            vec![first.clone(), second.clone(), other.clone()],
+            "the duplicate was dropped"
+        );
+        let parse = |r: &whatspe::memory::QueuedRecord| -> DeliveryJob {
+            serde_json::from_str(&r.body).unwrap()
+        };
+        let batch = q.receive(1);
+        assert_eq!(parse(&batch[0]), first);
+        let next = q.receive(10);
+        assert_eq!(
+            next.iter().map(parse).collect::<Vec<_>>(),
+            vec![other.clone()],
+            "the group of the record in flight waits; another group does not"
+        );
+        q.delete(&batch[0].id);
+        let next = q.receive(10);
+        assert_eq!(
+            next.iter().map(parse).collect::<Vec<_>>(),
+            vec![second],
+            "then the group's next"
+        );
+    }
+
+    #[tokio::test]
+    async fn sqs_fifo_queue_keeps_a_groups_order_and_drops_duplicates() {
+        let sqs = aws_sdk_sqs::Client::new(&sdk_config().await);
+        let name = format!(
+            "c{}_delivery",
+            hex::encode(whatspe::crypto::random_bytes::<6>())
+        );
+        let url = ensure_queue(&sqs, &name).await.expect("FIFO queue on moto");
+        assert!(url.ends_with(".fifo"), "{url}");
+        let q = SqsDeliveryQueue::new(sqs.clone(), &url);
+        let (a, b) = (UserId::new_random(), UserId::new_random());
+        let jobs: Vec<DeliveryJob> = (0..5).map(|_| job_between(a, b)).collect();
+        for j in jobs.iter().chain([&jobs[0], &jobs[3]]) {
+            q.enqueue(j).await.unwrap();
+        }
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            let out = sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages() {
+                got.push(serde_json::from_str::<DeliveryJob>(m.body().unwrap()).unwrap());
+                sqs.delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            if got.len() >= jobs.len() {
+                break;
+            }
+        }
+        assert_eq!(got, jobs, "each job once, in the order queued");
     }
 
     #[tokio::test]
@@ -1399,9 +1542,9 @@ mod delivery_queue {
 
 mod mobile_push {
     use super::*;
+    use whatspe::aws::sns_push::SnsPushSender;
     use whatspe::memory::RecordingPush;
     use whatspe::ports::{PushError, PushSender};
-    use whatspe::sns_push::SnsPushSender;
 
     async fn sns() -> SnsPushSender {
         let client = aws_sdk_sns::Client::new(&sdk_config().await);

@@ -19,8 +19,8 @@ use whatspe::domain::{
     UserId,
 };
 use whatspe::frames::{
-    AckEvent, ClientFrame, ConnEvent, ContactRequestEvent, Empty, ErrorEvent, MessageEvent,
-    PresenceEvent, ReceiptEvent, ServerFrame, TypingEvent,
+    AckEvent, ClientFrame, ConnEvent, ContactRequestEvent, Empty, ErrorEvent, MAX_FRAME_BYTES,
+    MessageEvent, PresenceEvent, ReceiptEvent, ServerFrame, TypingEvent,
 };
 use whatspe::http::ApiJson;
 use whatspe::ports::{decode_cursor, encode_cursor};
@@ -308,15 +308,10 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
         MessageStatus::Read,
     ]);
     let msg = (
-        message_id(),
-        user_id(),
-        user_id(),
-        any::<String>(),
-        kind,
-        status,
-        time(),
+        (message_id(), user_id(), user_id(), any::<String>()),
+        (kind, status, time(), any::<bool>()),
     )
-        .prop_map(|(id, s, r, c, t, st, ts)| MessageEvent {
+        .prop_map(|((id, s, r, c), (t, st, ts, more))| MessageEvent {
             id,
             s,
             r,
@@ -324,6 +319,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             t,
             st,
             ts,
+            more,
         });
     let receipt = || (user_id(), message_id()).prop_map(|(p, up_to)| ReceiptEvent { p, up_to });
     let request = || {
@@ -363,6 +359,40 @@ fn server_frames_round_trip_through_json() {
         let text = serde_json::to_string(&frame).expect("serialises");
         let back: ServerFrame = serde_json::from_str(&text).expect("parses");
         prop_assert_eq!(back, frame);
+        Ok(())
+    });
+}
+
+#[test]
+fn a_frame_on_the_wire_fits_the_limit_and_parses() {
+    // A random piece repeated: cheap to draw, and past the limit about half the time.
+    let content = (".{1,24}", 0usize..12_000).prop_map(|(piece, n)| piece.repeat(n));
+    let frame =
+        (message_id(), user_id(), user_id(), content, time()).prop_map(|(id, s, r, c, ts)| {
+            ServerFrame::Msg(MessageEvent {
+                id,
+                s,
+                r,
+                c,
+                t: MessageKind::Text,
+                st: MessageStatus::Sent,
+                ts,
+                more: false,
+            })
+        });
+    check("ServerFrame::to_wire", frame, |frame| {
+        let wire = frame.to_wire();
+        prop_assert!(wire.len() <= MAX_FRAME_BYTES, "{} bytes", wire.len());
+        let back: ServerFrame = serde_json::from_slice(&wire).expect("parses");
+        let whole = serde_json::to_vec(&frame).expect("serialises");
+        if whole.len() <= MAX_FRAME_BYTES {
+            prop_assert_eq!(back, frame);
+        } else {
+            let (ServerFrame::Msg(cut), ServerFrame::Msg(m)) = (back, frame) else {
+                unreachable!()
+            };
+            prop_assert!(cut.more && m.c.starts_with(&cut.c));
+        }
         Ok(())
     });
 }

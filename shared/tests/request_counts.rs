@@ -111,10 +111,10 @@ async fn setup() -> Setup {
         burst: 1_000,
         per_second: 1_000,
     };
-    whatspe::dynamo::ensure_tables(&aws_sdk_dynamodb::Client::new(&sdk), &config.table_prefix)
+    whatspe::aws::dynamo::ensure_tables(&aws_sdk_dynamodb::Client::new(&sdk), &config.table_prefix)
         .await
         .expect("tables on moto");
-    let queue_url = whatspe::sqs::ensure_queue(
+    let queue_url = whatspe::aws::sqs::ensure_queue(
         &aws_sdk_sqs::Client::new(&sdk),
         &format!("{}delivery", config.table_prefix),
     )

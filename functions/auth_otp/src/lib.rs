@@ -256,7 +256,7 @@ async fn refresh(
     State(app): State<App>,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<Json<TokenPair>, Error> {
-    Ok(Json(app.refresh(&body.refresh_token).await?))
+    Ok(Json(app.auth.refresh(&body.refresh_token).await?))
 }
 
 /// `{message}`.
@@ -274,7 +274,7 @@ struct Done {
     responses((status = 200, description = "Logged out", body = Done), AuthErrors),
 )]
 async fn logout(State(app): State<App>, caller: Caller) -> Result<Json<Done>, Error> {
-    app.end_session(&caller.user_id, &caller.session_id).await?;
+    app.auth.logout(&caller.user_id, &caller.session_id).await?;
     Ok(Json(Done {
         message: "Logged out",
     }))

@@ -16,8 +16,8 @@ use std::time::Duration;
 use whatspe::clock::ManualClock;
 use whatspe::config::Config;
 use whatspe::domain::MessageId;
+use whatspe::memory::MemoryQueue;
 use whatspe::memory::{RecordingNotifier, RecordingPush};
-use whatspe_local::queue::LocalQueue;
 use whatspe_local::ws::Sockets;
 use whatspe_local::{Backend, Gateway, Options};
 
@@ -62,7 +62,7 @@ pub struct TestApp {
     /// The real-time events (REQ / REQ_ACC) the functions emitted.
     pub notifier: Arc<RecordingNotifier>,
     /// The local SQS queue: the delivery jobs the functions queued (memory backend).
-    pub queue: Arc<LocalQueue>,
+    pub queue: Arc<MemoryQueue>,
     /// The mobile pushes sent (memory backend).
     pub push: Arc<RecordingPush>,
     /// The gateway's open sockets.

@@ -34,7 +34,7 @@ impl MessageId {
         }
         Uuid::try_parse(s).map(Self).map_err(|_| invalid())
     }
-    pub fn from_uuid(u: Uuid) -> Self {
+    pub const fn from_uuid(u: Uuid) -> Self {
         Self(u)
     }
 }
@@ -123,6 +123,9 @@ impl MessageKind {
 
 /// Largest text content, in UTF-8 bytes.
 pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
+/// Largest content once JSON-escaped (every answer and frame carries it escaped): twice the
+/// plain limit, so 64 KiB of quotes or newlines pass and 64 KiB of `\u0001`s do not.
+pub const MAX_CONTENT_ESCAPED_BYTES: usize = 2 * MAX_CONTENT_BYTES;
 /// Characters of content a chat-list preview keeps.
 pub const PREVIEW_CHARS: usize = 200;
 
@@ -138,6 +141,14 @@ impl Content {
         if s.len() > MAX_CONTENT_BYTES {
             return Err(Error::PayloadTooLarge {
                 message: format!("content exceeds {MAX_CONTENT_BYTES} bytes"),
+            });
+        }
+        if s.chars().map(crate::frames::escaped_len).sum::<usize>() > MAX_CONTENT_ESCAPED_BYTES {
+            return Err(Error::PayloadTooLarge {
+                message: format!(
+                    "content exceeds {MAX_CONTENT_ESCAPED_BYTES} bytes once JSON-escaped \
+                     (control characters take 6 bytes each)"
+                ),
             });
         }
         if s.trim().is_empty() {
@@ -326,6 +337,14 @@ mod tests {
                 "{kind:?} {content:?}"
             );
         }
+        assert!(Content::parse(MessageKind::Text, &"\"\n".repeat(MAX_CONTENT_BYTES / 2)).is_ok());
+        assert_eq!(
+            Content::parse(MessageKind::Text, &"\u{1}".repeat(MAX_CONTENT_BYTES / 2))
+                .unwrap_err()
+                .code(),
+            "payload_too_large",
+            "32 KiB of \\u0001 is 192 KiB once escaped"
+        );
         let big = "a".repeat(MAX_CONTENT_BYTES + 1);
         assert_eq!(
             Content::parse(MessageKind::Text, &big).unwrap_err().code(),

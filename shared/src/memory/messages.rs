@@ -1,10 +1,8 @@
 use super::{MemoryContacts, lock, page_after};
 use crate::StoreError;
 use crate::domain::{Content, Conversation, ConversationId, Cursors, Message, MessageId, UserId};
-use crate::error::BoxError;
 use crate::ports::{
-    DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, MessageStore, Page, PageRequest,
-    RateGate, decode_cursor,
+    DedupGuard, HistoryRange, MessageStore, Page, PageRequest, RateGate, decode_cursor,
 };
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -46,9 +44,10 @@ fn preview(m: &Message) -> Message {
     p
 }
 
-#[async_trait]
-impl MessageStore for MemoryMessages {
-    async fn send(
+impl MemoryMessages {
+    /// The send transaction of both [`MessageStore`] send operations; `require_contacts` adds
+    /// the contacts check.
+    fn write_send(
         &self,
         message: &Message,
         guard: Option<&DedupGuard>,
@@ -122,6 +121,26 @@ impl MessageStore for MemoryMessages {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl MessageStore for MemoryMessages {
+    async fn send_to_contact(
+        &self,
+        message: &Message,
+        guard: Option<&DedupGuard>,
+        rate: Option<&RateGate>,
+    ) -> Result<(), StoreError> {
+        self.write_send(message, guard, true, rate)
+    }
+
+    async fn send_system(
+        &self,
+        message: &Message,
+        guard: Option<&DedupGuard>,
+    ) -> Result<(), StoreError> {
+        self.write_send(message, guard, false, None)
     }
 
     async fn guard(&self, scope: &str, key: &str) -> Result<Option<DedupGuard>, StoreError> {
@@ -271,24 +290,5 @@ impl MessageStore for MemoryMessages {
             .filter(|((_, id), m)| id > after && m.sender_id == *sender)
             .count();
         Ok(n as u32)
-    }
-}
-
-/// [`DeliveryQueue`] that keeps every job: the local gateway's queue and the tests' view.
-#[derive(Default)]
-pub struct MemoryQueue(Mutex<Vec<DeliveryJob>>);
-
-impl MemoryQueue {
-    /// Every job enqueued so far, oldest first.
-    pub fn jobs(&self) -> Vec<DeliveryJob> {
-        lock(&self.0).clone()
-    }
-}
-
-#[async_trait]
-impl DeliveryQueue for MemoryQueue {
-    async fn enqueue(&self, job: &DeliveryJob) -> Result<(), BoxError> {
-        lock(&self.0).push(job.clone());
-        Ok(())
     }
 }

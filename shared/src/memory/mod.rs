@@ -4,12 +4,16 @@
 mod auth;
 mod contacts;
 mod messages;
+mod queue;
 mod realtime;
 
 pub use auth::{MemoryOtpStore, MemorySessionStore, MemoryUserStore, SmsOutbox, SmsRecord};
 pub use contacts::{MemoryContacts, RecordingNotifier};
-pub use messages::{MemoryMessages, MemoryQueue};
-pub use realtime::{MemoryConnections, MemoryDevices, PushRecord, RecordingGateway, RecordingPush};
+pub use messages::MemoryMessages;
+pub use queue::{MAX_RECEIVES, MemoryQueue, QueuedRecord};
+pub use realtime::{
+    MemoryConnections, MemoryDevices, MemoryLedger, PushRecord, RecordingGateway, RecordingPush,
+};
 
 use crate::ports::Page;
 use serde::Serialize;

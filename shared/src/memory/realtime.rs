@@ -3,8 +3,8 @@ use crate::StoreError;
 use crate::domain::UserId;
 use crate::error::BoxError;
 use crate::ports::{
-    Connection, ConnectionGateway, ConnectionStore, Device, DeviceStore, Platform, PostError,
-    PushError, PushSender,
+    Connection, ConnectionGateway, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform,
+    PostError, PushError, PushSender,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -210,5 +210,31 @@ impl ConnectionGateway for RecordingGateway {
         }
         lock(&self.closed).push(connection_id.to_owned());
         Ok(())
+    }
+}
+
+/// [`DeliveryLedger`] in memory.
+#[derive(Default)]
+pub struct MemoryLedger {
+    served: Mutex<HashMap<String, HashSet<String>>>,
+    pushes: Mutex<HashSet<(String, uuid::Uuid)>>,
+}
+
+#[async_trait]
+impl DeliveryLedger for MemoryLedger {
+    async fn served(&self, job: &str) -> Result<HashSet<String>, StoreError> {
+        Ok(lock(&self.served).get(job).cloned().unwrap_or_default())
+    }
+
+    async fn record_served(&self, job: &str, targets: &[String]) -> Result<(), StoreError> {
+        lock(&self.served)
+            .entry(job.to_owned())
+            .or_default()
+            .extend(targets.iter().cloned());
+        Ok(())
+    }
+
+    async fn claim_push(&self, job: &str, device: &uuid::Uuid) -> Result<bool, StoreError> {
+        Ok(lock(&self.pushes).insert((job.to_owned(), *device)))
     }
 }

@@ -48,17 +48,23 @@ pub enum HistoryRange {
 /// Messages and per-member conversation rows.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// In one atomic write: the message, its dedup guard (if any), both members' conversation
-    /// rows (last message, the receiver's unread count + 1), a check that sender and receiver
-    /// are contacts (when `require_contacts`), and the sender's rate gate (if any).
+    /// A person's message to a contact. In one atomic write: the message, its dedup guard (if
+    /// any), both members' conversation rows (last message, the receiver's unread count + 1), a
+    /// check that sender and receiver are contacts, and the sender's rate gate (if any).
     /// Conflicts: `"duplicate"` (the guard exists), `"not_contacts"`, `"rate"`, `"order"` (a
     /// newer message is already the conversation's last: retry with a fresh id).
-    async fn send(
+    async fn send_to_contact(
         &self,
         message: &Message,
         guard: Option<&DedupGuard>,
-        require_contacts: bool,
         rate: Option<&RateGate>,
+    ) -> Result<(), StoreError>;
+    /// A system message (webhook): like [`MessageStore::send_to_contact`] without the contacts
+    /// check and the rate gate. Conflicts: `"duplicate"`, `"order"`.
+    async fn send_system(
+        &self,
+        message: &Message,
+        guard: Option<&DedupGuard>,
     ) -> Result<(), StoreError>;
     async fn guard(&self, scope: &str, key: &str) -> Result<Option<DedupGuard>, StoreError>;
     async fn get(
@@ -129,7 +135,40 @@ pub struct DeliveryJob {
     pub frame: ServerFrame,
 }
 
-/// The delivery queue (SQS in AWS). At-least-once: consumers are idempotent.
+impl DeliveryJob {
+    /// The ordering group: jobs of one group reach each device one after another, in the
+    /// order they were queued (SQS FIFO `MessageGroupId`). A chat's messages and receipts
+    /// share their conversation's group; presence is per user, a contact request per request.
+    pub fn group(&self) -> String {
+        let peer = |p: &UserId| match self.to.first() {
+            Some(to) => ConversationId::direct(p, to).to_string(),
+            None => p.to_string(),
+        };
+        match &self.frame {
+            ServerFrame::Msg(m) => ConversationId::direct(&m.s, &m.r).to_string(),
+            ServerFrame::Read(r) | ServerFrame::Dlv(r) => peer(&r.p),
+            ServerFrame::Pres(p) => format!("u:{}", p.u),
+            ServerFrame::Req(r) | ServerFrame::ReqAcc(r) => format!("r:{}", r.id),
+            _ => self.dedup_id(),
+        }
+    }
+
+    /// The job's identity (SQS FIFO `MessageDeduplicationId`, and the key of its delivery
+    /// progress): a message's job is `msg:<message id>`; any other job is the hash of its
+    /// content, so the same job queued twice within SQS's 5-minute window is delivered once.
+    pub fn dedup_id(&self) -> String {
+        match &self.frame {
+            ServerFrame::Msg(m) => format!("msg:{}", m.id),
+            _ => {
+                let body = serde_json::to_vec(self).unwrap_or_default();
+                hex::encode(&crate::crypto::sha256(&body)[..16])
+            }
+        }
+    }
+}
+
+/// The delivery queue (SQS FIFO in AWS: ordered per [`DeliveryJob::group`], deduplicated by
+/// [`DeliveryJob::dedup_id`]). At-least-once all the same: consumers are idempotent.
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
     async fn enqueue(&self, job: &DeliveryJob) -> Result<(), BoxError>;

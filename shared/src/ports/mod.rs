@@ -1,6 +1,6 @@
 //! Ports: the small traits the services need from the outside world. Each has an in-memory
-//! implementation ([`crate::memory`]) and an AWS one ([`crate::dynamo`], [`crate::sns`]); the
-//! contract suite in `shared/tests/contract.rs` runs the same cases against both.
+//! implementation ([`crate::memory`]) and an AWS one ([`crate::aws`]); the contract suite in
+//! `shared/tests/contract.rs` runs the same cases against both.
 
 mod auth;
 mod contacts;
@@ -13,8 +13,8 @@ pub use contacts::{ContactRequestStore, ContactStore, Notifier, Presence};
 pub use messages::{DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, MessageStore, RateGate};
 pub use paging::{Page, PageRequest, decode_cursor, encode_cursor};
 pub use realtime::{
-    Connection, ConnectionGateway, ConnectionStore, Device, DeviceStore, Platform, PostError,
-    PushError, PushSender,
+    Connection, ConnectionGateway, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform,
+    PostError, PushError, PushSender,
 };
 
 /// A stored value with the version its optimistic-concurrency writes are conditioned on.

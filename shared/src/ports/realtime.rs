@@ -4,6 +4,7 @@ use crate::error::BoxError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 
 /// A live WebSocket connection (API Gateway's connection id and who is on it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,4 +112,17 @@ pub trait PushSender: Send + Sync {
         platform: Platform,
         payload: &str,
     ) -> Result<(), PushError>;
+}
+
+/// Per-target progress of delivery jobs, so a redelivered job serves only the targets it has
+/// not served yet and a message makes at most one mobile push per device.
+#[async_trait]
+pub trait DeliveryLedger: Send + Sync {
+    /// The targets (connection ids) already served for the job `job` (its dedup id).
+    async fn served(&self, job: &str) -> Result<HashSet<String>, StoreError>;
+    /// Adds `targets` to what the job served.
+    async fn record_served(&self, job: &str, targets: &[String]) -> Result<(), StoreError>;
+    /// Claims the job's one mobile push to `device`: true the first time, false ever after
+    /// (a conditional write, so two concurrent deliveries cannot both push).
+    async fn claim_push(&self, job: &str, device: &uuid::Uuid) -> Result<bool, StoreError>;
 }

@@ -7,7 +7,10 @@ use crate::domain::{
     DEFAULT_STATUS, Email, OtpCode, PhoneNumber, ProfilePicture, SYSTEM_USERNAME, SessionId,
     StatusText, User, UserId, Username,
 };
-use crate::ports::{OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore};
+use crate::ports::{
+    ConnectionGateway, ConnectionStore, OtpState, OtpStore, PostError, Session, SessionStore,
+    SmsSender, UserStore,
+};
 use crate::{Error, StoreError, crypto};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::Arc;
@@ -59,12 +62,15 @@ pub struct ProfilePatch {
     pub status: Option<StatusText>,
 }
 
-/// The sign-in use cases.
+/// The sign-in use cases, and the end of a session: when it is revoked (logout, or a reused
+/// refresh token) its open sockets are closed too, so the connection ports are injected here.
 pub struct AuthService {
     users: Arc<dyn UserStore>,
     otps: Arc<dyn OtpStore>,
     sessions: Arc<dyn SessionStore>,
     sms: Arc<dyn SmsSender>,
+    connections: Arc<dyn ConnectionStore>,
+    gateway: Arc<dyn ConnectionGateway>,
     tokens: Arc<TokenService>,
     clock: Arc<dyn Clock>,
     otp_key: Vec<u8>,
@@ -86,6 +92,8 @@ impl AuthService {
         otps: Arc<dyn OtpStore>,
         sessions: Arc<dyn SessionStore>,
         sms: Arc<dyn SmsSender>,
+        connections: Arc<dyn ConnectionStore>,
+        gateway: Arc<dyn ConnectionGateway>,
         tokens: Arc<TokenService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -95,6 +103,8 @@ impl AuthService {
             otps,
             sessions,
             sms,
+            connections,
+            gateway,
             tokens,
             clock,
             config,
@@ -309,7 +319,8 @@ impl AuthService {
     }
 
     /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a
-    /// rotated one again revokes the whole session (it has leaked).
+    /// rotated one again revokes the whole session (it has leaked) and closes its sockets:
+    /// whoever holds its access tokens loses the socket too.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Error> {
         let invalid =
             || Error::unauthorized("invalid_refresh_token", "the refresh token is not valid");
@@ -329,7 +340,7 @@ impl AuthService {
             ));
         }
         if !crypto::constant_time_eq(presented.as_bytes(), session.token_hash.as_bytes()) {
-            return Err(self.reuse_detected(&sid).await);
+            return Err(self.reuse_detected(&session).await);
         }
         let (refresh_token, new_hash) = tokens::new_refresh_token(&sid);
         match self
@@ -339,7 +350,7 @@ impl AuthService {
         {
             Ok(()) => {}
             // Rotated (or revoked) in the meantime by a request with the same token: reuse.
-            Err(StoreError::Conflict { .. }) => return Err(self.reuse_detected(&sid).await),
+            Err(StoreError::Conflict { .. }) => return Err(self.reuse_detected(&session).await),
             Err(e) => return Err(e.into()),
         }
         let (access_token, expires_in) = self.tokens.issue_access(&session.user_id, &sid)?;
@@ -350,10 +361,13 @@ impl AuthService {
         })
     }
 
-    async fn reuse_detected(&self, sid: &SessionId) -> Error {
-        tracing::warn!(session = %sid, "refresh token reuse: revoking the session");
-        if let Err(e) = self.sessions.revoke(sid).await {
+    async fn reuse_detected(&self, session: &Session) -> Error {
+        tracing::warn!(session = %session.id, "refresh token reuse: revoking the session");
+        if let Err(e) = self.sessions.revoke(&session.id).await {
             return e.into();
+        }
+        if let Err(e) = self.close_sockets(&session.user_id, &session.id).await {
+            return e;
         }
         Error::unauthorized(
             "refresh_token_reused",
@@ -361,15 +375,33 @@ impl AuthService {
         )
     }
 
-    /// Who a session belongs to, if it exists.
-    pub async fn session_owner(&self, session: &SessionId) -> Result<Option<UserId>, Error> {
-        Ok(self.sessions.get(session).await?.map(|s| s.user_id))
+    /// Logout: ends `user`'s `session`. Its refresh token stops working at once, its open
+    /// sockets are closed, and access tokens issued for it expire within their 15 minutes.
+    pub async fn logout(&self, user: &UserId, session: &SessionId) -> Result<(), Error> {
+        self.sessions.revoke(session).await?;
+        self.close_sockets(user, session).await?;
+        Ok(())
     }
 
-    /// Ends a session: its refresh token stops working at once; access tokens issued for it
-    /// expire within their 15 minutes.
-    pub async fn logout(&self, session: &SessionId) -> Result<(), Error> {
-        Ok(self.sessions.revoke(session).await?)
+    /// Closes every socket opened with `session` (a revoked session keeps no live
+    /// connection). API Gateway answers each close with `$disconnect`, which does the
+    /// bookkeeping; a socket already gone leaves only its row, deleted here.
+    async fn close_sockets(&self, user: &UserId, session: &SessionId) -> Result<(), Error> {
+        for c in self.connections.of_user(user, self.clock.now()).await? {
+            if c.session_id != *session {
+                continue;
+            }
+            match self.gateway.close(&c.connection_id).await {
+                Ok(()) => {}
+                Err(PostError::Gone) => {
+                    self.connections.delete(&c.connection_id).await?;
+                }
+                Err(PostError::Failed(e)) => {
+                    tracing::warn!(error = %e, "closing a revoked session's socket failed; it ends within 2 hours")
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The caller's own account.

@@ -22,6 +22,8 @@ fn harness() -> Harness {
         ports.otps.clone(),
         ports.sessions.clone(),
         ports.sms.clone(),
+        ports.connections.clone(),
+        ports.gateway.clone(),
         tokens,
         clock.clone(),
     );
@@ -277,14 +279,14 @@ async fn a_session_expires_thirty_days_after_its_last_rotation() {
 #[tokio::test]
 async fn logout_ends_the_session() {
     let h = harness();
-    let (_, pair) = h.sign_up("alice").await;
+    let (user, pair) = h.sign_up("alice").await;
     let id = h
         .auth
         .tokens
         .verify_access(&pair.access_token)
         .unwrap()
         .session_id;
-    h.auth.logout(&id).await.unwrap();
+    h.auth.logout(&user.id, &id).await.unwrap();
     assert_eq!(
         h.auth
             .refresh(&pair.refresh_token)

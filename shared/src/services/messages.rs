@@ -150,7 +150,7 @@ impl MessageService {
             }
             match self
                 .messages
-                .send(&message, attempt_guard.as_ref(), true, Some(&gate))
+                .send_to_contact(&message, attempt_guard.as_ref(), Some(&gate))
                 .await
             {
                 Ok(()) => return Ok(SendOutcome::Created(self.committed(message).await)),
@@ -272,8 +272,10 @@ impl MessageService {
     }
 
     /// A page of the conversation with `peer`, each message's status derived from the
-    /// recipient's cursors. Looking at the conversation marks it read (one write, only when
-    /// something was unread) and tells the peer.
+    /// recipient's cursors. The latest page (the seed's plain history GET) marks the
+    /// conversation read (one write, only when something was unread) and tells the peer; a
+    /// catch-up page (`after`) marks what it returns delivered, never read; an older page
+    /// (`before`) changes nothing.
     pub async fn history(
         &self,
         caller: &UserId,
@@ -292,10 +294,27 @@ impl MessageService {
         let row_of = |u: &UserId| rows.iter().find(|r| r.member_id == *u).cloned();
         let mut own = row_of(caller).map(|r| r.cursors).unwrap_or_default();
         let theirs = row_of(peer).map(|r| r.cursors).unwrap_or_default();
-        if let Some(row) = row_of(caller)
-            && let Some(read) = self.read_all(caller, peer, &row).await?
-        {
-            own.read_up_to = Some(read);
+        match range {
+            HistoryRange::Latest => {
+                if let Some(row) = row_of(caller)
+                    && let Some(read) = self.read_all(caller, peer, &row).await?
+                {
+                    own.read_up_to = Some(read);
+                }
+            }
+            HistoryRange::After(_) => {
+                let newest_from_peer = messages
+                    .iter()
+                    .filter(|m| m.sender_id == *peer)
+                    .map(|m| m.id)
+                    .max();
+                if let Some(up_to) = newest_from_peer
+                    && own.delivered_up_to.is_none_or(|d| d < up_to)
+                {
+                    own = self.mark_delivered(caller, peer, &up_to).await?;
+                }
+            }
+            HistoryRange::Before(_) => {}
         }
         let next = if more {
             messages.last().map(|m| m.id)
@@ -600,11 +619,7 @@ impl MessageService {
             let mut message = self.message(sender, &m, Some(&guard), self.clock.now());
             message.client_message_id = Some(external_id.to_owned());
             guard.message_id = message.id;
-            match self
-                .messages
-                .send(&message, Some(&guard), false, None)
-                .await
-            {
+            match self.messages.send_system(&message, Some(&guard)).await {
                 Ok(()) => return Ok(SendOutcome::Created(self.committed(message).await)),
                 Err(StoreError::Conflict { what: "duplicate" }) => {
                     return self

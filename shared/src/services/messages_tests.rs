@@ -8,6 +8,13 @@ use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
 
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+/// Message ids before and after any a test sends (UUIDv7 at the start and end of time).
+const ANCIENT: MessageId = MessageId::from_uuid(uuid::Uuid::from_u128(
+    0x0000_0000_0000_7000_8000_0000_0000_0001,
+));
+const FAR_FUTURE: MessageId = MessageId::from_uuid(uuid::Uuid::from_u128(
+    0xffff_ffff_ffff_7fff_bfff_ffff_ffff_ffff,
+));
 
 struct Harness {
     svc: MessageService,
@@ -474,5 +481,64 @@ async fn external_messages_skip_the_contact_check_and_are_idempotent_on_their_id
             .unwrap_err()
             .code(),
         "user_not_found"
+    );
+}
+
+#[tokio::test]
+async fn catch_up_marks_delivered_never_read_and_only_the_latest_page_marks_read() {
+    let h = harness().await;
+    let first = created(h.svc.send(&h.alice.id, text(&h.bob, "one")).await.unwrap());
+    let second = created(h.svc.send(&h.alice.id, text(&h.bob, "two")).await.unwrap());
+    let status_for_alice = |page: &HistoryPage| -> Vec<MessageStatus> {
+        page.messages.iter().map(|m| m.status).collect()
+    };
+
+    // Bob's phone reconnects and catches up from before the first message.
+    let page = h
+        .svc
+        .history(&h.bob.id, &h.alice.id, HistoryRange::After(ANCIENT), 50)
+        .await
+        .unwrap();
+    assert_eq!(page.messages.len(), 2, "catch-up returns both");
+    let alice_view = h
+        .svc
+        .history(&h.alice.id, &h.bob.id, HistoryRange::Before(FAR_FUTURE), 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        status_for_alice(&alice_view),
+        vec![MessageStatus::Delivered, MessageStatus::Delivered],
+        "catch-up is delivery, not reading: Alice's ticks stay grey"
+    );
+
+    // Paging back through older messages changes nothing either.
+    h.svc
+        .history(&h.bob.id, &h.alice.id, HistoryRange::Before(second.id), 50)
+        .await
+        .unwrap();
+    let alice_view = h
+        .svc
+        .history(&h.alice.id, &h.bob.id, HistoryRange::Before(FAR_FUTURE), 50)
+        .await
+        .unwrap();
+    assert_eq!(alice_view.messages[1].id, first.id);
+    assert_eq!(
+        status_for_alice(&alice_view),
+        vec![MessageStatus::Delivered, MessageStatus::Delivered]
+    );
+
+    // Opening the chat (the seed's plain GET) reads it.
+    h.svc
+        .history(&h.bob.id, &h.alice.id, HistoryRange::Latest, 50)
+        .await
+        .unwrap();
+    let alice_view = h
+        .svc
+        .history(&h.alice.id, &h.bob.id, HistoryRange::Before(FAR_FUTURE), 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        status_for_alice(&alice_view),
+        vec![MessageStatus::Read, MessageStatus::Read]
     );
 }

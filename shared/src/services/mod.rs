@@ -1,15 +1,19 @@
-//! Business rules, written against the ports only.
+//! Business rules, written against the ports only: one service per file.
 
 pub mod auth;
 pub mod contacts;
+pub mod delivery;
+pub mod devices;
 pub mod messages;
+pub mod presence;
 pub mod realtime;
 pub mod tokens;
 
 pub use auth::{AuthService, NewProfile, OtpSent, ProfilePatch, Verified};
 pub use contacts::{ContactService, Recipient, RequestOutcome, RequestWithProfile};
+pub use delivery::{Delivered, DeliveryService};
+pub use devices::DeviceService;
 pub use messages::{HistoryPage, MessageService, NewMessage, SendOutcome};
-pub use realtime::{
-    ConnectionPresence, Delivered, DeliveryService, DeviceService, RealtimeService,
-};
+pub use presence::ConnectionPresence;
+pub use realtime::RealtimeService;
 pub use tokens::{Identity, TokenPair, TokenService};

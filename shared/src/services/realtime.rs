@@ -1,22 +1,19 @@
-//! Real time: WebSocket connections and their frames, presence, and the delivery of queued
-//! jobs to every live connection (or a mobile push when there is none).
+//! Real time: WebSocket connections (`$connect`, `$disconnect`) and the frames they carry
+//! (`$default`), behind the `ws_connect` function. Presence, delivery and devices have their
+//! own services beside this one.
 
 use super::{MessageService, NewMessage, SendOutcome, TokenService};
 use crate::clock::Clock;
 use crate::domain::{Content, MessageKind, UserId};
-use crate::error::BoxError;
 use crate::frames::{
     AckEvent, ClientFrame, ConnEvent, Empty, ErrorEvent, PresenceEvent, ServerFrame, TypingEvent,
 };
 use crate::ports::{
     Connection, ConnectionGateway, ConnectionStore, ContactStore, DeliveryJob, DeliveryQueue,
-    Device, DeviceStore, PageRequest, Platform, PostError, Presence, PushError, PushSender,
-    SessionStore, UserStore,
+    PageRequest, PostError, SessionStore, UserStore,
 };
-use crate::{Error, StoreError, crypto};
-use async_trait::async_trait;
+use crate::{Error, StoreError};
 use chrono::TimeDelta;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Seconds between client pings that the server asks for (API Gateway's idle timeout is 10
@@ -26,10 +23,6 @@ pub const HEARTBEAT_SECS: u32 = 300;
 pub const CONNECTION_TTL: TimeDelta = TimeDelta::hours(3);
 /// Contacts per presence delivery job.
 const PRESENCE_FANOUT: usize = 100;
-
-fn frame_bytes(frame: &ServerFrame) -> Vec<u8> {
-    serde_json::to_vec(frame).unwrap_or_default()
-}
 
 /// Everything a WebSocket connection does, behind the `ws_connect` function.
 pub struct RealtimeService {
@@ -103,32 +96,6 @@ impl RealtimeService {
         Ok(())
     }
 
-    /// Closes every socket opened with `session` (after logout: a revoked session keeps no
-    /// live connection). API Gateway answers each close with `$disconnect`, which does the
-    /// bookkeeping; a socket already gone leaves only its row, deleted here.
-    pub async fn close_session(
-        &self,
-        user: &UserId,
-        session: &crate::domain::SessionId,
-    ) -> Result<usize, Error> {
-        let mut closed = 0;
-        for c in self.connections.of_user(user, self.clock.now()).await? {
-            if c.session_id != *session {
-                continue;
-            }
-            match self.gateway.close(&c.connection_id).await {
-                Ok(()) => closed += 1,
-                Err(PostError::Gone) => {
-                    self.connections.delete(&c.connection_id).await?;
-                }
-                Err(PostError::Failed(e)) => {
-                    tracing::warn!(error = %e, "closing a revoked session's socket failed; it ends within 2 hours")
-                }
-            }
-        }
-        Ok(closed)
-    }
-
     async fn touch_last_seen(
         &self,
         user: &UserId,
@@ -194,7 +161,7 @@ impl RealtimeService {
     }
 
     async fn post(&self, connection_id: &str, frame: &ServerFrame) {
-        match self.gateway.post(connection_id, &frame_bytes(frame)).await {
+        match self.gateway.post(connection_id, &frame.to_wire()).await {
             Ok(()) => {}
             Err(PostError::Gone) => {
                 if let Err(e) = self.connections.delete(connection_id).await {
@@ -309,185 +276,6 @@ impl RealtimeService {
                 };
                 self.post(&c.connection_id, &ServerFrame::Ack(ack)).await;
             }
-        }
-        Ok(())
-    }
-}
-
-/// What one delivery job did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Delivered {
-    /// Frames posted to live connections.
-    pub posted: usize,
-    /// Connections found closed (410) and forgotten.
-    pub gone: usize,
-    /// Mobile pushes sent to users without a live connection.
-    pub pushed: usize,
-}
-
-/// The `push` function's work: a queued job to every device of its users.
-pub struct DeliveryService {
-    pub(crate) connections: Arc<dyn ConnectionStore>,
-    pub(crate) gateway: Arc<dyn ConnectionGateway>,
-    pub(crate) devices: Arc<dyn DeviceStore>,
-    pub(crate) push: Arc<dyn PushSender>,
-    pub(crate) clock: Arc<dyn Clock>,
-}
-
-impl DeliveryService {
-    /// Delivers `job`. Fails (so the queue redelivers it) only when a live connection or a
-    /// push could not be reached for a reason other than being gone; deliveries are
-    /// at-least-once and clients drop frames whose id they already have.
-    pub async fn deliver(&self, job: &DeliveryJob) -> Result<Delivered, BoxError> {
-        let bytes = frame_bytes(&job.frame);
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let mut done = Delivered::default();
-        let mut failure: Option<BoxError> = None;
-        let mut seen = HashSet::new();
-        for user in job.to.iter().filter(|u| seen.insert(**u)) {
-            let mut live = 0;
-            for c in self.connections.of_user(user, self.clock.now()).await? {
-                match self.gateway.post(&c.connection_id, &bytes).await {
-                    Ok(()) => live += 1,
-                    Err(PostError::Gone) => {
-                        self.connections.delete(&c.connection_id).await?;
-                        done.gone += 1;
-                    }
-                    Err(PostError::Failed(e)) => failure = Some(e),
-                }
-            }
-            done.posted += live;
-            if live == 0 && job.push.contains(user) {
-                for d in self.devices.list(user).await? {
-                    match self.push.push(&d.endpoint_arn, d.platform, &text).await {
-                        Ok(()) => done.pushed += 1,
-                        Err(PushError::Disabled) => {
-                            self.devices.delete(user, &d.id).await?;
-                            if let Err(e) = self.push.unregister(&d.endpoint_arn).await {
-                                tracing::warn!(error = %e, "deleting a disabled endpoint failed");
-                            }
-                        }
-                        Err(PushError::Failed(e)) => failure = Some(e),
-                    }
-                }
-            }
-        }
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(done),
-        }
-    }
-}
-
-/// [`Presence`] from the connection store: online = at least one live connection.
-pub struct ConnectionPresence {
-    pub(crate) connections: Arc<dyn ConnectionStore>,
-    pub(crate) clock: Arc<dyn Clock>,
-}
-
-impl ConnectionPresence {
-    pub fn new(connections: Arc<dyn ConnectionStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { connections, clock }
-    }
-}
-
-#[async_trait]
-impl Presence for ConnectionPresence {
-    async fn online(&self, users: &[UserId]) -> Result<HashSet<UserId>, StoreError> {
-        let now = self.clock.now();
-        let mut set = tokio::task::JoinSet::new();
-        for user in users.iter().copied() {
-            let connections = self.connections.clone();
-            set.spawn(async move {
-                connections
-                    .of_user(&user, now)
-                    .await
-                    .map(|c| (user, !c.is_empty()))
-            });
-        }
-        let mut online = HashSet::new();
-        while let Some(res) = set.join_next().await {
-            let (user, on) = res.map_err(|e| StoreError::Unavailable(Box::new(e)))??;
-            if on {
-                online.insert(user);
-            }
-        }
-        Ok(online)
-    }
-}
-
-/// Push-token registration.
-pub struct DeviceService {
-    pub(crate) devices: Arc<dyn DeviceStore>,
-    pub(crate) push: Arc<dyn PushSender>,
-    pub(crate) clock: Arc<dyn Clock>,
-}
-
-/// Namespace of device ids (UUIDv5 of user and token hash: re-registering replaces).
-const DEVICE_NAMESPACE: uuid::Uuid =
-    uuid::Uuid::from_u128(0x2b8e_4a61_9c3f_4d17_8a5e_0f6b_3c9d_7e02);
-
-impl DeviceService {
-    /// Registers a push token: creates (or finds) its SNS platform endpoint and stores it.
-    pub async fn register(
-        &self,
-        user: &UserId,
-        platform: &str,
-        token: &str,
-    ) -> Result<Device, Error> {
-        let platform = match platform {
-            "fcm" => Platform::Fcm,
-            "apns" => Platform::Apns,
-            _ => {
-                return Err(Error::validation(
-                    "invalid_platform",
-                    "platform must be fcm or apns",
-                ));
-            }
-        };
-        if token.is_empty() || token.len() > 4096 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Error::validation(
-                "invalid_push_token",
-                "token must be 1-4096 printable characters",
-            ));
-        }
-        if !self.push.supports(platform) {
-            return Err(Error::validation(
-                "platform_unavailable",
-                format!("this deployment cannot push to {platform:?} devices"),
-            ));
-        }
-        let endpoint_arn = self
-            .push
-            .register(platform, token)
-            .await
-            .map_err(Error::Unavailable)?;
-        let token_hash = hex::encode(crypto::sha256(token.as_bytes()));
-        let device = Device {
-            id: uuid::Uuid::new_v5(&DEVICE_NAMESPACE, format!("{user}:{token_hash}").as_bytes()),
-            user_id: *user,
-            platform,
-            token_hash,
-            endpoint_arn,
-            created_at: self.clock.now(),
-        };
-        self.devices.put(&device).await?;
-        Ok(device)
-    }
-
-    pub async fn list(&self, user: &UserId) -> Result<Vec<Device>, Error> {
-        Ok(self.devices.list(user).await?)
-    }
-
-    /// Unregisters a device and deletes its platform endpoint.
-    pub async fn remove(&self, user: &UserId, id: &uuid::Uuid) -> Result<(), Error> {
-        let device = self
-            .devices
-            .delete(user, id)
-            .await?
-            .ok_or_else(|| Error::not_found("device_not_found", "no such device of yours"))?;
-        if let Err(e) = self.push.unregister(&device.endpoint_arn).await {
-            tracing::warn!(error = %e, "deleting the platform endpoint failed; the device is unregistered");
         }
         Ok(())
     }

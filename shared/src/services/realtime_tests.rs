@@ -4,8 +4,10 @@ use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::domain::User;
 use crate::frames::ServerFrame;
-use crate::ports::{ConnectionGateway, Session};
+use crate::ports::{ConnectionGateway, Device, Session};
+use crate::services::{Delivered, DeliveryService};
 use crate::services::{Recipient, RequestOutcome};
+use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::Value;
 
@@ -119,7 +121,7 @@ async fn connecting_needs_a_valid_token_of_a_live_session() {
         (u.id, h.clock.now() + CONNECTION_TTL)
     );
     let sid = h.app.tokens.verify_access(&token).unwrap().session_id;
-    h.app.auth.logout(&sid).await.unwrap();
+    h.app.auth.logout(&u.id, &sid).await.unwrap();
     assert_eq!(
         h.app
             .realtime
@@ -346,13 +348,14 @@ async fn a_job_reaches_every_live_connection_and_forgets_gone_ones() {
         push: vec![b.id],
         frame,
     };
-    let done = h.app.delivery.deliver(&job).await.unwrap();
+    let done = h.app.delivery.deliver(&job, 1).await.unwrap();
     assert_eq!(
         done,
         Delivered {
             posted: 2,
             gone: 1,
-            pushed: 0
+            pushed: 0,
+            skipped: 0
         }
     );
     assert_eq!(h.frames_to("b2").len(), 1);
@@ -397,13 +400,14 @@ async fn users_without_a_live_connection_get_a_mobile_push_and_dead_endpoints_ar
         push: vec![b.id],
         frame,
     };
-    let done = h.app.delivery.deliver(&job).await.unwrap();
+    let done = h.app.delivery.deliver(&job, 1).await.unwrap();
     assert_eq!(
         done,
         Delivered {
             posted: 0,
             gone: 0,
-            pushed: 1
+            pushed: 1,
+            skipped: 0
         }
     );
     assert_eq!(h.handles.push.sent()[0].endpoint, d1.endpoint_arn);
@@ -423,7 +427,7 @@ async fn users_without_a_live_connection_get_a_mobile_push_and_dead_endpoints_ar
         frame: ServerFrame::Pong(crate::frames::Empty {}),
     };
     assert_eq!(
-        h.app.delivery.deliver(&silent).await.unwrap().pushed,
+        h.app.delivery.deliver(&silent, 1).await.unwrap().pushed,
         0,
         "receipts never push"
     );
@@ -452,6 +456,7 @@ async fn a_post_that_fails_for_another_reason_fails_the_job_so_it_is_retried() {
         gateway: Arc::new(Broken),
         devices: h.ports.devices.clone(),
         push: h.ports.push.clone(),
+        ledger: h.ports.ledger.clone(),
         clock: h.clock.clone(),
     };
     let job = DeliveryJob {
@@ -459,11 +464,87 @@ async fn a_post_that_fails_for_another_reason_fails_the_job_so_it_is_retried() {
         push: vec![b.id],
         frame: ServerFrame::Pong(crate::frames::Empty {}),
     };
-    assert!(delivery.deliver(&job).await.is_err());
+    assert!(delivery.deliver(&job, 1).await.is_err());
     assert!(
         h.ports.connections.get("b1").await.unwrap().is_some(),
         "a failed post does not forget the connection"
     );
+}
+
+/// The recording gateway, except that the `fail_at`-th post (counting from 1) fails once.
+struct FailsOnce {
+    inner: Arc<crate::memory::RecordingGateway>,
+    posts: std::sync::atomic::AtomicUsize,
+    fail_at: usize,
+}
+
+#[async_trait]
+impl ConnectionGateway for FailsOnce {
+    async fn post(&self, id: &str, data: &[u8]) -> Result<(), PostError> {
+        let n = self.posts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if n == self.fail_at {
+            return Err(PostError::Failed("throttled".into()));
+        }
+        ConnectionGateway::post(&*self.inner, id, data).await
+    }
+
+    async fn close(&self, id: &str) -> Result<(), PostError> {
+        ConnectionGateway::close(&*self.inner, id).await
+    }
+}
+
+#[tokio::test]
+async fn a_job_failing_at_its_kth_post_is_redelivered_to_the_rest_only_and_pushes_once() {
+    let h = harness();
+    let (b, tb) = h.user("bob", 2).await;
+    let (c, _) = h.user("carol", 3).await;
+    for id in ["b1", "b2", "b3"] {
+        h.app.realtime.connect(id, Some(&tb), None).await.unwrap();
+    }
+    for token in ["token-1", "token-2"] {
+        h.app.devices.register(&c.id, "fcm", token).await.unwrap();
+    }
+    let delivery = DeliveryService {
+        connections: h.ports.connections.clone(),
+        gateway: Arc::new(FailsOnce {
+            inner: h.handles.gateway.clone(),
+            posts: Default::default(),
+            fail_at: 2,
+        }),
+        devices: h.ports.devices.clone(),
+        push: h.ports.push.clone(),
+        ledger: h.ports.ledger.clone(),
+        clock: h.clock.clone(),
+    };
+    let job = DeliveryJob {
+        to: vec![b.id, c.id],
+        push: vec![b.id, c.id],
+        frame: ServerFrame::Pong(crate::frames::Empty {}),
+    };
+    assert!(
+        delivery.deliver(&job, 1).await.is_err(),
+        "the failed post fails the job"
+    );
+    let redelivered = delivery.deliver(&job, 2).await.unwrap();
+    assert_eq!(
+        redelivered,
+        Delivered {
+            posted: 1,
+            gone: 0,
+            pushed: 0,
+            skipped: 4
+        },
+        "the redelivery posts to the one connection it missed, skips two and both devices"
+    );
+    for id in ["b1", "b2", "b3"] {
+        let pongs = h
+            .frames_to(id)
+            .into_iter()
+            .filter(|f| f["t"] == "PONG")
+            .count();
+        assert_eq!(pongs, 1, "{id} got the frame exactly once");
+    }
+    assert_eq!(h.handles.push.sent().len(), 2, "one push per device, ever");
 }
 
 #[tokio::test]
@@ -505,7 +586,7 @@ async fn ending_a_session_closes_only_its_sockets() {
     // s1b's client vanished without $disconnect: its close answers 410.
     h.handles.gateway.close("s1b");
     let sid = h.app.tokens.verify_access(&t1).unwrap().session_id;
-    h.app.end_session(&a.id, &sid).await.unwrap();
+    h.app.auth.logout(&a.id, &sid).await.unwrap();
     assert_eq!(h.handles.gateway.closed_by_server(), vec!["s1a".to_owned()]);
     assert_eq!(
         h.ports.connections.get("s1b").await.unwrap(),
@@ -542,10 +623,11 @@ async fn a_reused_refresh_token_also_closes_the_sessions_sockets() {
         .await
         .unwrap();
     h.app
+        .auth
         .refresh(&tokens.refresh_token)
         .await
         .expect("the first use rotates");
-    let err = h.app.refresh(&tokens.refresh_token).await.unwrap_err();
+    let err = h.app.auth.refresh(&tokens.refresh_token).await.unwrap_err();
     assert_eq!(err.code(), "refresh_token_reused");
     assert_eq!(
         h.handles.gateway.closed_by_server(),

@@ -1,4 +1,6 @@
-//! Every DynamoDB key format, in one place. Golden-item tests in the adapters pin them.
+//! Every DynamoDB key format, in one place: the `pk`/`sk` values of each item and the values of
+//! index key attributes (the tables and attribute names themselves are in [`super::tables`]).
+//! Golden-item tests in the adapters pin them.
 
 use crate::domain::{
     ConversationId, MessageId, PhoneNumber, RequestId, SessionId, UserId, Username,
@@ -100,6 +102,16 @@ pub const SEND_RATE_SK: &str = "RATE#send";
 /// `connections` table: one live WebSocket connection.
 pub fn connection_pk(connection_id: &str) -> String {
     format!("CONN#{connection_id}")
+}
+
+/// `connections` table: the targets a delivery job (by its dedup id) has served.
+pub fn delivery_progress_pk(job: &str) -> String {
+    format!("JOB#{job}")
+}
+
+/// `connections` table: the claim of a delivery job's one mobile push to a device.
+pub fn push_claim_pk(job: &str, device: &uuid::Uuid) -> String {
+    format!("JOB#{job}#PUSH#{device}")
 }
 
 /// `devices` table: partition of one user's devices (same shape as [`user_pk`]).

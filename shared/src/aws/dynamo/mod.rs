@@ -1,16 +1,25 @@
 //! DynamoDB implementations of the store ports (serde_dynamo items, conditional writes).
+//!
+//! What the code knows about the tables lives in two files, one per question:
+//! - [`tables`]: which tables and indexes exist (names, key attributes, TTL) and how to create
+//!   them; template.yaml is checked against it.
+//! - [`keys`]: what goes into the key attributes: every `pk`/`sk` format and index key value.
+//!
+//! The adapters (one file per port family) own their item structs; golden-item tests beside
+//! each pin the exact stored items.
 
 mod auth;
 mod contacts;
+pub mod keys;
 mod messages;
 mod realtime;
-mod schema;
+pub mod tables;
 
 pub use auth::{DynamoOtpStore, DynamoSessionStore, DynamoUserStore};
 pub use contacts::DynamoContacts;
 pub use messages::{DEDUP_TTL, DynamoMessages};
-pub use realtime::{DynamoConnections, DynamoDevices};
-pub use schema::ensure_tables;
+pub use realtime::{DELIVERY_PROGRESS_TTL, DynamoConnections, DynamoDevices, DynamoLedger};
+pub use tables::{TableNames, ensure_tables};
 
 use crate::StoreError;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -101,25 +110,21 @@ pub(crate) async fn get_item(
     Ok(out.item)
 }
 
-/// Every item `query` returns, following `LastEvaluatedKey` page after page.
-pub(crate) async fn query_all(
+/// Every item `query` returns, page after page (the SDK's paginator follows
+/// `LastEvaluatedKey`), parsed as `T`.
+pub(crate) async fn query_all<T: DeserializeOwned>(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-) -> Result<Vec<Item>, StoreError> {
-    let mut found = Vec::new();
-    let mut start: Option<Item> = None;
-    loop {
-        let page = query
-            .clone()
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(unavailable)?;
-        found.extend(page.items.unwrap_or_default());
-        match page.last_evaluated_key {
-            Some(k) => start = Some(k),
-            None => return Ok(found),
-        }
-    }
+) -> Result<Vec<T>, StoreError> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(from_item)
+        .collect()
 }
 
 /// One page of a listing: runs `query` with `Limit = limit + 1`, parses each item into its

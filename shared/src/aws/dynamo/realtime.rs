@@ -1,9 +1,9 @@
+use super::keys;
+use super::tables::CONNECTIONS_BY_USER;
 use super::{Item, from_item, n, s, store_error, to_item};
 use crate::StoreError;
 use crate::domain::UserId;
-use crate::keys;
-use crate::ports::{Connection, ConnectionStore, Device, DeviceStore};
-use crate::tables::CONNECTIONS_BY_USER;
+use crate::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -102,11 +102,11 @@ impl ConnectionStore for DynamoConnections {
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":u", s(user.to_string()))
             .expression_attribute_values(":now", n(now.timestamp()));
-        super::query_all(query)
+        Ok(super::query_all::<ConnectionItem>(query)
             .await?
             .into_iter()
-            .map(|i| from_item::<ConnectionItem>(i).map(|c| c.connection))
-            .collect()
+            .map(|c| c.connection)
+            .collect())
     }
 
     async fn mark_greeted(&self, id: &str) -> Result<bool, StoreError> {
@@ -187,11 +187,11 @@ impl DeviceStore for DynamoDevices {
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(keys::devices_pk(user)))
             .consistent_read(true);
-        super::query_all(query)
+        Ok(super::query_all::<DeviceItem>(query)
             .await?
             .into_iter()
-            .map(|i| from_item::<DeviceItem>(i).map(|d| d.device))
-            .collect()
+            .map(|d| d.device)
+            .collect())
     }
 
     async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError> {
@@ -275,5 +275,89 @@ mod tests {
         );
         assert_eq!(item.get("platform"), Some(&AV::S("fcm".into())));
         assert_eq!(from_item::<DeviceItem>(item).unwrap().device, d);
+    }
+}
+
+/// How long delivery progress is kept: longer than a job can live in the queue and its
+/// dead-letter queue (14 days), so a redriven job still skips what it served.
+pub const DELIVERY_PROGRESS_TTL: chrono::TimeDelta = chrono::TimeDelta::days(15);
+
+/// [`DeliveryLedger`] on the `connections` table: `JOB#<job>` holds the set of connection ids
+/// served (`served`, a string set), `JOB#<job>#PUSH#<device>` is a push claim. Both expire.
+#[derive(Clone)]
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+}
+
+impl DynamoLedger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn expiry() -> aws_sdk_dynamodb::types::AttributeValue {
+        n((Utc::now() + DELIVERY_PROGRESS_TTL).timestamp())
+    }
+}
+
+#[async_trait]
+impl DeliveryLedger for DynamoLedger {
+    async fn served(&self, job: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct Progress {
+            #[serde(default)]
+            served: std::collections::HashSet<String>,
+        }
+        Ok(super::get_item(
+            &self.client,
+            &self.table,
+            super::pk_key(keys::delivery_progress_pk(job)),
+        )
+        .await?
+        .map(from_item::<Progress>)
+        .transpose()?
+        .map(|p| p.served)
+        .unwrap_or_default())
+    }
+
+    async fn record_served(&self, job: &str, targets: &[String]) -> Result<(), StoreError> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::pk_key(keys::delivery_progress_pk(job))))
+            .update_expression("ADD served :t SET #ttl = :ttl")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(
+                ":t",
+                aws_sdk_dynamodb::types::AttributeValue::Ss(targets.to_vec()),
+            )
+            .expression_attribute_values(":ttl", Self::expiry())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn claim_push(&self, job: &str, device: &uuid::Uuid) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::push_claim_pk(job, device)))
+            .item("ttl", Self::expiry())
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match res.map_err(|e| store_error(e, "claimed")) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -1,9 +1,9 @@
+use super::keys;
+use super::tables::{REQUESTS_BY_RECEIVER, REQUESTS_BY_SENDER};
 use super::{Item, from_item, s, to_item, transaction_error};
 use crate::StoreError;
 use crate::domain::{Contact, ContactRequest, RequestId, RequestStatus, UserId};
-use crate::keys;
 use crate::ports::{ContactRequestStore, ContactStore, Page, PageRequest, decode_cursor};
-use crate::tables::{REQUESTS_BY_RECEIVER, REQUESTS_BY_SENDER};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
@@ -169,7 +169,7 @@ impl DynamoContacts {
 
     async fn pending_by(
         &self,
-        index: crate::tables::IndexDef,
+        index: super::tables::IndexDef,
         user: &UserId,
         page: &PageRequest,
     ) -> Result<Page<ContactRequest>, StoreError> {

@@ -1,7 +1,7 @@
+use super::keys;
 use super::{Item, from_item, n, s, store_error, to_item, transaction_error};
 use crate::StoreError;
 use crate::domain::{PhoneNumber, SessionId, User, UserId, Username};
-use crate::keys;
 use crate::ports::{
     OtpState, OtpStore, Page, PageRequest, Session, SessionStore, UserStore, Versioned,
     decode_cursor,
@@ -261,7 +261,7 @@ impl UserStore for DynamoUserStore {
         prefix: &str,
         page: &PageRequest,
     ) -> Result<Page<User>, StoreError> {
-        let index = crate::tables::USERS_BY_USERNAME;
+        let index = super::tables::USERS_BY_USERNAME;
         let partition = keys::username_search_prefix(prefix);
         let mut query = self
             .client

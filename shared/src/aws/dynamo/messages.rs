@@ -1,11 +1,11 @@
+use super::keys;
+use super::tables::CONVERSATIONS_BY_ACTIVITY;
 use super::{Item, batch_get, codec, from_item, n, s, store_error, to_item, transaction_error};
 use crate::StoreError;
 use crate::domain::{Content, Conversation, ConversationId, Message, MessageId, UserId};
-use crate::keys;
 use crate::ports::{
     DedupGuard, HistoryRange, MessageStore, Page, PageRequest, RateGate, decode_cursor,
 };
-use crate::tables::CONVERSATIONS_BY_ACTIVITY;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
@@ -78,6 +78,14 @@ fn av<T: Serialize>(v: T) -> Result<AttributeValue, StoreError> {
 use super::pk_sk_key as key;
 
 use super::unavailable;
+
+/// The sender's rate state (`USER#<sender>` / `RATE#send` in `conversations`), written by
+/// update expressions in the send transaction.
+#[derive(Deserialize)]
+struct RateItem {
+    /// GCRA theoretical arrival time, epoch microseconds.
+    tat: i64,
+}
 
 /// [`MessageStore`] on the `messages` and `conversations` tables (and a condition check on
 /// `contacts`): a send is one `TransactWriteItems`.
@@ -183,9 +191,10 @@ impl DynamoMessages {
     }
 }
 
-#[async_trait]
-impl MessageStore for DynamoMessages {
-    async fn send(
+impl DynamoMessages {
+    /// The send transaction of both [`MessageStore`] send operations; `require_contacts` adds
+    /// the contacts-table condition check.
+    async fn write_send(
         &self,
         m: &Message,
         guard: Option<&DedupGuard>,
@@ -244,6 +253,22 @@ impl MessageStore for DynamoMessages {
             .map_err(|e| transaction_error(e, &whats))?;
         Ok(())
     }
+}
+
+#[async_trait]
+impl MessageStore for DynamoMessages {
+    async fn send_to_contact(
+        &self,
+        m: &Message,
+        guard: Option<&DedupGuard>,
+        rate: Option<&RateGate>,
+    ) -> Result<(), StoreError> {
+        self.write_send(m, guard, true, rate).await
+    }
+
+    async fn send_system(&self, m: &Message, guard: Option<&DedupGuard>) -> Result<(), StoreError> {
+        self.write_send(m, guard, false, None).await
+    }
 
     async fn guard(&self, scope: &str, key_: &str) -> Result<Option<DedupGuard>, StoreError> {
         let k = key(keys::dedup_pk(scope, key_), keys::DEDUP_SK.to_owned());
@@ -273,15 +298,7 @@ impl MessageStore for DynamoMessages {
         let Some(item) = self.get_item(&self.conversations, k).await? else {
             return Ok(None);
         };
-        match item.get("tat") {
-            Some(AttributeValue::N(v)) => v
-                .parse()
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(Box::new(e))),
-            _ => Err(StoreError::Corrupt(
-                "rate item without a numeric tat".into(),
-            )),
-        }
+        Ok(Some(from_item::<RateItem>(item)?.tat))
     }
 
     async fn history(
@@ -312,7 +329,8 @@ impl MessageStore for DynamoMessages {
         };
         let mut out = Vec::with_capacity(limit);
         let mut start: Option<Item> = None;
-        // A page of DynamoDB stops at 1 MB: keep reading until `limit` or the end.
+        // A page of DynamoDB stops at 1 MB: keep reading until `limit` or the end. Hand-written,
+        // not the SDK paginator: each page asks only for what is still missing.
         loop {
             let page = self
                 .client
@@ -464,33 +482,27 @@ impl MessageStore for DynamoMessages {
         sender: &UserId,
         after: &MessageId,
     ) -> Result<u32, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.messages)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+            .filter_expression("senderId = :s AND #id <> :after")
+            .expression_attribute_names("#id", "id")
+            .expression_attribute_values(":pk", s(keys::conversation_messages_pk(conversation)))
+            .expression_attribute_values(":lo", s(keys::message_sk(after)))
+            .expression_attribute_values(":hi", s(keys::MESSAGE_SK_END))
+            .expression_attribute_values(":s", s(sender.to_string()))
+            .expression_attribute_values(":after", s(after.to_string()))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .consistent_read(true)
+            .into_paginator()
+            .send();
         let mut count = 0u32;
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.messages)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-                .filter_expression("senderId = :s AND #id <> :after")
-                .expression_attribute_names("#id", "id")
-                .expression_attribute_values(":pk", s(keys::conversation_messages_pk(conversation)))
-                .expression_attribute_values(":lo", s(keys::message_sk(after)))
-                .expression_attribute_values(":hi", s(keys::MESSAGE_SK_END))
-                .expression_attribute_values(":s", s(sender.to_string()))
-                .expression_attribute_values(":after", s(after.to_string()))
-                .select(aws_sdk_dynamodb::types::Select::Count)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
+        while let Some(page) = pages.try_next().await.map_err(unavailable)? {
             count += page.count as u32;
-            match page.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(count),
-            }
         }
+        Ok(count)
     }
 }
 

@@ -1,0 +1,13 @@
+//! The AWS implementations of the ports, side by side like [`crate::memory`]:
+//! - [`dynamo`]: every store port (DynamoDB tables, their schema and key formats).
+//! - [`sqs`]: the delivery queue.
+//! - [`sns`]: SMS (OTP texts); [`sns_push`]: mobile push through SNS platform endpoints.
+//! - [`apigw`]: the connection gateway (API Gateway management API `PostToConnection`).
+//!
+//! Adapters see SDK types and ports, never HTTP; services never see an SDK type.
+
+pub mod apigw;
+pub mod dynamo;
+pub mod sns;
+pub mod sns_push;
+pub mod sqs;
