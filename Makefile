@@ -11,11 +11,20 @@ MOTO_PORT ?= 5000
 SAM := .venv-tools/bin/sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test run moto lint-template build deploy venv clean-venv
+.PHONY: test api-check fuzz run moto lint-template build deploy venv clean-venv
 
 ## test: fmt, clippy, cargo tests against a throwaway moto server, template lint (what CI runs)
 test:
 	scripts/test.sh
+
+## api-check: docs/openapi.json validated, schemathesis and a generated client against the local gateway
+api-check:
+	scripts/api-check.sh
+
+## fuzz: the property tests of the input decoders, each for FUZZ_SECONDS (default 60) of fresh inputs
+FUZZ_SECONDS ?= 60
+fuzz:
+	WHATSPE_FUZZ_SECONDS=$(FUZZ_SECONDS) cargo test -p whatspe --test properties -- --test-threads=2 --nocapture
 
 ## run: the local gateway with in-memory stores (no setup)
 run:
@@ -43,9 +52,9 @@ build:
 deploy: build
 	$(SAM) deploy --config-env $(ENV) $(DEPLOY_ARGS)
 
-## venv: create both Python tool venvs (moto; cfn-lint + sam)
+## venv: create the Python tool venvs (moto; cfn-lint + sam; the API contract tools)
 venv:
 	scripts/venv.sh all
 
 clean-venv:
-	rm -rf .venv .venv-tools
+	rm -rf .venv .venv-tools .venv-api

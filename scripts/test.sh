@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it (make test / .ci/run): formatting, clippy, every cargo
-# test with a moto server up for the AWS adapter tests, then the SAM template lint.
+# test with a moto server up for the AWS adapter tests, the API contract checks against the
+# local gateway (scripts/api-check.sh), then the SAM template lint.
 # Needs only cargo, Python 3.11+ with venv and pip, and a package index.
 set -euo pipefail
 
@@ -16,6 +17,7 @@ step() {
 
 ensure_moto_venv
 ensure_tools_venv
+ensure_api_venv
 
 # rustup installs that lack the components (a minimal profile) get them here.
 if command -v rustup >/dev/null 2>&1; then
@@ -44,4 +46,5 @@ step cargo test --workspace
 
 stop_moto
 
+step scripts/api-check.sh
 scripts/lint-template.sh

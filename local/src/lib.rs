@@ -26,6 +26,7 @@ use whatspe::memory::{MemoryQueue, RecordingNotifier, RecordingPush, SmsOutbox, 
 use whatspe::ports::Notifier;
 use whatspe::ports::SmsSender;
 
+pub mod openapi;
 pub mod queue;
 pub mod stream;
 pub mod ws;
@@ -214,6 +215,7 @@ pub async fn build_with(
                 .route("/_local/sms", get(sms_outbox))
                 .with_state(local),
         )
+        .route("/api/openapi.json", get(openapi_json))
         .merge(
             Router::new()
                 .route("/ws", get(ws::upgrade))
@@ -306,6 +308,14 @@ async fn sms_outbox(
         .map(|p| PhoneNumber::parse(&p, &local.default_cc))
         .transpose()?;
     Ok(Json(local.outbox.messages(phone.as_ref())))
+}
+
+/// `GET /api/openapi.json` (local only): the REST API's OpenAPI document.
+async fn openapi_json() -> impl axum::response::IntoResponse {
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        openapi::json(),
+    )
 }
 
 /// One log line per request: method, path (never the query: it may carry tokens), status, time.

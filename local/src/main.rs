@@ -8,6 +8,7 @@ const USAGE: &str = "\
 whatspe-local: the WhatsPe local gateway
 
 USAGE: whatspe-local [--host HOST] [--port PORT] [--store memory|aws] [--init]
+       whatspe-local --print-openapi
 
   --host   address to listen on (default 127.0.0.1)
   --port   port to listen on (default 3000; 0 picks a free one)
@@ -16,6 +17,9 @@ USAGE: whatspe-local [--host HOST] [--port PORT] [--store memory|aws] [--init]
                 Local) or real AWS; the default when AWS_ENDPOINT_URL[_DYNAMODB] is set.
   --init   with aws: create the missing tables and the delivery queue, print the queue URL
            and exit (for `cargo lambda watch` against an emulator).
+  --print-openapi  print the REST API's OpenAPI document and exit
+                   (`cargo run -p whatspe-local -- --print-openapi > docs/openapi.json`);
+                   the gateway also serves it at /api/openapi.json.
 
 Configuration comes from WHATSPE_* environment variables (see README); secrets that are not
 set are generated at random for this process.";
@@ -55,6 +59,10 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--init" => args.init = true,
+            "--print-openapi" => {
+                print!("{}", whatspe_local::openapi::json());
+                std::process::exit(0);
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);

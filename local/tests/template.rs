@@ -4,6 +4,9 @@
 //! (least privilege), no less (it would fail in AWS), and no wildcard resource except where
 //! AWS gives no narrower ARN.
 
+mod routes;
+
+use routes::{served, shape};
 use serde_yaml::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,32 +32,6 @@ fn functions(doc: &Value) -> BTreeMap<String, Value> {
                 .to_owned();
             (binary, r["Properties"].clone())
         })
-        .collect()
-}
-
-/// `{user_id}` → `{}`: axum and API Gateway name path parameters differently.
-fn shape(path: &str) -> String {
-    let mut out = String::new();
-    let mut in_param = false;
-    for c in path.chars() {
-        match c {
-            '{' => {
-                in_param = true;
-                out.push_str("{}");
-            }
-            '}' => in_param = false,
-            _ if in_param => {}
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-fn served(table: whatspe::http::RouteTable) -> BTreeSet<(String, String)> {
-    table
-        .routes()
-        .iter()
-        .map(|(m, p)| (m.to_string(), shape(p)))
         .collect()
 }
 

@@ -5,10 +5,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
 use whatspe::app::App;
-use whatspe::domain::{Email, ProfilePicture, StatusText, User, Username};
+use whatspe::domain::{Email, PhoneNumber, ProfilePicture, StatusText, User, Username};
+use whatspe::http::openapi::{AuthErrors, PublicErrors, UserIdClaim};
 use whatspe::http::{ApiJson, Caller, RouteTable, bearer_token, nullable};
 use whatspe::services::{NewProfile, ProfilePatch, TokenPair, Verified};
 
@@ -24,6 +25,11 @@ pub fn route_table() -> RouteTable {
         .patch("/api/user", update_me)
 }
 
+/// The OpenAPI description of these routes (the local gateway merges every function's).
+#[derive(OpenApi)]
+#[openapi(paths(request_otp, verify_otp, register, refresh, logout, me, update_me))]
+pub struct ApiDoc;
+
 /// The routes of this function, without state (the local gateway merges them with others).
 pub fn routes() -> Router<App> {
     route_table().into_router()
@@ -34,31 +40,56 @@ pub fn router(app: App) -> Router {
     whatspe::http::service(routes(), app)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"phoneNumber": "9890999999"}))]
 struct RequestOtpBody {
+    /// E.164 (`+919890999999`), `00…`, or a national number that gets the default country code.
     phone_number: String,
 }
 
+/// A code is on its way by SMS.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"message": "OTP sent successfully", "phoneNumber": "+919890999999", "expiresIn": 300}))]
+struct OtpSent {
+    message: &'static str,
+    /// The number in E.164.
+    phone_number: PhoneNumber,
+    /// Seconds the code stays valid.
+    expires_in: u64,
+}
+
+/// Sends a 6-digit sign-in code to the phone by SMS (locally: `GET /_local/sms`).
+#[utoipa::path(
+    post, path = "/api/auth/request-otp", operation_id = "requestOtp", tag = "auth",
+    request_body = RequestOtpBody,
+    responses((status = 200, description = "Code sent", body = OtpSent), PublicErrors),
+)]
 async fn request_otp(
     State(app): State<App>,
     ApiJson(body): ApiJson<RequestOtpBody>,
-) -> Result<impl IntoResponse, Error> {
+) -> Result<Json<OtpSent>, Error> {
     let sent = app.auth.request_otp(&body.phone_number).await?;
-    Ok(Json(json!({
-        "message": "OTP sent successfully",
-        "phoneNumber": sent.phone,
-        "expiresIn": sent.expires_in,
-    })))
+    Ok(Json(OtpSent {
+        message: "OTP sent successfully",
+        phone_number: sent.phone,
+        expires_in: sent.expires_in,
+    }))
 }
 
 /// The seed's `{phoneNumber, verificationCode}`; `otp` and `code` are accepted aliases.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"phoneNumber": "9890999999", "verificationCode": "123456"}))]
 struct VerifyOtpBody {
     phone_number: String,
+    /// The 6-digit code (one of `verificationCode`, `otp`, `code` is required; two that
+    /// disagree are 400).
     verification_code: Option<String>,
+    /// Alias of `verificationCode`.
     otp: Option<String>,
+    /// Alias of `verificationCode`.
     code: Option<String>,
 }
 
@@ -81,36 +112,78 @@ impl VerifyOtpBody {
     }
 }
 
+const VERIFIED: &str = "OTP verified successfully";
+
+/// What verify-otp answers: a known number signs in, a new one gets a registration token.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+enum VerifyOtpAnswer {
+    SignedIn(SignedIn),
+    NewNumber(NewNumber),
+}
+
+/// A known number: the user and a session.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct SignedIn {
+    message: &'static str,
+    /// Always `false`.
+    is_new_user: bool,
+    user: Box<User>,
+    #[serde(flatten)]
+    tokens: TokenPair,
+}
+
+/// A number without an account: pass `registrationToken` to register.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct NewNumber {
+    message: &'static str,
+    /// Always `true`.
+    is_new_user: bool,
+    /// Always `null`.
+    #[schema(value_type = Option<User>)]
+    user: Option<()>,
+    /// For `POST /api/auth/register` (`Authorization: Bearer`), valid 10 minutes.
+    registration_token: String,
+}
+
+/// Checks the code: signs a known number in, or hands a new one a registration token.
+#[utoipa::path(
+    post, path = "/api/auth/verify-otp", operation_id = "verifyOtp", tag = "auth",
+    request_body = VerifyOtpBody,
+    responses((status = 200, description = "Code accepted", body = VerifyOtpAnswer), PublicErrors),
+)]
 async fn verify_otp(
     State(app): State<App>,
     ApiJson(body): ApiJson<VerifyOtpBody>,
-) -> Result<impl IntoResponse, Error> {
+) -> Result<Json<VerifyOtpAnswer>, Error> {
     let res = match app
         .auth
         .verify_otp(&body.phone_number, body.code()?)
         .await?
     {
-        Verified::Existing { user, tokens } => json!({
-            "message": "OTP verified successfully",
-            "isNewUser": false,
-            "user": user,
-            "accessToken": tokens.access_token,
-            "refreshToken": tokens.refresh_token,
-            "expiresIn": tokens.expires_in,
+        Verified::Existing { user, tokens } => VerifyOtpAnswer::SignedIn(SignedIn {
+            message: VERIFIED,
+            is_new_user: false,
+            user,
+            tokens,
         }),
-        Verified::New { registration_token } => json!({
-            "message": "OTP verified successfully",
-            "isNewUser": true,
-            "user": null,
-            "registrationToken": registration_token,
+        Verified::New { registration_token } => VerifyOtpAnswer::NewNumber(NewNumber {
+            message: VERIFIED,
+            is_new_user: true,
+            user: None,
+            registration_token,
         }),
     };
     Ok(Json(res))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"username": "asha", "email": "asha@example.com"}))]
 struct RegisterBody {
+    /// 3–30 of `A-Z a-z 0-9 _ .`, starting with a letter; unique case-insensitively.
     username: String,
     email: Option<String>,
     profile_picture: Option<String>,
@@ -120,7 +193,7 @@ struct RegisterBody {
 }
 
 /// A user with session tokens beside its fields, as `register` answers.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct UserWithTokens {
     #[serde(flatten)]
     user: User,
@@ -128,6 +201,17 @@ struct UserWithTokens {
     tokens: TokenPair,
 }
 
+/// Creates the account of the phone number the registration token was issued for.
+#[utoipa::path(
+    post, path = "/api/auth/register", operation_id = "register", tag = "auth",
+    request_body = RegisterBody,
+    security(("registrationToken" = [])),
+    responses(
+        (status = 201, description = "Account created, signed in", body = UserWithTokens),
+        (status = 409, description = "`username_taken`, `phone_number_taken`", body = whatspe::http::openapi::ErrorBody),
+        AuthErrors,
+    ),
+)]
 async fn register(
     State(app): State<App>,
     headers: HeaderMap,
@@ -151,12 +235,23 @@ async fn register(
     Ok((StatusCode::CREATED, Json(UserWithTokens { user, tokens })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RefreshBody {
+    /// The current refresh token (each one works once: refresh rotates it).
     refresh_token: String,
 }
 
+/// Rotates the refresh token and issues a new access token.
+#[utoipa::path(
+    post, path = "/api/auth/refresh", operation_id = "refresh", tag = "auth",
+    request_body = RefreshBody,
+    responses(
+        (status = 200, description = "A new session pair", body = TokenPair),
+        (status = 401, description = "`invalid_refresh_token`, `refresh_token_reused`, `session_revoked`, `refresh_token_expired`", body = whatspe::http::openapi::ErrorBody),
+        PublicErrors,
+    ),
+)]
 async fn refresh(
     State(app): State<App>,
     ApiJson(body): ApiJson<RefreshBody>,
@@ -164,17 +259,42 @@ async fn refresh(
     Ok(Json(app.auth.refresh(&body.refresh_token).await?))
 }
 
-async fn logout(State(app): State<App>, caller: Caller) -> Result<impl IntoResponse, Error> {
-    app.auth.logout(&caller.user_id, &caller.session_id).await?;
-    Ok(Json(json!({ "message": "Logged out" })))
+/// `{message}`.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"message": "Logged out"}))]
+struct Done {
+    message: &'static str,
 }
 
+/// Ends this session: its refresh token stops working and its sockets close.
+#[utoipa::path(
+    post, path = "/api/auth/logout", operation_id = "logout", tag = "auth",
+    params(UserIdClaim),
+    security(("accessToken" = [])),
+    responses((status = 200, description = "Logged out", body = Done), AuthErrors),
+)]
+async fn logout(State(app): State<App>, caller: Caller) -> Result<Json<Done>, Error> {
+    app.auth.logout(&caller.user_id, &caller.session_id).await?;
+    Ok(Json(Done {
+        message: "Logged out",
+    }))
+}
+
+/// The caller's own account.
+#[utoipa::path(
+    get, path = "/api/user", operation_id = "getUser", tag = "auth",
+    params(UserIdClaim),
+    security(("accessToken" = [])),
+    responses((status = 200, description = "You", body = User), AuthErrors),
+)]
 async fn me(State(app): State<App>, caller: Caller) -> Result<Json<User>, Error> {
     Ok(Json(app.auth.me(&caller.user_id).await?))
 }
 
-#[derive(Deserialize)]
+/// Every field optional; `null` clears `email` or `profilePicture`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"status": "At work"}))]
 struct PatchBody {
     username: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -184,6 +304,18 @@ struct PatchBody {
     status: Option<String>,
 }
 
+/// Changes the caller's profile.
+#[utoipa::path(
+    patch, path = "/api/user", operation_id = "updateUser", tag = "auth",
+    request_body = PatchBody,
+    params(UserIdClaim),
+    security(("accessToken" = [])),
+    responses(
+        (status = 200, description = "The updated user", body = User),
+        (status = 409, description = "`username_taken`, `concurrent_update`", body = whatspe::http::openapi::ErrorBody),
+        AuthErrors,
+    ),
+)]
 async fn update_me(
     State(app): State<App>,
     caller: Caller,

@@ -1,15 +1,16 @@
 //! `/api/users/*` and `/api/contacts/*`: user discovery, contact requests, the contact list.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use whatspe::Error;
 use whatspe::app::App;
-use whatspe::domain::{ContactRequest, PublicProfile, RequestId, UserId};
-use whatspe::http::{ApiJson, ApiQuery, Caller, RouteTable, page_limit, paged};
+use whatspe::domain::{ContactRequest, ContactView, PublicProfile, RequestId, UserId};
+use whatspe::http::openapi::{AuthErrors, ErrorBody, UserIdClaim};
+use whatspe::http::{ApiJson, ApiPath, ApiQuery, Caller, RouteTable, page_limit, paged};
 use whatspe::ports::{Page, PageRequest};
 use whatspe::services::contacts::SEARCH_PAGE_MAX;
 use whatspe::services::{Recipient, RequestOutcome, RequestWithProfile};
@@ -32,6 +33,21 @@ pub fn route_table() -> RouteTable {
         .post("/api/contacts/reject/{id}", reject)
 }
 
+/// The OpenAPI description of these routes (the local gateway merges every function's).
+#[derive(OpenApi)]
+#[openapi(paths(
+    search,
+    profile,
+    list,
+    remove,
+    send_request,
+    pending,
+    sent,
+    accept,
+    reject
+))]
+pub struct ApiDoc;
+
 /// The routes of this function, without state (the local gateway merges them with others).
 pub fn routes() -> Router<App> {
     route_table().into_router()
@@ -42,9 +58,13 @@ pub fn router(app: App) -> Router {
     whatspe::http::service(routes(), app)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// The `X-Next-Cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1–100 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
@@ -57,13 +77,31 @@ impl ListParams {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchParams {
+    /// A username prefix (case-insensitive), or an exact phone number (starts with `+` or a
+    /// digit). Required.
+    #[param(required = true, value_type = String)]
     query: Option<String>,
+    /// The `X-Next-Cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1–20 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 20)]
     limit: Option<String>,
 }
 
+/// Finds other users by username prefix or exact phone number (never the caller).
+#[utoipa::path(
+    get, path = "/api/users/search", operation_id = "searchUsers", tag = "contacts",
+    security(("accessToken" = [])),
+    params(SearchParams, UserIdClaim),
+    responses(
+        (status = 200, description = "Public profiles", body = Vec<PublicProfile>,
+         headers(("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one"))),
+        AuthErrors,
+    ),
+)]
 async fn search(
     State(app): State<App>,
     caller: Caller,
@@ -82,14 +120,36 @@ async fn search(
     ))
 }
 
+/// A user's public profile (the system sender, the nil UUID, has one too).
+#[utoipa::path(
+    get, path = "/api/users/{id}", operation_id = "getUserProfile", tag = "contacts",
+    security(("accessToken" = [])),
+    params(("id" = String, Path, format = Uuid, description = "User id (UUID)"), UserIdClaim),
+    responses(
+        (status = 200, description = "The profile", body = PublicProfile),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+        AuthErrors,
+    ),
+)]
 async fn profile(
     State(app): State<App>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PublicProfile>, Error> {
     Ok(Json(app.contacts.profile(&UserId::parse(&id)?).await?))
 }
 
+/// Your contacts: public profile, phone number, online.
+#[utoipa::path(
+    get, path = "/api/contacts", operation_id = "listContacts", tag = "contacts",
+    security(("accessToken" = [])),
+    params(ListParams, UserIdClaim),
+    responses(
+        (status = 200, description = "Contacts", body = Vec<ContactView>,
+         headers(("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one"))),
+        AuthErrors,
+    ),
+)]
 async fn list(
     State(app): State<App>,
     caller: Caller,
@@ -99,10 +159,21 @@ async fn list(
     Ok(paged(app.contacts.list(&caller.user_id, &page).await?))
 }
 
+/// Removes a contact, on both sides.
+#[utoipa::path(
+    delete, path = "/api/contacts/{user_id}", operation_id = "removeContact", tag = "contacts",
+    security(("accessToken" = [])),
+    params(("user_id" = String, Path, format = Uuid, description = "The contact's user id (UUID)"), UserIdClaim),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "`not_a_contact`", body = ErrorBody),
+        AuthErrors,
+    ),
+)]
 async fn remove(
     State(app): State<App>,
     caller: Caller,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<StatusCode, Error> {
     app.contacts
         .remove(&caller.user_id, &UserId::parse(&user_id)?)
@@ -110,14 +181,31 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// Exactly one of `receiverId`, `phoneNumber` or `username`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"username": "meera"}))]
 struct RequestBody {
+    #[schema(format = Uuid)]
     receiver_id: Option<String>,
     phone_number: Option<String>,
     username: Option<String>,
 }
 
+/// Asks someone to be your contact (accepts theirs when they already asked you).
+#[utoipa::path(
+    post, path = "/api/contacts/request", operation_id = "sendContactRequest", tag = "contacts",
+    security(("accessToken" = [])),
+    params(UserIdClaim),
+    request_body = RequestBody,
+    responses(
+        (status = 201, description = "Request sent", body = ContactRequest),
+        (status = 200, description = "They had asked you: their request, accepted", body = ContactRequest),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+        (status = 409, description = "`already_contacts`, `request_already_pending`", body = ErrorBody),
+        AuthErrors,
+    ),
+)]
 async fn send_request(
     State(app): State<App>,
     caller: Caller,
@@ -143,7 +231,7 @@ async fn send_request(
 }
 
 /// A request with the other side's profile under `sender` or `receiver`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct RequestEntry {
     #[serde(flatten)]
     request: ContactRequest,
@@ -176,6 +264,17 @@ fn entries(page: Page<RequestWithProfile>, side: Side) -> Response {
     )
 }
 
+/// Pending requests you received, each with its `sender`.
+#[utoipa::path(
+    get, path = "/api/contacts/requests/pending", operation_id = "listPendingRequests", tag = "contacts",
+    security(("accessToken" = [])),
+    params(ListParams, UserIdClaim),
+    responses(
+        (status = 200, description = "Requests", body = Vec<RequestEntry>,
+         headers(("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one"))),
+        AuthErrors,
+    ),
+)]
 async fn pending(
     State(app): State<App>,
     caller: Caller,
@@ -190,6 +289,17 @@ async fn pending(
     ))
 }
 
+/// Pending requests you sent, each with its `receiver`.
+#[utoipa::path(
+    get, path = "/api/contacts/requests/sent", operation_id = "listSentRequests", tag = "contacts",
+    security(("accessToken" = [])),
+    params(ListParams, UserIdClaim),
+    responses(
+        (status = 200, description = "Requests", body = Vec<RequestEntry>,
+         headers(("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one"))),
+        AuthErrors,
+    ),
+)]
 async fn sent(
     State(app): State<App>,
     caller: Caller,
@@ -202,22 +312,53 @@ async fn sent(
     ))
 }
 
+/// `accept`'s answer: the accepted request and your new contact.
+#[derive(Serialize, ToSchema)]
+struct Accepted {
+    request: ContactRequest,
+    contact: ContactView,
+}
+
+/// Accepts a request you received.
+#[utoipa::path(
+    post, path = "/api/contacts/accept/{id}", operation_id = "acceptContactRequest", tag = "contacts",
+    security(("accessToken" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Request id (UUID)"), UserIdClaim),
+    responses(
+        (status = 200, description = "Accepted", body = Accepted),
+        (status = 404, description = "`request_not_found`", body = ErrorBody),
+        (status = 409, description = "`request_not_pending`", body = ErrorBody),
+        AuthErrors,
+    ),
+)]
 async fn accept(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
-) -> Result<impl IntoResponse, Error> {
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Accepted>, Error> {
     let (request, contact) = app
         .contacts
         .accept(&caller.user_id, &RequestId::parse(&id)?)
         .await?;
-    Ok(Json(json!({ "request": request, "contact": contact })))
+    Ok(Json(Accepted { request, contact }))
 }
 
+/// Rejects a request you received (silently: the sender is not told).
+#[utoipa::path(
+    post, path = "/api/contacts/reject/{id}", operation_id = "rejectContactRequest", tag = "contacts",
+    security(("accessToken" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Request id (UUID)"), UserIdClaim),
+    responses(
+        (status = 200, description = "Rejected", body = ContactRequest),
+        (status = 404, description = "`request_not_found`", body = ErrorBody),
+        (status = 409, description = "`request_not_pending`", body = ErrorBody),
+        AuthErrors,
+    ),
+)]
 async fn reject(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ContactRequest>, Error> {
     Ok(Json(
         app.contacts

@@ -1,12 +1,14 @@
 //! `/api/devices`: push-token registration (SNS platform endpoints).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
 use whatspe::app::App;
-use whatspe::http::{ApiJson, Caller, RouteTable};
+use whatspe::http::openapi::{AuthErrors, ErrorBody, UserIdClaim};
+use whatspe::http::{ApiJson, ApiPath, Caller, RouteTable};
 use whatspe::ports::{Device, Platform};
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
@@ -16,6 +18,11 @@ pub fn route_table() -> RouteTable {
         .post("/api/devices", register)
         .delete("/api/devices/{id}", remove)
 }
+
+/// The OpenAPI description of these routes (the local gateway merges every function's).
+#[derive(OpenApi)]
+#[openapi(paths(list, register, remove))]
+pub struct ApiDoc;
 
 /// The routes of this function, without state (the local gateway merges them with others).
 pub fn routes() -> Router<App> {
@@ -28,7 +35,7 @@ pub fn router(app: App) -> Router {
 }
 
 /// A device as its owner sees it (never the token).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct DeviceView {
     id: uuid::Uuid,
@@ -46,13 +53,25 @@ impl From<Device> for DeviceView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"platform": "fcm", "token": "fcm-registration-token"}))]
 struct RegisterBody {
+    /// `fcm` or `apns`.
+    #[schema(value_type = Platform)]
     platform: String,
+    /// The platform's push token.
     token: String,
 }
 
+/// Registers this phone's push token (the same token again is the same device).
+#[utoipa::path(
+    post, path = "/api/devices", operation_id = "registerDevice", tag = "devices",
+    params(UserIdClaim),
+    request_body = RegisterBody,
+    security(("accessToken" = [])),
+    responses((status = 201, description = "Registered", body = DeviceView), AuthErrors),
+)]
 async fn register(
     State(app): State<App>,
     caller: Caller,
@@ -65,6 +84,13 @@ async fn register(
     Ok((StatusCode::CREATED, Json(device.into())))
 }
 
+/// Your registered devices.
+#[utoipa::path(
+    get, path = "/api/devices", operation_id = "listDevices", tag = "devices",
+    params(UserIdClaim),
+    security(("accessToken" = [])),
+    responses((status = 200, description = "Devices", body = Vec<DeviceView>), AuthErrors),
+)]
 async fn list(State(app): State<App>, caller: Caller) -> Result<Json<Vec<DeviceView>>, Error> {
     Ok(Json(
         app.devices
@@ -76,10 +102,21 @@ async fn list(State(app): State<App>, caller: Caller) -> Result<Json<Vec<DeviceV
     ))
 }
 
+/// Unregisters a device.
+#[utoipa::path(
+    delete, path = "/api/devices/{id}", operation_id = "removeDevice", tag = "devices",
+    params(("id" = String, Path, format = Uuid, description = "Device id (UUID)"), UserIdClaim),
+    security(("accessToken" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "`device_not_found`", body = ErrorBody),
+        AuthErrors,
+    ),
+)]
 async fn remove(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Error> {
     let id = uuid::Uuid::try_parse(&id)
         .ok()

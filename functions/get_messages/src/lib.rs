@@ -1,16 +1,19 @@
 //! `GET /api/messages/:peerId`, `GET /api/chats`, `POST /api/messages/read` and
 //! `POST /api/messages/delivered`: history, the chat list and receipts.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use whatspe::Error;
 use whatspe::app::App;
-use whatspe::domain::{Cursors, MessageId, UserId};
-use whatspe::http::{ApiJson, ApiQuery, Caller, NEXT_CURSOR_HEADER, RouteTable, page_limit, paged};
+use whatspe::domain::{ChatView, Cursors, MessageId, MessageView, UserId};
+use whatspe::http::openapi::{AuthErrors, ErrorBody, UserIdClaim};
+use whatspe::http::{
+    ApiJson, ApiPath, ApiQuery, Caller, NEXT_CURSOR_HEADER, RouteTable, page_limit, paged,
+};
 use whatspe::ports::{HistoryRange, PageRequest};
 use whatspe::services::messages::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 
@@ -27,6 +30,11 @@ pub fn route_table() -> RouteTable {
         .post("/api/messages/delivered", delivered)
 }
 
+/// The OpenAPI description of these routes (the local gateway merges every function's).
+#[derive(OpenApi)]
+#[openapi(paths(history, chats, read, delivered))]
+pub struct ApiDoc;
+
 /// The routes of this function, without state (the local gateway merges them with others).
 pub fn routes() -> Router<App> {
     route_table().into_router()
@@ -37,17 +45,34 @@ pub fn router(app: App) -> Router {
     whatspe::http::service(routes(), app)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HistoryParams {
+    /// A message id: the page of older messages, newest first.
     before: Option<String>,
+    /// A message id: the page of newer messages, oldest first (catch-up). Not with `before`.
     after: Option<String>,
+    /// Page size, 1–100 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
+/// The conversation with a peer (newest first, or oldest first with `after`); marks it read.
+#[utoipa::path(
+    get, path = "/api/messages/{peer_id}", operation_id = "getHistory", tag = "messages",
+    params(("peer_id" = String, Path, format = Uuid, description = "The peer's user id (UUID)"), HistoryParams, UserIdClaim),
+    security(("accessToken" = [])),
+    responses(
+        (status = 200, description = "Messages", body = Vec<MessageView>,
+         headers(("X-Next-Cursor" = String, description = "The message id to pass as the next `before` (or `after`)"))),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody),
+        AuthErrors,
+    ),
+)]
 async fn history(
     State(app): State<App>,
     caller: Caller,
-    Path(peer_id): Path<String>,
+    ApiPath(peer_id): ApiPath<String>,
     ApiQuery(p): ApiQuery<HistoryParams>,
 ) -> Result<Response, Error> {
     let peer = UserId::parse(&peer_id)?;
@@ -81,12 +106,27 @@ async fn history(
     Ok(res)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// The `X-Next-Cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1–100 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
+/// Your conversations, most recent first, with the last message and the unread count.
+#[utoipa::path(
+    get, path = "/api/chats", operation_id = "listChats", tag = "messages",
+    params(ListParams, UserIdClaim),
+    security(("accessToken" = [])),
+    responses(
+        (status = 200, description = "Chats", body = Vec<ChatView>,
+         headers(("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one"))),
+        AuthErrors,
+    ),
+)]
 async fn chats(
     State(app): State<App>,
     caller: Caller,
@@ -99,21 +139,47 @@ async fn chats(
     Ok(paged(app.messages.chats(&caller.user_id, &page).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"peerId": "8dc6cd40-e514-42b6-acb2-873e5cf39b7e", "upTo": "01a1fcbc-7001-7744-964e-ff153e19b6e8"}))]
 struct ReceiptBody {
+    /// The other member of the conversation (user id).
+    #[schema(format = Uuid)]
     peer_id: String,
+    /// A message id: everything up to it is covered.
+    #[schema(format = Uuid)]
     up_to: String,
 }
 
-fn receipt(peer: &UserId, cursors: Cursors) -> Json<serde_json::Value> {
-    Json(json!({
-        "peerId": peer,
-        "deliveredUpTo": cursors.delivered_up_to,
-        "readUpTo": cursors.read_up_to,
-    }))
+/// The peer's messages you have received and read, as cursors (message ids).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Receipt {
+    peer_id: UserId,
+    delivered_up_to: Option<MessageId>,
+    read_up_to: Option<MessageId>,
 }
 
+fn receipt(peer: &UserId, cursors: Cursors) -> Json<Receipt> {
+    Json(Receipt {
+        peer_id: *peer,
+        delivered_up_to: cursors.delivered_up_to,
+        read_up_to: cursors.read_up_to,
+    })
+}
+
+/// Read receipt: everything from the peer up to `upTo` is read (never moves backwards).
+#[utoipa::path(
+    post, path = "/api/messages/read", operation_id = "markRead", tag = "messages",
+    params(UserIdClaim),
+    request_body = ReceiptBody,
+    security(("accessToken" = [])),
+    responses(
+        (status = 200, description = "Your cursors in the conversation", body = Receipt),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody),
+        AuthErrors,
+    ),
+)]
 async fn read(
     State(app): State<App>,
     caller: Caller,
@@ -128,6 +194,18 @@ async fn read(
     ))
 }
 
+/// Delivery receipt: everything from the peer up to `upTo` reached this device.
+#[utoipa::path(
+    post, path = "/api/messages/delivered", operation_id = "markDelivered", tag = "messages",
+    params(UserIdClaim),
+    request_body = ReceiptBody,
+    security(("accessToken" = [])),
+    responses(
+        (status = 200, description = "Your cursors in the conversation", body = Receipt),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody),
+        AuthErrors,
+    ),
+)]
 async fn delivered(
     State(app): State<App>,
     caller: Caller,

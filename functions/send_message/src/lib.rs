@@ -1,16 +1,16 @@
 //! `POST /api/messages` and `POST /api/webhooks/messages`: sending, idempotently.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
 use whatspe::app::App;
-use whatspe::domain::{Content, ConversationId, MessageKind, UserId};
-use whatspe::http::{ApiJson, Caller, RouteTable};
+use whatspe::domain::{Content, ConversationId, MessageKind, MessageView, UserId};
+use whatspe::http::openapi::{AuthErrors, ErrorBody, PublicErrors, UserIdClaim};
+use whatspe::http::{ApiBody, ApiJson, Caller, RouteTable};
 use whatspe::services::messages::parse_idempotency_key;
 use whatspe::services::{NewMessage, SendOutcome};
 
@@ -20,6 +20,11 @@ pub fn route_table() -> RouteTable {
         .post("/api/messages", send)
         .post("/api/webhooks/messages", webhook)
 }
+
+/// The OpenAPI description of these routes (the local gateway merges every function's).
+#[derive(OpenApi)]
+#[openapi(paths(send, webhook))]
+pub struct ApiDoc;
 
 /// The routes of this function, without state (the local gateway merges them with others).
 pub fn routes() -> Router<App> {
@@ -33,19 +38,31 @@ pub fn router(app: App) -> Router {
 
 /// The seed's `{receiverId, content, type, status}`, or a chat addressed by `chatId` (seed
 /// 000 spells it `chatID`) instead of `receiverId`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"receiverId": "8dc6cd40-e514-42b6-acb2-873e5cf39b7e", "content": "hello", "type": "text", "clientMessageId": "phone-1-42"}))]
 struct SendBody {
+    /// The receiver's user id (exactly one of `receiverId`, `chatId`, `chatID`).
+    #[schema(format = Uuid)]
     receiver_id: Option<String>,
+    /// A chat you are in (its `chatId`), instead of `receiverId`.
+    #[schema(format = Uuid)]
     chat_id: Option<String>,
+    /// Seed 000's spelling of `chatId`.
     #[serde(rename = "chatID")]
+    #[schema(format = Uuid)]
     chat_id_seed: Option<String>,
+    /// Text (1 byte – 64 KiB, not only white space), or an `https://` media reference.
     content: String,
+    /// `text` (default), `image`, `video`, `audio` or `document`.
     #[serde(rename = "type", default = "text")]
+    #[schema(value_type = Option<MessageKind>)]
     kind: String,
+    /// Idempotency key: 1–64 of `A-Z a-z 0-9 - _ . :`; a retry answers the original (200).
     client_message_id: Option<String>,
     /// The seed's clients send a status; the server owns status, so it is ignored.
     #[allow(dead_code)]
+    #[schema(value_type = Option<Object>)]
     status: Option<serde_json::Value>,
 }
 
@@ -81,6 +98,20 @@ async fn recipient(app: &App, caller: &UserId, body: &SendBody) -> Result<UserId
     }
 }
 
+/// Sends a message to a contact.
+#[utoipa::path(
+    post, path = "/api/messages", operation_id = "sendMessage", tag = "messages",
+    params(UserIdClaim),
+    request_body = SendBody,
+    security(("accessToken" = [])),
+    responses(
+        (status = 201, description = "Stored (delivery is queued)", body = MessageView),
+        (status = 200, description = "A retry of `clientMessageId`: the original", body = MessageView),
+        (status = 404, description = "`user_not_found`, `chat_not_found`", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_reused`", body = ErrorBody),
+        AuthErrors,
+    ),
+)]
 async fn send(
     State(app): State<App>,
     caller: Caller,
@@ -104,18 +135,29 @@ async fn send(
 
 /// The seed's `{id, senderId, receiverId, content, type}`. `senderId` is a user id, or
 /// `"system"` for the service itself ([`UserId::SYSTEM`]).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"id": "ext-1", "senderId": "system", "receiverId": "8dc6cd40-e514-42b6-acb2-873e5cf39b7e", "content": "Welcome!", "type": "text"}))]
 struct WebhookBody {
     /// The integration's own id of the message: the idempotency key.
     id: String,
     sender_id: String,
+    #[schema(format = Uuid)]
     receiver_id: String,
     content: String,
     #[serde(rename = "type", default = "text")]
+    #[schema(value_type = Option<MessageKind>)]
     kind: String,
     #[allow(dead_code)]
+    #[schema(value_type = Option<Object>)]
     status: Option<serde_json::Value>,
+}
+
+/// The seed's `{"success": true}` with the stored message beside it.
+#[derive(Serialize, ToSchema)]
+struct WebhookAnswer {
+    success: bool,
+    message: MessageView,
 }
 
 /// The webhook's `senderId`: `"system"` or a user id.
@@ -130,10 +172,25 @@ fn webhook_sender(raw: &str) -> Result<UserId, Error> {
 /// Signed by the integration; the signature is checked before the body is even parsed.
 /// Answers the seed's `{"success": true}` with the stored message beside it (201 new, 200 a
 /// retry of the same `id`).
+#[utoipa::path(
+    post, path = "/api/webhooks/messages", operation_id = "deliverWebhookMessage", tag = "messages",
+    request_body = WebhookBody,
+    params(
+        ("X-Whatspe-Timestamp" = String, Header, description = "Epoch seconds, within 5 minutes of the server clock"),
+    ),
+    security(("webhookSignature" = [])),
+    responses(
+        (status = 201, description = "Stored and delivered", body = WebhookAnswer),
+        (status = 200, description = "A repeated `id`: the original", body = WebhookAnswer),
+        (status = 401, description = "`invalid_signature`, `invalid_timestamp`, `stale_timestamp`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+        PublicErrors,
+    ),
+)]
 async fn webhook(
     State(app): State<App>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<Response, Error> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     app.messages.verify_webhook(
@@ -160,5 +217,9 @@ async fn webhook(
         SendOutcome::Created(m) => (StatusCode::CREATED, m),
         SendOutcome::Replayed(m) => (StatusCode::OK, m),
     };
-    Ok((status, Json(json!({ "success": true, "message": message }))).into_response())
+    let answer = WebhookAnswer {
+        success: true,
+        message,
+    };
+    Ok((status, Json(answer)).into_response())
 }

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Where a contact request stands. Only `pending` requests can be accepted or rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RequestStatus {
     Pending,
@@ -12,7 +12,7 @@ pub enum RequestStatus {
 }
 
 /// A contact request, with the seed's field names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactRequest {
     pub id: RequestId,
@@ -36,7 +36,7 @@ pub struct Contact {
 /// A contact as the owner's list shows it: the public profile, the phone number (contacts
 /// know each other's number, as in the seed's contact list; never the e-mail address) and
 /// whether they are online.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactView {
     #[serde(flatten)]

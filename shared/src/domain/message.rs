@@ -6,7 +6,19 @@ use std::fmt;
 use uuid::Uuid;
 
 /// A message id: a UUIDv7, so ids sort by time (the history's sort key and cursor).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct MessageId(Uuid);
 
@@ -35,7 +47,19 @@ impl fmt::Display for MessageId {
 
 /// A conversation id. A 1:1 conversation's id is derived from its two members, whatever
 /// their order ([`ConversationId::direct`]); a group's will be the group's own id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct ConversationId(Uuid);
 
@@ -71,7 +95,7 @@ impl fmt::Display for ConversationId {
 }
 
 /// The seed's message types. Media types carry a reference to the media as content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
     Text,
@@ -157,7 +181,9 @@ impl Content {
 }
 
 /// Delivery state of a message, derived from the recipient's cursors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageStatus {
     Sent,
@@ -206,7 +232,7 @@ pub struct Cursors {
 }
 
 /// A message as the API shows it (the seed's shape plus `chatId` and `clientMessageId`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
     pub id: MessageId,
@@ -257,7 +283,7 @@ pub struct Conversation {
 }
 
 /// A chat-list entry as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatView {
     #[serde(rename = "chatId")]

@@ -30,7 +30,7 @@ impl CountryCode {
 /// Accepted inputs: E.164 (`+919890999999`), the `00` international prefix, and the seed's
 /// bare national forms (`9890999999`, or `09890999999` with a trunk zero), which get the
 /// configured default country code. Spaces, dashes, dots and parentheses are ignored.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct PhoneNumber(String);
 

@@ -30,7 +30,7 @@ macro_rules! string_newtype {
 
 /// A username: 3–30 characters of ASCII letters, digits, `_` and `.`, starting with a letter.
 /// Shown as typed; unique case-insensitively (see [`Username::key`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Username(String);
 string_newtype!(Username);
@@ -57,7 +57,7 @@ impl Username {
 }
 
 /// An e-mail address (pragmatic check: one `@`, a dotted domain, no spaces, ≤ 254 bytes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 string_newtype!(Email);
@@ -88,7 +88,7 @@ impl Email {
 }
 
 /// The profile's status line ("about"): at most 139 characters, like WhatsApp's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct StatusText(String);
 string_newtype!(StatusText);
@@ -107,7 +107,7 @@ impl StatusText {
 
 /// A profile picture reference: an `https://` (or `http://`) URL of at most 2048 bytes.
 /// (The media issue adds S3-hosted pictures; until then clients point at their own URLs.)
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct ProfilePicture(String);
 string_newtype!(ProfilePicture);

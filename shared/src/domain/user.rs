@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_STATUS: &str = "Hey, I'm using WhatsPe!";
 
 /// A user account, serialised with the seed's field names (what `GET /api/user` returns).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: UserId,
@@ -24,7 +24,7 @@ pub struct User {
 
 /// What other users may see of a user: the seed's user fields except the e-mail address and
 /// phone number (contacts see the phone number: [`super::ContactView`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicProfile {
     pub id: UserId,

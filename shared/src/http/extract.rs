@@ -2,7 +2,7 @@ use crate::Error;
 use crate::app::App;
 use crate::domain::{SessionId, UserId};
 use axum::body::Bytes;
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, Request};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
@@ -20,16 +20,35 @@ where
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
-            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::PayloadTooLarge {
-                    message: format!("the request body exceeds {} bytes", super::MAX_BODY_BYTES),
-                }
-            } else {
-                Error::validation("invalid_body", "the request body could not be read")
-            }
-        })?;
+        let ApiBody(bytes) = ApiBody::from_request(req, state).await?;
         Self::from_bytes(&bytes)
+    }
+}
+
+/// The raw request body (for handlers that must see the exact bytes, such as a signed
+/// webhook), with the API's errors: 413 above [`super::MAX_BODY_BYTES`], 400 `invalid_body`
+/// when it cannot be read. (axum's own `Bytes` rejection is a plain-text body.)
+pub struct ApiBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        Bytes::from_request(req, state)
+            .await
+            .map(ApiBody)
+            .map_err(|rej| {
+                if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::PayloadTooLarge {
+                        message: format!(
+                            "the request body exceeds {} bytes",
+                            super::MAX_BODY_BYTES
+                        ),
+                    }
+                } else {
+                    Error::validation("invalid_body", "the request body could not be read")
+                }
+            })
     }
 }
 
@@ -70,6 +89,28 @@ where
         Query::<T>::try_from_uri(&parts.uri)
             .map(|Query(q)| ApiQuery(q))
             .map_err(|e| Error::validation("invalid_query", e.body_text()))
+    }
+}
+
+/// Path parameters whose every failure is a 4xx in the API's error shape: 400 `invalid_path`
+/// (axum's own rejection is a plain-text body, e.g. for `%FF`, a percent-encoded byte that is
+/// not UTF-8).
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(t)) => Ok(ApiPath(t)),
+            // A route without the parameters its handler reads: a bug, not bad input.
+            Err(e) if e.status().is_server_error() => Err(Error::internal(e.body_text())),
+            Err(e) => Err(Error::validation("invalid_path", e.body_text())),
+        }
     }
 }
 

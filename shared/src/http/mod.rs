@@ -3,11 +3,14 @@
 
 mod error;
 mod extract;
+pub mod openapi;
 mod routes;
 
 pub use routes::RouteTable;
 
-pub use extract::{ApiJson, ApiQuery, Caller, bearer_token, nullable, page_limit};
+pub use extract::{
+    ApiBody, ApiJson, ApiPath, ApiQuery, Caller, bearer_token, nullable, page_limit,
+};
 
 /// Header carrying the next page's opaque cursor (pass it back as `?cursor=`).
 pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";

@@ -26,7 +26,7 @@ pub struct Identity {
 }
 
 /// What sign-in, register and refresh hand out.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenPair {
     pub access_token: String,
