@@ -180,6 +180,8 @@ pub async fn build_with(
     let local = LocalState {
         outbox: handles.outbox.clone(),
         default_cc: config.default_country_code.clone(),
+        queue: local_queue.clone(),
+        sqs: sqs.clone(),
     };
     let app = App::new(config, ports);
     // The messages table's stream → the relay function (the transactional outbox).
@@ -213,6 +215,7 @@ pub async fn build_with(
         .merge(
             Router::new()
                 .route("/_local/sms", get(sms_outbox))
+                .route("/_local/dlq/redrive", post(redrive_dead_letters))
                 .with_state(local),
         )
         .route("/api/openapi.json", get(openapi_json))
@@ -283,6 +286,29 @@ impl SmsSender for Tee {
 struct LocalState {
     outbox: Arc<SmsOutbox>,
     default_cc: whatspe::domain::CountryCode,
+    /// The in-process delivery queue (memory backend).
+    queue: Arc<MemoryQueue>,
+    /// The real delivery queue (AWS backend): client and URL.
+    sqs: Option<(aws_sdk_sqs::Client, String)>,
+}
+
+/// `POST /_local/dlq/redrive`: moves every dead-lettered delivery job back to the delivery
+/// queue (the in-process one, or the real one on an AWS endpoint): `{"moved": n}`.
+async fn redrive_dead_letters(
+    State(local): State<LocalState>,
+) -> Result<Json<serde_json::Value>, Error> {
+    let moved = match &local.sqs {
+        None => local.queue.redrive(),
+        Some((client, url)) => {
+            let dlq = whatspe::aws::sqs::dead_letter_queue_url(client, url)
+                .await
+                .map_err(Error::Unavailable)?;
+            whatspe::aws::sqs::redrive(client, &dlq, url)
+                .await
+                .map_err(Error::Unavailable)?
+        }
+    };
+    Ok(Json(serde_json::json!({ "moved": moved })))
 }
 
 #[derive(Deserialize)]

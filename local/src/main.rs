@@ -8,6 +8,7 @@ const USAGE: &str = "\
 whatspe-local: the WhatsPe local gateway
 
 USAGE: whatspe-local [--host HOST] [--port PORT] [--store memory|aws] [--init]
+       whatspe-local --redrive-dlq
        whatspe-local --print-openapi
 
   --host   address to listen on (default 127.0.0.1)
@@ -17,6 +18,9 @@ USAGE: whatspe-local [--host HOST] [--port PORT] [--store memory|aws] [--init]
                 Local) or real AWS; the default when AWS_ENDPOINT_URL[_DYNAMODB] is set.
   --init   with aws: create the missing tables and the delivery queue, print the queue URL
            and exit (for `cargo lambda watch` against an emulator).
+  --redrive-dlq  move every job of the delivery queue's dead-letter queue back to the queue
+                 (WHATSPE_DELIVERY_QUEUE_URL, or the local one on AWS_ENDPOINT_URL), print how
+                 many, and exit. A running local gateway does the same at POST /_local/dlq/redrive.
   --print-openapi  print the REST API's OpenAPI document and exit
                    (`cargo run -p whatspe-local -- --print-openapi > docs/openapi.json`);
                    the gateway also serves it at /api/openapi.json.
@@ -29,6 +33,7 @@ struct Args {
     port: u16,
     aws: bool,
     init: bool,
+    redrive: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -40,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
         port: 3000,
         aws: endpoint_set,
         init: false,
+        redrive: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -59,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--init" => args.init = true,
+            "--redrive-dlq" => args.redrive = true,
             "--print-openapi" => {
                 print!("{}", whatspe_local::openapi::json());
                 std::process::exit(0);
@@ -112,6 +119,21 @@ async fn main() {
 async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args = parse_args().map_err(|e| format!("{e}\n\n{USAGE}"))?;
     let config = Config::local_from_lookup(|k| std::env::var(k).ok())?;
+    if args.redrive {
+        let sdk = aws_sdk_config().await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let url = match &config.delivery_queue_url {
+            Some(url) => url.clone(),
+            None => {
+                let name = format!("{}delivery", config.table_prefix);
+                whatspe::aws::sqs::ensure_queue(&sqs, &name).await?
+            }
+        };
+        let dlq = whatspe::aws::sqs::dead_letter_queue_url(&sqs, &url).await?;
+        let moved = whatspe::aws::sqs::redrive(&sqs, &dlq, &url).await?;
+        println!("moved {moved} job(s) from {dlq} back to {url}");
+        return Ok(());
+    }
     if args.init {
         if !args.aws {
             return Err(

@@ -1296,6 +1296,17 @@ async fn a_poison_job_ends_in_the_dead_letter_queue_after_five_receives_without_
     assert_msg_frame(&f, &m, "B");
     b1.no_frame_within(QUIET, "each message once").await;
     assert_eq!(app.queue.dead_letters().len(), 1, "only the poison is dead");
+
+    // The operator's redrive puts it back on the queue (where it will fail again: it is poison).
+    let r = app
+        .request(Method::POST, "/_local/dlq/redrive", Body::Empty, None)
+        .await;
+    assert_ok(&r, 200, "POST /_local/dlq/redrive");
+    assert_eq!(r.body, json!({ "moved": 1 }));
+    assert!(
+        app.queue.dead_letters().is_empty(),
+        "the dead-letter queue is empty after the redrive"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

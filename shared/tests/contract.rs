@@ -1602,6 +1602,64 @@ mod delivery_queue {
     }
 
     #[tokio::test]
+    async fn a_dead_letter_redrive_moves_every_job_back_in_order() {
+        let sqs = aws_sdk_sqs::Client::new(&sdk_config().await);
+        let name = format!(
+            "c{}_delivery",
+            hex::encode(whatspe::crypto::random_bytes::<6>())
+        );
+        let url = ensure_queue(&sqs, &name).await.expect("FIFO queue on moto");
+        let dlq = whatspe::aws::sqs::dead_letter_queue_url(&sqs, &url)
+            .await
+            .expect("the queue's dead-letter queue");
+        assert!(dlq.ends_with("_dlq.fifo"), "{dlq}");
+        // Jobs that failed five times, as SQS's redrive policy leaves them.
+        let (a, b) = (UserId::new_random(), UserId::new_random());
+        let dead: Vec<DeliveryJob> = (0..3).map(|_| job_between(a, b)).collect();
+        SqsDeliveryQueue::new(sqs.clone(), &dlq)
+            .enqueue(&dead[0])
+            .await
+            .unwrap();
+        for j in &dead[1..] {
+            SqsDeliveryQueue::new(sqs.clone(), &dlq)
+                .enqueue(j)
+                .await
+                .unwrap();
+        }
+        let moved = whatspe::aws::sqs::redrive(&sqs, &dlq, &url).await.unwrap();
+        assert_eq!(moved, 3, "every dead letter moved");
+        let mut back = Vec::new();
+        for _ in 0..5 {
+            let out = sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages() {
+                back.push(serde_json::from_str::<DeliveryJob>(m.body().unwrap()).unwrap());
+                sqs.delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            if back.len() >= dead.len() {
+                break;
+            }
+        }
+        assert_eq!(back, dead, "back on the delivery queue, in order");
+        assert_eq!(
+            whatspe::aws::sqs::redrive(&sqs, &dlq, &url).await.unwrap(),
+            0,
+            "the dead-letter queue is empty"
+        );
+    }
+
+    #[tokio::test]
     async fn memory_queue_keeps_jobs_in_order() {
         let q = MemoryQueue::default();
         let (j1, j2) = (job(), job());
