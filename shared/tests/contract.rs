@@ -1523,6 +1523,35 @@ mod delivery_queue {
         }
     }
 
+    /// Receives (and deletes) jobs from the SQS queue `url` until `want` came or five polls
+    /// of a second found nothing more, in the order received.
+    async fn receive_jobs(sqs: &aws_sdk_sqs::Client, url: &str, want: usize) -> Vec<DeliveryJob> {
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            let out = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages() {
+                got.push(serde_json::from_str::<DeliveryJob>(m.body().unwrap()).unwrap());
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            if got.len() >= want {
+                break;
+            }
+        }
+        got
+    }
+
     #[tokio::test]
     async fn memory_queue_is_fifo_per_group_and_drops_duplicates() {
         let q = MemoryQueue::default();
@@ -1575,29 +1604,7 @@ mod delivery_queue {
         for j in jobs.iter().chain([&jobs[0], &jobs[3]]) {
             q.enqueue(j).await.unwrap();
         }
-        let mut got = Vec::new();
-        for _ in 0..5 {
-            let out = sqs
-                .receive_message()
-                .queue_url(&url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            for m in out.messages() {
-                got.push(serde_json::from_str::<DeliveryJob>(m.body().unwrap()).unwrap());
-                sqs.delete_message()
-                    .queue_url(&url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-            if got.len() >= jobs.len() {
-                break;
-            }
-        }
+        let got = receive_jobs(&sqs, &url, jobs.len()).await;
         assert_eq!(got, jobs, "each job once, in the order queued");
     }
 
@@ -1628,29 +1635,7 @@ mod delivery_queue {
         }
         let moved = whatspe::aws::sqs::redrive(&sqs, &dlq, &url).await.unwrap();
         assert_eq!(moved, 3, "every dead letter moved");
-        let mut back = Vec::new();
-        for _ in 0..5 {
-            let out = sqs
-                .receive_message()
-                .queue_url(&url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            for m in out.messages() {
-                back.push(serde_json::from_str::<DeliveryJob>(m.body().unwrap()).unwrap());
-                sqs.delete_message()
-                    .queue_url(&url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-            if back.len() >= dead.len() {
-                break;
-            }
-        }
+        let back = receive_jobs(&sqs, &url, dead.len()).await;
         assert_eq!(back, dead, "back on the delivery queue, in order");
         assert_eq!(
             whatspe::aws::sqs::redrive(&sqs, &dlq, &url).await.unwrap(),
