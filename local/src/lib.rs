@@ -219,6 +219,7 @@ pub async fn build_with(
                 .with_state(local),
         )
         .route("/api/openapi.json", get(openapi_json))
+        .route("/api/docs", get(openapi_page))
         .merge(
             Router::new()
                 .route("/ws", get(ws::upgrade))
@@ -342,6 +343,11 @@ async fn openapi_json() -> impl axum::response::IntoResponse {
         [(http::header::CONTENT_TYPE, "application/json")],
         openapi::json(),
     )
+}
+
+/// `GET /api/docs` (local only): the OpenAPI document as a page to read.
+async fn openapi_page() -> axum::response::Html<String> {
+    axum::response::Html(openapi::html())
 }
 
 /// One log line per request: method, path (never the query: it may carry tokens), status, time.

@@ -44,6 +44,26 @@ fn the_committed_openapi_document_is_the_generated_one() {
     );
 }
 
+#[test]
+fn the_browsable_page_lists_every_operation() {
+    let doc: Value = serde_json::from_str(&whatspe_local::openapi::json()).unwrap();
+    let page = whatspe_local::openapi::html();
+    assert!(page.starts_with("<!doctype html>"), "an HTML page");
+    assert!(!page.contains("<script"), "no script, no CDN");
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, _) in item.as_object().expect("path item") {
+            let line = format!(
+                "<span class=\"m\">{}</span><code>{}</code>",
+                method.to_uppercase(),
+                path.replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+            );
+            assert!(page.contains(&line), "the page lists {method} {path}");
+        }
+    }
+}
+
 /// `(METHOD, shape)` of every operation in the OpenAPI document.
 fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
