@@ -93,11 +93,12 @@ pub struct Gateway {
 /// Every function's HTTP routes, as the one REST service the gateway serves.
 fn function_routes(app: App) -> Router {
     let routes = auth_otp::routes()
-        .merge(contacts::routes())
-        .merge(send_message::routes())
-        .merge(get_messages::routes())
-        .merge(devices::routes());
-    whatspe::http::service(routes, app)
+        .with_state(app.clone().into())
+        .merge(contacts::routes().with_state(app.clone().into()))
+        .merge(send_message::routes().with_state(app.clone().into()))
+        .merge(get_messages::routes().with_state(app.clone().into()))
+        .merge(devices::routes().with_state(app.into()));
+    whatspe::http::service(routes, ())
 }
 
 /// Builds the gateway over `backend` with the default emulation settings.

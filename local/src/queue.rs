@@ -60,7 +60,7 @@ async fn feed(source: &dyn Source, app: &App) {
                 continue;
             }
         };
-        let response = push::handle(app, event).await;
+        let response = push::handle(&app.delivery, event).await;
         let failed: HashSet<String> = response
             .batch_item_failures
             .into_iter()

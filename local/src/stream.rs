@@ -56,7 +56,7 @@ async fn relay(app: &App, records: Vec<(String, Value)>) -> usize {
             return 0;
         }
     };
-    let response = relay::handle(app, event).await;
+    let response = relay::handle(&app.messages, event).await;
     match response
         .batch_item_failures
         .first()

@@ -175,7 +175,7 @@ pub async fn upgrade(
     let Some(connect) = event(ws_connect::CONNECT, &id, &host, uri.query(), &headers, None) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let answer = ws_connect::handle(&s.app, connect).await;
+    let answer = ws_connect::handle(&s.app.realtime, connect).await;
     if answer.status_code != 200 {
         let status =
             StatusCode::from_u16(answer.status_code as u16).unwrap_or(StatusCode::FORBIDDEN);
@@ -230,7 +230,7 @@ async fn run(s: WsState, id: String, host: String, socket: WebSocket) {
                 };
                 s.sockets.touch(&id);
                 if let Some(ev) = event(ws_connect::DEFAULT, &id, &host, None, &no_headers, Some(body)) {
-                    ws_connect::handle(&s.app, ev).await;
+                    ws_connect::handle(&s.app.realtime, ev).await;
                 }
             }
             outgoing = rx.recv() => match outgoing {
@@ -254,7 +254,7 @@ async fn run(s: WsState, id: String, host: String, socket: WebSocket) {
     }
     s.sockets.lock().remove(&id);
     if let Some(ev) = event(ws_connect::DISCONNECT, &id, &host, None, &no_headers, None) {
-        ws_connect::handle(&s.app, ev).await;
+        ws_connect::handle(&s.app.realtime, ev).await;
     }
 }
 

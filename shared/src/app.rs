@@ -30,7 +30,7 @@ use crate::services::{
     MessageService, RealtimeService, TokenService,
 };
 use async_trait::async_trait;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// One implementation of every port.
 #[derive(Clone)]
@@ -107,64 +107,16 @@ impl Ports {
         queue_url: &str,
         gateway: Arc<dyn ConnectionGateway>,
     ) -> Self {
-        Self::aws_with_clients(
-            config,
-            AwsClients {
-                dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-                sns: aws_sdk_sns::Client::new(sdk),
-                sqs: aws_sdk_sqs::Client::new(sdk),
-                gateway,
-            },
-            queue_url,
-        )
+        AwsWiring {
+            gateway: gateway.into(),
+            ..AwsWiring::new(config.clone(), sdk.clone(), queue_url)
+        }
+        .ports()
     }
 
     /// Like [`Ports::aws`], with clients the caller built (tests count their requests).
     pub fn aws_with_clients(config: &Config, clients: AwsClients, queue_url: &str) -> Self {
-        let ddb = clients.dynamodb;
-        let ddb_for_realtime = ddb.clone();
-        let tables = TableNames::new(&config.table_prefix);
-        let applications = [
-            (Platform::Fcm, config.fcm_application_arn.clone()),
-            (Platform::Apns, config.apns_application_arn.clone()),
-        ]
-        .into_iter()
-        .filter_map(|(p, arn)| arn.map(|a| (p, a)))
-        .collect();
-        let contacts = Arc::new(DynamoContacts::new(
-            ddb.clone(),
-            tables.contact_requests,
-            tables.contacts.clone(),
-        ));
-        let queue: Arc<dyn DeliveryQueue> = Arc::new(SqsDeliveryQueue::new(clients.sqs, queue_url));
-        Self {
-            users: Arc::new(DynamoUserStore::new(ddb.clone(), tables.users)),
-            otps: Arc::new(DynamoOtpStore::new(ddb.clone(), tables.verification_codes)),
-            sessions: Arc::new(DynamoSessionStore::new(ddb.clone(), tables.sessions)),
-            requests: contacts.clone(),
-            contacts,
-            messages: Arc::new(DynamoMessages::new(
-                ddb,
-                tables.messages,
-                tables.conversations,
-                tables.contacts,
-            )),
-            queue: queue.clone(),
-            connections: Arc::new(DynamoConnections::new(
-                ddb_for_realtime.clone(),
-                tables.connections.clone(),
-            )),
-            gateway: clients.gateway,
-            ledger: Arc::new(DynamoLedger::new(
-                ddb_for_realtime.clone(),
-                tables.connections.clone(),
-            )),
-            devices: Arc::new(DynamoDevices::new(ddb_for_realtime, tables.devices)),
-            push: Arc::new(SnsPushSender::new(clients.sns.clone(), applications)),
-            notifier: Arc::new(QueueNotifier(queue)),
-            sms: Arc::new(SnsSmsSender::new(clients.sns, config.sms_sender_id.clone())),
-            clock: Arc::new(SystemClock),
-        }
+        AwsWiring::with_clients(config.clone(), clients, queue_url).ports()
     }
 }
 
@@ -174,6 +126,266 @@ pub struct AwsClients {
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub gateway: Arc<dyn ConnectionGateway>,
+}
+
+/// A source of ports, one at a time: a full [`Ports`] set, or [`AwsWiring`], which builds
+/// only the ports asked for and only the SDK clients those need. The service builders
+/// ([`Services`]) take what they use from it, so a Lambda wires only its own services.
+pub trait PortSource {
+    fn users(&self) -> Arc<dyn UserStore>;
+    fn otps(&self) -> Arc<dyn OtpStore>;
+    fn sessions(&self) -> Arc<dyn SessionStore>;
+    fn requests(&self) -> Arc<dyn ContactRequestStore>;
+    fn contacts(&self) -> Arc<dyn ContactStore>;
+    fn messages(&self) -> Arc<dyn MessageStore>;
+    fn queue(&self) -> Arc<dyn DeliveryQueue>;
+    fn connections(&self) -> Arc<dyn ConnectionStore>;
+    fn gateway(&self) -> Arc<dyn ConnectionGateway>;
+    fn devices(&self) -> Arc<dyn DeviceStore>;
+    fn push(&self) -> Arc<dyn PushSender>;
+    fn ledger(&self) -> Arc<dyn DeliveryLedger>;
+    fn notifier(&self) -> Arc<dyn Notifier>;
+    fn sms(&self) -> Arc<dyn SmsSender>;
+    fn clock(&self) -> Arc<dyn Clock>;
+}
+
+impl PortSource for Ports {
+    fn users(&self) -> Arc<dyn UserStore> {
+        self.users.clone()
+    }
+    fn otps(&self) -> Arc<dyn OtpStore> {
+        self.otps.clone()
+    }
+    fn sessions(&self) -> Arc<dyn SessionStore> {
+        self.sessions.clone()
+    }
+    fn requests(&self) -> Arc<dyn ContactRequestStore> {
+        self.requests.clone()
+    }
+    fn contacts(&self) -> Arc<dyn ContactStore> {
+        self.contacts.clone()
+    }
+    fn messages(&self) -> Arc<dyn MessageStore> {
+        self.messages.clone()
+    }
+    fn queue(&self) -> Arc<dyn DeliveryQueue> {
+        self.queue.clone()
+    }
+    fn connections(&self) -> Arc<dyn ConnectionStore> {
+        self.connections.clone()
+    }
+    fn gateway(&self) -> Arc<dyn ConnectionGateway> {
+        self.gateway.clone()
+    }
+    fn devices(&self) -> Arc<dyn DeviceStore> {
+        self.devices.clone()
+    }
+    fn push(&self) -> Arc<dyn PushSender> {
+        self.push.clone()
+    }
+    fn ledger(&self) -> Arc<dyn DeliveryLedger> {
+        self.ledger.clone()
+    }
+    fn notifier(&self) -> Arc<dyn Notifier> {
+        self.notifier.clone()
+    }
+    fn sms(&self) -> Arc<dyn SmsSender> {
+        self.sms.clone()
+    }
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+}
+
+/// The AWS adapters, built on demand: each SDK client is built once, the first time a port
+/// needs it, so a Lambda that wires only its own services builds only the clients those use.
+pub struct AwsWiring {
+    pub config: Config,
+    sdk: aws_config::SdkConfig,
+    tables: TableNames,
+    queue_url: String,
+    dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
+    sns: OnceLock<aws_sdk_sns::Client>,
+    sqs: OnceLock<aws_sdk_sqs::Client>,
+    gateway: OnceLock<Arc<dyn ConnectionGateway>>,
+}
+
+impl AwsWiring {
+    /// For a Lambda: configuration from the environment, SDK settings from `aws_config`
+    /// (endpoint overrides such as `AWS_ENDPOINT_URL` are honoured), no client built yet.
+    /// Fails at cold start with a clear message when the configuration is incomplete.
+    pub async fn from_lambda_env() -> Result<Self, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let queue_url = config.delivery_queue_url.clone().unwrap_or_default();
+        Ok(Self::new(config, sdk, &queue_url))
+    }
+
+    /// Clients from `sdk`, the delivery queue at `queue_url`, frames posted through the
+    /// WebSocket API's management endpoint (`config.ws_endpoint`).
+    pub fn new(config: Config, sdk: aws_config::SdkConfig, queue_url: &str) -> Self {
+        Self {
+            tables: TableNames::new(&config.table_prefix),
+            config,
+            sdk,
+            queue_url: queue_url.to_owned(),
+            dynamodb: OnceLock::new(),
+            sns: OnceLock::new(),
+            sqs: OnceLock::new(),
+            gateway: OnceLock::new(),
+        }
+    }
+
+    /// With clients the caller built.
+    pub fn with_clients(config: Config, clients: AwsClients, queue_url: &str) -> Self {
+        Self {
+            dynamodb: clients.dynamodb.into(),
+            sns: clients.sns.into(),
+            sqs: clients.sqs.into(),
+            gateway: clients.gateway.into(),
+            ..Self::new(config, aws_config::SdkConfig::builder().build(), queue_url)
+        }
+    }
+
+    /// The SDK clients built so far (`dynamodb`, `sns`, `sqs`, `apigatewaymanagement`).
+    pub fn clients_built(&self) -> Vec<&'static str> {
+        [
+            ("dynamodb", self.dynamodb.get().is_some()),
+            ("sns", self.sns.get().is_some()),
+            ("sqs", self.sqs.get().is_some()),
+            ("apigatewaymanagement", self.gateway.get().is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, built)| built.then_some(name))
+        .collect()
+    }
+
+    /// Every port.
+    pub fn ports(&self) -> Ports {
+        Ports {
+            users: self.users(),
+            otps: self.otps(),
+            sessions: self.sessions(),
+            requests: self.requests(),
+            contacts: self.contacts(),
+            messages: self.messages(),
+            queue: self.queue(),
+            connections: self.connections(),
+            gateway: self.gateway(),
+            devices: self.devices(),
+            push: self.push(),
+            ledger: self.ledger(),
+            notifier: self.notifier(),
+            sms: self.sms(),
+            clock: self.clock(),
+        }
+    }
+
+    fn ddb(&self) -> aws_sdk_dynamodb::Client {
+        self.dynamodb
+            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.sdk))
+            .clone()
+    }
+
+    fn sns(&self) -> aws_sdk_sns::Client {
+        self.sns
+            .get_or_init(|| aws_sdk_sns::Client::new(&self.sdk))
+            .clone()
+    }
+
+    fn dynamo_contacts(&self) -> DynamoContacts {
+        DynamoContacts::new(
+            self.ddb(),
+            self.tables.contact_requests.clone(),
+            self.tables.contacts.clone(),
+        )
+    }
+}
+
+impl PortSource for AwsWiring {
+    fn users(&self) -> Arc<dyn UserStore> {
+        Arc::new(DynamoUserStore::new(self.ddb(), self.tables.users.clone()))
+    }
+    fn otps(&self) -> Arc<dyn OtpStore> {
+        Arc::new(DynamoOtpStore::new(
+            self.ddb(),
+            self.tables.verification_codes.clone(),
+        ))
+    }
+    fn sessions(&self) -> Arc<dyn SessionStore> {
+        Arc::new(DynamoSessionStore::new(
+            self.ddb(),
+            self.tables.sessions.clone(),
+        ))
+    }
+    fn requests(&self) -> Arc<dyn ContactRequestStore> {
+        Arc::new(self.dynamo_contacts())
+    }
+    fn contacts(&self) -> Arc<dyn ContactStore> {
+        Arc::new(self.dynamo_contacts())
+    }
+    fn messages(&self) -> Arc<dyn MessageStore> {
+        Arc::new(DynamoMessages::new(
+            self.ddb(),
+            self.tables.messages.clone(),
+            self.tables.conversations.clone(),
+            self.tables.contacts.clone(),
+        ))
+    }
+    fn queue(&self) -> Arc<dyn DeliveryQueue> {
+        let sqs = self
+            .sqs
+            .get_or_init(|| aws_sdk_sqs::Client::new(&self.sdk))
+            .clone();
+        Arc::new(SqsDeliveryQueue::new(sqs, &self.queue_url))
+    }
+    fn connections(&self) -> Arc<dyn ConnectionStore> {
+        Arc::new(DynamoConnections::new(
+            self.ddb(),
+            self.tables.connections.clone(),
+        ))
+    }
+    fn gateway(&self) -> Arc<dyn ConnectionGateway> {
+        self.gateway
+            .get_or_init(|| {
+                Arc::new(ApiGatewayConnections::new(
+                    &self.sdk,
+                    self.config.ws_endpoint.as_deref().unwrap_or_default(),
+                ))
+            })
+            .clone()
+    }
+    fn devices(&self) -> Arc<dyn DeviceStore> {
+        Arc::new(DynamoDevices::new(self.ddb(), self.tables.devices.clone()))
+    }
+    fn push(&self) -> Arc<dyn PushSender> {
+        let applications = [
+            (Platform::Fcm, self.config.fcm_application_arn.clone()),
+            (Platform::Apns, self.config.apns_application_arn.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(p, arn)| arn.map(|a| (p, a)))
+        .collect();
+        Arc::new(SnsPushSender::new(self.sns(), applications))
+    }
+    fn ledger(&self) -> Arc<dyn DeliveryLedger> {
+        Arc::new(DynamoLedger::new(
+            self.ddb(),
+            self.tables.connections.clone(),
+        ))
+    }
+    fn notifier(&self) -> Arc<dyn Notifier> {
+        Arc::new(QueueNotifier(self.queue()))
+    }
+    fn sms(&self) -> Arc<dyn SmsSender> {
+        Arc::new(SnsSmsSender::new(
+            self.sns(),
+            self.config.sms_sender_id.clone(),
+        ))
+    }
+    fn clock(&self) -> Arc<dyn Clock> {
+        Arc::new(SystemClock)
+    }
 }
 
 /// [`Notifier`] over the delivery queue: each event becomes a delivery job for its user. No
@@ -209,91 +421,175 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config, ports: Ports) -> Self {
-        let tokens = Arc::new(TokenService::new(&config, ports.clock.clone()));
-        let presence = Arc::new(ConnectionPresence {
-            connections: ports.connections.clone(),
-            clock: ports.clock.clone(),
-        });
-        let contacts = Arc::new(ContactService::new(
-            ports.users.clone(),
-            ports.requests,
-            ports.contacts.clone(),
-            presence,
-            ports.notifier,
-            ports.clock.clone(),
-            config.default_country_code.clone(),
-        ));
-        let messages = Arc::new(
-            MessageService::new(
-                ports.users.clone(),
-                ports.messages,
-                ports.queue.clone(),
-                ports.clock.clone(),
-                config.send_rate,
-                config.webhook_secret.expose(),
-            )
-            .with_retry_budget(config.send_retry_budget),
-        );
-        let realtime = Arc::new(RealtimeService {
-            tokens: tokens.clone(),
-            sessions: ports.sessions.clone(),
-            connections: ports.connections.clone(),
-            gateway: ports.gateway.clone(),
-            contacts: ports.contacts,
-            users: ports.users.clone(),
-            messages: messages.clone(),
-            queue: ports.queue,
-            clock: ports.clock.clone(),
-        });
-        let delivery = Arc::new(DeliveryService {
-            connections: ports.connections.clone(),
-            gateway: ports.gateway.clone(),
-            devices: ports.devices.clone(),
-            push: ports.push.clone(),
-            ledger: ports.ledger.clone(),
-            clock: ports.clock.clone(),
-        });
-        let devices = Arc::new(DeviceService {
-            devices: ports.devices.clone(),
-            push: ports.push.clone(),
-            clock: ports.clock.clone(),
-        });
-        let auth = Arc::new(AuthService::new(
-            config.clone(),
-            ports.users,
-            ports.otps,
-            ports.sessions,
-            ports.sms,
-            ports.connections,
-            ports.gateway,
-            ports.devices,
-            ports.push,
-            tokens.clone(),
-            ports.clock,
-        ));
+        let wire = Services::new(&config, &ports);
+        let tokens = wire.tokens();
+        let messages = wire.messages();
         Self {
-            auth,
-            contacts,
+            auth: wire.auth(tokens.clone()),
+            contacts: wire.contacts(),
+            realtime: wire.realtime(tokens.clone(), messages.clone()),
             messages,
-            realtime,
-            delivery,
-            devices,
+            delivery: wire.delivery(),
+            devices: wire.devices(),
             tokens,
             config: Arc::new(config),
         }
     }
+}
 
-    /// For a Lambda: configuration from the environment and AWS adapters. Fails at cold start
-    /// with a clear message when the configuration is incomplete.
-    pub async fn from_lambda_env() -> Result<Self, crate::config::ConfigError> {
-        let config = Config::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let queue_url = config.delivery_queue_url.clone().unwrap_or_default();
-        let gateway = Arc::new(ApiGatewayConnections::new(
-            &sdk,
-            config.ws_endpoint.as_deref().unwrap_or_default(),
-        ));
-        let ports = Ports::aws(&config, &sdk, &queue_url, gateway);
-        Ok(Self::new(config, ports))
+/// Builds one service at a time over a [`PortSource`], taking from it only the ports that
+/// service uses: [`App::new`] builds them all, a Lambda's `main` only its own.
+pub struct Services<'a, P> {
+    config: &'a Config,
+    ports: &'a P,
+}
+
+impl<'a, P: PortSource> Services<'a, P> {
+    pub fn new(config: &'a Config, ports: &'a P) -> Self {
+        Self { config, ports }
+    }
+
+    pub fn tokens(&self) -> Arc<TokenService> {
+        Arc::new(TokenService::new(self.config, self.ports.clock()))
+    }
+
+    pub fn contacts(&self) -> Arc<ContactService> {
+        let p = self.ports;
+        let presence = Arc::new(ConnectionPresence {
+            connections: p.connections(),
+            clock: p.clock(),
+        });
+        Arc::new(ContactService::new(
+            p.users(),
+            p.requests(),
+            p.contacts(),
+            presence,
+            p.notifier(),
+            p.clock(),
+            self.config.default_country_code.clone(),
+        ))
+    }
+
+    pub fn messages(&self) -> Arc<MessageService> {
+        let p = self.ports;
+        Arc::new(
+            MessageService::new(
+                p.users(),
+                p.messages(),
+                p.queue(),
+                p.clock(),
+                self.config.send_rate,
+                self.config.webhook_secret.expose(),
+            )
+            .with_retry_budget(self.config.send_retry_budget),
+        )
+    }
+
+    /// Over the given token and message services (shared with the rest of the process).
+    pub fn realtime(
+        &self,
+        tokens: Arc<TokenService>,
+        messages: Arc<MessageService>,
+    ) -> Arc<RealtimeService> {
+        let p = self.ports;
+        Arc::new(RealtimeService {
+            tokens,
+            sessions: p.sessions(),
+            connections: p.connections(),
+            gateway: p.gateway(),
+            contacts: p.contacts(),
+            users: p.users(),
+            messages,
+            queue: p.queue(),
+            clock: p.clock(),
+        })
+    }
+
+    pub fn delivery(&self) -> Arc<DeliveryService> {
+        let p = self.ports;
+        Arc::new(DeliveryService {
+            connections: p.connections(),
+            gateway: p.gateway(),
+            devices: p.devices(),
+            push: p.push(),
+            ledger: p.ledger(),
+            clock: p.clock(),
+        })
+    }
+
+    pub fn devices(&self) -> Arc<DeviceService> {
+        let p = self.ports;
+        Arc::new(DeviceService {
+            devices: p.devices(),
+            push: p.push(),
+            clock: p.clock(),
+        })
+    }
+
+    /// Over the given token service (shared with the rest of the process).
+    pub fn auth(&self, tokens: Arc<TokenService>) -> Arc<AuthService> {
+        let p = self.ports;
+        Arc::new(AuthService::new(
+            self.config.clone(),
+            p.users(),
+            p.otps(),
+            p.sessions(),
+            p.sms(),
+            p.connections(),
+            p.gateway(),
+            p.devices(),
+            p.push(),
+            tokens,
+            p.clock(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wiring() -> AwsWiring {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        AwsWiring::new(Config::for_tests(), sdk, "https://sqs.example/queue")
+    }
+
+    /// Builds one service and drops it.
+    type Build = fn(&Services<AwsWiring>);
+
+    #[test]
+    fn aws_wiring_builds_only_the_clients_of_the_services_asked_for() {
+        let cases: [(&str, Build, &[&str]); 6] = [
+            ("nothing", |_| {}, &[]),
+            (
+                "auth",
+                |w| drop(w.auth(w.tokens())),
+                &["dynamodb", "sns", "apigatewaymanagement"],
+            ),
+            ("contacts", |w| drop(w.contacts()), &["dynamodb", "sqs"]),
+            ("messages", |w| drop(w.messages()), &["dynamodb", "sqs"]),
+            ("devices", |w| drop(w.devices()), &["dynamodb", "sns"]),
+            (
+                "delivery",
+                |w| drop(w.delivery()),
+                &["dynamodb", "sns", "apigatewaymanagement"],
+            ),
+        ];
+        for (service, build, clients) in cases {
+            let aws = wiring();
+            build(&Services::new(&aws.config, &aws));
+            assert_eq!(aws.clients_built(), clients, "clients built for {service}");
+        }
+        let aws = wiring();
+        let wire = Services::new(&aws.config, &aws);
+        drop(wire.realtime(wire.tokens(), wire.messages()));
+        assert_eq!(
+            aws.clients_built(),
+            ["dynamodb", "sqs", "apigatewaymanagement"],
+            "clients built for realtime"
+        );
     }
 }

@@ -1,20 +1,22 @@
 //! `/api/auth/*` and `/api/user`: phone-number sign-in, sessions and the caller's profile.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
 use whatspe::app::App;
 use whatspe::domain::{Email, PhoneNumber, ProfilePicture, StatusText, User, Username};
 use whatspe::http::openapi::{AuthErrors, PublicErrors, UserIdClaim};
 use whatspe::http::{ApiJson, Caller, RouteTable, bearer_token, nullable};
+use whatspe::services::{AuthService, TokenService};
 use whatspe::services::{NewProfile, ProfilePatch, TokenPair, Verified};
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
-pub fn route_table() -> RouteTable {
+pub fn route_table() -> RouteTable<Deps> {
     RouteTable::new()
         .post("/api/auth/request-otp", request_otp)
         .post("/api/auth/verify-otp", verify_otp)
@@ -31,13 +33,37 @@ pub fn route_table() -> RouteTable {
 pub struct ApiDoc;
 
 /// The routes of this function, without state (the local gateway merges them with others).
-pub fn routes() -> Router<App> {
+pub fn routes() -> Router<Deps> {
     route_table().into_router()
 }
 
 /// The complete service this Lambda runs.
-pub fn router(app: App) -> Router {
-    whatspe::http::service(routes(), app)
+pub fn router(deps: impl Into<Deps>) -> Router {
+    whatspe::http::service(routes(), deps.into())
+}
+
+/// What this function's handlers use: its Lambda builds only this (and the SDK clients
+/// behind it), not the whole [`App`].
+#[derive(Clone)]
+pub struct Deps {
+    pub auth: Arc<AuthService>,
+    /// Verifies the bearer token ([`Caller`]).
+    pub tokens: Arc<TokenService>,
+}
+
+impl From<App> for Deps {
+    fn from(app: App) -> Self {
+        Self {
+            auth: app.auth,
+            tokens: app.tokens,
+        }
+    }
+}
+
+impl FromRef<Deps> for Arc<TokenService> {
+    fn from_ref(deps: &Deps) -> Self {
+        deps.tokens.clone()
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -67,7 +93,7 @@ struct OtpSent {
     responses((status = 200, description = "Code sent", body = OtpSent), PublicErrors),
 )]
 async fn request_otp(
-    State(app): State<App>,
+    State(app): State<Deps>,
     ApiJson(body): ApiJson<RequestOtpBody>,
 ) -> Result<Json<OtpSent>, Error> {
     let sent = app.auth.request_otp(&body.phone_number).await?;
@@ -155,7 +181,7 @@ struct NewNumber {
     responses((status = 200, description = "Code accepted", body = VerifyOtpAnswer), PublicErrors),
 )]
 async fn verify_otp(
-    State(app): State<App>,
+    State(app): State<Deps>,
     ApiJson(body): ApiJson<VerifyOtpBody>,
 ) -> Result<Json<VerifyOtpAnswer>, Error> {
     let res = match app
@@ -213,7 +239,7 @@ struct UserWithTokens {
     ),
 )]
 async fn register(
-    State(app): State<App>,
+    State(app): State<Deps>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<impl IntoResponse, Error> {
@@ -253,7 +279,7 @@ struct RefreshBody {
     ),
 )]
 async fn refresh(
-    State(app): State<App>,
+    State(app): State<Deps>,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<Json<TokenPair>, Error> {
     Ok(Json(app.auth.refresh(&body.refresh_token).await?))
@@ -273,7 +299,7 @@ struct Done {
     security(("accessToken" = [])),
     responses((status = 200, description = "Logged out", body = Done), AuthErrors),
 )]
-async fn logout(State(app): State<App>, caller: Caller) -> Result<Json<Done>, Error> {
+async fn logout(State(app): State<Deps>, caller: Caller) -> Result<Json<Done>, Error> {
     app.auth.logout(&caller.user_id, &caller.session_id).await?;
     Ok(Json(Done {
         message: "Logged out",
@@ -287,7 +313,7 @@ async fn logout(State(app): State<App>, caller: Caller) -> Result<Json<Done>, Er
     security(("accessToken" = [])),
     responses((status = 200, description = "You", body = User), AuthErrors),
 )]
-async fn me(State(app): State<App>, caller: Caller) -> Result<Json<User>, Error> {
+async fn me(State(app): State<Deps>, caller: Caller) -> Result<Json<User>, Error> {
     Ok(Json(app.auth.me(&caller.user_id).await?))
 }
 
@@ -317,7 +343,7 @@ struct PatchBody {
     ),
 )]
 async fn update_me(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> Result<Json<User>, Error> {

@@ -1,10 +1,20 @@
-//! The auth Lambda: configuration and clients are built once per cold start.
+//! The auth Lambda: the auth and token services, over DynamoDB, SNS (codes and push
+//! endpoints) and the WebSocket management API (sign-out closes sockets); no SQS client.
+//! Built once per cold start.
 
 use lambda_http::{Error, run, tracing};
+use whatspe::app::{AwsWiring, Services};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let app = whatspe::app::App::from_lambda_env().await?;
-    run(auth_otp::router(app)).await
+    let aws = AwsWiring::from_lambda_env().await?;
+    let wire = Services::new(&aws.config, &aws);
+    let tokens = wire.tokens();
+    let deps = auth_otp::Deps {
+        auth: wire.auth(tokens.clone()),
+        tokens,
+    };
+    tracing::debug!(clients = ?aws.clients_built(), "wired");
+    run(auth_otp::router(deps)).await
 }

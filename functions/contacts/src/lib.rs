@@ -1,10 +1,11 @@
 //! `/api/users/*` and `/api/contacts/*`: user discovery, contact requests, the contact list.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use whatspe::Error;
 use whatspe::app::App;
@@ -13,6 +14,7 @@ use whatspe::http::openapi::{AuthErrors, ErrorBody, UserIdClaim};
 use whatspe::http::{ApiJson, ApiPath, ApiQuery, Caller, RouteTable, page_limit, paged};
 use whatspe::ports::{Page, PageRequest};
 use whatspe::services::contacts::SEARCH_PAGE_MAX;
+use whatspe::services::{ContactService, TokenService};
 use whatspe::services::{Recipient, RequestOutcome, RequestWithProfile};
 
 /// Default and largest page of the contact and request listings.
@@ -20,7 +22,7 @@ const LIST_PAGE_DEFAULT: usize = 50;
 const LIST_PAGE_MAX: usize = 100;
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
-pub fn route_table() -> RouteTable {
+pub fn route_table() -> RouteTable<Deps> {
     RouteTable::new()
         .get("/api/users/search", search)
         .get("/api/users/{id}", profile)
@@ -49,13 +51,37 @@ pub fn route_table() -> RouteTable {
 pub struct ApiDoc;
 
 /// The routes of this function, without state (the local gateway merges them with others).
-pub fn routes() -> Router<App> {
+pub fn routes() -> Router<Deps> {
     route_table().into_router()
 }
 
 /// The complete service this Lambda runs.
-pub fn router(app: App) -> Router {
-    whatspe::http::service(routes(), app)
+pub fn router(deps: impl Into<Deps>) -> Router {
+    whatspe::http::service(routes(), deps.into())
+}
+
+/// What this function's handlers use: its Lambda builds only this (and the SDK clients
+/// behind it), not the whole [`App`].
+#[derive(Clone)]
+pub struct Deps {
+    pub contacts: Arc<ContactService>,
+    /// Verifies the bearer token ([`Caller`]).
+    pub tokens: Arc<TokenService>,
+}
+
+impl From<App> for Deps {
+    fn from(app: App) -> Self {
+        Self {
+            contacts: app.contacts,
+            tokens: app.tokens,
+        }
+    }
+}
+
+impl FromRef<Deps> for Arc<TokenService> {
+    fn from_ref(deps: &Deps) -> Self {
+        deps.tokens.clone()
+    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -103,7 +129,7 @@ struct SearchParams {
     ),
 )]
 async fn search(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> Result<Response, Error> {
@@ -132,7 +158,7 @@ async fn search(
     ),
 )]
 async fn profile(
-    State(app): State<App>,
+    State(app): State<Deps>,
     _caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PublicProfile>, Error> {
@@ -151,7 +177,7 @@ async fn profile(
     ),
 )]
 async fn list(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Response, Error> {
@@ -171,7 +197,7 @@ async fn list(
     ),
 )]
 async fn remove(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiPath(user_id): ApiPath<String>,
 ) -> Result<StatusCode, Error> {
@@ -207,7 +233,7 @@ struct RequestBody {
     ),
 )]
 async fn send_request(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiJson(body): ApiJson<RequestBody>,
 ) -> Result<Response, Error> {
@@ -276,7 +302,7 @@ fn entries(page: Page<RequestWithProfile>, side: Side) -> Response {
     ),
 )]
 async fn pending(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Response, Error> {
@@ -301,7 +327,7 @@ async fn pending(
     ),
 )]
 async fn sent(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Response, Error> {
@@ -332,7 +358,7 @@ struct Accepted {
     ),
 )]
 async fn accept(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Accepted>, Error> {
@@ -356,7 +382,7 @@ async fn accept(
     ),
 )]
 async fn reject(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ContactRequest>, Error> {

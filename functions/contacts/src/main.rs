@@ -1,10 +1,20 @@
-//! The contacts Lambda: configuration and clients are built once per cold start.
+//! The contacts Lambda: the contact and token services, over DynamoDB and SQS (contact
+//! events are queued for delivery); no SNS or management API client.
+//! Built once per cold start.
 
 use lambda_http::{Error, run, tracing};
+use whatspe::app::{AwsWiring, Services};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let app = whatspe::app::App::from_lambda_env().await?;
-    run(contacts::router(app)).await
+    let aws = AwsWiring::from_lambda_env().await?;
+    let wire = Services::new(&aws.config, &aws);
+    let tokens = wire.tokens();
+    let deps = contacts::Deps {
+        contacts: wire.contacts(),
+        tokens,
+    };
+    tracing::debug!(clients = ?aws.clients_built(), "wired");
+    run(contacts::router(deps)).await
 }

@@ -1,18 +1,20 @@
 //! `/api/devices`: push-token registration (SNS platform endpoints).
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
 use whatspe::app::App;
 use whatspe::http::openapi::{AuthErrors, ErrorBody, UserIdClaim};
 use whatspe::http::{ApiJson, ApiPath, Caller, RouteTable};
 use whatspe::ports::{Device, Platform};
+use whatspe::services::{DeviceService, TokenService};
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
-pub fn route_table() -> RouteTable {
+pub fn route_table() -> RouteTable<Deps> {
     RouteTable::new()
         .get("/api/devices", list)
         .post("/api/devices", register)
@@ -25,13 +27,37 @@ pub fn route_table() -> RouteTable {
 pub struct ApiDoc;
 
 /// The routes of this function, without state (the local gateway merges them with others).
-pub fn routes() -> Router<App> {
+pub fn routes() -> Router<Deps> {
     route_table().into_router()
 }
 
 /// The complete service this Lambda runs.
-pub fn router(app: App) -> Router {
-    whatspe::http::service(routes(), app)
+pub fn router(deps: impl Into<Deps>) -> Router {
+    whatspe::http::service(routes(), deps.into())
+}
+
+/// What this function's handlers use: its Lambda builds only this (and the SDK clients
+/// behind it), not the whole [`App`].
+#[derive(Clone)]
+pub struct Deps {
+    pub devices: Arc<DeviceService>,
+    /// Verifies the bearer token ([`Caller`]).
+    pub tokens: Arc<TokenService>,
+}
+
+impl From<App> for Deps {
+    fn from(app: App) -> Self {
+        Self {
+            devices: app.devices,
+            tokens: app.tokens,
+        }
+    }
+}
+
+impl FromRef<Deps> for Arc<TokenService> {
+    fn from_ref(deps: &Deps) -> Self {
+        deps.tokens.clone()
+    }
 }
 
 /// A device as its owner sees it (never the token).
@@ -73,7 +99,7 @@ struct RegisterBody {
     responses((status = 201, description = "Registered", body = DeviceView), AuthErrors),
 )]
 async fn register(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiJson(b): ApiJson<RegisterBody>,
 ) -> Result<(StatusCode, Json<DeviceView>), Error> {
@@ -91,7 +117,7 @@ async fn register(
     security(("accessToken" = [])),
     responses((status = 200, description = "Devices", body = Vec<DeviceView>), AuthErrors),
 )]
-async fn list(State(app): State<App>, caller: Caller) -> Result<Json<Vec<DeviceView>>, Error> {
+async fn list(State(app): State<Deps>, caller: Caller) -> Result<Json<Vec<DeviceView>>, Error> {
     Ok(Json(
         app.devices
             .list(&caller.user_id)
@@ -114,7 +140,7 @@ async fn list(State(app): State<App>, caller: Caller) -> Result<Json<Vec<DeviceV
     ),
 )]
 async fn remove(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Error> {

@@ -1,10 +1,20 @@
-//! The devices Lambda: configuration and clients are built once per cold start.
+//! The devices Lambda: the device and token services, over DynamoDB and SNS (platform
+//! endpoints); no SQS or management API client.
+//! Built once per cold start.
 
 use lambda_http::{Error, run, tracing};
+use whatspe::app::{AwsWiring, Services};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let app = whatspe::app::App::from_lambda_env().await?;
-    run(devices::router(app)).await
+    let aws = AwsWiring::from_lambda_env().await?;
+    let wire = Services::new(&aws.config, &aws);
+    let tokens = wire.tokens();
+    let deps = devices::Deps {
+        devices: wire.devices(),
+        tokens,
+    };
+    tracing::debug!(clients = ?aws.clients_built(), "wired");
+    run(devices::router(deps)).await
 }

@@ -1,11 +1,12 @@
 //! `GET /api/messages/:peerId`, `GET /api/chats`, `POST /api/messages/read` and
 //! `POST /api/messages/delivered`: history, the chat list and receipts.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use whatspe::Error;
 use whatspe::app::App;
@@ -16,13 +17,14 @@ use whatspe::http::{
 };
 use whatspe::ports::{HistoryRange, PageRequest};
 use whatspe::services::messages::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
+use whatspe::services::{MessageService, TokenService};
 
 /// Default and largest chat-list page.
 const CHATS_PAGE_DEFAULT: usize = 50;
 const CHATS_PAGE_MAX: usize = 100;
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
-pub fn route_table() -> RouteTable {
+pub fn route_table() -> RouteTable<Deps> {
     RouteTable::new()
         .get("/api/messages/{peer_id}", history)
         .get("/api/chats", chats)
@@ -36,13 +38,37 @@ pub fn route_table() -> RouteTable {
 pub struct ApiDoc;
 
 /// The routes of this function, without state (the local gateway merges them with others).
-pub fn routes() -> Router<App> {
+pub fn routes() -> Router<Deps> {
     route_table().into_router()
 }
 
 /// The complete service this Lambda runs.
-pub fn router(app: App) -> Router {
-    whatspe::http::service(routes(), app)
+pub fn router(deps: impl Into<Deps>) -> Router {
+    whatspe::http::service(routes(), deps.into())
+}
+
+/// What this function's handlers use: its Lambda builds only this (and the SDK clients
+/// behind it), not the whole [`App`].
+#[derive(Clone)]
+pub struct Deps {
+    pub messages: Arc<MessageService>,
+    /// Verifies the bearer token ([`Caller`]).
+    pub tokens: Arc<TokenService>,
+}
+
+impl From<App> for Deps {
+    fn from(app: App) -> Self {
+        Self {
+            messages: app.messages,
+            tokens: app.tokens,
+        }
+    }
+}
+
+impl FromRef<Deps> for Arc<TokenService> {
+    fn from_ref(deps: &Deps) -> Self {
+        deps.tokens.clone()
+    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -70,7 +96,7 @@ struct HistoryParams {
     ),
 )]
 async fn history(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiPath(peer_id): ApiPath<String>,
     ApiQuery(p): ApiQuery<HistoryParams>,
@@ -128,7 +154,7 @@ struct ListParams {
     ),
 )]
 async fn chats(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Response, Error> {
@@ -181,7 +207,7 @@ fn receipt(peer: &UserId, cursors: Cursors) -> Json<Receipt> {
     ),
 )]
 async fn read(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiJson(b): ApiJson<ReceiptBody>,
 ) -> Result<impl IntoResponse, Error> {
@@ -207,7 +233,7 @@ async fn read(
     ),
 )]
 async fn delivered(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiJson(b): ApiJson<ReceiptBody>,
 ) -> Result<impl IntoResponse, Error> {

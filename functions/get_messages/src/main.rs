@@ -1,10 +1,20 @@
-//! The get_messages Lambda: configuration and clients are built once per cold start.
+//! The get_messages Lambda: the message and token services, over DynamoDB and SQS; no SNS
+//! or management API client.
+//! Built once per cold start.
 
 use lambda_http::{Error, run, tracing};
+use whatspe::app::{AwsWiring, Services};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let app = whatspe::app::App::from_lambda_env().await?;
-    run(get_messages::router(app)).await
+    let aws = AwsWiring::from_lambda_env().await?;
+    let wire = Services::new(&aws.config, &aws);
+    let tokens = wire.tokens();
+    let deps = get_messages::Deps {
+        messages: wire.messages(),
+        tokens,
+    };
+    tracing::debug!(clients = ?aws.clients_built(), "wired");
+    run(get_messages::router(deps)).await
 }

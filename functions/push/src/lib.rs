@@ -9,8 +9,8 @@
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
-use whatspe::app::App;
 use whatspe::ports::DeliveryJob;
+use whatspe::services::DeliveryService;
 
 /// A record's job, or why it is not one.
 fn parse(record: &SqsMessage) -> Result<DeliveryJob, serde_json::Error> {
@@ -29,12 +29,12 @@ fn receives(record: &SqsMessage) -> u32 {
 /// Delivers one group's records in order; stops at the first failure. Adds each record it
 /// handled to `handled`.
 async fn deliver_group(
-    app: &App,
+    delivery: &DeliveryService,
     jobs: Vec<(String, u32, DeliveryJob)>,
     handled: &Mutex<HashSet<String>>,
 ) {
     for (id, receives, job) in jobs {
-        match app.delivery.deliver(&job, receives).await {
+        match delivery.deliver(&job, receives).await {
             Ok(d) => {
                 tracing::debug!(message_id = %id, posted = d.posted, gone = d.gone, pushed = d.pushed, skipped = d.skipped, "delivered");
                 handled.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
@@ -48,7 +48,7 @@ async fn deliver_group(
 }
 
 /// Handles one batch, the same under the Lambda SQS event source and the local gateway.
-pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
+pub async fn handle(delivery: &Arc<DeliveryService>, event: SqsEvent) -> SqsBatchResponse {
     let ids: Vec<String> = event
         .records
         .iter()
@@ -71,8 +71,8 @@ pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
     let handled = Arc::new(Mutex::new(HashSet::new()));
     let mut tasks = tokio::task::JoinSet::new();
     for jobs in groups.into_values() {
-        let (app, handled) = (app.clone(), handled.clone());
-        tasks.spawn(async move { deliver_group(&app, jobs, &handled).await });
+        let (delivery, handled) = (delivery.clone(), handled.clone());
+        tasks.spawn(async move { deliver_group(&delivery, jobs, &handled).await });
     }
     while let Some(done) = tasks.join_next().await {
         if let Err(e) = done {
@@ -94,7 +94,7 @@ mod tests {
     use super::*;
     use async_trait::async_trait;
     use std::sync::Arc;
-    use whatspe::app::Ports;
+    use whatspe::app::{App, Ports};
     use whatspe::clock::SystemClock;
     use whatspe::config::Config;
     use whatspe::domain::UserId;
@@ -157,7 +157,7 @@ mod tests {
             { "messageId": "r4", "body": "not a job", "attributes": {}, "messageAttributes": {} },
         ]}))
         .unwrap();
-        let failed: Vec<String> = handle(&app, event)
+        let failed: Vec<String> = handle(&app.delivery, event)
             .await
             .batch_item_failures
             .into_iter()

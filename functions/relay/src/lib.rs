@@ -10,12 +10,12 @@
 
 use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use whatspe::app::App;
 use whatspe::aws::dynamo::message_from_stream_image;
+use whatspe::services::MessageService;
 
 /// Handles one batch of stream records, the same under Lambda's DynamoDB event source and the
 /// local gateway's.
-pub async fn handle(app: &App, event: Event) -> DynamoDbEventResponse {
+pub async fn handle(messages: &MessageService, event: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in event.records {
         let seq = record.change.sequence_number.clone();
@@ -31,7 +31,7 @@ pub async fn handle(app: &App, event: Event) -> DynamoDbEventResponse {
                 continue;
             }
         };
-        if let Err(e) = app.messages.relay(&message).await {
+        if let Err(e) = messages.relay(&message).await {
             tracing::warn!(message = %message.id, error = %e, "relaying failed; the stream retries from this record");
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = seq;

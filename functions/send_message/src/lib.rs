@@ -1,10 +1,11 @@
 //! `POST /api/messages` and `POST /api/webhooks/messages`: sending, idempotently.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
 use whatspe::app::App;
@@ -12,10 +13,11 @@ use whatspe::domain::{Content, ConversationId, MessageKind, MessageView, UserId}
 use whatspe::http::openapi::{AuthErrors, ErrorBody, PublicErrors, UserIdClaim};
 use whatspe::http::{ApiBody, ApiJson, Caller, RouteTable};
 use whatspe::services::messages::parse_idempotency_key;
+use whatspe::services::{MessageService, TokenService};
 use whatspe::services::{NewMessage, SendOutcome};
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
-pub fn route_table() -> RouteTable {
+pub fn route_table() -> RouteTable<Deps> {
     RouteTable::new()
         .post("/api/messages", send)
         .post("/api/webhooks/messages", webhook)
@@ -27,13 +29,37 @@ pub fn route_table() -> RouteTable {
 pub struct ApiDoc;
 
 /// The routes of this function, without state (the local gateway merges them with others).
-pub fn routes() -> Router<App> {
+pub fn routes() -> Router<Deps> {
     route_table().into_router()
 }
 
 /// The complete service this Lambda runs.
-pub fn router(app: App) -> Router {
-    whatspe::http::service(routes(), app)
+pub fn router(deps: impl Into<Deps>) -> Router {
+    whatspe::http::service(routes(), deps.into())
+}
+
+/// What this function's handlers use: its Lambda builds only this (and the SDK clients
+/// behind it), not the whole [`App`].
+#[derive(Clone)]
+pub struct Deps {
+    pub messages: Arc<MessageService>,
+    /// Verifies the bearer token ([`Caller`]).
+    pub tokens: Arc<TokenService>,
+}
+
+impl From<App> for Deps {
+    fn from(app: App) -> Self {
+        Self {
+            messages: app.messages,
+            tokens: app.tokens,
+        }
+    }
+}
+
+impl FromRef<Deps> for Arc<TokenService> {
+    fn from_ref(deps: &Deps) -> Self {
+        deps.tokens.clone()
+    }
 }
 
 /// The seed's `{receiverId, content, type, status}`, or a chat addressed by `chatId` (seed
@@ -83,7 +109,7 @@ fn respond(outcome: SendOutcome) -> Response {
 }
 
 /// Who a send goes to: exactly one of `receiverId`, `chatId` or `chatID`.
-async fn recipient(app: &App, caller: &UserId, body: &SendBody) -> Result<UserId, Error> {
+async fn recipient(app: &Deps, caller: &UserId, body: &SendBody) -> Result<UserId, Error> {
     match (&body.receiver_id, &body.chat_id, &body.chat_id_seed) {
         (Some(receiver), None, None) => UserId::parse(receiver),
         (None, Some(chat), None) | (None, None, Some(chat)) => {
@@ -113,7 +139,7 @@ async fn recipient(app: &App, caller: &UserId, body: &SendBody) -> Result<UserId
     ),
 )]
 async fn send(
-    State(app): State<App>,
+    State(app): State<Deps>,
     caller: Caller,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<Response, Error> {
@@ -188,7 +214,7 @@ fn webhook_sender(raw: &str) -> Result<UserId, Error> {
     ),
 )]
 async fn webhook(
-    State(app): State<App>,
+    State(app): State<Deps>,
     headers: HeaderMap,
     ApiBody(body): ApiBody,
 ) -> Result<Response, Error> {

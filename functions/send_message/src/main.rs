@@ -1,10 +1,20 @@
-//! The send_message Lambda: configuration and clients are built once per cold start.
+//! The send_message Lambda: the message and token services, over DynamoDB and SQS; no SNS
+//! or management API client.
+//! Built once per cold start.
 
 use lambda_http::{Error, run, tracing};
+use whatspe::app::{AwsWiring, Services};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let app = whatspe::app::App::from_lambda_env().await?;
-    run(send_message::router(app)).await
+    let aws = AwsWiring::from_lambda_env().await?;
+    let wire = Services::new(&aws.config, &aws);
+    let tokens = wire.tokens();
+    let deps = send_message::Deps {
+        messages: wire.messages(),
+        tokens,
+    };
+    tracing::debug!(clients = ?aws.clients_built(), "wired");
+    run(send_message::router(deps)).await
 }

@@ -6,7 +6,7 @@ use aws_lambda_events::encodings::Body;
 use base64::Engine;
 use http::{HeaderMap, HeaderValue};
 use whatspe::Error;
-use whatspe::app::App;
+use whatspe::services::RealtimeService;
 
 pub const CONNECT: &str = "$connect";
 pub const DISCONNECT: &str = "$disconnect";
@@ -49,15 +49,17 @@ fn connect_token(req: &ApiGatewayWebsocketProxyRequest) -> (Option<String>, Opti
 }
 
 /// Handles one WebSocket event, the same under API Gateway and the local gateway.
-pub async fn handle(app: &App, req: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+pub async fn handle(
+    realtime: &RealtimeService,
+    req: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
     let ctx = &req.request_context;
     let connection_id = ctx.connection_id.clone().unwrap_or_default();
     match ctx.route_key.as_deref().unwrap_or(DEFAULT) {
         CONNECT => {
             let (token, protocol) = connect_token(&req);
             let claimed_user = req.query_string_parameters.first("userId");
-            match app
-                .realtime
+            match realtime
                 .connect(&connection_id, token.as_deref(), claimed_user)
                 .await
             {
@@ -71,7 +73,7 @@ pub async fn handle(app: &App, req: ApiGatewayWebsocketProxyRequest) -> ApiGatew
                 Err(e) => error_response(&e),
             }
         }
-        DISCONNECT => match app.realtime.disconnect(&connection_id).await {
+        DISCONNECT => match realtime.disconnect(&connection_id).await {
             Ok(()) => response(200, None, HeaderMap::new()),
             Err(e) => error_response(&e),
         },
@@ -86,7 +88,7 @@ pub async fn handle(app: &App, req: ApiGatewayWebsocketProxyRequest) -> ApiGatew
             } else {
                 body
             };
-            match app.realtime.frame(&connection_id, &text).await {
+            match realtime.frame(&connection_id, &text).await {
                 Ok(()) => response(200, None, HeaderMap::new()),
                 Err(e) => error_response(&e),
             }

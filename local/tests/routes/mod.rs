@@ -24,7 +24,9 @@ pub fn shape(path: &str) -> String {
 }
 
 /// A function's `(METHOD, shape)` routes.
-pub fn served(table: whatspe::http::RouteTable) -> BTreeSet<(String, String)> {
+pub fn served<S: Clone + Send + Sync + 'static>(
+    table: whatspe::http::RouteTable<S>,
+) -> BTreeSet<(String, String)> {
     table
         .routes()
         .iter()
@@ -35,13 +37,13 @@ pub fn served(table: whatspe::http::RouteTable) -> BTreeSet<(String, String)> {
 /// Every HTTP function's routes together (what the local gateway serves as the REST API).
 pub fn all_served() -> BTreeSet<(String, String)> {
     [
-        auth_otp::route_table(),
-        contacts::route_table(),
-        send_message::route_table(),
-        get_messages::route_table(),
-        devices::route_table(),
+        served(auth_otp::route_table()),
+        served(contacts::route_table()),
+        served(send_message::route_table()),
+        served(get_messages::route_table()),
+        served(devices::route_table()),
     ]
     .into_iter()
-    .flat_map(served)
+    .flatten()
     .collect()
 }

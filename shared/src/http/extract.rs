@@ -1,11 +1,12 @@
 use crate::Error;
-use crate::app::App;
 use crate::domain::{SessionId, UserId};
+use crate::services::TokenService;
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, Request};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 /// A JSON request body whose every failure is a 4xx in the API's error shape:
 /// 413 above [`super::MAX_BODY_BYTES`], 400 `malformed_json`, 400 `invalid_body` (wrong
@@ -157,14 +158,14 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, Error> {
 
 impl<S> FromRequestParts<S> for Caller
 where
-    App: FromRef<S>,
+    Arc<TokenService>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
-        let app = App::from_ref(state);
-        let identity = app.tokens.verify_access(bearer_token(&parts.headers)?)?;
+        let tokens = Arc::<TokenService>::from_ref(state);
+        let identity = tokens.verify_access(bearer_token(&parts.headers)?)?;
         let query: Query<Vec<(String, String)>> = Query::try_from_uri(&parts.uri)
             .map_err(|_| Error::validation("invalid_query", "the query string is malformed"))?;
         for (_, claimed) in query.0.iter().filter(|(k, _)| k == "userId") {

@@ -26,7 +26,6 @@ pub fn paged<T: serde::Serialize>(page: crate::ports::Page<T>) -> axum::response
 }
 
 use crate::Error;
-use crate::app::App;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
@@ -36,12 +35,12 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Turns a function's routes into the service it runs: the JSON 404/405 fallbacks, the body
 /// limit, and the state. Lambda `main`s and the local gateway both go through here.
-pub fn service(routes: Router<App>, app: App) -> Router {
+pub fn service<S: Clone + Send + Sync + 'static>(routes: Router<S>, state: S) -> Router {
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(app)
+        .with_state(state)
 }
 
 async fn not_found() -> Error {

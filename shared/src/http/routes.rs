@@ -1,21 +1,29 @@
-use crate::app::App;
 use axum::Router;
 use axum::handler::Handler;
 use axum::routing::{MethodFilter, on};
 
 /// A function's routes, recorded as they are added: the router and its `(method, path)`
 /// list, which the template test compares with the API events in template.yaml.
-#[derive(Default)]
-pub struct RouteTable {
-    router: Router<App>,
+/// `S` is the state its handlers take.
+pub struct RouteTable<S> {
+    router: Router<S>,
     routes: Vec<(&'static str, &'static str)>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for RouteTable<S> {
+    fn default() -> Self {
+        Self {
+            router: Router::new(),
+            routes: Vec::new(),
+        }
+    }
 }
 
 macro_rules! method {
     ($name:ident, $verb:literal, $filter:ident) => {
         pub fn $name<H, T>(self, path: &'static str, handler: H) -> Self
         where
-            H: Handler<T, App>,
+            H: Handler<T, S>,
             T: 'static,
         {
             self.add($verb, MethodFilter::$filter, path, handler)
@@ -23,7 +31,7 @@ macro_rules! method {
     };
 }
 
-impl RouteTable {
+impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -36,7 +44,7 @@ impl RouteTable {
         handler: H,
     ) -> Self
     where
-        H: Handler<T, App>,
+        H: Handler<T, S>,
         T: 'static,
     {
         self.router = self.router.route(path, on(filter, handler));
@@ -54,7 +62,7 @@ impl RouteTable {
         &self.routes
     }
 
-    pub fn into_router(self) -> Router<App> {
+    pub fn into_router(self) -> Router<S> {
         self.router
     }
 }
