@@ -689,6 +689,44 @@ async fn messages_arrive_in_send_order(app: &TestApp, n: usize, within: Duration
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_too_big_for_one_frame_arrives_cut_with_more_and_nothing_dead_letters() {
+    let app = spawn_app().await;
+    let a = app.sign_up(&phone(13), "asha").await;
+    let b = app.sign_up(&phone(14), "bala").await;
+    app.befriend(&a, &b).await;
+    let mut b1 = app.connect(&b).await;
+    // 64 KiB of quotes and newlines: 128 KiB once JSON-escaped, past API Gateway's limit.
+    let content = "\"\n".repeat(32 * 1024);
+    let m = app.send_ok(&a, &b, &content).await;
+    let f = b1
+        .expect_frame("MSG", DELIVERY, "the oversized message")
+        .await;
+    let wire = f.to_string();
+    assert!(
+        wire.len() <= whatspe::frames::MAX_FRAME_BYTES,
+        "the frame fits: {} bytes",
+        wire.len()
+    );
+    assert_eq!(f["d"]["id"], m["id"]);
+    assert_eq!(f["d"]["more"], true, "marked as cut");
+    let cut = str_field(&f["d"], "c");
+    assert!(
+        !cut.is_empty() && content.starts_with(&cut) && cut.len() < content.len(),
+        "a prefix of the content"
+    );
+    let r = app
+        .get(&format!("/api/messages/{}?limit=1", a.id), &b.token)
+        .await;
+    assert_eq!(
+        r.items("history")[0]["content"],
+        content,
+        "the whole text over REST"
+    );
+    b1.no_frame_within(QUIET, "delivered once").await;
+    assert!(app.queue.dead_letters().is_empty(), "nothing dead-lettered");
+}
+
 fn high_burst() -> Config {
     common::config_with_webhook(&[(whatspe::config::ENV_SEND_BURST, "1000")])
 }
