@@ -1,18 +1,16 @@
 //! `/api/auth/*` and `/api/user`: phone-number sign-in, sessions and the caller's profile.
 
-use axum::extract::{FromRef, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
-use whatspe::app::App;
 use whatspe::domain::{Email, PhoneNumber, ProfilePicture, StatusText, User, Username};
 use whatspe::http::openapi::{AuthErrors, PublicErrors, UserIdClaim};
 use whatspe::http::{ApiJson, Caller, RouteTable, bearer_token, nullable};
-use whatspe::services::{AuthService, TokenService};
+use whatspe::services::AuthService;
 use whatspe::services::{NewProfile, ProfilePatch, TokenPair, Verified};
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
@@ -42,29 +40,7 @@ pub fn router(deps: impl Into<Deps>) -> Router {
     whatspe::http::service(routes(), deps.into())
 }
 
-/// What this function's handlers use: its Lambda builds only this (and the SDK clients
-/// behind it), not the whole [`App`].
-#[derive(Clone)]
-pub struct Deps {
-    pub auth: Arc<AuthService>,
-    /// Verifies the bearer token ([`Caller`]).
-    pub tokens: Arc<TokenService>,
-}
-
-impl From<App> for Deps {
-    fn from(app: App) -> Self {
-        Self {
-            auth: app.auth,
-            tokens: app.tokens,
-        }
-    }
-}
-
-impl FromRef<Deps> for Arc<TokenService> {
-    fn from_ref(deps: &Deps) -> Self {
-        deps.tokens.clone()
-    }
-}
+whatspe::function_deps!(auth: AuthService);
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

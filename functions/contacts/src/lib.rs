@@ -1,20 +1,18 @@
 //! `/api/users/*` and `/api/contacts/*`: user discovery, contact requests, the contact list.
 
-use axum::extract::{FromRef, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use whatspe::Error;
-use whatspe::app::App;
 use whatspe::domain::{ContactRequest, ContactView, PublicProfile, RequestId, UserId};
 use whatspe::http::openapi::{AuthErrors, ErrorBody, UserIdClaim};
 use whatspe::http::{ApiJson, ApiPath, ApiQuery, Caller, RouteTable, page_limit, paged};
 use whatspe::ports::{Page, PageRequest};
+use whatspe::services::ContactService;
 use whatspe::services::contacts::SEARCH_PAGE_MAX;
-use whatspe::services::{ContactService, TokenService};
 use whatspe::services::{Recipient, RequestOutcome, RequestWithProfile};
 
 /// Default and largest page of the contact and request listings.
@@ -60,29 +58,7 @@ pub fn router(deps: impl Into<Deps>) -> Router {
     whatspe::http::service(routes(), deps.into())
 }
 
-/// What this function's handlers use: its Lambda builds only this (and the SDK clients
-/// behind it), not the whole [`App`].
-#[derive(Clone)]
-pub struct Deps {
-    pub contacts: Arc<ContactService>,
-    /// Verifies the bearer token ([`Caller`]).
-    pub tokens: Arc<TokenService>,
-}
-
-impl From<App> for Deps {
-    fn from(app: App) -> Self {
-        Self {
-            contacts: app.contacts,
-            tokens: app.tokens,
-        }
-    }
-}
-
-impl FromRef<Deps> for Arc<TokenService> {
-    fn from_ref(deps: &Deps) -> Self {
-        deps.tokens.clone()
-    }
-}
+whatspe::function_deps!(contacts: ContactService);
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

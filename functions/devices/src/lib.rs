@@ -1,17 +1,15 @@
 //! `/api/devices`: push-token registration (SNS platform endpoints).
 
-use axum::extract::{FromRef, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
-use whatspe::app::App;
 use whatspe::http::openapi::{AuthErrors, ErrorBody, UserIdClaim};
 use whatspe::http::{ApiJson, ApiPath, Caller, RouteTable};
 use whatspe::ports::{Device, Platform};
-use whatspe::services::{DeviceService, TokenService};
+use whatspe::services::DeviceService;
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
 pub fn route_table() -> RouteTable<Deps> {
@@ -36,29 +34,7 @@ pub fn router(deps: impl Into<Deps>) -> Router {
     whatspe::http::service(routes(), deps.into())
 }
 
-/// What this function's handlers use: its Lambda builds only this (and the SDK clients
-/// behind it), not the whole [`App`].
-#[derive(Clone)]
-pub struct Deps {
-    pub devices: Arc<DeviceService>,
-    /// Verifies the bearer token ([`Caller`]).
-    pub tokens: Arc<TokenService>,
-}
-
-impl From<App> for Deps {
-    fn from(app: App) -> Self {
-        Self {
-            devices: app.devices,
-            tokens: app.tokens,
-        }
-    }
-}
-
-impl FromRef<Deps> for Arc<TokenService> {
-    fn from_ref(deps: &Deps) -> Self {
-        deps.tokens.clone()
-    }
-}
+whatspe::function_deps!(devices: DeviceService);
 
 /// A device as its owner sees it (never the token).
 #[derive(Serialize, ToSchema)]

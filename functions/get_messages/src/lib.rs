@@ -1,23 +1,21 @@
 //! `GET /api/messages/:peerId`, `GET /api/chats`, `POST /api/messages/read` and
 //! `POST /api/messages/delivered`: history, the chat list and receipts.
 
-use axum::extract::{FromRef, State};
+use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use whatspe::Error;
-use whatspe::app::App;
 use whatspe::domain::{ChatView, Cursors, MessageId, MessageView, UserId};
 use whatspe::http::openapi::{AuthErrors, ErrorBody, UserIdClaim};
 use whatspe::http::{
     ApiJson, ApiPath, ApiQuery, Caller, NEXT_CURSOR_HEADER, RouteTable, page_limit, paged,
 };
 use whatspe::ports::{HistoryRange, PageRequest};
+use whatspe::services::MessageService;
 use whatspe::services::messages::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
-use whatspe::services::{MessageService, TokenService};
 
 /// Default and largest chat-list page.
 const CHATS_PAGE_DEFAULT: usize = 50;
@@ -47,29 +45,7 @@ pub fn router(deps: impl Into<Deps>) -> Router {
     whatspe::http::service(routes(), deps.into())
 }
 
-/// What this function's handlers use: its Lambda builds only this (and the SDK clients
-/// behind it), not the whole [`App`].
-#[derive(Clone)]
-pub struct Deps {
-    pub messages: Arc<MessageService>,
-    /// Verifies the bearer token ([`Caller`]).
-    pub tokens: Arc<TokenService>,
-}
-
-impl From<App> for Deps {
-    fn from(app: App) -> Self {
-        Self {
-            messages: app.messages,
-            tokens: app.tokens,
-        }
-    }
-}
-
-impl FromRef<Deps> for Arc<TokenService> {
-    fn from_ref(deps: &Deps) -> Self {
-        deps.tokens.clone()
-    }
-}
+whatspe::function_deps!(messages: MessageService);
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -1,19 +1,17 @@
 //! `POST /api/messages` and `POST /api/webhooks/messages`: sending, idempotently.
 
-use axum::extract::{FromRef, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
-use whatspe::app::App;
 use whatspe::domain::{Content, ConversationId, MessageKind, MessageView, UserId};
 use whatspe::http::openapi::{AuthErrors, ErrorBody, PublicErrors, UserIdClaim};
 use whatspe::http::{ApiBody, ApiJson, Caller, RouteTable};
+use whatspe::services::MessageService;
 use whatspe::services::messages::parse_idempotency_key;
-use whatspe::services::{MessageService, TokenService};
 use whatspe::services::{NewMessage, SendOutcome};
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
@@ -38,29 +36,7 @@ pub fn router(deps: impl Into<Deps>) -> Router {
     whatspe::http::service(routes(), deps.into())
 }
 
-/// What this function's handlers use: its Lambda builds only this (and the SDK clients
-/// behind it), not the whole [`App`].
-#[derive(Clone)]
-pub struct Deps {
-    pub messages: Arc<MessageService>,
-    /// Verifies the bearer token ([`Caller`]).
-    pub tokens: Arc<TokenService>,
-}
-
-impl From<App> for Deps {
-    fn from(app: App) -> Self {
-        Self {
-            messages: app.messages,
-            tokens: app.tokens,
-        }
-    }
-}
-
-impl FromRef<Deps> for Arc<TokenService> {
-    fn from_ref(deps: &Deps) -> Self {
-        deps.tokens.clone()
-    }
-}
+whatspe::function_deps!(messages: MessageService);
 
 /// The seed's `{receiverId, content, type, status}`, or a chat addressed by `chatId` (seed
 /// 000 spells it `chatID`) instead of `receiverId`.

@@ -55,3 +55,36 @@ async fn method_not_allowed() -> axum::response::Response {
     *res.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
     res
 }
+
+/// Declares an HTTP function's `Deps`, the state its router runs on: the one service its
+/// handlers use (as field `$field`, the same name as on [`crate::app::App`]) and the token
+/// service the [`Caller`] extractor verifies with. A Lambda builds exactly these; the local
+/// gateway converts its whole `App` (`From<App>`).
+#[macro_export]
+macro_rules! function_deps {
+    ($field:ident: $service:ty) => {
+        /// What this function's handlers use: its Lambda builds only this (and the SDK
+        /// clients behind it), not the whole `App`.
+        #[derive(Clone)]
+        pub struct Deps {
+            pub $field: ::std::sync::Arc<$service>,
+            /// Verifies the bearer token (`Caller`).
+            pub tokens: ::std::sync::Arc<$crate::services::TokenService>,
+        }
+
+        impl From<$crate::app::App> for Deps {
+            fn from(app: $crate::app::App) -> Self {
+                Self {
+                    $field: app.$field,
+                    tokens: app.tokens,
+                }
+            }
+        }
+
+        impl ::axum::extract::FromRef<Deps> for ::std::sync::Arc<$crate::services::TokenService> {
+            fn from_ref(deps: &Deps) -> Self {
+                deps.tokens.clone()
+            }
+        }
+    };
+}
