@@ -110,6 +110,22 @@ pub(crate) async fn get_item(
     Ok(out.item)
 }
 
+/// An unconditional PutItem of `item` (a replace).
+pub(crate) async fn put_item<T: Serialize>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    item: &T,
+) -> Result<(), StoreError> {
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(to_item(item)?))
+        .send()
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
 /// Every item `query` returns, page after page (the SDK's paginator follows
 /// `LastEvaluatedKey`), parsed as `T`.
 pub(crate) async fn query_all<T: DeserializeOwned>(

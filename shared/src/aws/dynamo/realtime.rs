@@ -1,6 +1,6 @@
 use super::keys;
 use super::tables::CONNECTIONS_BY_USER;
-use super::{Item, from_item, n, s, store_error, to_item};
+use super::{Item, from_item, n, s, store_error};
 use crate::StoreError;
 use crate::domain::{SessionId, UserId};
 use crate::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore};
@@ -54,14 +54,7 @@ impl ConnectionStore for DynamoConnections {
             ttl: c.expires_at.timestamp(),
             greeted: false,
         };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&item)?))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        super::put_item(&self.client, &self.table, &item).await
     }
 
     async fn get(&self, id: &str) -> Result<Option<Connection>, StoreError> {
@@ -169,14 +162,7 @@ impl DeviceStore for DynamoDevices {
             sk: keys::device_sk(&d.id),
             device: d.clone(),
         };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&item)?))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        super::put_item(&self.client, &self.table, &item).await
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<Device>, StoreError> {
@@ -249,6 +235,7 @@ impl DeviceStore for DynamoDevices {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::dynamo::to_item;
     use crate::ports::Platform;
     use aws_sdk_dynamodb::types::AttributeValue as AV;
     use chrono::TimeZone;
