@@ -97,6 +97,7 @@ fn msg_job(m: &Value, sender: &Person) -> DeliveryJob {
             sender_name: Username::parse(&sender.username).expect("a username"),
         }),
     }
+        fanout: None,
 }
 
 /// `READ {p: reader, upTo}` to the other member.
@@ -105,11 +106,13 @@ fn read_job(to: &Person, reader: &Person, up_to: &str) -> DeliveryJob {
         to: vec![user_id(&to.id)],
         push: vec![],
         frame: ServerFrame::Read(ReceiptEvent {
+            g: None,
             p: user_id(&reader.id),
             up_to: message_id(up_to),
         }),
         note: None,
     }
+        fanout: None,
 }
 
 /// `DLV {p: recipient, upTo}` to the other member.
@@ -118,11 +121,13 @@ fn dlv_job(to: &Person, recipient: &Person, up_to: &str) -> DeliveryJob {
         to: vec![user_id(&to.id)],
         push: vec![],
         frame: ServerFrame::Dlv(ReceiptEvent {
+            g: None,
             p: user_id(&recipient.id),
             up_to: message_id(up_to),
         }),
         note: None,
     }
+        fanout: None,
 }
 
 /// A receipt response: the caller's cursors in the conversation with `peer`.

@@ -5,7 +5,8 @@ use crate::aws::apigw::ApiGatewayConnections;
 use crate::aws::dynamo::TableNames;
 use crate::aws::dynamo::{DynamoConnections, DynamoDevices, DynamoLedger};
 use crate::aws::dynamo::{
-    DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
+    DynamoContacts, DynamoGroups, DynamoMessages, DynamoOtpStore, DynamoSessionStore,
+    DynamoUserStore,
 };
 use crate::aws::sns::SnsSmsSender;
 use crate::aws::sns_push::SnsPushSender;
@@ -16,17 +17,17 @@ use crate::domain::UserId;
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
-    MemoryConnections, MemoryContacts, MemoryDevices, MemoryLedger, MemoryMessages, MemoryOtpStore,
-    MemoryQueue, MemorySessionStore, MemoryUserStore, MessageStream, RecordingGateway,
-    RecordingNotifier, RecordingPush, SmsOutbox,
+    MemoryConnections, MemoryContacts, MemoryDevices, MemoryGroups, MemoryLedger, MemoryMessages,
+    MemoryOtpStore, MemoryQueue, MemorySessionStore, MemoryUserStore, MessageStream,
+    RecordingGateway, RecordingNotifier, RecordingPush, SmsOutbox,
 };
 use crate::ports::{
     ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore, DeliveryJob,
-    DeliveryLedger, DeliveryQueue, DeviceStore, MessageStore, Notifier, OtpStore, Platform,
-    PushSender, SessionStore, SmsSender, UserStore,
+    DeliveryLedger, DeliveryQueue, DeviceStore, GroupStore, MessageStore, Notifier, OtpStore,
+    Platform, PushSender, SessionStore, SmsSender, UserStore,
 };
 use crate::services::{
-    AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService,
+    AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService, GroupService,
     MessageService, RealtimeService, TokenService,
 };
 use async_trait::async_trait;
@@ -41,6 +42,7 @@ pub struct Ports {
     pub requests: Arc<dyn ContactRequestStore>,
     pub contacts: Arc<dyn ContactStore>,
     pub messages: Arc<dyn MessageStore>,
+    pub groups: Arc<dyn GroupStore>,
     pub queue: Arc<dyn DeliveryQueue>,
     pub connections: Arc<dyn ConnectionStore>,
     pub gateway: Arc<dyn ConnectionGateway>,
@@ -83,6 +85,7 @@ impl Ports {
             otps: Arc::new(MemoryOtpStore::default()),
             sessions: Arc::new(MemorySessionStore::default()),
             requests: contacts.clone(),
+            groups: Arc::new(MemoryGroups::new(messages.clone())),
             messages,
             contacts,
             queue: handles.queue.clone(),
@@ -138,6 +141,7 @@ pub trait PortSource {
     fn requests(&self) -> Arc<dyn ContactRequestStore>;
     fn contacts(&self) -> Arc<dyn ContactStore>;
     fn messages(&self) -> Arc<dyn MessageStore>;
+    fn groups(&self) -> Arc<dyn GroupStore>;
     fn queue(&self) -> Arc<dyn DeliveryQueue>;
     fn connections(&self) -> Arc<dyn ConnectionStore>;
     fn gateway(&self) -> Arc<dyn ConnectionGateway>;
@@ -167,6 +171,9 @@ impl PortSource for Ports {
     }
     fn messages(&self) -> Arc<dyn MessageStore> {
         self.messages.clone()
+    }
+    fn groups(&self) -> Arc<dyn GroupStore> {
+        self.groups.clone()
     }
     fn queue(&self) -> Arc<dyn DeliveryQueue> {
         self.queue.clone()
@@ -269,6 +276,7 @@ impl AwsWiring {
             requests: self.requests(),
             contacts: self.contacts(),
             messages: self.messages(),
+            groups: self.groups(),
             queue: self.queue(),
             connections: self.connections(),
             gateway: self.gateway(),
@@ -331,6 +339,9 @@ impl PortSource for AwsWiring {
             self.tables.conversations.clone(),
             self.tables.contacts.clone(),
         ))
+    }
+    fn groups(&self) -> Arc<dyn GroupStore> {
+        Arc::new(DynamoGroups::new(self.ddb(), self.tables.clone()))
     }
     fn queue(&self) -> Arc<dyn DeliveryQueue> {
         let sqs = self
@@ -401,6 +412,7 @@ impl Notifier for QueueNotifier {
             push: vec![],
             frame: frame.clone(),
             note: None,
+            fanout: None,
         };
         self.0.enqueue(&job).await
     }
@@ -412,6 +424,7 @@ pub struct App {
     pub auth: Arc<AuthService>,
     pub contacts: Arc<ContactService>,
     pub messages: Arc<MessageService>,
+    pub groups: Arc<GroupService>,
     pub realtime: Arc<RealtimeService>,
     pub delivery: Arc<DeliveryService>,
     pub devices: Arc<DeviceService>,
@@ -429,6 +442,7 @@ impl App {
             contacts: wire.contacts(),
             realtime: wire.realtime(tokens.clone(), messages.clone()),
             messages,
+            groups: wire.groups(),
             delivery: wire.delivery(),
             devices: wire.devices(),
             tokens,
@@ -476,6 +490,7 @@ impl<'a, P: PortSource> Services<'a, P> {
             MessageService::new(
                 p.users(),
                 p.messages(),
+                p.groups(),
                 p.queue(),
                 p.clock(),
                 self.config.send_rate,
@@ -503,6 +518,16 @@ impl<'a, P: PortSource> Services<'a, P> {
             queue: p.queue(),
             clock: p.clock(),
         })
+    }
+
+    pub fn groups(&self) -> Arc<GroupService> {
+        let p = self.ports;
+        Arc::new(GroupService::new(
+            p.groups(),
+            p.contacts(),
+            p.clock(),
+            self.config.group_max_members,
+        ))
     }
 
     pub fn delivery(&self) -> Arc<DeliveryService> {

@@ -56,6 +56,8 @@ pub struct Config {
     /// How long a send keeps retrying when concurrent sends win the conversation's rows; it
     /// must stay well under the function's timeout (see [`crate::retry::Backoff`]).
     pub send_retry_budget: std::time::Duration,
+    /// Most members a group may have (default 1,024, WhatsApp's limit).
+    pub group_max_members: u32,
     /// The WebSocket API's management endpoint (`https://{api}.execute-api.{region}
     /// .amazonaws.com/{stage}`): where frames are posted. Required on Lambda.
     pub ws_endpoint: Option<String>,
@@ -102,6 +104,8 @@ pub const ENV_SEND_BURST: &str = "WHATSPE_SEND_BURST";
 pub const ENV_SEND_RATE_PER_SECOND: &str = "WHATSPE_SEND_RATE_PER_SECOND";
 /// Milliseconds; default [`crate::retry::Backoff::CONTENTION`]'s budget (5 s).
 pub const ENV_SEND_RETRY_BUDGET_MS: &str = "WHATSPE_SEND_RETRY_BUDGET_MS";
+/// Most members per group (1–1024; default 1024).
+pub const ENV_GROUP_MAX_MEMBERS: &str = "WHATSPE_GROUP_MAX_MEMBERS";
 pub const ENV_WS_ENDPOINT: &str = "WHATSPE_WS_ENDPOINT";
 pub const ENV_FCM_APPLICATION_ARN: &str = "WHATSPE_SNS_FCM_APPLICATION_ARN";
 pub const ENV_APNS_APPLICATION_ARN: &str = "WHATSPE_SNS_APNS_APPLICATION_ARN";
@@ -190,6 +194,16 @@ impl Config {
             ENV_SEND_RETRY_BUDGET_MS,
             default_budget_ms,
         )?));
+        let group_max_members = number(ENV_GROUP_MAX_MEMBERS, crate::domain::DEFAULT_MAX_MEMBERS)?;
+        if group_max_members > crate::domain::DEFAULT_MAX_MEMBERS {
+            return Err(ConfigError {
+                var: ENV_GROUP_MAX_MEMBERS,
+                problem: format!(
+                    "must be at most {} (a fan-out job's buckets are sized for it)",
+                    crate::domain::DEFAULT_MAX_MEMBERS
+                ),
+            });
+        }
         let table_prefix = get(ENV_TABLE_PREFIX).unwrap_or_else(|| "whatspe_".into());
         if table_prefix.is_empty()
             || table_prefix.len() > 200
@@ -221,6 +235,7 @@ impl Config {
             delivery_queue_url: get(ENV_DELIVERY_QUEUE_URL).filter(|v| !v.is_empty()),
             send_rate,
             send_retry_budget,
+            group_max_members,
             ws_endpoint: get(ENV_WS_ENDPOINT).filter(|v| !v.is_empty()),
             fcm_application_arn: get(ENV_FCM_APPLICATION_ARN).filter(|v| !v.is_empty()),
             apns_application_arn: get(ENV_APNS_APPLICATION_ARN).filter(|v| !v.is_empty()),

@@ -1,7 +1,9 @@
 //! WebSocket frames: the seed's compact JSON `{"t": TYPE, "d": {...}}` with short keys.
 //! Always sent as text frames.
 
-use crate::domain::{Message, MessageId, MessageKind, MessageStatus, RequestId, UserId};
+use crate::domain::{
+    ConversationId, GroupEvent, Message, MessageId, MessageKind, MessageStatus, RequestId, UserId,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -43,14 +45,31 @@ pub enum ServerFrame {
     /// A contact request was accepted (to its sender).
     #[serde(rename = "REQ_ACC")]
     ReqAcc(ContactRequestEvent),
+    /// A group changed (to its members, and to those it removed): `{g, ev, by, users}`.
+    #[serde(rename = "GRP")]
+    Grp(GroupFrame),
+}
+
+/// `GRP` payload: the group, what changed (`created added removed left joined promoted
+/// demoted updated`), who did it and to whom.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupFrame {
+    pub g: ConversationId,
+    pub id: MessageId,
+    #[serde(flatten)]
+    pub event: GroupEvent,
+    pub ts: DateTime<Utc>,
 }
 
 /// `MSG` payload: `{id, s, r, c, t, st, ts}` — id, sender, receiver, content, type, status,
 /// RFC 3339 time — and `more: true` when `c` was cut to fit the frame limit (the client
-/// fetches the whole message by REST).
+/// fetches the whole message by REST). A group message has `g`, the group's id (its `r` is the
+/// group's id too).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageEvent {
     pub id: MessageId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g: Option<ConversationId>,
     pub s: UserId,
     pub r: UserId,
     pub c: String,
@@ -115,6 +134,7 @@ impl MessageEvent {
     pub fn new(m: &Message) -> Self {
         Self {
             id: m.id,
+            g: m.is_group().then_some(m.conversation_id),
             s: m.sender_id,
             r: m.receiver_id,
             c: m.content.as_str().to_owned(),
@@ -127,9 +147,11 @@ impl MessageEvent {
 }
 
 /// `READ` / `DLV` payload: `{p, upTo}` — the peer (from the server: the reader) and the
-/// newest message id covered.
+/// newest message id covered; in a group, `g` too (`p` is then the member whose cursor moved).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReceiptEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g: Option<ConversationId>,
     pub p: UserId,
     #[serde(rename = "upTo")]
     pub up_to: MessageId,
@@ -202,6 +224,18 @@ pub enum ClientFrame {
         cm: Option<String>,
         s: Option<UserId>,
     },
+    /// `{"t":"READ","d":{"g": group, "upTo": id}}`: read receipt in a group.
+    GroupRead { g: ConversationId, up_to: MessageId },
+    /// `{"t":"DLV","d":{"g": group, "upTo": id}}`: delivery receipt in a group.
+    GroupDlv { g: ConversationId, up_to: MessageId },
+    /// `{"t":"MSG","d":{"g": group, "c": content, "t": type?, "cm": client id?}}`: send to a
+    /// group.
+    GroupMsg {
+        g: ConversationId,
+        c: String,
+        t: String,
+        cm: Option<String>,
+    },
 }
 
 /// Why a client frame was refused: `ERR {code, msg}`.
@@ -228,14 +262,20 @@ impl ClientFrame {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Receipt {
-            p: UserId,
+            #[serde(default)]
+            p: Option<UserId>,
+            #[serde(default)]
+            g: Option<ConversationId>,
             #[serde(rename = "upTo")]
             up_to: MessageId,
         }
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Send {
-            r: UserId,
+            #[serde(default)]
+            r: Option<UserId>,
+            #[serde(default)]
+            g: Option<ConversationId>,
             c: String,
             #[serde(default = "text_type")]
             t: String,
@@ -271,18 +311,19 @@ impl ClientFrame {
             "TYPING" => Self::Typing {
                 r: payload::<ToPeer>("TYPING", raw.d)?.r,
             },
-            "READ" => {
-                let r: Receipt = payload("READ", raw.d)?;
-                Self::Read {
-                    p: r.p,
-                    up_to: r.up_to,
-                }
-            }
-            "DLV" => {
-                let r: Receipt = payload("DLV", raw.d)?;
-                Self::Dlv {
-                    p: r.p,
-                    up_to: r.up_to,
+            t @ ("READ" | "DLV") => {
+                let r: Receipt = payload(t, raw.d)?;
+                match (r.p, r.g, t) {
+                    (Some(p), None, "READ") => Self::Read { p, up_to: r.up_to },
+                    (Some(p), None, _) => Self::Dlv { p, up_to: r.up_to },
+                    (None, Some(g), "READ") => Self::GroupRead { g, up_to: r.up_to },
+                    (None, Some(g), _) => Self::GroupDlv { g, up_to: r.up_to },
+                    _ => {
+                        return Err(FrameError {
+                            code: "invalid_frame",
+                            msg: format!("{t}: give exactly one of p (a peer) or g (a group)"),
+                        });
+                    }
                 }
             }
             "MSG" => {
@@ -296,12 +337,26 @@ impl ClientFrame {
                     }
                     (cm, id) => cm.or(id),
                 };
-                Self::Msg {
-                    r: m.r,
-                    c: m.c,
-                    t: m.t,
-                    cm,
-                    s: m.s,
+                match (m.r, m.g) {
+                    (Some(r), None) => Self::Msg {
+                        r,
+                        c: m.c,
+                        t: m.t,
+                        cm,
+                        s: m.s,
+                    },
+                    (None, Some(g)) if m.s.is_none() => Self::GroupMsg {
+                        g,
+                        c: m.c,
+                        t: m.t,
+                        cm,
+                    },
+                    _ => {
+                        return Err(FrameError {
+                            code: "invalid_frame",
+                            msg: "MSG: give exactly one of r (a contact) or g (a group)".into(),
+                        });
+                    }
                 }
             }
             other => {
@@ -436,7 +491,11 @@ mod tests {
             serde_json::to_string(&msg).unwrap(),
             r#"{"t":"MSG","d":{"id":"019a8f6e-0000-7000-8000-0000000000ff","s":"00000000-0000-4000-8000-00000000000a","r":"00000000-0000-4000-8000-00000000000b","c":"hi","t":"text","st":"sent","ts":"1970-01-01T00:00:00.001Z"}}"#
         );
-        let read = ServerFrame::Read(ReceiptEvent { p: r, up_to: id });
+        let read = ServerFrame::Read(ReceiptEvent {
+            g: None,
+            p: r,
+            up_to: id,
+        });
         assert_eq!(
             serde_json::to_string(&read).unwrap(),
             r#"{"t":"READ","d":{"p":"00000000-0000-4000-8000-00000000000b","upTo":"019a8f6e-0000-7000-8000-0000000000ff"}}"#

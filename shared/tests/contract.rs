@@ -833,6 +833,7 @@ mod cases {
             kind: MessageKind::Text,
             client_message_id: None,
             created_at: t(at),
+            group: None,
         }
     }
 
@@ -1497,6 +1498,7 @@ mod delivery_queue {
             to: vec![a],
             push: vec![],
             frame: ServerFrame::Read(ReceiptEvent {
+                g: None,
                 p: b,
                 up_to: MessageId::new_v7(),
             }),
@@ -1507,6 +1509,7 @@ mod delivery_queue {
                 sender_name: Username::parse("alice").unwrap(),
             }),
         }
+            fanout: None,
     }
 
     /// A job in the same ordering group as [`job`]'s `to`/`p` pair would be: a READ between
@@ -1516,11 +1519,13 @@ mod delivery_queue {
             to: vec![a],
             push: vec![],
             frame: ServerFrame::Read(ReceiptEvent {
+                g: None,
                 p: b,
                 up_to: MessageId::new_v7(),
             }),
             note: None,
         }
+            fanout: None,
     }
 
     /// Receives (and deletes) jobs from the SQS queue `url` until `want` came or five polls

@@ -146,6 +146,7 @@ mod tests {
             push: vec![],
             frame: ServerFrame::Pong(Empty {}),
             note: None,
+            fanout: None,
         };
         let (doomed, same_group) = (job(online), job(online));
         assert_eq!(doomed.group(), same_group.group(), "one group");

@@ -34,6 +34,42 @@ impl DeliveryQueue for SqsDeliveryQueue {
             .await?;
         Ok(())
     }
+
+    /// One `SendMessageBatch` per 10 jobs; any entry SQS refuses fails the call.
+    async fn enqueue_many(&self, jobs: &[DeliveryJob]) -> Result<(), BoxError> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        for batch in jobs.chunks(10) {
+            let mut entries = Vec::with_capacity(batch.len());
+            for (i, job) in batch.iter().enumerate() {
+                entries.push(
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(serde_json::to_string(job)?)
+                        .message_group_id(job.group())
+                        .message_deduplication_id(job.dedup_id())
+                        .build()?,
+                );
+            }
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await?;
+            if let Some(f) = out.failed().first() {
+                return Err(format!(
+                    "SQS refused {} of {} jobs: {} {}",
+                    out.failed().len(),
+                    batch.len(),
+                    f.code(),
+                    f.message().unwrap_or_default()
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The URL of the FIFO queue `name` (`.fifo` is appended when missing), creating it — with a

@@ -1,4 +1,4 @@
-use super::{PublicProfile, UserId};
+use super::{GroupEvent, GroupPart, GroupSummary, PublicProfile, UserId};
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,9 @@ impl MessageId {
     }
     pub const fn from_uuid(u: Uuid) -> Self {
         Self(u)
+    }
+    pub fn as_uuid(&self) -> &Uuid {
+        &self.0
     }
 }
 
@@ -78,6 +81,13 @@ impl ConversationId {
 }
 
 impl ConversationId {
+    /// A new group's id (a UUIDv7, like message ids).
+    pub fn new_group() -> Self {
+        Self(Uuid::now_v7())
+    }
+    pub fn as_uuid(&self) -> &Uuid {
+        &self.0
+    }
     /// Parses a chat id as the API hands it out (`chatId` of messages and chat-list entries).
     pub fn parse(s: &str) -> Result<Self, Error> {
         let invalid = || Error::validation("invalid_chat_id", "chatId must be a UUID");
@@ -205,9 +215,19 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_message_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Set on group messages (whose `receiverId` is the group's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupPart>,
 }
 
 impl Message {
+    pub fn is_group(&self) -> bool {
+        self.group.is_some()
+    }
+    /// The membership or info change a group system message records.
+    pub fn event(&self) -> Option<&GroupEvent> {
+        self.group.as_ref().and_then(|g| g.event.as_ref())
+    }
     /// The status the recipient's cursors give this message.
     pub fn status_for(&self, recipient: &Cursors) -> MessageStatus {
         if recipient.read_up_to.is_some_and(|r| r >= self.id) {
@@ -247,6 +267,10 @@ pub struct MessageView {
     pub client_message_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// On a group's system messages: the membership or info change it records (the sender is
+    /// the system user; `event.by` is who did it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<GroupEvent>,
 }
 
 impl MessageView {
@@ -262,6 +286,7 @@ impl MessageView {
             client_message_id: m.client_message_id.clone(),
             created_at: m.created_at,
             updated_at: m.created_at,
+            event: m.event().cloned(),
         }
     }
 }
@@ -282,13 +307,25 @@ pub struct Conversation {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A chat-list entry as the API shows it.
+/// Which kind of chat a chat-list entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatKind {
+    Direct,
+    Group,
+}
+
+/// A chat-list entry as the API shows it: a direct chat has `peer`, a group chat `group`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatView {
     #[serde(rename = "chatId")]
     pub conversation_id: ConversationId,
-    pub peer: PublicProfile,
+    pub kind: ChatKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<PublicProfile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupSummary>,
     pub last_message: Option<MessageView>,
     pub unread_count: u32,
     pub updated_at: DateTime<Utc>,
@@ -369,6 +406,7 @@ mod tests {
             kind: MessageKind::Text,
             client_message_id: None,
             created_at: Utc::now(),
+            group: None,
         };
         let (m1, m2, m3) = (
             msg(MessageId::new_v7()),

@@ -1,6 +1,7 @@
 //! Domain types. Each newtype parses its input once, at the edge; holding one proves validity.
 
 mod contact;
+mod group;
 mod ids;
 mod message;
 mod phone;
@@ -8,9 +9,14 @@ mod text;
 mod user;
 
 pub use contact::{Contact, ContactRequest, ContactView, RequestStatus};
+pub use group::{
+    DEFAULT_MAX_MEMBERS, GroupEvent, GroupEventKind, GroupMeta, GroupName, GroupPart,
+    GroupSettings, GroupSummary, GroupView, MAX_ADD_PER_REQUEST, Mark, Member, MemberView,
+    ReceiptView, Role, Who, parse_avatar, parse_description,
+};
 pub use ids::{RequestId, SessionId, UserId};
 pub use message::{
-    ChatView, Content, Conversation, ConversationId, Cursors, MAX_CONTENT_BYTES, Message,
+    ChatKind, ChatView, Content, Conversation, ConversationId, Cursors, MAX_CONTENT_BYTES, Message,
     MessageId, MessageKind, MessageStatus, MessageView, PREVIEW_CHARS,
 };
 pub use phone::{CountryCode, PhoneNumber};

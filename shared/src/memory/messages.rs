@@ -1,11 +1,8 @@
-use super::{MemoryContacts, MessageStream, lock, page_after};
+use super::{MemoryContacts, MessageStream, lock};
 use crate::StoreError;
 use crate::domain::{Content, Conversation, ConversationId, Cursors, Message, MessageId, UserId};
-use crate::ports::{
-    DedupGuard, HistoryRange, MessageStore, Page, PageRequest, RateGate, decode_cursor,
-};
+use crate::ports::{DedupGuard, HistoryRange, MessageStore, RateGate};
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -15,11 +12,6 @@ struct State {
     guards: HashMap<(String, String), DedupGuard>,
     conversations: BTreeMap<(UserId, ConversationId), Conversation>,
     rates: HashMap<UserId, i64>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct ChatCursor {
-    l: MessageId,
 }
 
 /// [`MessageStore`] in memory. Checks contacts against the given [`MemoryContacts`], as the
@@ -52,7 +44,67 @@ fn preview(m: &Message) -> Message {
     p
 }
 
+/// The sender's new rate state after `rate` (`None`: no gate), or `Conflict("rate")`.
+fn rate_step(
+    rates: &HashMap<UserId, i64>,
+    sender: &UserId,
+    rate: Option<&RateGate>,
+) -> Result<Option<i64>, StoreError> {
+    Ok(match rate {
+        None => None,
+        Some(RateGate::Full { now_us, new_tat_us }) => match rates.get(sender) {
+            Some(tat) if tat > now_us => return Err(StoreError::conflict("rate")),
+            _ => Some(*new_tat_us),
+        },
+        Some(RateGate::Burst {
+            now_us,
+            interval_us,
+            max_tat_us,
+        }) => match rates.get(sender) {
+            Some(tat) if tat > now_us && tat <= max_tat_us => Some(tat + interval_us),
+            _ => return Err(StoreError::conflict("rate")),
+        },
+    })
+}
+
 impl MemoryMessages {
+    /// A group write ([`super::MemoryGroups`]): `apply` checks and changes the group's rows
+    /// while this store is locked, and `message` (with its guard and the sender's rate gate)
+    /// is stored only if every check passes — one atomic step, as in the DynamoDB transaction.
+    pub(crate) fn write_with<R>(
+        &self,
+        message: Option<&Message>,
+        guard: Option<&DedupGuard>,
+        rate: Option<&RateGate>,
+        apply: impl FnOnce() -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut s = lock(&self.state);
+        let mut tat = None;
+        if let Some(m) = message {
+            if s.messages.contains_key(&(m.conversation_id, m.id)) {
+                return Err(StoreError::conflict("exists"));
+            }
+            if let Some(g) = guard
+                && s.guards.contains_key(&(g.scope.clone(), g.key.clone()))
+            {
+                return Err(StoreError::conflict("duplicate"));
+            }
+            tat = rate_step(&s.rates, &m.sender_id, rate)?;
+        }
+        let out = apply()?;
+        if let Some(m) = message {
+            if let Some(tat) = tat {
+                s.rates.insert(m.sender_id, tat);
+            }
+            s.messages.insert((m.conversation_id, m.id), m.clone());
+            self.stream.push(m);
+            if let Some(g) = guard {
+                s.guards.insert((g.scope.clone(), g.key.clone()), g.clone());
+            }
+        }
+        Ok(out)
+    }
+
     /// The send transaction of both [`MessageStore`] send operations; `require_contacts` adds
     /// the contacts check.
     fn write_send(
@@ -87,22 +139,7 @@ impl MemoryMessages {
         if require_contacts && !self.contacts.are_contacts(&sender, &receiver) {
             return Err(StoreError::conflict("not_contacts"));
         }
-        let new_tat = match rate {
-            None => None,
-            Some(RateGate::Full { now_us, new_tat_us }) => match s.rates.get(&sender) {
-                Some(tat) if tat > now_us => return Err(StoreError::conflict("rate")),
-                _ => Some(*new_tat_us),
-            },
-            Some(RateGate::Burst {
-                now_us,
-                interval_us,
-                max_tat_us,
-            }) => match s.rates.get(&sender) {
-                Some(tat) if tat > now_us && tat <= max_tat_us => Some(tat + interval_us),
-                _ => return Err(StoreError::conflict("rate")),
-            },
-        };
-        if let Some(tat) = new_tat {
+        if let Some(tat) = rate_step(&s.rates, &sender, rate)? {
             s.rates.insert(sender, tat);
         }
         s.messages.insert((cid, message.id), message.clone());
@@ -223,28 +260,21 @@ impl MessageStore for MemoryMessages {
             .collect())
     }
 
-    async fn chats(
+    async fn chats_before(
         &self,
         member: &UserId,
-        page: &PageRequest,
-    ) -> Result<Page<Conversation>, StoreError> {
-        let after = page
-            .cursor
-            .as_deref()
-            .map(decode_cursor::<ChatCursor>)
-            .transpose()?;
+        before: Option<MessageId>,
+        limit: usize,
+    ) -> Result<Vec<Conversation>, StoreError> {
         let s = lock(&self.state);
         let mut rows: Vec<&Conversation> = s
             .conversations
             .values()
             .filter(|c| c.member_id == *member)
+            .filter(|c| before.is_none_or(|b| c.last_message.id < b))
             .collect();
         rows.sort_by_key(|c| std::cmp::Reverse(c.last_message.id));
-        let items = rows
-            .into_iter()
-            .filter(|c| after.as_ref().is_none_or(|a| c.last_message.id < a.l))
-            .map(|c| (c.last_message.id, c.clone()));
-        Ok(page_after(items, page.limit, |l| ChatCursor { l: *l }))
+        Ok(rows.into_iter().take(limit).cloned().collect())
     }
 
     async fn mark_read(

@@ -3,6 +3,7 @@
 
 mod auth;
 mod contacts;
+mod groups;
 mod messages;
 mod queue;
 mod realtime;
@@ -10,6 +11,7 @@ mod stream;
 
 pub use auth::{MemoryOtpStore, MemorySessionStore, MemoryUserStore, SmsOutbox, SmsRecord};
 pub use contacts::{MemoryContacts, RecordingNotifier};
+pub use groups::MemoryGroups;
 pub use messages::MemoryMessages;
 pub use queue::{MAX_RECEIVES, MemoryQueue, QueuedRecord};
 pub use realtime::{

@@ -1,4 +1,4 @@
-use super::{Page, PageRequest, PushNote};
+use super::PushNote;
 use crate::StoreError;
 use crate::domain::{Conversation, ConversationId, Message, MessageId, UserId};
 use crate::error::BoxError;
@@ -92,12 +92,14 @@ pub trait MessageStore: Send + Sync {
         &self,
         keys: &[(UserId, ConversationId)],
     ) -> Result<Vec<Conversation>, StoreError>;
-    /// `member`'s conversations, most recent activity first.
-    async fn chats(
+    /// `member`'s conversations whose last message is older than `before` (all if `None`),
+    /// most recent activity first, at most `limit`.
+    async fn chats_before(
         &self,
         member: &UserId,
-        page: &PageRequest,
-    ) -> Result<Page<Conversation>, StoreError>;
+        before: Option<MessageId>,
+        limit: usize,
+    ) -> Result<Vec<Conversation>, StoreError>;
     /// One write: `readUpTo = up_to` and `unreadCount = unread`, if the row's last message is
     /// still `last` and `readUpTo < up_to`. `Conflict("condition")` otherwise.
     async fn mark_read(
@@ -137,6 +139,48 @@ pub struct DeliveryJob {
     /// What the mobile push says (messages only: never receipts, typing or presence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<PushNote>,
+    /// Part of a group's fan-out: its ordering group and identity, and (for messages) the
+    /// membership check made at delivery time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<Fanout>,
+}
+
+/// Buckets a group's members are spread over: a member's bucket never changes, so each
+/// member's frames of one group keep their order, and up to this many fan-out jobs of one
+/// message run in parallel.
+pub const FANOUT_BUCKETS: u16 = 16;
+/// Most members one fan-out job serves.
+pub const FANOUT_CHUNK: usize = 100;
+
+/// Where a job sits in a group's fan-out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fanout {
+    pub g: ConversationId,
+    /// The recipients' bucket ([`Fanout::bucket_of`]).
+    pub b: u16,
+    /// Which chunk of the bucket (a bucket of more than [`FANOUT_CHUNK`] members is split).
+    #[serde(default)]
+    pub part: u16,
+    /// Deliver only to recipients who are still members and joined at or before this message
+    /// (a member removed meanwhile gets nothing more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<MessageId>,
+}
+
+impl Fanout {
+    /// A member's fixed bucket in every group.
+    pub fn bucket_of(user: &UserId) -> u16 {
+        u16::from(user.as_uuid().as_bytes()[15]) % FANOUT_BUCKETS
+    }
+    /// A frame to one member, in that member's order of the group.
+    pub fn to_member(g: ConversationId, user: &UserId) -> Self {
+        Self {
+            g,
+            b: Self::bucket_of(user),
+            part: 0,
+            check: None,
+        }
+    }
 }
 
 impl DeliveryJob {
@@ -144,6 +188,9 @@ impl DeliveryJob {
     /// order they were queued (SQS FIFO `MessageGroupId`). A chat's messages and receipts
     /// share their conversation's group; presence is per user, a contact request per request.
     pub fn group(&self) -> String {
+        if let Some(f) = &self.fanout {
+            return format!("g:{}:{}", f.g, f.b);
+        }
         let peer = |p: &UserId| match self.to.first() {
             Some(to) => ConversationId::direct(p, to).to_string(),
             None => p.to_string(),
@@ -161,8 +208,10 @@ impl DeliveryJob {
     /// progress): a message's job is `msg:<message id>`; any other job is the hash of its
     /// content, so the same job queued twice within SQS's 5-minute window is delivered once.
     pub fn dedup_id(&self) -> String {
-        match &self.frame {
-            ServerFrame::Msg(m) => format!("msg:{}", m.id),
+        match (&self.frame, &self.fanout) {
+            (ServerFrame::Msg(m), Some(f)) => format!("msg:{}:{}:{}", m.id, f.b, f.part),
+            (ServerFrame::Grp(e), Some(f)) => format!("grp:{}:{}:{}", e.id, f.b, f.part),
+            (ServerFrame::Msg(m), None) => format!("msg:{}", m.id),
             _ => {
                 let body = serde_json::to_vec(self).unwrap_or_default();
                 hex::encode(&crate::crypto::sha256(&body)[..16])
@@ -176,4 +225,7 @@ impl DeliveryJob {
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
     async fn enqueue(&self, job: &DeliveryJob) -> Result<(), BoxError>;
+    /// Queues several jobs (SQS: batches of 10). All or an error: a retry re-queues them all,
+    /// and deduplication drops the ones already queued.
+    async fn enqueue_many(&self, jobs: &[DeliveryJob]) -> Result<(), BoxError>;
 }

@@ -4,13 +4,18 @@
 
 mod auth;
 mod contacts;
+mod groups;
 mod messages;
 mod paging;
 mod realtime;
 
 pub use auth::{OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore};
 pub use contacts::{ContactRequestStore, ContactStore, Notifier, Presence};
-pub use messages::{DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, MessageStore, RateGate};
+pub use groups::{CursorKind, GroupChange, GroupStore, MemberChange};
+pub use messages::{
+    DedupGuard, DeliveryJob, DeliveryQueue, FANOUT_BUCKETS, FANOUT_CHUNK, Fanout, HistoryRange,
+    MessageStore, RateGate,
+};
 pub use paging::{Page, PageRequest, decode_cursor, encode_cursor};
 pub use realtime::{
     Connection, ConnectionGateway, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform,

@@ -3,13 +3,13 @@
 use crate::clock::Clock;
 use crate::config::SendRate;
 use crate::domain::{
-    ChatView, Content, Conversation, ConversationId, Cursors, Message, MessageId, MessageKind,
-    MessageView, PublicProfile, UserId, Username,
+    ChatKind, ChatView, Content, Conversation, ConversationId, Cursors, Message, MessageId,
+    MessageKind, MessageView, PublicProfile, UserId, Username,
 };
 use crate::frames::{MessageEvent, ReceiptEvent, ServerFrame};
 use crate::ports::{
-    DedupGuard, DeliveryJob, DeliveryQueue, HistoryRange, MessageStore, Page, PageRequest,
-    PushNote, RateGate, UserStore,
+    DedupGuard, DeliveryJob, DeliveryQueue, GroupStore, HistoryRange, MessageStore, Page,
+    PageRequest, PushNote, RateGate, UserStore,
 };
 use crate::retry::{Backoff, Retry};
 use crate::{Error, StoreError, crypto};
@@ -69,6 +69,7 @@ pub fn parse_idempotency_key(field: &'static str, s: &str) -> Result<String, Err
 pub struct MessageService {
     users: Arc<dyn UserStore>,
     messages: Arc<dyn MessageStore>,
+    groups: Arc<dyn GroupStore>,
     queue: Arc<dyn DeliveryQueue>,
     clock: Arc<dyn Clock>,
     rate: SendRate,
@@ -91,6 +92,7 @@ impl MessageService {
     pub fn new(
         users: Arc<dyn UserStore>,
         messages: Arc<dyn MessageStore>,
+        groups: Arc<dyn GroupStore>,
         queue: Arc<dyn DeliveryQueue>,
         clock: Arc<dyn Clock>,
         rate: SendRate,
@@ -99,6 +101,7 @@ impl MessageService {
         Self {
             users,
             messages,
+            groups,
             queue,
             clock,
             rate,
@@ -142,19 +145,7 @@ impl MessageService {
         let mut retry = self.contention.start();
         loop {
             let now = self.clock.now();
-            let now_us = now.timestamp_micros();
-            let gate = if burst {
-                RateGate::Burst {
-                    now_us,
-                    interval_us: self.interval_us(),
-                    max_tat_us: now_us + self.tolerance_us(),
-                }
-            } else {
-                RateGate::Full {
-                    now_us,
-                    new_tat_us: now_us + self.interval_us(),
-                }
-            };
+            let gate = self.gate(burst, now.timestamp_micros());
             let message = self.message(sender, &m, guard.as_ref(), now);
             let mut attempt_guard = guard.clone();
             if let Some(g) = attempt_guard.as_mut() {
@@ -188,23 +179,8 @@ impl MessageService {
                         }
                     });
                 }
-                Err(StoreError::Conflict { what: "rate" }) if !burst => burst = true,
                 Err(StoreError::Conflict { what: "rate" }) => {
-                    let tat = self.messages.rate_state(sender).await?.unwrap_or(0);
-                    let now_us = self.clock.now().timestamp_micros();
-                    let wait_us = tat - now_us - self.tolerance_us();
-                    if tat <= now_us {
-                        burst = false;
-                    } else if wait_us > 0 {
-                        return Err(Error::RateLimited {
-                            code: "rate_limited",
-                            message: format!(
-                                "too many messages: at most {} at once, then {} per second",
-                                self.rate.burst, self.rate.per_second
-                            ),
-                            retry_after: Duration::from_micros(wait_us as u64),
-                        });
-                    }
+                    self.rate_limited(sender, &mut burst).await?;
                 }
                 // A newer message became the conversation's last meanwhile ("order"), or
                 // DynamoDB refused a transaction on the same rows: back off, a fresh id.
@@ -215,6 +191,52 @@ impl MessageService {
                 return Err(contention_exhausted(&retry, "retry the send"));
             }
         }
+    }
+
+    /// The rate-gate step of a send's transaction: assume a full bucket first; after a
+    /// `Conflict("rate")`, the mid-burst step ([`Self::rate_limited`] decides).
+    pub(super) fn gate(&self, burst: bool, now_us: i64) -> RateGate {
+        if burst {
+            RateGate::Burst {
+                now_us,
+                interval_us: self.interval_us(),
+                max_tat_us: now_us + self.tolerance_us(),
+            }
+        } else {
+            RateGate::Full {
+                now_us,
+                new_tat_us: now_us + self.interval_us(),
+            }
+        }
+    }
+
+    /// After a send's rate gate failed: `Ok` to try again (mid-burst, or with a refilled
+    /// bucket), or 429 with how long to wait.
+    pub(super) async fn rate_limited(
+        &self,
+        sender: &UserId,
+        burst: &mut bool,
+    ) -> Result<(), Error> {
+        if !*burst {
+            *burst = true;
+            return Ok(());
+        }
+        let tat = self.messages.rate_state(sender).await?.unwrap_or(0);
+        let now_us = self.clock.now().timestamp_micros();
+        let wait_us = tat - now_us - self.tolerance_us();
+        if tat <= now_us {
+            *burst = false;
+        } else if wait_us > 0 {
+            return Err(Error::RateLimited {
+                code: "rate_limited",
+                message: format!(
+                    "too many messages: at most {} at once, then {} per second",
+                    self.rate.burst, self.rate.per_second
+                ),
+                retry_after: Duration::from_micros(wait_us as u64),
+            });
+        }
+        Ok(())
     }
 
     fn message(
@@ -233,6 +255,7 @@ impl MessageService {
             kind: m.kind,
             client_message_id: guard.map(|g| g.key.clone()),
             created_at: now,
+            group: None,
         }
     }
 
@@ -250,6 +273,9 @@ impl MessageService {
     /// once (SQS FIFO deduplication). A failure is returned: the stream event source retries
     /// the record.
     pub async fn relay(&self, message: &Message) -> Result<(), Error> {
+        if message.is_group() {
+            return self.fan_out(message).await;
+        }
         let mut to = vec![message.receiver_id];
         if !message.sender_id.is_system() {
             to.push(message.sender_id);
@@ -263,6 +289,7 @@ impl MessageService {
                 message_id: message.id,
                 sender_name: self.sender_name(&message.sender_id).await,
             }),
+            fanout: None,
         };
         self.queue.enqueue(&job).await.map_err(|e| {
             crate::metrics::count("DeliveryEnqueueFailed");
@@ -408,6 +435,7 @@ impl MessageService {
                 self.tell(
                     peer,
                     ServerFrame::Read(ReceiptEvent {
+                        g: None,
                         p: *caller,
                         up_to: last,
                     }),
@@ -421,15 +449,17 @@ impl MessageService {
         }
     }
 
-    /// The caller's conversations, most recent first, each with the peer's public profile,
-    /// the last message (content cut to a preview) and the unread count.
-    pub async fn chats(
+    /// The caller's 1:1 conversations whose last message is older than `before`, most recent
+    /// first (at most `limit`), each with the peer's public profile, the last message (content
+    /// cut to a preview) and the unread count.
+    async fn chats_before(
         &self,
         caller: &UserId,
-        page: &PageRequest,
-    ) -> Result<Page<ChatView>, Error> {
-        let rows = self.messages.chats(caller, page).await?;
-        let peers: Vec<UserId> = rows.items.iter().map(|r| r.peer_id).collect();
+        before: Option<MessageId>,
+        limit: usize,
+    ) -> Result<Vec<ChatView>, Error> {
+        let rows = self.messages.chats_before(caller, before, limit).await?;
+        let peers: Vec<UserId> = rows.iter().map(|r| r.peer_id).collect();
         let mut profiles: HashMap<UserId, PublicProfile> = self
             .users
             .get_many(&peers)
@@ -441,7 +471,6 @@ impl MessageService {
             profiles.insert(UserId::SYSTEM, PublicProfile::system());
         }
         let peer_keys: Vec<(UserId, ConversationId)> = rows
-            .items
             .iter()
             .map(|r| (r.peer_id, r.conversation_id))
             .collect();
@@ -452,8 +481,7 @@ impl MessageService {
             .into_iter()
             .map(|r| (r.member_id, r.cursors))
             .collect();
-        let items = rows
-            .items
+        Ok(rows
             .into_iter()
             .filter_map(|r| {
                 let peer = profiles.get(&r.peer_id)?.clone();
@@ -464,7 +492,9 @@ impl MessageService {
                 };
                 Some(ChatView {
                     conversation_id: r.conversation_id,
-                    peer,
+                    kind: ChatKind::Direct,
+                    peer: Some(peer),
+                    group: None,
                     last_message: Some(MessageView::new(
                         &r.last_message,
                         r.last_message.status_for(&recipient),
@@ -473,11 +503,7 @@ impl MessageService {
                     updated_at: r.updated_at,
                 })
             })
-            .collect();
-        Ok(Page {
-            items,
-            next: rows.next,
-        })
+            .collect())
     }
 
     /// The other member of one of the caller's 1:1 chats (`chatId` of a message or chat-list
@@ -537,6 +563,7 @@ impl MessageService {
                     self.tell(
                         peer,
                         ServerFrame::Read(ReceiptEvent {
+                            g: None,
                             p: *caller,
                             up_to: up,
                         }),
@@ -578,6 +605,7 @@ impl MessageService {
                 self.tell(
                     peer,
                     ServerFrame::Dlv(ReceiptEvent {
+                        g: None,
                         p: *caller,
                         up_to: up,
                     }),
@@ -693,6 +721,7 @@ impl MessageService {
             push: vec![],
             frame,
             note: None,
+            fanout: None,
         };
         if let Err(e) = self.queue.enqueue(&job).await {
             tracing::warn!(error = %e, "receipt enqueue failed; the cursor itself is saved");
@@ -725,6 +754,10 @@ fn contention_exhausted(retry: &Retry, what_to_do: &str) -> Error {
         format!("the conversation changed concurrently; {what_to_do}"),
     )
 }
+
+#[path = "group_chat.rs"]
+mod group_chat;
+pub use group_chat::Chat;
 
 #[cfg(test)]
 #[path = "messages_tests.rs"]

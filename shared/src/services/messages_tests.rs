@@ -442,6 +442,7 @@ async fn receipts_move_forward_only_and_tell_the_peer() {
     assert_eq!(
         jobs[before].frame,
         ServerFrame::Dlv(ReceiptEvent {
+            g: None,
             p: h.bob.id,
             up_to: ids[2]
         })
@@ -449,6 +450,7 @@ async fn receipts_move_forward_only_and_tell_the_peer() {
     assert_eq!(
         jobs[before + 1].frame,
         ServerFrame::Read(ReceiptEvent {
+            g: None,
             p: h.bob.id,
             up_to: ids[0]
         })

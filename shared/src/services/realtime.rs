@@ -9,8 +9,8 @@ use crate::frames::{
     AckEvent, ClientFrame, ConnEvent, Empty, ErrorEvent, PresenceEvent, ServerFrame, TypingEvent,
 };
 use crate::ports::{
-    Connection, ConnectionGateway, ConnectionStore, ContactStore, DeliveryJob, DeliveryQueue,
-    PageRequest, PostError, SessionStore, UserStore,
+    Connection, ConnectionGateway, ConnectionStore, ContactStore, CursorKind, DeliveryJob,
+    DeliveryQueue, PageRequest, PostError, SessionStore, UserStore,
 };
 use crate::{Error, StoreError};
 use chrono::TimeDelta;
@@ -148,6 +148,7 @@ impl RealtimeService {
                     push: vec![],
                     frame: frame.clone(),
                     note: None,
+                    fanout: None,
                 };
                 if let Err(e) = self.queue.enqueue(&job).await {
                     tracing::warn!(error = %e, "presence enqueue failed");
@@ -203,7 +204,7 @@ impl RealtimeService {
             }
         };
         let cm = match &frame {
-            ClientFrame::Msg { cm, .. } => cm.clone(),
+            ClientFrame::Msg { cm, .. } | ClientFrame::GroupMsg { cm, .. } => cm.clone(),
             _ => None,
         };
         if let Err(e) = self.handle(&c, frame).await {
@@ -268,17 +269,49 @@ impl RealtimeService {
                         .map(|k| super::messages::parse_idempotency_key("cm", k))
                         .transpose()?,
                 };
-                let (SendOutcome::Created(v) | SendOutcome::Replayed(v)) =
-                    self.messages.send(&c.user_id, m).await?;
-                let ack = AckEvent {
-                    cm,
-                    id: v.id,
-                    ts: v.created_at,
-                };
-                self.post(&c.connection_id, &ServerFrame::Ack(ack)).await;
+                let outcome = self.messages.send(&c.user_id, m).await?;
+                self.ack(c, cm, outcome).await;
+            }
+            ClientFrame::GroupRead { g, up_to } => {
+                self.messages
+                    .group_mark(&c.user_id, &g, CursorKind::Read, &up_to)
+                    .await?;
+            }
+            ClientFrame::GroupDlv { g, up_to } => {
+                self.messages
+                    .group_mark(&c.user_id, &g, CursorKind::Delivered, &up_to)
+                    .await?;
+            }
+            ClientFrame::GroupMsg {
+                g,
+                c: content,
+                t,
+                cm,
+            } => {
+                let kind = MessageKind::parse(&t)?;
+                let key = cm
+                    .as_deref()
+                    .map(|k| super::messages::parse_idempotency_key("cm", k))
+                    .transpose()?;
+                let outcome = self
+                    .messages
+                    .send_to_group(&c.user_id, &g, kind, Content::parse(kind, &content)?, key)
+                    .await?;
+                self.ack(c, cm, outcome).await;
             }
         }
         Ok(())
+    }
+
+    /// `ACK {cm, id, ts}` of a send over the socket.
+    async fn ack(&self, c: &Connection, cm: Option<String>, outcome: SendOutcome) {
+        let (SendOutcome::Created(v) | SendOutcome::Replayed(v)) = outcome;
+        let ack = AckEvent {
+            cm,
+            id: v.id,
+            ts: v.created_at,
+        };
+        self.post(&c.connection_id, &ServerFrame::Ack(ack)).await;
     }
 }
 

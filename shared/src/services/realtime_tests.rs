@@ -350,6 +350,7 @@ async fn a_job_reaches_every_live_connection_and_forgets_gone_ones() {
         push: vec![b.id],
         frame,
         note: None,
+        fanout: None,
     };
     let done = h.app.delivery.deliver(&job, 1).await.unwrap();
     assert_eq!(
@@ -414,6 +415,7 @@ async fn users_without_a_live_connection_get_a_mobile_push_and_dead_endpoints_ar
         push: vec![b.id],
         frame: ServerFrame::Pong(crate::frames::Empty {}),
         note: Some(note.clone()),
+        fanout: None,
     };
     let done = h.app.delivery.deliver(&job, 1).await.unwrap();
     assert_eq!(
@@ -445,6 +447,7 @@ async fn users_without_a_live_connection_get_a_mobile_push_and_dead_endpoints_ar
                 push: vec![],
                 frame: ServerFrame::Pong(crate::frames::Empty {}),
                 note: Some(note.clone()),
+                fanout: None,
             },
             "not a push target",
         ),
@@ -454,6 +457,7 @@ async fn users_without_a_live_connection_get_a_mobile_push_and_dead_endpoints_ar
                 push: vec![b.id],
                 frame: ServerFrame::Pong(crate::frames::Empty {}),
                 note: None,
+                fanout: None,
             },
             "no note: receipts and presence are never pushed",
         ),
@@ -563,6 +567,7 @@ async fn a_post_that_fails_for_another_reason_fails_the_job_so_it_is_retried() {
         push: vec![b.id],
         frame: ServerFrame::Pong(crate::frames::Empty {}),
         note: None,
+        fanout: None,
     };
     assert!(delivery.deliver(&job, 1).await.is_err());
     assert!(
@@ -630,6 +635,7 @@ async fn a_job_failing_at_its_kth_post_is_redelivered_to_the_rest_only_and_pushe
             message_id: crate::domain::MessageId::new_v7(),
             sender_name: b.username.clone(),
         }),
+        fanout: None,
     };
     assert!(
         delivery.deliver(&job, 1).await.is_err(),
@@ -769,6 +775,7 @@ async fn logging_out_unregisters_only_that_sessions_devices() {
         push: vec![a.id],
         frame: ServerFrame::Pong(crate::frames::Empty {}),
         note: Some(note_of(&b, &a)),
+        fanout: None,
     };
     assert_eq!(h.app.delivery.deliver(&job, 1).await.unwrap().pushed, 1);
     let sent: Vec<String> = h

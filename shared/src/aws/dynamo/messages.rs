@@ -3,9 +3,7 @@ use super::tables::CONVERSATIONS_BY_ACTIVITY;
 use super::{Item, batch_get, codec, from_item, n, s, store_error, to_item, transaction_error};
 use crate::StoreError;
 use crate::domain::{Content, Conversation, ConversationId, Message, MessageId, UserId};
-use crate::ports::{
-    DedupGuard, HistoryRange, MessageStore, Page, PageRequest, RateGate, decode_cursor,
-};
+use crate::ports::{DedupGuard, HistoryRange, MessageStore, RateGate};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
@@ -80,12 +78,6 @@ pub(crate) struct ConversationItem {
     conversation: Conversation,
     /// `by_activity` sort key (the same id as `lastMessage.id`).
     last_message_id: MessageId,
-}
-
-#[derive(Serialize, Deserialize)]
-struct ChatCursor {
-    l: MessageId,
-    c: ConversationId,
 }
 
 fn build<T, E: std::error::Error + Send + Sync + 'static>(
@@ -415,39 +407,33 @@ impl MessageStore for DynamoMessages {
         Ok(rows)
     }
 
-    async fn chats(
+    async fn chats_before(
         &self,
         member: &UserId,
-        page: &PageRequest,
-    ) -> Result<Page<Conversation>, StoreError> {
+        before: Option<MessageId>,
+        limit: usize,
+    ) -> Result<Vec<Conversation>, StoreError> {
         let index = CONVERSATIONS_BY_ACTIVITY;
         let mut query = self
             .client
             .query()
             .table_name(&self.conversations)
             .index_name(index.name)
-            .key_condition_expression("memberId = :m")
             .expression_attribute_values(":m", s(member.to_string()))
-            .scan_index_forward(false);
-        if let Some(c) = &page.cursor {
-            let c: ChatCursor = decode_cursor(c)?;
-            let mut start = key(keys::member_pk(member), keys::conversation_sk(&c.c));
-            start.insert("memberId".into(), s(member.to_string()));
-            start.insert("lastMessageId".into(), s(c.l.to_string()));
-            query = query.set_exclusive_start_key(Some(start));
-        }
-        super::query_page(
-            query,
-            page.limit,
-            |c: ConversationItem| {
-                (
-                    (c.last_message_id, c.conversation.conversation_id),
-                    c.conversation,
-                )
-            },
-            |(l, c)| ChatCursor { l: *l, c: *c },
-        )
-        .await
+            .scan_index_forward(false)
+            .limit(limit.min(1000) as i32);
+        query = match before {
+            Some(b) => query
+                .key_condition_expression("memberId = :m AND lastMessageId < :l")
+                .expression_attribute_values(":l", s(b.to_string())),
+            None => query.key_condition_expression("memberId = :m"),
+        };
+        let out = query.send().await.map_err(unavailable)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| from_item::<ConversationItem>(i).map(|c| c.conversation))
+            .collect()
     }
 
     async fn mark_read(
@@ -548,6 +534,7 @@ mod tests {
             kind: MessageKind::Text,
             client_message_id: Some("c-1".into()),
             created_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+            group: None,
         }
     }
 

@@ -10,6 +10,7 @@
 
 mod auth;
 mod contacts;
+mod groups;
 pub mod keys;
 mod messages;
 mod realtime;
@@ -17,6 +18,7 @@ pub mod tables;
 
 pub use auth::{DynamoOtpStore, DynamoSessionStore, DynamoUserStore};
 pub use contacts::DynamoContacts;
+pub use groups::DynamoGroups;
 pub use messages::{DEDUP_TTL, DynamoMessages, message_from_stream_image, stream_image};
 pub use realtime::{DELIVERY_PROGRESS_TTL, DynamoConnections, DynamoDevices, DynamoLedger};
 pub use tables::{TableNames, ensure_tables};

@@ -173,6 +173,26 @@ pub const DEVICES: TableDef = TableDef {
     stream: false,
 };
 
+/// `groups` GSI: the groups a user is in (member rows carry `memberOf` = the user and
+/// `groupId`; the `META` and invite items carry neither).
+pub const GROUPS_BY_MEMBER: IndexDef = IndexDef {
+    name: "by_member",
+    partition_key: "memberOf",
+    sort_key: Some("groupId"),
+};
+
+/// Groups: `GROUP#<id>` / `META` (name, settings, counts, last message, version),
+/// `GROUP#<id>` / `MEMBER#<user>` (role, joining, receipt cursors) and `INVITE#<code>` /
+/// `INVITE` (the group a live invite code opens).
+pub const GROUPS: TableDef = TableDef {
+    entity: "groups",
+    partition_key: "pk",
+    sort_key: Some("sk"),
+    indexes: &[GROUPS_BY_MEMBER],
+    ttl_attribute: None,
+    stream: false,
+};
+
 /// Every table, in creation order.
 pub const ALL: &[TableDef] = &[
     USERS,
@@ -184,6 +204,7 @@ pub const ALL: &[TableDef] = &[
     CONVERSATIONS,
     CONNECTIONS,
     DEVICES,
+    GROUPS,
 ];
 
 /// Physical table names for one deployment.
@@ -198,6 +219,7 @@ pub struct TableNames {
     pub conversations: String,
     pub connections: String,
     pub devices: String,
+    pub groups: String,
 }
 
 impl TableNames {
@@ -212,6 +234,7 @@ impl TableNames {
             conversations: CONVERSATIONS.name(prefix),
             connections: CONNECTIONS.name(prefix),
             devices: DEVICES.name(prefix),
+            groups: GROUPS.name(prefix),
         }
     }
 }
