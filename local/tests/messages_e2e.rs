@@ -96,8 +96,8 @@ fn msg_job(m: &Value, sender: &Person) -> DeliveryJob {
             message_id: message_id(&str_field(m, "id")),
             sender_name: Username::parse(&sender.username).expect("a username"),
         }),
-    }
         fanout: None,
+    }
 }
 
 /// `READ {p: reader, upTo}` to the other member.
@@ -111,8 +111,8 @@ fn read_job(to: &Person, reader: &Person, up_to: &str) -> DeliveryJob {
             up_to: message_id(up_to),
         }),
         note: None,
-    }
         fanout: None,
+    }
 }
 
 /// `DLV {p: recipient, upTo}` to the other member.
@@ -126,8 +126,8 @@ fn dlv_job(to: &Person, recipient: &Person, up_to: &str) -> DeliveryJob {
             up_to: message_id(up_to),
         }),
         note: None,
-    }
         fanout: None,
+    }
 }
 
 /// A receipt response: the caller's cursors in the conversation with `peer`.

@@ -1508,8 +1508,8 @@ mod delivery_queue {
                 message_id: MessageId::new_v7(),
                 sender_name: Username::parse("alice").unwrap(),
             }),
-        }
             fanout: None,
+        }
     }
 
     /// A job in the same ordering group as [`job`]'s `to`/`p` pair would be: a READ between
@@ -1524,8 +1524,8 @@ mod delivery_queue {
                 up_to: MessageId::new_v7(),
             }),
             note: None,
-        }
             fanout: None,
+        }
     }
 
     /// Receives (and deletes) jobs from the SQS queue `url` until `want` came or five polls
