@@ -97,7 +97,8 @@ fn function_routes(app: App) -> Router {
         .merge(contacts::routes().with_state(app.clone().into()))
         .merge(send_message::routes().with_state(app.clone().into()))
         .merge(get_messages::routes().with_state(app.clone().into()))
-        .merge(devices::routes().with_state(app.into()));
+        .merge(devices::routes().with_state(app.clone().into()))
+        .merge(groups::routes().with_state(app.into()));
     whatspe::http::service(routes, ())
 }
 

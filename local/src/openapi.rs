@@ -22,6 +22,7 @@ with receipts. Bodies are JSON (camelCase). Every error is \
         (name = "contacts", description = "Finding users, contact requests, the contact list"),
         (name = "messages", description = "Sending, history, the chat list, receipts"),
         (name = "devices", description = "Push-token registration"),
+        (name = "groups", description = "Groups: info, settings, members, admins, invite links"),
     )
 )]
 struct Root;
@@ -35,6 +36,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         send_message::ApiDoc::openapi(),
         get_messages::ApiDoc::openapi(),
         devices::ApiDoc::openapi(),
+        groups::ApiDoc::openapi(),
     ] {
         doc.merge(part);
     }

@@ -10,6 +10,7 @@ mod common;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use chrono::{TimeDelta, Utc};
+use common::ws::{Read, WsClient, left};
 use common::{
     Body, Person, Reply, TestApp, assert_error, assert_ok, ids, keys, millis, query_value, set_of,
     spawn_app, spawn_app_on_moto_with, spawn_app_with, str_field,
@@ -40,10 +41,6 @@ const DELIVERY: Duration = Duration::from_secs(1);
 const MOTO_DELIVERY: Duration = Duration::from_secs(10);
 /// How long a socket must stay silent to count as "received nothing".
 const QUIET: Duration = Duration::from_millis(400);
-/// How long the readiness check (PING → CONN, PONG) may take (a bound; on moto `$connect`
-/// waits its turn behind the parallel tests' DynamoDB requests).
-const READY: Duration = Duration::from_secs(20);
-
 const MSG_KEYS: [&str; 7] = ["id", "s", "r", "c", "t", "st", "ts"];
 
 // ---------------------------------------------------------------------------------------------
@@ -80,10 +77,6 @@ fn decoded(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-/// Time left of `budget` since `since`.
-fn left(since: Instant, budget: Duration) -> Duration {
-    budget.saturating_sub(since.elapsed())
 }
 /// A `MSG` frame for the message `m` (as the REST API returned it): exactly
 /// `{id, s, r, c, t, st, ts}` with the message's values.
@@ -212,81 +205,6 @@ impl TestApp {
         new[0].clone()
     }
 
-    /// `GET /ws` with `token` (and, if given, a `Host` header), as a raw client.
-    async fn open(
-        &self,
-        token: Option<&str>,
-        host: Option<&str>,
-    ) -> Result<Ws, tungstenite::Error> {
-        let url = match token {
-            Some(t) => format!("ws://{}/ws?token={t}", self.addr),
-            None => format!("ws://{}/ws", self.addr),
-        };
-        let mut req = url.into_client_request()?;
-        if let Some(h) = host {
-            req.headers_mut()
-                .insert("host", HeaderValue::from_str(h).expect("a host header"));
-        }
-        let (ws, res) = tokio_tungstenite::connect_async(req).await?;
-        assert_eq!(res.status().as_u16(), 101, "the upgrade switches protocols");
-        Ok(ws)
-    }
-
-    /// A socket of `who`, ready: PING answered by CONN {u, cid, hb} then PONG.
-    async fn connect(&self, who: &Person) -> WsClient {
-        self.connect_via(who, None).await
-    }
-
-    async fn connect_via(&self, who: &Person, host: Option<&str>) -> WsClient {
-        let ws = self
-            .open(Some(&who.token), host)
-            .await
-            .unwrap_or_else(|e| panic!("{} cannot open a socket: {e}", who.username));
-        let mut c = WsClient {
-            who: who.username.clone(),
-            ws,
-            pending: VecDeque::new(),
-            cid: String::new(),
-        };
-        c.send_json(json!({ "t": "PING" })).await;
-        let started = Instant::now();
-        // Queued frames (presence, messages) may reach a new socket before its first answer.
-        let mut early = Vec::new();
-        let conn = loop {
-            let f = c
-                .read_frame(left(started, READY))
-                .await
-                .unwrap_or_else(|| panic!("{}: no CONN within {READY:?}", who.username));
-            match f["t"].as_str() {
-                Some("CONN") => break f,
-                Some("PONG") => panic!("{}: PONG came before CONN", who.username),
-                _ => early.push(f),
-            }
-        };
-        let d = &conn["d"];
-        assert_eq!(keys(d), set_of(&["u", "cid", "hb"]), "CONN keys of {conn}");
-        assert_eq!(d["u"], who.id.as_str(), "CONN names the socket's user");
-        assert_eq!(d["hb"], 300, "CONN asks for a ping every 5 minutes");
-        c.cid = str_field(d, "cid");
-        assert!(!c.cid.is_empty(), "CONN carries the connection id");
-        loop {
-            let f = c
-                .read_frame(left(started, READY))
-                .await
-                .unwrap_or_else(|| panic!("{}: no PONG within {READY:?}", who.username));
-            match f["t"].as_str() {
-                Some("PONG") => {
-                    assert_eq!(f["d"], json!({}), "PONG has an empty payload");
-                    break;
-                }
-                Some("CONN") => panic!("{}: a second CONN on one socket", who.username),
-                _ => early.push(f),
-            }
-        }
-        c.pending.extend(early);
-        c
-    }
-
     /// An upgrade that must be refused: its HTTP status and JSON body.
     async fn refused(&self, token: Option<&str>, case: &str) -> (u16, Value) {
         match self.open(token, None).await {
@@ -327,88 +245,7 @@ fn background(frame: &Value) -> bool {
     ["PRES", "REQ", "REQ_ACC"].contains(&frame["t"].as_str().unwrap_or_default())
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-enum Read {
-    Frame(Value),
-    Closed(Option<u16>),
-    Ended(String),
-    TimedOut,
-}
-
-/// A phone's WebSocket: frames are parsed as they arrive; a binary frame fails the test.
-struct WsClient {
-    who: String,
-    ws: Ws,
-    /// Frames read but not yet looked at.
-    pending: VecDeque<Value>,
-    /// The connection id from CONN.
-    cid: String,
-}
-
 impl WsClient {
-    async fn send_text(&mut self, text: String) {
-        self.ws
-            .send(Message::text(text))
-            .await
-            .unwrap_or_else(|e| panic!("{}: sending a frame failed: {e}", self.who));
-    }
-
-    async fn send_json(&mut self, frame: Value) {
-        self.send_text(frame.to_string()).await;
-    }
-
-    async fn read_raw(&mut self, within: Duration) -> Read {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(next) = tokio::time::timeout(left, self.ws.next()).await else {
-                return Read::TimedOut;
-            };
-            match next {
-                Some(Ok(Message::Text(t))) => {
-                    let v: Value = serde_json::from_str(t.as_str()).unwrap_or_else(|e| {
-                        panic!("{}: a text frame that is not JSON: {t:?}: {e}", self.who)
-                    });
-                    assert!(
-                        v["t"].is_string() && v["d"].is_object(),
-                        "{}: frames are {{\"t\":TYPE,\"d\":{{...}}}}, got {v}",
-                        self.who
-                    );
-                    return Read::Frame(v);
-                }
-                Some(Ok(Message::Binary(b))) => panic!(
-                    "{}: the server sent a binary frame ({} bytes); frames are always text",
-                    self.who,
-                    b.len()
-                ),
-                Some(Ok(Message::Close(f))) => return Read::Closed(f.map(|f| u16::from(f.code))),
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Read::Ended(e.to_string()),
-                None => return Read::Ended("the stream ended".into()),
-            }
-        }
-    }
-
-    /// The next frame off the socket within `within` (None if none came); the socket must
-    /// stay open.
-    async fn read_frame(&mut self, within: Duration) -> Option<Value> {
-        match self.read_raw(within).await {
-            Read::Frame(v) => Some(v),
-            Read::TimedOut => None,
-            Read::Closed(code) => panic!("{}: the socket was closed ({code:?})", self.who),
-            Read::Ended(e) => panic!("{}: the socket broke: {e}", self.who),
-        }
-    }
-
-    async fn next_frame(&mut self, within: Duration) -> Option<Value> {
-        match self.pending.pop_front() {
-            Some(v) => Some(v),
-            None => self.read_frame(within).await,
-        }
-    }
-
     /// The next frame of type `t` within `within`. Background frames on the way are skipped
     /// (unless `t` is one); any other frame fails the test.
     async fn expect_frame(&mut self, t: &str, within: Duration, case: &str) -> Value {

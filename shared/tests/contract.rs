@@ -1216,28 +1216,27 @@ mod cases {
                 .await
                 .unwrap();
         }
-        let (rows, pages) = all_pages(2, |p| {
-            let messages = s.messages.clone();
-            let id = me.id;
-            async move { messages.chats(&id, &p).await }
-        })
-        .await;
+        let mut rows = Vec::new();
+        let mut before = None;
+        let mut pages = 0;
+        loop {
+            let page = s.messages.chats_before(&me.id, before, 2).await.unwrap();
+            pages += 1;
+            let Some(last) = page.last() else { break };
+            before = Some(last.last_message.id);
+            rows.extend(page);
+        }
         let order: Vec<UserId> = rows.iter().map(|r| r.peer_id).collect();
         let want: Vec<UserId> = [0usize, 3, 1, 4, 2]
             .iter()
             .map(|&i| friends[i].id)
             .collect();
-        assert_eq!(order, want, "most recent activity first");
-        assert_eq!(pages, 3);
+        assert_eq!(
+            order, want,
+            "most recent activity first, in pages before a message id"
+        );
+        assert_eq!(pages, 4, "three pages of at most 2, then an empty one");
         assert_eq!(rows[0].unread_count, 2);
-        let bad = PageRequest {
-            limit: 2,
-            cursor: Some("nope".into()),
-        };
-        assert!(matches!(
-            s.messages.chats(&me.id, &bad).await,
-            Err(StoreError::BadCursor)
-        ));
     }
 
     fn connection(user: &User, id: &str, at: i64) -> Connection {

@@ -11,7 +11,7 @@ use whatspe::domain::{Content, ConversationId, MessageKind, MessageView, UserId}
 use whatspe::http::openapi::{AuthErrors, ErrorBody, PublicErrors, UserIdClaim};
 use whatspe::http::{ApiBody, ApiJson, Caller, RouteTable};
 use whatspe::services::MessageService;
-use whatspe::services::messages::parse_idempotency_key;
+use whatspe::services::messages::{Chat, parse_idempotency_key};
 use whatspe::services::{NewMessage, SendOutcome};
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
@@ -84,13 +84,14 @@ fn respond(outcome: SendOutcome) -> Response {
     }
 }
 
-/// Who a send goes to: exactly one of `receiverId`, `chatId` or `chatID`.
-async fn recipient(app: &Deps, caller: &UserId, body: &SendBody) -> Result<UserId, Error> {
+/// Who a send goes to: exactly one of `receiverId`, `chatId` or `chatID` (a 1:1 chat or a
+/// group).
+async fn recipient(app: &Deps, caller: &UserId, body: &SendBody) -> Result<Chat, Error> {
     match (&body.receiver_id, &body.chat_id, &body.chat_id_seed) {
-        (Some(receiver), None, None) => UserId::parse(receiver),
+        (Some(receiver), None, None) => Ok(Chat::Direct(UserId::parse(receiver)?)),
         (None, Some(chat), None) | (None, None, Some(chat)) => {
             app.messages
-                .peer_of_chat(caller, &ConversationId::parse(chat)?)
+                .resolve_chat(caller, &ConversationId::parse(chat)?)
                 .await
         }
         _ => Err(Error::validation(
@@ -100,7 +101,7 @@ async fn recipient(app: &Deps, caller: &UserId, body: &SendBody) -> Result<UserI
     }
 }
 
-/// Sends a message to a contact.
+/// Sends a message to a contact, or to a chat by `chatId` (a 1:1 chat or a group you are in).
 #[utoipa::path(
     post, path = "/api/messages", operation_id = "sendMessage", tag = "messages",
     params(UserIdClaim),
@@ -109,6 +110,7 @@ async fn recipient(app: &Deps, caller: &UserId, body: &SendBody) -> Result<UserI
     responses(
         (status = 201, description = "Stored (delivery is queued)", body = MessageView),
         (status = 200, description = "A retry of `clientMessageId`: the original", body = MessageView),
+        (status = 403, description = "`not_a_contact`, `only_admins_send`", body = ErrorBody),
         (status = 404, description = "`user_not_found`, `chat_not_found`", body = ErrorBody),
         (status = 409, description = "`idempotency_key_reused`", body = ErrorBody),
         AuthErrors,
@@ -125,14 +127,23 @@ async fn send(
         .as_deref()
         .map(|k| parse_idempotency_key("clientMessageId", k))
         .transpose()?;
-    let receiver = recipient(&app, &caller.user_id, &body).await?;
-    let m = NewMessage {
-        receiver,
-        kind,
-        content,
-        client_message_id,
+    let outcome = match recipient(&app, &caller.user_id, &body).await? {
+        Chat::Direct(receiver) => {
+            let m = NewMessage {
+                receiver,
+                kind,
+                content,
+                client_message_id,
+            };
+            app.messages.send(&caller.user_id, m).await?
+        }
+        Chat::Group(group) => {
+            app.messages
+                .send_to_group(&caller.user_id, &group, kind, content, client_message_id)
+                .await?
+        }
     };
-    Ok(respond(app.messages.send(&caller.user_id, m).await?))
+    Ok(respond(outcome))
 }
 
 /// The seed's `{id, senderId, receiverId, content, type}`. `senderId` is a user id, or

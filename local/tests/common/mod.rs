@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod ws;
+
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
@@ -322,6 +324,11 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, bearer: &str) -> Reply {
         self.request(Method::DELETE, path, Body::Empty, Some(bearer))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, bearer: &str) -> Reply {
+        self.request(Method::PUT, path, Body::Empty, Some(bearer))
             .await
     }
 

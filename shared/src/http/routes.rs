@@ -54,6 +54,7 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
 
     method!(get, "GET", GET);
     method!(post, "POST", POST);
+    method!(put, "PUT", PUT);
     method!(patch, "PATCH", PATCH);
     method!(delete, "DELETE", DELETE);
 

@@ -251,18 +251,21 @@ impl MessageService {
         group: &ConversationId,
         kind: CursorKind,
         up_to: &MessageId,
-    ) -> Result<(), Error> {
+    ) -> Result<Cursors, Error> {
         for _ in 0..ATTEMPTS {
             let (meta, me) = self.membership(caller, group).await?;
-            if self.advance(caller, &meta, &me, kind, *up_to).await? {
-                return Ok(());
-            }
+            let up = (*up_to).min(meta.last_message.id);
+            let mut cursors = me.cursors;
             let cursor = match kind {
-                CursorKind::Delivered => me.cursors.delivered_up_to,
-                CursorKind::Read => me.cursors.read_up_to,
+                CursorKind::Delivered => &mut cursors.delivered_up_to,
+                CursorKind::Read => &mut cursors.read_up_to,
             };
-            if cursor.is_some_and(|c| c >= (*up_to).min(meta.last_message.id)) {
-                return Ok(());
+            if cursor.is_some_and(|c| c >= up) || up < me.from {
+                return Ok(me.cursors);
+            }
+            if self.advance(caller, &meta, &me, kind, up).await? {
+                *cursor = Some(up);
+                return Ok(cursors);
             }
         }
         Err(Error::conflict(

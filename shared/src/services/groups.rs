@@ -6,7 +6,7 @@ use crate::clock::Clock;
 use crate::domain::{
     Content, ConversationId, GroupEvent, GroupEventKind, GroupMeta, GroupName, GroupPart,
     GroupSettings, GroupView, MAX_ADD_PER_REQUEST, Member, MemberView, Message, MessageId,
-    MessageKind, Role, UserId,
+    MessageKind, Role, UserId, Who,
 };
 use crate::ports::{ContactStore, GroupChange, GroupStore, MemberChange, Page, PageRequest};
 use crate::retry::Backoff;
@@ -21,7 +21,15 @@ pub struct GroupPatch {
     pub name: Option<GroupName>,
     pub description: Option<Option<String>>,
     pub avatar: Option<Option<String>>,
-    pub settings: Option<GroupSettings>,
+    pub settings: Option<SettingsPatch>,
+}
+
+/// The settings a patch changes (the others stay).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SettingsPatch {
+    pub edit_info: Option<Who>,
+    pub send: Option<Who>,
+    pub add: Option<Who>,
 }
 
 /// A new group.
@@ -403,7 +411,11 @@ impl GroupService {
                     next.avatar = a.clone();
                 }
                 if let Some(s) = patch.settings {
-                    next.settings = s;
+                    next.settings = GroupSettings {
+                        edit_info: s.edit_info.unwrap_or(meta.settings.edit_info),
+                        send: s.send.unwrap_or(meta.settings.send),
+                        add: s.add.unwrap_or(meta.settings.add),
+                    };
                 }
                 let same = next.name == meta.name
                     && next.description == meta.description
@@ -440,6 +452,13 @@ impl GroupService {
                 "invalid_body",
                 "userIds must not be empty",
             ));
+        }
+        match self.groups.meta_and_member(group, caller).await? {
+            (Some(meta), Some(me)) if !meta.settings.add.allows(me.role) => {
+                return Err(forbidden("add members"));
+            }
+            (Some(_), Some(_)) => {}
+            _ => return Err(not_found()),
         }
         self.check_new(caller, &users).await?;
         let now = self.clock.now();

@@ -55,6 +55,7 @@ async fn harness_with(rate: SendRate, queue: Option<Arc<dyn DeliveryQueue>>) -> 
     let svc = MessageService::new(
         ports.users.clone(),
         ports.messages.clone(),
+        ports.groups.clone(),
         queue.unwrap_or_else(|| ports.queue.clone()),
         clock.clone(),
         rate,
@@ -716,12 +717,13 @@ impl MessageStore for Contended {
     ) -> Result<Vec<Conversation>, StoreError> {
         self.inner.conversations_of(keys).await
     }
-    async fn chats(
+    async fn chats_before(
         &self,
         member: &UserId,
-        page: &PageRequest,
-    ) -> Result<Page<Conversation>, StoreError> {
-        self.inner.chats(member, page).await
+        before: Option<MessageId>,
+        limit: usize,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        self.inner.chats_before(member, before, limit).await
     }
     async fn mark_read(
         &self,
@@ -758,6 +760,7 @@ fn contended_service(h: &Harness, fail: usize) -> MessageService {
             inner: h.ports.messages.clone(),
             fail: fail.into(),
         }),
+        h.ports.groups.clone(),
         h.ports.queue.clone(),
         h.clock.clone(),
         SendRate::default(),

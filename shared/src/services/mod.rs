@@ -14,7 +14,7 @@ pub use auth::{AuthService, NewProfile, OtpSent, ProfilePatch, Verified};
 pub use contacts::{ContactService, Recipient, RequestOutcome, RequestWithProfile};
 pub use delivery::{Delivered, DeliveryService};
 pub use devices::DeviceService;
-pub use groups::{GroupPatch, GroupService, NewGroup};
+pub use groups::{GroupPatch, GroupService, NewGroup, SettingsPatch};
 pub use messages::{HistoryPage, MessageService, NewMessage, SendOutcome};
 pub use presence::ConnectionPresence;
 pub use realtime::RealtimeService;
