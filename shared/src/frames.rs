@@ -478,6 +478,7 @@ mod tests {
             UserId::parse("00000000-0000-4000-8000-00000000000b").unwrap(),
         );
         let msg = ServerFrame::Msg(MessageEvent {
+            g: None,
             id,
             s,
             r,
@@ -506,6 +507,7 @@ mod tests {
     fn a_message_frame_that_would_exceed_the_limit_is_cut_with_more() {
         let event = |c: String| {
             ServerFrame::Msg(MessageEvent {
+                g: None,
                 id: MessageId::parse("019a8f6e-0000-7000-8000-0000000000ff").unwrap(),
                 s: UserId::parse("00000000-0000-4000-8000-00000000000a").unwrap(),
                 r: UserId::parse("00000000-0000-4000-8000-00000000000b").unwrap(),

@@ -75,14 +75,15 @@ impl PublicProfile {
 
 #[cfg(test)]
 impl User {
-    /// A verified account for unit tests: `name`, phone `+91 90000000nn`, created at `now`.
+    /// A verified account for unit tests: `name`, phone `+91 9` and `n` in 9 digits, created
+    /// at `now`.
     pub(crate) fn sample(name: &str, n: u32, now: DateTime<Utc>) -> Self {
         let india = super::CountryCode::parse("91").unwrap();
         Self {
             id: UserId::new_random(),
             username: Username::parse(name).unwrap(),
             email: None,
-            phone_number: PhoneNumber::parse(&format!("90000000{n:02}"), &india).unwrap(),
+            phone_number: PhoneNumber::parse(&format!("9{n:09}"), &india).unwrap(),
             profile_picture: None,
             status: StatusText::parse("hi").unwrap(),
             last_seen: now,

@@ -217,11 +217,4 @@ impl DeliveryQueue for MemoryQueue {
         self.wake.notify_one();
         Ok(())
     }
-
-    async fn enqueue_many(&self, jobs: &[DeliveryJob]) -> Result<(), BoxError> {
-        for job in jobs {
-            self.enqueue(job).await?;
-        }
-        Ok(())
-    }
 }

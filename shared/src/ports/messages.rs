@@ -227,5 +227,10 @@ pub trait DeliveryQueue: Send + Sync {
     async fn enqueue(&self, job: &DeliveryJob) -> Result<(), BoxError>;
     /// Queues several jobs (SQS: batches of 10). All or an error: a retry re-queues them all,
     /// and deduplication drops the ones already queued.
-    async fn enqueue_many(&self, jobs: &[DeliveryJob]) -> Result<(), BoxError>;
+    async fn enqueue_many(&self, jobs: &[DeliveryJob]) -> Result<(), BoxError> {
+        for job in jobs {
+            self.enqueue(job).await?;
+        }
+        Ok(())
+    }
 }
