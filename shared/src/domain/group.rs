@@ -12,7 +12,7 @@ pub const DEFAULT_MAX_MEMBERS: u32 = 1024;
 /// group, its system message, the actor's check and at most this many members).
 pub const MAX_ADD_PER_REQUEST: usize = 90;
 /// Receipt cursor moves a member row remembers (for the `deliveredAt`/`readAt` of receipts).
-pub const MARKS_KEPT: usize = 16;
+pub const MARKS_KEPT: usize = 4;
 
 /// A group's name: 1–100 characters (after trimming), no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +147,10 @@ pub struct GroupMeta {
     pub seq: u64,
     /// Members ever joined: each member's `joinSeq` (who is longest-standing).
     pub joins: u64,
+    /// Members ever removed or gone: a fan-out job made before a removal checks membership
+    /// when it runs (see [`crate::ports::Fanout::epoch`]).
+    #[serde(default)]
+    pub removals: u64,
     /// Bumped by every write.
     pub version: u64,
 }

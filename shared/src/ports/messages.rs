@@ -165,6 +165,10 @@ pub struct Fanout {
     /// (a member removed meanwhile gets nothing more).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<MessageId>,
+    /// The group's `removals` when the job was made: while it is unchanged nobody left, and
+    /// the check costs one read of the group instead of one per recipient.
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 impl Fanout {
@@ -179,6 +183,7 @@ impl Fanout {
             b: Self::bucket_of(user),
             part: 0,
             check: None,
+            epoch: 0,
         }
     }
 }

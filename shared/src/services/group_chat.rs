@@ -513,6 +513,11 @@ impl MessageService {
     /// before a job runs is skipped by the job's membership check.
     pub(super) async fn fan_out(&self, message: &Message) -> Result<(), Error> {
         let group = message.conversation_id;
+        // The group first: a removal after this read changes `removals`, so the jobs check.
+        let epoch = match self.groups.meta(&group).await? {
+            Some(meta) => meta.removals,
+            None => return Ok(()),
+        };
         let members = self.groups.members(&group).await?;
         let (frame, mut to, push, check, note) = match message.event() {
             Some(event) => {
@@ -571,6 +576,7 @@ impl MessageService {
                         b,
                         part: part as u16,
                         check,
+                        epoch,
                     }),
                 });
             }

@@ -227,6 +227,7 @@ impl GroupService {
             last_message: system_message_placeholder(id, now),
             seq: 0,
             joins: 0,
+            removals: 0,
             version: 1,
         };
         let message = system_message(&meta, event, now);
@@ -544,6 +545,7 @@ impl GroupService {
             })?;
             let mut next = meta.clone();
             next.member_count -= 1;
+            next.removals += 1;
             let mut steps = vec![MemberChange::Remove {
                 user: *user,
                 role: target.role,
