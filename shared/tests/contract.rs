@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::sync::Arc;
 use whatspe::StoreError;
 use whatspe::aws::dynamo::TableNames;
-use whatspe::aws::dynamo::{DynamoConnections, DynamoDevices};
+use whatspe::aws::dynamo::{DynamoConnections, DynamoDevices, DynamoGroups};
 use whatspe::aws::dynamo::{
     DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
     ensure_tables,
@@ -15,8 +15,12 @@ use whatspe::aws::dynamo::{
 use whatspe::domain::{Contact, ContactRequest, RequestId, RequestStatus};
 use whatspe::domain::{Content, ConversationId, Message, MessageId, MessageKind};
 use whatspe::domain::{CountryCode, PhoneNumber, SessionId, StatusText, User, UserId, Username};
+use whatspe::domain::{
+    Cursors, GroupEvent, GroupEventKind, GroupMeta, GroupName, GroupPart, GroupSettings, Mark,
+    Member, Role,
+};
 use whatspe::memory::{
-    MemoryConnections, MemoryContacts, MemoryDevices, MemoryMessages, MemoryOtpStore,
+    MemoryConnections, MemoryContacts, MemoryDevices, MemoryGroups, MemoryMessages, MemoryOtpStore,
     MemorySessionStore, MemoryUserStore,
 };
 use whatspe::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform};
@@ -24,6 +28,7 @@ use whatspe::ports::{
     ContactRequestStore, ContactStore, DedupGuard, HistoryRange, MessageStore, OtpState, OtpStore,
     Page, PageRequest, RateGate, Session, SessionStore, UserStore,
 };
+use whatspe::ports::{CursorKind, GroupChange, GroupStore, MemberChange};
 
 struct Stores {
     users: Arc<dyn UserStore>,
@@ -35,16 +40,20 @@ struct Stores {
     connections: Arc<dyn ConnectionStore>,
     devices: Arc<dyn DeviceStore>,
     ledger: Arc<dyn DeliveryLedger>,
+    groups: Arc<dyn GroupStore>,
 }
 
 async fn memory() -> Stores {
     let contacts = Arc::new(MemoryContacts::default());
+    // Group changes write their message through the same messages store.
+    let messages = Arc::new(MemoryMessages::new(contacts.clone()));
     Stores {
         users: Arc::new(MemoryUserStore::default()),
         otps: Arc::new(MemoryOtpStore::default()),
         sessions: Arc::new(MemorySessionStore::default()),
         requests: contacts.clone(),
-        messages: Arc::new(MemoryMessages::new(contacts.clone())),
+        groups: Arc::new(MemoryGroups::new(messages.clone())),
+        messages,
         contacts,
         connections: Arc::new(MemoryConnections::default()),
         devices: Arc::new(MemoryDevices::default()),
@@ -89,6 +98,7 @@ async fn dynamodb() -> Stores {
         .await
         .expect("create tables on moto");
     let t = TableNames::new(&prefix);
+    let groups = Arc::new(DynamoGroups::new(client.clone(), t.clone()));
     let contacts = Arc::new(DynamoContacts::new(
         client.clone(),
         t.contact_requests,
@@ -115,6 +125,7 @@ async fn dynamodb() -> Stores {
             client.clone(),
             t.connections.clone(),
         )),
+        groups,
     }
 }
 
@@ -1216,14 +1227,14 @@ mod cases {
                 .await
                 .unwrap();
         }
-        let mut rows = Vec::new();
-        let mut before = None;
-        let mut pages = 0;
+        // Page by page: each asks for what is older than the last row seen.
+        let (mut rows, mut pages, mut before) = (Vec::new(), 0, None);
         loop {
             let page = s.messages.chats_before(&me.id, before, 2).await.unwrap();
-            pages += 1;
+            assert!(page.len() <= 2, "page larger than the limit");
             let Some(last) = page.last() else { break };
             before = Some(last.last_message.id);
+            pages += 1;
             rows.extend(page);
         }
         let order: Vec<UserId> = rows.iter().map(|r| r.peer_id).collect();
@@ -1235,7 +1246,7 @@ mod cases {
             order, want,
             "most recent activity first, in pages before a message id"
         );
-        assert_eq!(pages, 4, "three pages of at most 2, then an empty one");
+        assert_eq!(pages, 3, "three pages of at most 2");
         assert_eq!(rows[0].unread_count, 2);
     }
 
@@ -1377,6 +1388,731 @@ mod cases {
             "again: nothing left to delete"
         );
     }
+    // ------------------------------------------------------------ groups
+
+    fn group_msg(g: ConversationId, from: UserId, text: &str, at: i64, seq: u64) -> Message {
+        Message {
+            id: MessageId::new_v7(),
+            conversation_id: g,
+            sender_id: from,
+            receiver_id: UserId::from_uuid(*g.as_uuid()),
+            content: Content::parse(MessageKind::Text, text).unwrap(),
+            kind: MessageKind::Text,
+            client_message_id: None,
+            created_at: t(at),
+            group: Some(GroupPart { seq, event: None }),
+        }
+    }
+
+    /// The system message of a membership change by `by`.
+    fn group_event(
+        g: ConversationId,
+        ev: GroupEventKind,
+        by: UserId,
+        users: Vec<UserId>,
+    ) -> Message {
+        let mut m = group_msg(g, UserId::SYSTEM, "event", 0, 0);
+        m.group = Some(GroupPart {
+            seq: 0,
+            event: Some(GroupEvent { ev, by, users }),
+        });
+        m
+    }
+
+    fn group_meta(g: ConversationId, creator: UserId, last: &Message, version: u64) -> GroupMeta {
+        GroupMeta {
+            id: g,
+            name: GroupName::parse("Family").unwrap(),
+            description: Some("us".into()),
+            avatar: None,
+            created_by: creator,
+            created_at: t(0),
+            updated_at: t(version as i64),
+            settings: GroupSettings::default(),
+            member_count: 1,
+            admin_count: 1,
+            invite_code: None,
+            last_message: last.clone(),
+            seq: 0,
+            joins: 1,
+            version,
+        }
+    }
+
+    fn group_member(g: ConversationId, user: UserId, role: Role, join_seq: u64) -> Member {
+        Member {
+            group_id: g,
+            user_id: user,
+            role,
+            joined_at: t(join_seq as i64),
+            join_seq,
+            from: MessageId::new_v7(),
+            cursors: Cursors::default(),
+            read_seq: 0,
+            delivered_marks: vec![],
+            read_marks: vec![],
+        }
+    }
+
+    /// A change to `meta` (already at its new version) read at `expect`.
+    fn group_change(meta: &GroupMeta, expect: Option<u64>) -> GroupChange {
+        GroupChange {
+            meta: meta.clone(),
+            expect_version: expect,
+            members: vec![],
+            invite_add: None,
+            invite_remove: None,
+            message: None,
+            guard: None,
+            rate: None,
+        }
+    }
+
+    /// Creates a group of `members` (the first is its admin) at version 1; returns its META.
+    async fn create_group(s: &Stores, members: &[UserId]) -> GroupMeta {
+        let g = ConversationId::new_group();
+        let m = group_event(
+            g,
+            GroupEventKind::Created,
+            members[0],
+            members[1..].to_vec(),
+        );
+        let mut meta = group_meta(g, members[0], &m, 1);
+        meta.member_count = members.len() as u32;
+        meta.joins = members.len() as u64;
+        let mut c = group_change(&meta, None);
+        c.members = members
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                let role = if i == 0 { Role::Admin } else { Role::Member };
+                MemberChange::Add(group_member(g, *u, role, i as u64 + 1))
+            })
+            .collect();
+        c.message = Some(m);
+        s.groups.commit(&c).await.unwrap();
+        meta
+    }
+
+    async fn member_row(s: &Stores, g: &ConversationId, user: &UserId) -> Member {
+        let (_, row) = s.groups.meta_and_member(g, user).await.unwrap();
+        row.expect("a member")
+    }
+
+    fn mark(up_to: MessageId, at: i64) -> Mark {
+        Mark { up_to, at: t(at) }
+    }
+
+    pub async fn a_created_group_reads_back_in_every_view(s: Stores) {
+        // Joined in the reverse of id order, so join order is not key order.
+        let mut users: Vec<UserId> = (0..3).map(|_| UserId::new_random()).collect();
+        users.sort();
+        users.reverse();
+        let (a, b, c) = (users[0], users[1], users[2]);
+        let g = ConversationId::new_group();
+        let created = group_event(g, GroupEventKind::Created, a, vec![b, c]);
+        let mut meta = group_meta(g, a, &created, 1);
+        (meta.member_count, meta.joins) = (3, 3);
+        meta.invite_code = Some("code-1".into());
+        let rows: Vec<Member> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                let role = if i == 0 { Role::Admin } else { Role::Member };
+                group_member(g, *u, role, i as u64 + 1)
+            })
+            .collect();
+        let mut change = group_change(&meta, None);
+        change.members = rows.iter().cloned().map(MemberChange::Add).collect();
+        change.invite_add = Some("code-1".into());
+        change.message = Some(created.clone());
+        s.groups.commit(&change).await.unwrap();
+
+        assert_eq!(s.groups.meta(&g).await.unwrap(), Some(meta.clone()));
+        assert_eq!(
+            s.groups.meta_and_member(&g, &b).await.unwrap(),
+            (Some(meta.clone()), Some(rows[1].clone()))
+        );
+        let stranger = UserId::new_random();
+        assert_eq!(
+            s.groups.meta_and_member(&g, &stranger).await.unwrap(),
+            (Some(meta.clone()), None)
+        );
+        assert_eq!(
+            s.groups
+                .meta_and_member(&ConversationId::new_group(), &a)
+                .await
+                .unwrap(),
+            (None, None)
+        );
+        assert_eq!(s.groups.members(&g).await.unwrap(), rows, "join order");
+        assert_eq!(s.groups.invite("code-1").await.unwrap(), Some(g));
+        assert_eq!(s.groups.invite("code-2").await.unwrap(), None);
+        assert_eq!(
+            s.messages.get(&g, &created.id).await.unwrap(),
+            Some(created.clone())
+        );
+        assert_eq!(
+            s.messages
+                .history(&g, HistoryRange::Latest, 10)
+                .await
+                .unwrap(),
+            vec![created]
+        );
+
+        // `a` is in a second group: their groups page by group id.
+        let other = create_group(&s, &[a]).await;
+        let (mine, pages) = all_pages(1, |p| {
+            let groups = s.groups.clone();
+            async move { groups.groups_of(&a, &p).await }
+        })
+        .await;
+        let mut want = vec![g, other.id];
+        want.sort();
+        let got: Vec<ConversationId> = mine.iter().map(|m| m.group_id).collect();
+        assert_eq!((got, pages), (want, 2), "by group id, one a page");
+        assert!(mine.iter().all(|m| m.user_id == a && m.role == Role::Admin));
+        assert_eq!(
+            s.groups
+                .groups_of(&a, &PageRequest::first(10))
+                .await
+                .unwrap()
+                .next,
+            None
+        );
+        assert_eq!(
+            s.groups
+                .groups_of(&b, &PageRequest::first(10))
+                .await
+                .unwrap()
+                .items,
+            vec![rows[1].clone()]
+        );
+        assert!(
+            s.groups
+                .groups_of(&stranger, &PageRequest::first(10))
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        let bad = PageRequest {
+            limit: 1,
+            cursor: Some("nope".into()),
+        };
+        assert!(matches!(
+            s.groups.groups_of(&a, &bad).await,
+            Err(StoreError::BadCursor)
+        ));
+
+        let mut metas = s
+            .groups
+            .metas(&[other.id, g, ConversationId::new_group(), g])
+            .await
+            .unwrap();
+        metas.sort_by_key(|m| m.id);
+        let mut want = vec![meta, other];
+        want.sort_by_key(|m| m.id);
+        assert_eq!(metas, want);
+        assert!(s.groups.metas(&[]).await.unwrap().is_empty());
+    }
+
+    pub async fn a_group_is_created_once_and_changed_only_at_the_version_read(s: Stores) {
+        let (a, b, c) = (
+            UserId::new_random(),
+            UserId::new_random(),
+            UserId::new_random(),
+        );
+        let v1 = create_group(&s, &[a]).await;
+        let g = v1.id;
+
+        let mut again = group_change(&v1, None);
+        again.meta.name = GroupName::parse("Impostor").unwrap();
+        again.members = vec![MemberChange::Add(group_member(g, c, Role::Admin, 1))];
+        assert_eq!(conflict(s.groups.commit(&again).await), "version");
+        assert_eq!(s.groups.meta(&g).await.unwrap(), Some(v1.clone()));
+
+        let added = group_event(g, GroupEventKind::Added, a, vec![b]);
+        let mut v2 = v1.clone();
+        (v2.version, v2.member_count, v2.joins) = (2, 2, 2);
+        v2.last_message = added.clone();
+        let mut add_b = group_change(&v2, Some(1));
+        add_b.members = vec![
+            MemberChange::Check {
+                user: a,
+                role: Role::Admin,
+            },
+            MemberChange::Add(group_member(g, b, Role::Member, 2)),
+        ];
+        add_b.message = Some(added);
+        s.groups.commit(&add_b).await.unwrap();
+
+        // A change made from the version-1 read loses, and writes nothing.
+        let late = group_event(g, GroupEventKind::Added, a, vec![c]);
+        let mut stale = v2.clone();
+        stale.last_message = late.clone();
+        let mut add_c = group_change(&stale, Some(1));
+        add_c.members = vec![
+            MemberChange::Check {
+                user: a,
+                role: Role::Admin,
+            },
+            MemberChange::Add(group_member(g, c, Role::Member, 2)),
+        ];
+        add_c.message = Some(late.clone());
+        assert_eq!(conflict(s.groups.commit(&add_c).await), "version");
+        assert_eq!(s.groups.meta(&g).await.unwrap(), Some(v2.clone()));
+        let members: Vec<UserId> = s
+            .groups
+            .members(&g)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.user_id)
+            .collect();
+        assert_eq!(members, vec![a, b]);
+        assert_eq!(s.messages.get(&g, &late.id).await.unwrap(), None);
+        assert_eq!(
+            conflict(s.groups.commit(&group_change(&v2, Some(3))).await),
+            "version",
+            "a version from the future"
+        );
+        let mut v3 = v2.clone();
+        v3.version = 3;
+        s.groups.commit(&group_change(&v3, Some(2))).await.unwrap();
+        assert_eq!(s.groups.meta(&g).await.unwrap(), Some(v3));
+    }
+
+    pub async fn member_steps_are_conditional_and_a_failed_one_changes_nothing(s: Stores) {
+        let (a, b, c) = (
+            UserId::new_random(),
+            UserId::new_random(),
+            UserId::new_random(),
+        );
+        let v1 = create_group(&s, &[a, b]).await;
+        let g = v1.id;
+        let before = s.groups.members(&g).await.unwrap();
+        let mut v2 = v1.clone();
+        v2.version = 2;
+
+        let rejoin = group_event(g, GroupEventKind::Added, a, vec![b, c]);
+        let mut add = group_change(&v2, Some(1));
+        add.members = vec![
+            MemberChange::Add(group_member(g, c, Role::Member, 3)),
+            MemberChange::Add(group_member(g, b, Role::Member, 4)),
+        ];
+        add.message = Some(rejoin.clone());
+        assert_eq!(conflict(s.groups.commit(&add).await), "member", "b is one");
+        assert_eq!(s.groups.members(&g).await.unwrap(), before, "c not added");
+        assert_eq!(s.groups.meta(&g).await.unwrap(), Some(v1.clone()));
+        assert_eq!(s.messages.get(&g, &rejoin.id).await.unwrap(), None);
+
+        let nobody = UserId::new_random();
+        let wrong = [
+            MemberChange::Remove {
+                user: b,
+                role: Role::Admin,
+            },
+            MemberChange::Remove {
+                user: nobody,
+                role: Role::Member,
+            },
+            MemberChange::SetRole {
+                user: b,
+                from: Role::Admin,
+                to: Role::Member,
+            },
+            MemberChange::SetRole {
+                user: nobody,
+                from: Role::Member,
+                to: Role::Admin,
+            },
+            MemberChange::Check {
+                user: b,
+                role: Role::Admin,
+            },
+            MemberChange::Check {
+                user: nobody,
+                role: Role::Member,
+            },
+        ];
+        for step in wrong {
+            let mut ch = group_change(&v2, Some(1));
+            ch.members = vec![
+                MemberChange::Check {
+                    user: a,
+                    role: Role::Admin,
+                },
+                step.clone(),
+            ];
+            assert_eq!(conflict(s.groups.commit(&ch).await), "member", "{step:?}");
+        }
+        assert_eq!(s.groups.members(&g).await.unwrap(), before);
+        assert_eq!(
+            s.groups.meta_and_member(&g, &nobody).await.unwrap().1,
+            None,
+            "a refused step on a non-member leaves no row"
+        );
+        assert_eq!(s.groups.meta(&g).await.unwrap(), Some(v1));
+
+        let mut promote = group_change(&v2, Some(1));
+        promote.members = vec![
+            MemberChange::Check {
+                user: a,
+                role: Role::Admin,
+            },
+            MemberChange::SetRole {
+                user: b,
+                from: Role::Member,
+                to: Role::Admin,
+            },
+        ];
+        s.groups.commit(&promote).await.unwrap();
+        let rows = s.groups.members(&g).await.unwrap();
+        assert_eq!(rows[1].role, Role::Admin);
+        assert_eq!(
+            rows[1],
+            Member {
+                role: Role::Admin,
+                ..before[1].clone()
+            },
+            "only the role changed"
+        );
+        let mut v3 = v2.clone();
+        v3.version = 3;
+        let mut remove = group_change(&v3, Some(2));
+        remove.members = vec![MemberChange::Remove {
+            user: b,
+            role: Role::Admin,
+        }];
+        s.groups.commit(&remove).await.unwrap();
+        assert_eq!(s.groups.members(&g).await.unwrap(), before[..1].to_vec());
+        assert!(
+            s.groups
+                .groups_of(&b, &PageRequest::first(10))
+                .await
+                .unwrap()
+                .items
+                .is_empty(),
+            "a removed member's row leaves the index"
+        );
+    }
+
+    pub async fn invite_codes_are_unique_and_replaced_atomically(s: Stores) {
+        let a = UserId::new_random();
+        let one = create_group(&s, &[a]).await;
+        let mut one_v2 = one.clone();
+        (one_v2.version, one_v2.invite_code) = (2, Some("one".into()));
+        let mut ch = group_change(&one_v2, Some(1));
+        ch.invite_add = Some("one".into());
+        s.groups.commit(&ch).await.unwrap();
+        assert_eq!(s.groups.invite("one").await.unwrap(), Some(one.id));
+
+        let g2 = ConversationId::new_group();
+        let m = group_event(g2, GroupEventKind::Created, a, vec![]);
+        let mut two = group_meta(g2, a, &m, 1);
+        two.invite_code = Some("one".into());
+        let mut create = group_change(&two, None);
+        create.members = vec![MemberChange::Add(group_member(g2, a, Role::Admin, 1))];
+        create.invite_add = Some("one".into());
+        create.message = Some(m.clone());
+        assert_eq!(conflict(s.groups.commit(&create).await), "invite");
+        assert_eq!(s.groups.meta(&g2).await.unwrap(), None, "nothing written");
+        assert_eq!(
+            s.groups.meta_and_member(&g2, &a).await.unwrap(),
+            (None, None)
+        );
+        assert_eq!(s.messages.get(&g2, &m.id).await.unwrap(), None);
+        assert_eq!(s.groups.invite("one").await.unwrap(), Some(one.id));
+
+        two.invite_code = Some("two".into());
+        create.meta = two;
+        create.invite_add = Some("two".into());
+        s.groups.commit(&create).await.unwrap();
+        assert_eq!(s.groups.invite("two").await.unwrap(), Some(g2));
+
+        let mut one_v3 = one_v2.clone();
+        (one_v3.version, one_v3.invite_code) = (3, Some("three".into()));
+        let mut reset = group_change(&one_v3, Some(2));
+        reset.invite_remove = Some("one".into());
+        reset.invite_add = Some("three".into());
+        s.groups.commit(&reset).await.unwrap();
+        assert_eq!(s.groups.invite("one").await.unwrap(), None);
+        assert_eq!(s.groups.invite("three").await.unwrap(), Some(one.id));
+
+        let mut one_v4 = one_v3.clone();
+        (one_v4.version, one_v4.invite_code) = (4, Some("two".into()));
+        let mut taken = group_change(&one_v4, Some(3));
+        taken.invite_remove = Some("three".into());
+        taken.invite_add = Some("two".into());
+        assert_eq!(conflict(s.groups.commit(&taken).await), "invite");
+        assert_eq!(
+            s.groups.invite("three").await.unwrap(),
+            Some(one.id),
+            "the old code stays with the refused change"
+        );
+        assert_eq!(s.groups.invite("two").await.unwrap(), Some(g2));
+        assert_eq!(s.groups.meta(&one.id).await.unwrap(), Some(one_v3));
+    }
+
+    pub async fn a_sent_message_moves_the_senders_cursors_from_the_read_one(s: Stores) {
+        let (a, b) = (UserId::new_random(), UserId::new_random());
+        let v1 = create_group(&s, &[a, b]).await;
+        let g = v1.id;
+        let send =
+            |meta: &GroupMeta, m: &Message, role: Role, read_was: Option<MessageId>, seq: u64| {
+                let mut next = meta.clone();
+                next.version = meta.version + 1;
+                next.seq = seq;
+                next.last_message = m.clone();
+                let mut ch = group_change(&next, Some(meta.version));
+                ch.members = vec![MemberChange::Sent {
+                    user: b,
+                    role,
+                    read_was,
+                    mark: mark(m.id, seq as i64),
+                    seq,
+                    delivered_marks: vec![mark(m.id, seq as i64)],
+                    read_marks: vec![mark(m.id, seq as i64)],
+                }];
+                ch.message = Some(m.clone());
+                ch
+            };
+        let m1 = group_msg(g, b, "one", 1, 1);
+        let ch = send(&v1, &m1, Role::Member, None, 1);
+        s.groups.commit(&ch).await.unwrap();
+        let v2 = ch.meta;
+        let row = s.groups.meta_and_member(&g, &b).await.unwrap().1.unwrap();
+        assert_eq!(
+            (
+                row.cursors.read_up_to,
+                row.cursors.delivered_up_to,
+                row.read_seq
+            ),
+            (Some(m1.id), Some(m1.id), 1)
+        );
+        assert_eq!(
+            (row.read_marks.clone(), row.delivered_marks.clone()),
+            (vec![mark(m1.id, 1)], vec![mark(m1.id, 1)])
+        );
+        assert_eq!(s.messages.get(&g, &m1.id).await.unwrap(), Some(m1.clone()));
+
+        let m2 = group_msg(g, b, "two", 2, 2);
+        assert_eq!(
+            conflict(
+                s.groups
+                    .commit(&send(&v2, &m2, Role::Member, None, 2))
+                    .await
+            ),
+            "member",
+            "the read cursor moved since"
+        );
+        assert_eq!(
+            conflict(
+                s.groups
+                    .commit(&send(&v2, &m2, Role::Admin, Some(m1.id), 2))
+                    .await
+            ),
+            "member",
+            "not an admin"
+        );
+        assert_eq!(s.messages.get(&g, &m2.id).await.unwrap(), None);
+        assert_eq!(s.groups.meta(&g).await.unwrap(), Some(v2.clone()));
+        assert_eq!(s.groups.meta_and_member(&g, &b).await.unwrap().1, Some(row));
+        s.groups
+            .commit(&send(&v2, &m2, Role::Member, Some(m1.id), 2))
+            .await
+            .unwrap();
+        let row = s.groups.meta_and_member(&g, &b).await.unwrap().1.unwrap();
+        assert_eq!(
+            (
+                row.cursors.read_up_to,
+                row.cursors.delivered_up_to,
+                row.read_seq
+            ),
+            (Some(m2.id), Some(m2.id), 2)
+        );
+        assert_eq!(
+            s.messages
+                .history(&g, HistoryRange::After(m1.id), 10)
+                .await
+                .unwrap(),
+            vec![m2]
+        );
+    }
+
+    pub async fn a_group_messages_guard_and_rate_gate_are_checked_with_it(s: Stores) {
+        let a = UserId::new_random();
+        let v1 = create_group(&s, &[a]).await;
+        let g = v1.id;
+        let guard = |key: &str, m: &Message| DedupGuard {
+            scope: a.to_string(),
+            key: key.into(),
+            message_id: m.id,
+            conversation_id: g,
+            fingerprint: "f".into(),
+        };
+        let full = |now| RateGate::Full {
+            now_us: now,
+            new_tat_us: now + 10,
+        };
+        let send = |m: &Message, guard: Option<DedupGuard>, rate: Option<RateGate>| {
+            let mut next = v1.clone();
+            next.version = 2;
+            next.last_message = m.clone();
+            let mut ch = group_change(&next, Some(1));
+            ch.members = vec![MemberChange::Check {
+                user: a,
+                role: Role::Admin,
+            }];
+            ch.message = Some(m.clone());
+            ch.guard = guard;
+            ch.rate = rate;
+            ch
+        };
+        let m1 = group_msg(g, a, "one", 1, 1);
+        let first = send(&m1, Some(guard("k1", &m1)), Some(full(100)));
+        s.groups.commit(&first).await.unwrap();
+        assert_eq!(
+            s.messages.guard(&a.to_string(), "k1").await.unwrap(),
+            Some(guard("k1", &m1))
+        );
+        assert_eq!(s.messages.rate_state(&a).await.unwrap(), Some(110));
+        let v2 = first.meta;
+
+        let m2 = group_msg(g, a, "two", 2, 2);
+        let mut retry = send(&m2, Some(guard("k1", &m2)), Some(full(200)));
+        (retry.meta.version, retry.expect_version) = (3, Some(2));
+        assert_eq!(conflict(s.groups.commit(&retry).await), "duplicate");
+        let mut too_fast = send(&m2, Some(guard("k2", &m2)), Some(full(100)));
+        (too_fast.meta.version, too_fast.expect_version) = (3, Some(2));
+        assert_eq!(conflict(s.groups.commit(&too_fast).await), "rate");
+        let mut same_id = send(&m1, None, None);
+        (same_id.meta.version, same_id.expect_version) = (3, Some(2));
+        assert_eq!(conflict(s.groups.commit(&same_id).await), "exists");
+        assert_eq!(s.messages.get(&g, &m2.id).await.unwrap(), None);
+        assert_eq!(s.messages.guard(&a.to_string(), "k2").await.unwrap(), None);
+        assert_eq!(s.messages.rate_state(&a).await.unwrap(), Some(110));
+        assert_eq!(s.groups.meta(&g).await.unwrap(), Some(v2));
+    }
+
+    pub async fn receipt_cursors_advance_only_from_the_value_read(s: Stores) {
+        let (a, b) = (UserId::new_random(), UserId::new_random());
+        let g = create_group(&s, &[a, b]).await.id;
+        let (m1, m2) = (MessageId::new_v7(), MessageId::new_v7());
+        let delivered = CursorKind::Delivered;
+        s.groups
+            .advance(&g, &b, delivered, None, mark(m1, 1), 7, &[mark(m1, 1)])
+            .await
+            .unwrap();
+        let r = member_row(&s, &g, &b).await;
+        assert_eq!(r.cursors.delivered_up_to, Some(m1));
+        assert_eq!(r.delivered_marks, vec![mark(m1, 1)]);
+        assert_eq!(
+            (r.cursors.read_up_to, r.read_seq, r.read_marks.len()),
+            (None, 0, 0),
+            "a delivery moves no read state"
+        );
+        assert_eq!(
+            conflict(
+                s.groups
+                    .advance(&g, &b, delivered, None, mark(m2, 2), 0, &[])
+                    .await
+            ),
+            "condition",
+            "stale: it is no longer unset"
+        );
+        let both = [mark(m1, 1), mark(m2, 2)];
+        s.groups
+            .advance(&g, &b, delivered, Some(m1), mark(m2, 2), 0, &both)
+            .await
+            .unwrap();
+        assert_eq!(member_row(&s, &g, &b).await.delivered_marks, both.to_vec());
+
+        s.groups
+            .advance(
+                &g,
+                &b,
+                CursorKind::Read,
+                None,
+                mark(m2, 3),
+                2,
+                &[mark(m2, 3)],
+            )
+            .await
+            .unwrap();
+        let r = member_row(&s, &g, &b).await;
+        assert_eq!(
+            (r.cursors.read_up_to, r.read_seq, r.read_marks),
+            (Some(m2), 2, vec![mark(m2, 3)])
+        );
+        assert_eq!(r.cursors.delivered_up_to, Some(m2));
+        assert_eq!(
+            conflict(
+                s.groups
+                    .advance(&g, &b, CursorKind::Read, Some(m1), mark(m2, 4), 3, &[])
+                    .await
+            ),
+            "condition",
+            "stale was"
+        );
+        assert_eq!(member_row(&s, &g, &b).await.read_seq, 2);
+        let nobody = UserId::new_random();
+        assert_eq!(
+            conflict(
+                s.groups
+                    .advance(&g, &nobody, delivered, None, mark(m1, 1), 0, &[])
+                    .await
+            ),
+            "condition",
+            "not a member"
+        );
+        assert_eq!(
+            s.groups.meta_and_member(&g, &nobody).await.unwrap().1,
+            None,
+            "no row created"
+        );
+    }
+
+    pub async fn members_among_returns_only_the_members(s: Stores) {
+        let (a, b, c) = (
+            UserId::new_random(),
+            UserId::new_random(),
+            UserId::new_random(),
+        );
+        let g = create_group(&s, &[a, b, c]).await.id;
+        let (x, y) = (UserId::new_random(), UserId::new_random());
+        let mut got: Vec<UserId> = s
+            .groups
+            .members_among(&g, &[a, x, c, a, y])
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.user_id)
+            .collect();
+        got.sort();
+        let mut want = vec![a, c];
+        want.sort();
+        assert_eq!(got, want);
+        assert!(s.groups.members_among(&g, &[]).await.unwrap().is_empty());
+        assert!(
+            s.groups
+                .members_among(&g, &[x, y])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.groups
+                .members_among(&ConversationId::new_group(), &[a])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let all = s.groups.members(&g).await.unwrap();
+        let among = s.groups.members_among(&g, &[b]).await.unwrap();
+        assert_eq!(among, vec![all[1].clone()], "the whole row");
+    }
 }
 
 macro_rules! contract_suite {
@@ -1427,6 +2163,14 @@ contract_suite!(
     devices_are_listed_per_user_and_replaced_by_id,
     delivery_progress_accumulates_and_each_push_is_claimed_once,
     ending_a_session_deletes_exactly_its_devices,
+    a_created_group_reads_back_in_every_view,
+    a_group_is_created_once_and_changed_only_at_the_version_read,
+    member_steps_are_conditional_and_a_failed_one_changes_nothing,
+    invite_codes_are_unique_and_replaced_atomically,
+    a_sent_message_moves_the_senders_cursors_from_the_read_one,
+    a_group_messages_guard_and_rate_gate_are_checked_with_it,
+    receipt_cursors_advance_only_from_the_value_read,
+    members_among_returns_only_the_members,
 );
 
 // ---------------------------------------------------------------- SMS senders

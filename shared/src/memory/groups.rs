@@ -115,9 +115,8 @@ impl GroupStore for MemoryGroups {
                 let mut rows: HashMap<UserId, Option<Member>> = HashMap::new();
                 for step in &change.members {
                     let user = step_user(step);
-                    if !rows.contains_key(&user) {
-                        rows.insert(user, s.members.get(&(gid, user)).cloned());
-                    }
+                    rows.entry(user)
+                        .or_insert_with(|| s.members.get(&(gid, user)).cloned());
                     member_step(&mut rows, step)?;
                 }
                 if let Some(code) = &change.invite_add

@@ -123,3 +123,37 @@ pub fn devices_pk(user: &UserId) -> String {
 pub fn device_sk(id: &uuid::Uuid) -> String {
     format!("DEVICE#{id}")
 }
+
+/// `groups` table: partition of one group (its `META` and member rows).
+pub fn group_pk(group: &ConversationId) -> String {
+    format!("GROUP#{group}")
+}
+
+/// `groups` table: sort key of a group's shared state.
+pub const GROUP_META_SK: &str = "META";
+
+/// Prefix of member-row sort keys.
+pub const GROUP_MEMBER_SK_PREFIX: &str = "MEMBER#";
+
+/// `groups` table: sort key of one member's row.
+pub fn group_member_sk(user: &UserId) -> String {
+    format!("{GROUP_MEMBER_SK_PREFIX}{user}")
+}
+
+/// `groups` table, `by_member` index partition (`memberOf`) of a member row: the user.
+pub fn group_member_of(user: &UserId) -> String {
+    user.to_string()
+}
+
+/// `groups` table, `by_member` index sort key (`groupId`) of a member row: the group.
+pub fn group_member_group(group: &ConversationId) -> String {
+    group.to_string()
+}
+
+/// `groups` table: the item mapping a live invite code to its group.
+pub fn invite_pk(code: &str) -> String {
+    format!("INVITE#{code}")
+}
+
+/// `groups` table: sort key of every invite item.
+pub const INVITE_SK: &str = "INVITE";

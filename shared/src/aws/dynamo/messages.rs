@@ -24,7 +24,7 @@ pub(crate) struct MessageItem {
 }
 
 impl MessageItem {
-    fn new(m: &Message) -> Self {
+    pub(crate) fn new(m: &Message) -> Self {
         Self {
             pk: keys::conversation_messages_pk(&m.conversation_id),
             sk: keys::message_sk(&m.id),
@@ -66,6 +66,66 @@ pub(crate) struct GuardItem {
     guard: DedupGuard,
     /// DynamoDB TTL (epoch seconds).
     ttl: i64,
+}
+
+impl GuardItem {
+    /// The guard of message `m`, expiring [`DEDUP_TTL`] after it was sent.
+    pub(crate) fn new(g: &DedupGuard, m: &Message) -> Self {
+        Self {
+            pk: keys::dedup_pk(&g.scope, &g.key),
+            sk: keys::DEDUP_SK.to_owned(),
+            guard: g.clone(),
+            ttl: (m.created_at + DEDUP_TTL).timestamp(),
+        }
+    }
+}
+
+/// A transaction Put of `item` into `table` that fails if the item exists: the message and
+/// dedup-guard items of a send (1:1 or group).
+pub(crate) fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let p = build(
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(p).build())
+}
+
+/// The sender's rate-gate step of a send transaction (1:1 or group): a conditional update of
+/// `USER#<sender>` / `RATE#send` in the `conversations` table (GCRA, see [`RateGate`]).
+pub(crate) fn rate_update(
+    conversations_table: &str,
+    sender: &UserId,
+    gate: &RateGate,
+) -> Result<TransactWriteItem, StoreError> {
+    let update = Update::builder()
+        .table_name(conversations_table)
+        .set_key(Some(key(
+            keys::member_pk(sender),
+            keys::SEND_RATE_SK.to_owned(),
+        )));
+    let update = match *gate {
+        RateGate::Full { now_us, new_tat_us } => update
+            .update_expression("SET tat = :new")
+            .condition_expression("attribute_not_exists(tat) OR tat <= :now")
+            .expression_attribute_values(":new", n(new_tat_us))
+            .expression_attribute_values(":now", n(now_us)),
+        RateGate::Burst {
+            now_us,
+            interval_us,
+            max_tat_us,
+        } => update
+            .update_expression("SET tat = tat + :i")
+            .condition_expression("tat > :now AND tat <= :max")
+            .expression_attribute_values(":i", n(interval_us))
+            .expression_attribute_values(":now", n(now_us))
+            .expression_attribute_values(":max", n(max_tat_us)),
+    };
+    Ok(TransactWriteItem::builder()
+        .update(build(update.build())?)
+        .build())
 }
 
 /// `conversations` table: `USER#<member>` / `CONV#<conversation>`.
@@ -168,39 +228,6 @@ impl DynamoMessages {
             .build())
     }
 
-    fn rate_update(
-        &self,
-        sender: &UserId,
-        gate: &RateGate,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(&self.conversations)
-            .set_key(Some(key(
-                keys::member_pk(sender),
-                keys::SEND_RATE_SK.to_owned(),
-            )));
-        let update = match *gate {
-            RateGate::Full { now_us, new_tat_us } => update
-                .update_expression("SET tat = :new")
-                .condition_expression("attribute_not_exists(tat) OR tat <= :now")
-                .expression_attribute_values(":new", n(new_tat_us))
-                .expression_attribute_values(":now", n(now_us)),
-            RateGate::Burst {
-                now_us,
-                interval_us,
-                max_tat_us,
-            } => update
-                .update_expression("SET tat = tat + :i")
-                .condition_expression("tat > :now AND tat <= :max")
-                .expression_attribute_values(":i", n(interval_us))
-                .expression_attribute_values(":now", n(now_us))
-                .expression_attribute_values(":max", n(max_tat_us)),
-        };
-        Ok(TransactWriteItem::builder()
-            .update(build(update.build())?)
-            .build())
-    }
-
     async fn get_item(&self, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
         super::get_item(&self.client, table, key).await
     }
@@ -216,27 +243,10 @@ impl DynamoMessages {
         require_contacts: bool,
         rate: Option<&RateGate>,
     ) -> Result<(), StoreError> {
-        let not_exists = "attribute_not_exists(pk)";
-        let put = |table: &str, item: Item| -> Result<TransactWriteItem, StoreError> {
-            let p = build(
-                Put::builder()
-                    .table_name(table)
-                    .set_item(Some(item))
-                    .condition_expression(not_exists)
-                    .build(),
-            )?;
-            Ok(TransactWriteItem::builder().put(p).build())
-        };
-        let mut items = vec![put(&self.messages, to_item(&MessageItem::new(m))?)?];
+        let mut items = vec![put_new(&self.messages, to_item(&MessageItem::new(m))?)?];
         let mut whats = vec!["exists"];
         if let Some(g) = guard {
-            let item = GuardItem {
-                pk: keys::dedup_pk(&g.scope, &g.key),
-                sk: keys::DEDUP_SK.to_owned(),
-                guard: g.clone(),
-                ttl: (m.created_at + DEDUP_TTL).timestamp(),
-            };
-            items.push(put(&self.messages, to_item(&item)?)?);
+            items.push(put_new(&self.messages, to_item(&GuardItem::new(g, m))?)?);
             whats.push("duplicate");
         }
         items.push(self.row_update(m, &m.sender_id, &m.receiver_id, false)?);
@@ -257,7 +267,7 @@ impl DynamoMessages {
             whats.push("not_contacts");
         }
         if let Some(gate) = rate {
-            items.push(self.rate_update(&m.sender_id, gate)?);
+            items.push(rate_update(&self.conversations, &m.sender_id, gate)?);
             whats.push("rate");
         }
         self.client

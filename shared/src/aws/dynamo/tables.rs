@@ -174,7 +174,8 @@ pub const DEVICES: TableDef = TableDef {
 };
 
 /// `groups` GSI: the groups a user is in (member rows carry `memberOf` = the user and
-/// `groupId`; the `META` and invite items carry neither).
+/// `groupId`; the `META` item carries neither and invite items only `groupId`, so only member
+/// rows are in the index).
 pub const GROUPS_BY_MEMBER: IndexDef = IndexDef {
     name: "by_member",
     partition_key: "memberOf",
