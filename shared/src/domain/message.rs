@@ -88,6 +88,10 @@ impl ConversationId {
     pub fn as_uuid(&self) -> &Uuid {
         &self.0
     }
+    /// Whether this is a group's id: groups have UUIDv7 ids, 1:1 conversations UUIDv5 ones.
+    pub fn is_group(&self) -> bool {
+        self.0.get_version_num() == 7
+    }
     /// Parses a chat id as the API hands it out (`chatId` of messages and chat-list entries).
     pub fn parse(s: &str) -> Result<Self, Error> {
         let invalid = || Error::validation("invalid_chat_id", "chatId must be a UUID");

@@ -45,19 +45,20 @@ fn group_status(m: &Message, members: &[Member]) -> MessageStatus {
 }
 
 impl MessageService {
-    /// Which chat `chat` is for `caller`: one of their 1:1 chats or one of their groups; 404
-    /// otherwise, whether or not it exists.
+    /// Which chat `chat` is for `caller`: a group (by its id's kind, UUIDv7: the operation on
+    /// it checks membership) or one of their 1:1 chats (one read); 404 otherwise, whether or
+    /// not it exists.
     pub async fn resolve_chat(
         &self,
         caller: &UserId,
         chat: &ConversationId,
     ) -> Result<Chat, Error> {
-        if let Some(row) = self.messages.conversation(caller, chat).await? {
-            return Ok(Chat::Direct(row.peer_id));
+        if chat.is_group() {
+            return Ok(Chat::Group(*chat));
         }
-        match self.groups.meta_and_member(chat, caller).await? {
-            (Some(_), Some(_)) => Ok(Chat::Group(*chat)),
-            _ => Err(chat_not_found()),
+        match self.messages.conversation(caller, chat).await? {
+            Some(row) => Ok(Chat::Direct(row.peer_id)),
+            None => Err(chat_not_found()),
         }
     }
 
