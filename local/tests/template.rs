@@ -188,9 +188,10 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:PutItem", "SessionsTable"),
                 ("dynamodb:UpdateItem", "SessionsTable"),
                 ("sns:Publish", "*"),
-                // Logout closes the session's sockets.
-                ("dynamodb:Query", "ConnectionsTable/index/by_user"),
+                // Logout closes the session's sockets (and deletes those already gone).
+                ("dynamodb:GetItem", "ConnectionsTable"),
                 ("dynamodb:DeleteItem", "ConnectionsTable"),
+                ("dynamodb:UpdateItem", "ConnectionsTable"),
                 ("execute-api:ManageConnections", WS_DELETE),
                 // ... and unregisters the devices it registered.
                 ("dynamodb:Query", "DevicesTable"),
@@ -221,7 +222,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:DeleteItem", "ContactsTable"),
                 ("dynamodb:ConditionCheckItem", "ContactsTable"),
                 ("dynamodb:Query", "ContactsTable"),
-                ("dynamodb:Query", "ConnectionsTable/index/by_user"),
+                ("dynamodb:GetItem", "ConnectionsTable"),
                 ("sqs:SendMessage", "DeliveryQueue"),
             ]),
         ),
@@ -258,7 +259,6 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:PutItem", "ConnectionsTable"),
                 ("dynamodb:UpdateItem", "ConnectionsTable"),
                 ("dynamodb:DeleteItem", "ConnectionsTable"),
-                ("dynamodb:Query", "ConnectionsTable/index/by_user"),
                 ("dynamodb:GetItem", "UsersTable"),
                 ("dynamodb:PutItem", "UsersTable"),
                 ("dynamodb:GetItem", "ContactsTable"),
@@ -276,7 +276,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "push",
             set(&[
-                ("dynamodb:Query", "ConnectionsTable/index/by_user"),
+                ("dynamodb:BatchGetItem", "ConnectionsTable"),
                 ("dynamodb:DeleteItem", "ConnectionsTable"),
                 ("dynamodb:GetItem", "ConnectionsTable"),
                 ("dynamodb:UpdateItem", "ConnectionsTable"),

@@ -32,6 +32,14 @@ pub trait ConnectionStore: Send + Sync {
         user: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Connection>, StoreError>;
+    /// The connections of every user in `users` that have not expired at `now`, ordered by
+    /// user then connection id; a user named twice counts once. Any number of users: the
+    /// DynamoDB adapter reads them in batches of 100 (one BatchGetItem each).
+    async fn of_users(
+        &self,
+        users: &[UserId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError>;
     /// Records that the connection got its `CONN` frame. True the first time only.
     async fn mark_greeted(&self, connection_id: &str) -> Result<bool, StoreError>;
 }

@@ -104,6 +104,21 @@ pub fn connection_pk(connection_id: &str) -> String {
     format!("CONN#{connection_id}")
 }
 
+/// `connections` table: the index item of one user's live connections, each held in its own
+/// attribute ([`connection_attr`]), so the connections of a batch of users read with one
+/// BatchGetItem (a GSI Query per user cannot be batched).
+pub fn user_connections_pk(user: &UserId) -> String {
+    format!("USERCONN#{user}")
+}
+
+/// Prefix of the attributes of a user's connection index item that hold one connection each.
+pub const CONNECTION_ATTR_PREFIX: &str = "c#";
+
+/// `connections` table: the attribute of the user's index item holding one connection.
+pub fn connection_attr(connection_id: &str) -> String {
+    format!("{CONNECTION_ATTR_PREFIX}{connection_id}")
+}
+
 /// `connections` table: the targets a delivery job (by its dedup id) has served.
 pub fn delivery_progress_pk(job: &str) -> String {
     format!("JOB#{job}")

@@ -40,6 +40,15 @@ pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError
     codec::from_item(item).map_err(|e| StoreError::Corrupt(Box::new(e)))
 }
 
+/// One attribute's value (a map, for a struct), as serde_dynamo writes it.
+pub(crate) fn to_value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    codec::to_attribute_value(value).map_err(|e| StoreError::Corrupt(Box::new(e)))
+}
+
+pub(crate) fn from_value<T: DeserializeOwned>(value: AttributeValue) -> Result<T, StoreError> {
+    codec::from_attribute_value(value).map_err(|e| StoreError::Corrupt(Box::new(e)))
+}
+
 /// BatchGetItem of up to 100 keys (strongly consistent), retrying unprocessed keys with a
 /// short exponential backoff.
 pub(crate) async fn batch_get(
@@ -87,6 +96,24 @@ pub(crate) async fn batch_get(
         ))
     }
 }
+
+/// [`batch_get`] of any number of (distinct) keys: 100 per BatchGetItem, one after another.
+pub(crate) async fn batch_get_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<Vec<Item>, StoreError> {
+    let mut found = Vec::with_capacity(keys.len());
+    let mut keys = keys.into_iter().peekable();
+    while keys.peek().is_some() {
+        let chunk: Vec<Item> = keys.by_ref().take(BATCH_GET_MAX_KEYS).collect();
+        found.extend(batch_get(client, table, chunk).await?);
+    }
+    Ok(found)
+}
+
+/// The most keys one BatchGetItem may ask for.
+pub(crate) const BATCH_GET_MAX_KEYS: usize = 100;
 
 /// A backend failure.
 pub(crate) fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
