@@ -194,8 +194,8 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:UpdateItem", "ConnectionsTable"),
                 ("execute-api:ManageConnections", WS_DELETE),
                 // ... and unregisters the devices it registered.
-                ("dynamodb:Query", "DevicesTable"),
-                ("dynamodb:DeleteItem", "DevicesTable"),
+                ("dynamodb:GetItem", "DevicesTable"),
+                ("dynamodb:UpdateItem", "DevicesTable"),
                 ("sns:DeleteEndpoint", "sns:endpoint/*"),
             ]),
         ),
@@ -281,8 +281,8 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:GetItem", "ConnectionsTable"),
                 ("dynamodb:UpdateItem", "ConnectionsTable"),
                 ("dynamodb:PutItem", "ConnectionsTable"),
-                ("dynamodb:Query", "DevicesTable"),
-                ("dynamodb:DeleteItem", "DevicesTable"),
+                ("dynamodb:BatchGetItem", "DevicesTable"),
+                ("dynamodb:UpdateItem", "DevicesTable"),
                 ("sns:Publish", "sns:endpoint/*"),
                 ("sns:DeleteEndpoint", "sns:endpoint/*"),
                 ("execute-api:ManageConnections", WS_POST),
@@ -291,9 +291,8 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "devices",
             set(&[
-                ("dynamodb:PutItem", "DevicesTable"),
-                ("dynamodb:Query", "DevicesTable"),
-                ("dynamodb:DeleteItem", "DevicesTable"),
+                ("dynamodb:GetItem", "DevicesTable"),
+                ("dynamodb:UpdateItem", "DevicesTable"),
                 ("sns:CreatePlatformEndpoint", "sns:app/*"),
                 ("sns:DeleteEndpoint", "sns:endpoint/*"),
             ]),

@@ -1445,6 +1445,89 @@ mod cases {
         assert_eq!(s.devices.list(&a.id).await.unwrap(), vec![replaced]);
     }
 
+    pub async fn devices_of_many_users_are_read_together(s: Stores) {
+        let (a, b, c) = (user("alice", 1), user("bob", 2), user("carol", 3));
+        let mut want = vec![
+            device(&a, 2, "h2"),
+            device(&a, 1, "h1"),
+            device(&b, 3, "h3"),
+        ];
+        for d in &want {
+            s.devices.put(d).await.unwrap();
+        }
+        want.sort_by_key(|d| (d.user_id, d.id));
+        assert_eq!(
+            s.devices
+                .list_many(&[b.id, c.id, a.id, b.id])
+                .await
+                .unwrap(),
+            want,
+            "by user then id; a user named twice counts once, one without devices adds none"
+        );
+        assert_eq!(s.devices.list_many(&[]).await.unwrap(), vec![]);
+        assert_eq!(s.devices.list_many(&[c.id]).await.unwrap(), vec![]);
+        assert_eq!(s.devices.list(&c.id).await.unwrap(), vec![]);
+    }
+
+    pub async fn devices_of_more_than_a_hundred_users_are_read_in_batches(s: Stores) {
+        let users: Vec<User> = (0..130).map(|i| user(&format!("member{i}"), i)).collect();
+        let mut want: Vec<Device> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| device(u, i as u128 + 1, "h"))
+            .collect();
+        for d in &want {
+            s.devices.put(d).await.unwrap();
+        }
+        want.sort_by_key(|d| (d.user_id, d.id));
+        let mut asked: Vec<UserId> = users.iter().map(|u| u.id).collect();
+        asked.extend((0..20).map(|_| UserId::new_random()));
+        assert_eq!(s.devices.list_many(&asked).await.unwrap(), want);
+    }
+
+    pub async fn deleting_devices_that_do_not_exist_deletes_nothing(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        let d = device(&a, 1, "h1");
+        assert_eq!(
+            s.devices.delete(&a.id, &d.id).await.unwrap(),
+            None,
+            "a user without any device"
+        );
+        assert_eq!(
+            s.devices
+                .delete_session(&a.id, &SessionId::new_random())
+                .await
+                .unwrap(),
+            vec![]
+        );
+        s.devices.put(&d).await.unwrap();
+        assert_eq!(
+            s.devices
+                .delete(&a.id, &uuid::Uuid::from_u128(9))
+                .await
+                .unwrap(),
+            None,
+            "another id"
+        );
+        assert_eq!(
+            s.devices.delete(&b.id, &d.id).await.unwrap(),
+            None,
+            "not bob's"
+        );
+        assert_eq!(
+            s.devices.delete(&a.id, &d.id).await.unwrap(),
+            Some(d.clone())
+        );
+        assert_eq!(s.devices.delete(&a.id, &d.id).await.unwrap(), None, "twice");
+        assert_eq!(s.devices.list(&a.id).await.unwrap(), vec![]);
+        s.devices.put(&d).await.unwrap();
+        assert_eq!(
+            s.devices.list(&a.id).await.unwrap(),
+            vec![d],
+            "registered again after the last one went"
+        );
+    }
+
     pub async fn ending_a_session_deletes_exactly_its_devices(s: Stores) {
         let (a, b) = (user("alice", 1), user("bob", 2));
         let (s1, s2) = (SessionId::new_random(), SessionId::new_random());
@@ -1533,6 +1616,9 @@ contract_suite!(
     a_connection_left_out_of_its_users_index_is_still_deleted,
     a_connection_is_greeted_once,
     devices_are_listed_per_user_and_replaced_by_id,
+    devices_of_many_users_are_read_together,
+    devices_of_more_than_a_hundred_users_are_read_in_batches,
+    deleting_devices_that_do_not_exist_deletes_nothing,
     delivery_progress_accumulates_and_each_push_is_claimed_once,
     ending_a_session_deletes_exactly_its_devices,
 );

@@ -99,6 +99,15 @@ impl DeviceStore for MemoryDevices {
             .collect())
     }
 
+    async fn list_many(&self, users: &[UserId]) -> Result<Vec<Device>, StoreError> {
+        let users: HashSet<&UserId> = users.iter().collect();
+        Ok(lock(&self.0)
+            .values()
+            .filter(|d| users.contains(&d.user_id))
+            .cloned()
+            .collect())
+    }
+
     async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError> {
         Ok(lock(&self.0).remove(&(*user, *id)))
     }

@@ -95,7 +95,12 @@ pub trait DeviceStore: Send + Sync {
     /// Stores the device, replacing one with the same id (a device's id is derived from its
     /// user and token, so re-registering a token replaces it).
     async fn put(&self, device: &Device) -> Result<(), StoreError>;
+    /// The user's devices.
     async fn list(&self, user: &UserId) -> Result<Vec<Device>, StoreError>;
+    /// The devices of every user in `users`, ordered by user then device id; a user named
+    /// twice counts once. Any number of users: the DynamoDB adapter reads them in batches of
+    /// 100 (one BatchGetItem each).
+    async fn list_many(&self, users: &[UserId]) -> Result<Vec<Device>, StoreError>;
     /// Deletes and returns the device, if it is the user's.
     async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError>;
     /// Deletes and returns the user's devices registered by `session`. A device that another

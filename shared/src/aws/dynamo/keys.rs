@@ -129,12 +129,20 @@ pub fn push_claim_pk(job: &str, device: &uuid::Uuid) -> String {
     format!("JOB#{job}#PUSH#{device}")
 }
 
-/// `devices` table: partition of one user's devices (same shape as [`user_pk`]).
+/// `devices` table: partition of one user's devices item (same shape as [`user_pk`]).
 pub fn devices_pk(user: &UserId) -> String {
     user_pk(user)
 }
 
-/// `devices` table: sort key of one device.
-pub fn device_sk(id: &uuid::Uuid) -> String {
-    format!("DEVICE#{id}")
+/// `devices` table: sort key of the one item holding all of a user's devices, each in its
+/// own attribute ([`device_attr`]), so the devices of a batch of users read with one
+/// BatchGetItem.
+pub const DEVICES_SK: &str = "DEVICES";
+
+/// Prefix of the attributes of a user's devices item that hold one device each.
+pub const DEVICE_ATTR_PREFIX: &str = "d#";
+
+/// `devices` table: the attribute of the user's devices item holding one device.
+pub fn device_attr(id: &uuid::Uuid) -> String {
+    format!("{DEVICE_ATTR_PREFIX}{id}")
 }

@@ -341,17 +341,20 @@ impl ConnectionStore for DynamoConnections {
     }
 }
 
-/// `devices` table: `USER#<user>` / `DEVICE#<id>`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct DeviceItem {
-    pk: String,
-    sk: String,
-    #[serde(flatten)]
-    device: Device,
+/// Every device a user's devices item (`USER#<user>` / `DEVICES`) holds: the attribute
+/// `d#<id>` of each is the device's map. By id.
+pub(crate) fn devices_in(item: Item) -> Result<Vec<Device>, StoreError> {
+    let mut devices = item
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(keys::DEVICE_ATTR_PREFIX))
+        .map(|(_, value)| from_value::<Device>(value))
+        .collect::<Result<Vec<_>, _>>()?;
+    devices.sort_by_key(|d| d.id);
+    Ok(devices)
 }
 
-/// [`DeviceStore`] on the `devices` table.
+/// [`DeviceStore`] on the `devices` table: one item per user (`USER#<user>` / `DEVICES`)
+/// holding every device of the user, so a batch of users' devices reads with BatchGetItem.
 #[derive(Clone)]
 pub struct DynamoDevices {
     client: Client,
@@ -365,51 +368,118 @@ impl DynamoDevices {
             table: table.into(),
         }
     }
+
+    /// The `session`'s devices in the user's item as read now: the attribute, its exact
+    /// stored value and the device.
+    async fn session_devices(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> Result<Vec<(String, AttributeValue, Device)>, StoreError> {
+        let Some(item) = super::get_item(&self.client, &self.table, devices_key(user)).await?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        for (name, value) in item {
+            if !name.starts_with(keys::DEVICE_ATTR_PREFIX) {
+                continue;
+            }
+            let device: Device = from_value(value.clone())?;
+            if device.session_id == Some(*session) {
+                found.push((name, value, device));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Removes the attributes of `devices` in one UpdateItem, on the condition that each
+    /// still holds the value read (`Conflict` otherwise: a device was re-registered).
+    async fn remove_unchanged(
+        &self,
+        user: &UserId,
+        devices: &[(String, AttributeValue, Device)],
+    ) -> Result<(), StoreError> {
+        let names: Vec<String> = (0..devices.len()).map(|i| format!("#d{i}")).collect();
+        let unchanged: Vec<String> = (0..devices.len())
+            .map(|i| format!("#d{i} = :d{i}"))
+            .collect();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(devices_key(user)))
+            .update_expression(format!("REMOVE {}", names.join(", ")))
+            .condition_expression(unchanged.join(" AND "));
+        for (i, (name, value, _)) in devices.iter().enumerate() {
+            update = update
+                .expression_attribute_names(format!("#d{i}"), name)
+                .expression_attribute_values(format!(":d{i}"), value.clone());
+        }
+        update.send().await.map_err(|e| store_error(e, "session"))?;
+        Ok(())
+    }
 }
 
-fn device_key(user: &UserId, id: &uuid::Uuid) -> Item {
-    super::pk_sk_key(keys::devices_pk(user), keys::device_sk(id))
+fn devices_key(user: &UserId) -> Item {
+    super::pk_sk_key(keys::devices_pk(user), keys::DEVICES_SK.to_owned())
 }
 
 #[async_trait]
 impl DeviceStore for DynamoDevices {
     async fn put(&self, d: &Device) -> Result<(), StoreError> {
-        let item = DeviceItem {
-            pk: keys::devices_pk(&d.user_id),
-            sk: keys::device_sk(&d.id),
-            device: d.clone(),
-        };
-        super::put_item(&self.client, &self.table, &item).await
-    }
-
-    async fn list(&self, user: &UserId) -> Result<Vec<Device>, StoreError> {
-        let query = self
-            .client
-            .query()
+        self.client
+            .update_item()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::devices_pk(user)))
-            .consistent_read(true);
-        Ok(super::query_all::<DeviceItem>(query)
-            .await?
-            .into_iter()
-            .map(|d| d.device)
-            .collect())
-    }
-
-    async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(device_key(user, id)))
-            .return_values(ReturnValue::AllOld)
+            .set_key(Some(devices_key(&d.user_id)))
+            .update_expression("SET #d = :d")
+            .expression_attribute_names("#d", keys::device_attr(&d.id))
+            .expression_attribute_values(":d", to_value(d)?)
             .send()
             .await
             .map_err(unavailable)?;
-        out.attributes
-            .map(|i| from_item::<DeviceItem>(i).map(|d| d.device))
-            .transpose()
+        Ok(())
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<Device>, StoreError> {
+        super::get_item(&self.client, &self.table, devices_key(user))
+            .await?
+            .map_or(Ok(Vec::new()), devices_in)
+    }
+
+    async fn list_many(&self, users: &[UserId]) -> Result<Vec<Device>, StoreError> {
+        let keys = distinct(users).iter().map(devices_key).collect();
+        let mut devices = Vec::new();
+        for item in super::batch_get_all(&self.client, &self.table, keys).await? {
+            devices.extend(devices_in(item)?);
+        }
+        devices.sort_by_key(|d| (d.user_id, d.id));
+        Ok(devices)
+    }
+
+    async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError> {
+        let attr = keys::device_attr(id);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(devices_key(user)))
+            .update_expression("REMOVE #d")
+            // No such device: nothing to write (and no empty item created).
+            .condition_expression("attribute_exists(#d)")
+            .expression_attribute_names("#d", &attr)
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match res.map_err(|e| store_error(e, "device")) {
+            Ok(out) => out
+                .attributes
+                .and_then(|mut old| old.remove(&attr))
+                .map(from_value)
+                .transpose(),
+            Err(StoreError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn delete_session(
@@ -417,35 +487,25 @@ impl DeviceStore for DynamoDevices {
         user: &UserId,
         session: &SessionId,
     ) -> Result<Vec<Device>, StoreError> {
-        // A user has a handful of devices: their partition, filtered, then one conditional
-        // delete each (a device re-registered by another session meanwhile is left alone).
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .filter_expression("sessionId = :s")
-            .expression_attribute_values(":pk", s(keys::devices_pk(user)))
-            .expression_attribute_values(":s", s(session.to_string()))
-            .consistent_read(true);
-        let mut deleted = Vec::new();
-        for item in super::query_all::<DeviceItem>(query).await? {
-            let res = self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(device_key(user, &item.device.id)))
-                .condition_expression("sessionId = :s")
-                .expression_attribute_values(":s", s(session.to_string()))
-                .send()
-                .await;
-            match res.map_err(|e| store_error(e, "session")) {
-                Ok(_) => deleted.push(item.device),
-                Err(StoreError::Conflict { .. }) => {}
+        // The user's item, read; then one conditional removal of exactly the session's
+        // devices as read. A device re-registered meanwhile (by another session, say) fails
+        // the condition: read again, and it is no longer the session's.
+        let mut retry = ITEM_RACE.start();
+        loop {
+            let devices = self.session_devices(user, session).await?;
+            if devices.is_empty() {
+                return Ok(Vec::new());
+            }
+            match self.remove_unchanged(user, &devices).await {
+                Ok(()) => return Ok(devices.into_iter().map(|(_, _, d)| d).collect()),
+                Err(StoreError::Conflict { .. }) => {
+                    if !retry.pause().await {
+                        return Err(lost_race("the devices item"));
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
-        Ok(deleted)
     }
 }
 
@@ -615,9 +675,8 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn device_item_golden() {
-        let d = Device {
+    fn device() -> Device {
+        Device {
             id: uuid::Uuid::parse_str("5a0e1f3c-0000-5000-8000-000000000001").unwrap(),
             user_id: UserId::parse("00000000-0000-4000-8000-00000000000a").unwrap(),
             session_id: Some(SessionId::parse("00000000-0000-4000-8000-0000000000aa").unwrap()),
@@ -625,33 +684,50 @@ mod tests {
             token_hash: "ab".repeat(32),
             endpoint_arn: "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/whatspe/1".into(),
             created_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn devices_item_golden() {
+        let d = device();
+        assert_eq!(
+            devices_key(&d.user_id),
+            Item::from([
+                (
+                    "pk".to_owned(),
+                    AV::S("USER#00000000-0000-4000-8000-00000000000a".into())
+                ),
+                ("sk".to_owned(), AV::S("DEVICES".into())),
+            ])
+        );
+        assert_eq!(
+            keys::device_attr(&d.id),
+            "d#5a0e1f3c-0000-5000-8000-000000000001"
+        );
+        let value = to_value(&d).unwrap();
+        let AV::M(fields) = &value else {
+            panic!("a device is a map: {value:?}")
         };
-        let item = to_item(&DeviceItem {
-            pk: keys::devices_pk(&d.user_id),
-            sk: keys::device_sk(&d.id),
-            device: d.clone(),
-        })
-        .unwrap();
+        assert_eq!(fields["platform"], AV::S("fcm".into()));
         assert_eq!(
-            item.get("pk"),
-            Some(&AV::S("USER#00000000-0000-4000-8000-00000000000a".into()))
+            fields["sessionId"],
+            AV::S("00000000-0000-4000-8000-0000000000aa".into())
         );
-        assert_eq!(
-            item.get("sk"),
-            Some(&AV::S("DEVICE#5a0e1f3c-0000-5000-8000-000000000001".into()))
-        );
-        assert_eq!(item.get("platform"), Some(&AV::S("fcm".into())));
-        assert_eq!(
-            item.get("sessionId"),
-            Some(&AV::S("00000000-0000-4000-8000-0000000000aa".into()))
-        );
-        assert_eq!(from_item::<DeviceItem>(item.clone()).unwrap().device, d);
-        let mut older = item;
+        assert_eq!(fields["tokenHash"], AV::S("ab".repeat(32)));
+        assert_eq!(fields["createdAt"], AV::S("2027-01-15T08:00:00Z".into()));
+        let mut item = devices_key(&d.user_id);
+        item.insert(keys::device_attr(&d.id), value.clone());
+        assert_eq!(devices_in(item).unwrap(), vec![d.clone()]);
+        let AV::M(mut older) = value else {
+            unreachable!()
+        };
         older.remove("sessionId");
+        let mut item = devices_key(&d.user_id);
+        item.insert(keys::device_attr(&d.id), AV::M(older));
         assert_eq!(
-            from_item::<DeviceItem>(older).unwrap().device.session_id,
+            devices_in(item).unwrap()[0].session_id,
             None,
-            "a row from before devices belonged to sessions still reads"
+            "a device from before devices belonged to sessions still reads"
         );
     }
 }

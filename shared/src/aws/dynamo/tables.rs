@@ -158,7 +158,8 @@ pub const CONNECTIONS: TableDef = TableDef {
     stream: false,
 };
 
-/// Registered push devices (`USER#<user>` / `DEVICE#<id>`).
+/// Registered push devices: one item per user (`USER#<user>` / `DEVICES`) holding each device
+/// in its own attribute (read by key, batched).
 pub const DEVICES: TableDef = TableDef {
     entity: "devices",
     partition_key: "pk",
