@@ -774,6 +774,90 @@ async fn a_job_to_a_group_reaches_every_online_member_and_pushes_the_others() {
 }
 
 #[tokio::test]
+async fn a_user_has_at_most_a_hundred_devices_and_may_re_register_one_at_the_cap() {
+    let h = harness();
+    let (b, tb) = h.user("bob", 2).await;
+    let sb = h.app.tokens.verify_access(&tb).unwrap().session_id;
+    let cap = crate::services::devices::MAX_DEVICES_PER_USER;
+    for i in 0..cap {
+        h.app
+            .devices
+            .register(&b.id, &sb, "fcm", &format!("token-{i}"))
+            .await
+            .unwrap();
+    }
+    let refused = h.app.devices.register(&b.id, &sb, "fcm", "one-more").await;
+    assert!(
+        matches!(
+            refused,
+            Err(Error::Conflict {
+                code: "too_many_devices",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        h.handles.push.endpoints().len(),
+        cap,
+        "no platform endpoint for the refused token"
+    );
+    h.app
+        .devices
+        .register(&b.id, &sb, "fcm", "token-7")
+        .await
+        .expect("one of the hundred registers again");
+    let first = h.app.devices.list(&b.id).await.unwrap()[0].id;
+    h.app.devices.remove(&b.id, &first).await.unwrap();
+    h.app
+        .devices
+        .register(&b.id, &sb, "fcm", "one-more")
+        .await
+        .expect("room again after a removal");
+}
+
+#[tokio::test]
+async fn a_user_has_at_most_a_hundred_live_connections() {
+    let h = harness();
+    let (b, tb) = h.user("bob", 2).await;
+    let cap = super::MAX_CONNECTIONS_PER_USER;
+    for i in 0..cap {
+        h.app
+            .realtime
+            .connect(&format!("b{i}"), Some(&tb), None)
+            .await
+            .unwrap();
+    }
+    let refused = h.app.realtime.connect("extra", Some(&tb), None).await;
+    let Err(Error::RateLimited {
+        code, retry_after, ..
+    }) = refused
+    else {
+        panic!("expected 429, got {refused:?}")
+    };
+    assert_eq!(code, "too_many_connections");
+    assert_eq!(
+        retry_after.as_secs(),
+        super::CONNECTION_TTL.num_seconds() as u64,
+        "until the oldest connection expires"
+    );
+    assert_eq!(h.ports.connections.get("extra").await.unwrap(), None);
+    h.app.realtime.disconnect("b0").await.unwrap();
+    h.app
+        .realtime
+        .connect("extra", Some(&tb), None)
+        .await
+        .expect("room again after a disconnect");
+    h.clock.advance(super::CONNECTION_TTL);
+    let (_, fresh) = h.session(&b).await;
+    h.app
+        .realtime
+        .connect("later", Some(&fresh), None)
+        .await
+        .expect("expired connections do not count");
+}
+
+#[tokio::test]
 async fn device_registration_checks_platform_and_token() {
     let h = harness();
     let (b, tb) = h.user("bob", 2).await;
