@@ -1528,6 +1528,25 @@ mod cases {
         );
     }
 
+    pub async fn ending_a_session_with_many_devices_deletes_them_all(s: Stores) {
+        let a = user("alice", 1);
+        let (s1, s2) = (SessionId::new_random(), SessionId::new_random());
+        let of = |n: u128, session: SessionId| Device {
+            session_id: Some(session),
+            ..device(&a, n, &format!("h{n}"))
+        };
+        let mut mine: Vec<Device> = (1..=60).map(|n| of(n, s1)).collect();
+        let others: Vec<Device> = (61..=63).map(|n| of(n, s2)).collect();
+        for d in mine.iter().chain(&others) {
+            s.devices.put(d).await.unwrap();
+        }
+        let mut gone = s.devices.delete_session(&a.id, &s1).await.unwrap();
+        gone.sort_by_key(|d| d.id);
+        mine.sort_by_key(|d| d.id);
+        assert_eq!(gone, mine, "all 60, however many one write may remove");
+        assert_eq!(s.devices.list(&a.id).await.unwrap(), others);
+    }
+
     pub async fn ending_a_session_deletes_exactly_its_devices(s: Stores) {
         let (a, b) = (user("alice", 1), user("bob", 2));
         let (s1, s2) = (SessionId::new_random(), SessionId::new_random());
@@ -1621,6 +1640,7 @@ contract_suite!(
     deleting_devices_that_do_not_exist_deletes_nothing,
     delivery_progress_accumulates_and_each_push_is_claimed_once,
     ending_a_session_deletes_exactly_its_devices,
+    ending_a_session_with_many_devices_deletes_them_all,
 );
 
 // ---------------------------------------------------------------- DynamoDB item layout

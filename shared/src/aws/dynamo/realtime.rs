@@ -28,6 +28,10 @@ const ITEM_RACE: Backoff = Backoff {
 /// update expression stays small; each put adds one entry and prunes up to this many).
 const PRUNE_PER_PUT: usize = 20;
 
+/// Devices one conditional UpdateItem removes at most: its condition compares each (2
+/// operators a device, of the 300 an expression may hold).
+const REMOVE_PER_UPDATE: usize = 50;
+
 /// `connections` table: `CONN#<id>`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -488,16 +492,25 @@ impl DeviceStore for DynamoDevices {
         session: &SessionId,
     ) -> Result<Vec<Device>, StoreError> {
         // The user's item, read; then one conditional removal of exactly the session's
-        // devices as read. A device re-registered meanwhile (by another session, say) fails
-        // the condition: read again, and it is no longer the session's.
+        // devices as read (at most REMOVE_PER_UPDATE at a time, then read again). A device
+        // re-registered meanwhile (by another session, say) fails the condition: read again,
+        // and it is no longer the session's.
+        let mut deleted = Vec::new();
         let mut retry = ITEM_RACE.start();
         loop {
-            let devices = self.session_devices(user, session).await?;
+            let mut devices = self.session_devices(user, session).await?;
+            let more = devices.len() > REMOVE_PER_UPDATE;
+            devices.truncate(REMOVE_PER_UPDATE);
             if devices.is_empty() {
-                return Ok(Vec::new());
+                return Ok(deleted);
             }
             match self.remove_unchanged(user, &devices).await {
-                Ok(()) => return Ok(devices.into_iter().map(|(_, _, d)| d).collect()),
+                Ok(()) => {
+                    deleted.extend(devices.into_iter().map(|(_, _, d)| d));
+                    if !more {
+                        return Ok(deleted);
+                    }
+                }
                 Err(StoreError::Conflict { .. }) => {
                     if !retry.pause().await {
                         return Err(lost_race("the devices item"));
