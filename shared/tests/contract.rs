@@ -90,14 +90,19 @@ async fn sdk_config_at(endpoint: String) -> aws_config::SdkConfig {
         .await
 }
 
-/// DynamoDB adapters on fresh tables (a random prefix per test).
-async fn dynamodb() -> Stores {
+/// Fresh tables on moto (a random prefix per test) and a client.
+async fn fresh_tables() -> (aws_sdk_dynamodb::Client, TableNames) {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config_at(endpoint()).await);
     let prefix = format!("c{}_", hex::encode(whatspe::crypto::random_bytes::<6>()));
     ensure_tables(&client, &prefix)
         .await
         .expect("create tables on moto");
-    let t = TableNames::new(&prefix);
+    (client, TableNames::new(&prefix))
+}
+
+/// DynamoDB adapters on fresh tables.
+async fn dynamodb() -> Stores {
+    let (client, t) = fresh_tables().await;
     let groups = Arc::new(DynamoGroups::new(client.clone(), t.clone()));
     let contacts = Arc::new(DynamoContacts::new(
         client.clone(),
@@ -1305,6 +1310,106 @@ mod cases {
         assert_eq!(s.connections.of_user(&b.id, t(60)).await.unwrap(), vec![b1]);
     }
 
+    fn ids(connections: &[Connection]) -> Vec<(UserId, &str)> {
+        connections
+            .iter()
+            .map(|c| (c.user_id, c.connection_id.as_str()))
+            .collect()
+    }
+
+    pub async fn connections_of_many_users_are_read_together_until_they_expire(s: Stores) {
+        let (a, b, c) = (user("alice", 1), user("bob", 2), user("carol", 3));
+        let (a1, a2, b1) = (
+            connection(&a, "a1==", 0),
+            connection(&a, "a2==", 10),
+            connection(&b, "b1==", 5),
+        );
+        for conn in [&a2, &b1, &a1] {
+            s.connections.put(conn).await.unwrap();
+        }
+        let mut want = vec![(a.id, "a1=="), (a.id, "a2=="), (b.id, "b1==")];
+        want.sort();
+        let got = s
+            .connections
+            .of_users(&[b.id, c.id, a.id, b.id], t(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&got),
+            want,
+            "by user then connection id; a user named twice counts once, one without any adds none"
+        );
+        assert_eq!(got.iter().find(|c| c.connection_id == "b1==").unwrap(), &b1);
+        let later = t(0) + TimeDelta::hours(3) + TimeDelta::seconds(7);
+        assert_eq!(
+            ids(&s.connections.of_users(&[a.id, b.id], later).await.unwrap()),
+            [(a.id, "a2==")],
+            "a1 and b1 expired"
+        );
+        assert_eq!(
+            s.connections.of_users(&[], t(60)).await.unwrap(),
+            vec![],
+            "nobody, nothing"
+        );
+        assert_eq!(s.connections.delete("a2==").await.unwrap(), Some(a2));
+        assert_eq!(
+            ids(&s.connections.of_users(&[a.id], t(60)).await.unwrap()),
+            [(a.id, "a1==")],
+            "a deleted connection is gone from its user's too"
+        );
+    }
+
+    pub async fn connections_of_more_than_a_hundred_users_are_read_in_batches(s: Stores) {
+        let users: Vec<User> = (0..130).map(|i| user(&format!("member{i}"), i)).collect();
+        for (i, u) in users.iter().enumerate() {
+            s.connections
+                .put(&connection(u, &format!("m{i}=="), 0))
+                .await
+                .unwrap();
+        }
+        let mut asked: Vec<UserId> = users.iter().map(|u| u.id).collect();
+        asked.extend((0..20).map(|_| UserId::new_random()));
+        let got = s.connections.of_users(&asked, t(60)).await.unwrap();
+        let mut want: Vec<(UserId, String)> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id, format!("m{i}==")))
+            .collect();
+        want.sort();
+        let got: Vec<(UserId, String)> = got
+            .into_iter()
+            .map(|c| (c.user_id, c.connection_id))
+            .collect();
+        assert_eq!(got, want, "every member's connection, once");
+    }
+
+    pub async fn a_connection_left_out_of_its_users_index_is_still_deleted(s: Stores) {
+        let a = user("alice", 1);
+        let old = connection(&a, "old==", 0);
+        s.connections.put(&old).await.unwrap();
+        // Connecting again after `old` expired prunes it from alice's connections (where the
+        // store keeps such an index) while its own row lingers until TTL deletion.
+        let later = TimeDelta::hours(4).num_seconds();
+        let new = connection(&a, "new==", later);
+        s.connections.put(&new).await.unwrap();
+        assert_eq!(
+            s.connections.of_user(&a.id, t(later + 60)).await.unwrap(),
+            vec![new.clone()]
+        );
+        assert_eq!(
+            s.connections.delete("old==").await.unwrap(),
+            Some(old),
+            "deleted and returned"
+        );
+        assert_eq!(s.connections.get("old==").await.unwrap(), None);
+        assert_eq!(s.connections.delete("old==").await.unwrap(), None);
+        assert_eq!(
+            s.connections.of_user(&a.id, t(later + 60)).await.unwrap(),
+            vec![new],
+            "the live connection is untouched"
+        );
+    }
+
     pub async fn a_connection_is_greeted_once(s: Stores) {
         let a = user("alice", 1);
         s.connections.put(&connection(&a, "a1==", 0)).await.unwrap();
@@ -1349,6 +1454,108 @@ mod cases {
         );
         assert_eq!(s.devices.delete(&a.id, &d2.id).await.unwrap(), Some(d2));
         assert_eq!(s.devices.list(&a.id).await.unwrap(), vec![replaced]);
+    }
+
+    pub async fn devices_of_many_users_are_read_together(s: Stores) {
+        let (a, b, c) = (user("alice", 1), user("bob", 2), user("carol", 3));
+        let mut want = vec![
+            device(&a, 2, "h2"),
+            device(&a, 1, "h1"),
+            device(&b, 3, "h3"),
+        ];
+        for d in &want {
+            s.devices.put(d).await.unwrap();
+        }
+        want.sort_by_key(|d| (d.user_id, d.id));
+        assert_eq!(
+            s.devices
+                .list_many(&[b.id, c.id, a.id, b.id])
+                .await
+                .unwrap(),
+            want,
+            "by user then id; a user named twice counts once, one without devices adds none"
+        );
+        assert_eq!(s.devices.list_many(&[]).await.unwrap(), vec![]);
+        assert_eq!(s.devices.list_many(&[c.id]).await.unwrap(), vec![]);
+        assert_eq!(s.devices.list(&c.id).await.unwrap(), vec![]);
+    }
+
+    pub async fn devices_of_more_than_a_hundred_users_are_read_in_batches(s: Stores) {
+        let users: Vec<User> = (0..130).map(|i| user(&format!("member{i}"), i)).collect();
+        let mut want: Vec<Device> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| device(u, i as u128 + 1, "h"))
+            .collect();
+        for d in &want {
+            s.devices.put(d).await.unwrap();
+        }
+        want.sort_by_key(|d| (d.user_id, d.id));
+        let mut asked: Vec<UserId> = users.iter().map(|u| u.id).collect();
+        asked.extend((0..20).map(|_| UserId::new_random()));
+        assert_eq!(s.devices.list_many(&asked).await.unwrap(), want);
+    }
+
+    pub async fn deleting_devices_that_do_not_exist_deletes_nothing(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        let d = device(&a, 1, "h1");
+        assert_eq!(
+            s.devices.delete(&a.id, &d.id).await.unwrap(),
+            None,
+            "a user without any device"
+        );
+        assert_eq!(
+            s.devices
+                .delete_session(&a.id, &SessionId::new_random())
+                .await
+                .unwrap(),
+            vec![]
+        );
+        s.devices.put(&d).await.unwrap();
+        assert_eq!(
+            s.devices
+                .delete(&a.id, &uuid::Uuid::from_u128(9))
+                .await
+                .unwrap(),
+            None,
+            "another id"
+        );
+        assert_eq!(
+            s.devices.delete(&b.id, &d.id).await.unwrap(),
+            None,
+            "not bob's"
+        );
+        assert_eq!(
+            s.devices.delete(&a.id, &d.id).await.unwrap(),
+            Some(d.clone())
+        );
+        assert_eq!(s.devices.delete(&a.id, &d.id).await.unwrap(), None, "twice");
+        assert_eq!(s.devices.list(&a.id).await.unwrap(), vec![]);
+        s.devices.put(&d).await.unwrap();
+        assert_eq!(
+            s.devices.list(&a.id).await.unwrap(),
+            vec![d],
+            "registered again after the last one went"
+        );
+    }
+
+    pub async fn ending_a_session_with_many_devices_deletes_them_all(s: Stores) {
+        let a = user("alice", 1);
+        let (s1, s2) = (SessionId::new_random(), SessionId::new_random());
+        let of = |n: u128, session: SessionId| Device {
+            session_id: Some(session),
+            ..device(&a, n, &format!("h{n}"))
+        };
+        let mut mine: Vec<Device> = (1..=60).map(|n| of(n, s1)).collect();
+        let others: Vec<Device> = (61..=63).map(|n| of(n, s2)).collect();
+        for d in mine.iter().chain(&others) {
+            s.devices.put(d).await.unwrap();
+        }
+        let mut gone = s.devices.delete_session(&a.id, &s1).await.unwrap();
+        gone.sort_by_key(|d| d.id);
+        mine.sort_by_key(|d| d.id);
+        assert_eq!(gone, mine, "all 60, however many one write may remove");
+        assert_eq!(s.devices.list(&a.id).await.unwrap(), others);
     }
 
     pub async fn ending_a_session_deletes_exactly_its_devices(s: Stores) {
@@ -2159,8 +2366,14 @@ contract_suite!(
     receipts_are_monotonic_conditional_writes,
     chats_list_conversations_by_last_activity,
     connections_are_found_by_id_and_by_user_until_they_expire,
+    connections_of_many_users_are_read_together_until_they_expire,
+    connections_of_more_than_a_hundred_users_are_read_in_batches,
+    a_connection_left_out_of_its_users_index_is_still_deleted,
     a_connection_is_greeted_once,
     devices_are_listed_per_user_and_replaced_by_id,
+    devices_of_many_users_are_read_together,
+    devices_of_more_than_a_hundred_users_are_read_in_batches,
+    deleting_devices_that_do_not_exist_deletes_nothing,
     delivery_progress_accumulates_and_each_push_is_claimed_once,
     ending_a_session_deletes_exactly_its_devices,
     a_created_group_reads_back_in_every_view,
@@ -2171,7 +2384,60 @@ contract_suite!(
     a_group_messages_guard_and_rate_gate_are_checked_with_it,
     receipt_cursors_advance_only_from_the_value_read,
     members_among_returns_only_the_members,
+    ending_a_session_with_many_devices_deletes_them_all,
 );
+
+// ---------------------------------------------------------------- DynamoDB item layout
+
+mod connection_index {
+    use super::*;
+    use whatspe::aws::dynamo::keys;
+
+    /// A `CONN#` row whose user has no index item (written before the index existed, or the
+    /// index item deleted): found by id, never by user, and deletable.
+    #[tokio::test]
+    async fn a_connection_whose_users_index_item_is_missing_is_still_deleted() {
+        let (client, tables) = fresh_tables().await;
+        let store = DynamoConnections::new(client.clone(), tables.connections.clone());
+        let a = user("alice", 1);
+        let c = Connection {
+            connection_id: "lone==".into(),
+            user_id: a.id,
+            session_id: SessionId::new_random(),
+            connected_at: t(0),
+            expires_at: t(0) + TimeDelta::hours(3),
+        };
+        store.put(&c).await.unwrap();
+        client
+            .delete_item()
+            .table_name(&tables.connections)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(keys::user_connections_pk(&a.id)),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(store.get("lone==").await.unwrap(), Some(c.clone()));
+        assert_eq!(store.of_user(&a.id, t(60)).await.unwrap(), vec![]);
+        assert_eq!(store.of_users(&[a.id], t(60)).await.unwrap(), vec![]);
+        assert_eq!(store.delete("lone==").await.unwrap(), Some(c));
+        assert_eq!(store.get("lone==").await.unwrap(), None);
+        assert_eq!(store.delete("lone==").await.unwrap(), None);
+        let index = client
+            .get_item()
+            .table_name(&tables.connections)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(keys::user_connections_pk(&a.id)),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(index.item, None, "deleting did not create an index item");
+    }
+}
 
 // ---------------------------------------------------------------- SMS senders
 

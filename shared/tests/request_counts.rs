@@ -1,5 +1,5 @@
-//! What a send and a read receipt cost, counted on the wire: SDK clients with an interceptor
-//! that records every HTTP request they make (retries included) against moto.
+//! What a send, a read receipt and a delivery cost, counted on the wire: SDK clients with an
+//! interceptor that records every HTTP request they make (retries included) against moto.
 //!
 //! Needs `WHATSPE_TEST_ENDPOINT` (set by `make test`, which starts moto).
 
@@ -12,7 +12,7 @@ use whatspe::config::{Config, SendRate};
 use whatspe::domain::{
     Content, CountryCode, MessageKind, PhoneNumber, StatusText, User, UserId, Username,
 };
-use whatspe::ports::HistoryRange;
+use whatspe::ports::{Connection, ConnectionStore, DeliveryJob, DeviceStore, HistoryRange};
 use whatspe::services::{NewMessage, Recipient, RequestOutcome, SendOutcome};
 
 /// Records the operation (`x-amz-target`) of every request a client transmits.
@@ -69,6 +69,11 @@ struct Setup {
     app: App,
     /// The message store, to read back what a send stored (for the relay).
     messages: std::sync::Arc<dyn whatspe::ports::MessageStore>,
+    /// The stores delivery reads, to connect users without a WebSocket.
+    connections: Arc<dyn ConnectionStore>,
+    devices: Arc<dyn DeviceStore>,
+    /// An uncounted SQS client and the delivery queue, to take the jobs the relay queued.
+    queue: (aws_sdk_sqs::Client, String),
     ddb: Wire,
     sqs: Wire,
     alice: User,
@@ -135,7 +140,7 @@ async fn setup() -> Setup {
                 .interceptor(sqs.clone())
                 .build(),
         ),
-        // Nothing here posts to a WebSocket: the recording gateway only proves it.
+        // Delivery posts to the recording gateway (API Gateway is not what is counted here).
         gateway: Arc::new(whatspe::memory::RecordingGateway::default()),
     };
     let ports = Ports::aws_with_clients(&config, clients, &queue_url);
@@ -143,6 +148,7 @@ async fn setup() -> Setup {
     ports.users.create(&alice).await.unwrap();
     ports.users.create(&bob).await.unwrap();
     let messages = ports.messages.clone();
+    let (connections, devices) = (ports.connections.clone(), ports.devices.clone());
     let app = App::new(config, ports);
     let RequestOutcome::Created(r) = app
         .contacts
@@ -158,6 +164,9 @@ async fn setup() -> Setup {
     Setup {
         app,
         messages,
+        connections,
+        devices,
+        queue: (aws_sdk_sqs::Client::new(&sdk), queue_url),
         ddb,
         sqs,
         alice,
@@ -306,4 +315,174 @@ async fn opening_a_conversation_with_a_hundred_unread_messages_is_one_write() {
         .filter(|o| WRITES.contains(&o.as_str()))
         .collect();
     assert_eq!(writes, ["UpdateItem"], "all operations: {ops:?}");
+}
+
+/// A connection of `user` made now.
+fn connection(user: &UserId, id: &str) -> Connection {
+    let now = Utc::now();
+    Connection {
+        connection_id: id.to_owned(),
+        user_id: *user,
+        session_id: whatspe::domain::SessionId::new_random(),
+        connected_at: now,
+        expires_at: now + whatspe::services::realtime::CONNECTION_TTL,
+    }
+}
+
+impl Setup {
+    /// Alice's message to Bob, sent and relayed: the job the relay queued.
+    async fn relayed_job(&self) -> DeliveryJob {
+        let SendOutcome::Created(view) = self
+            .app
+            .messages
+            .send(&self.alice.id, text(&self.bob, "hello", None))
+            .await
+            .unwrap()
+        else {
+            panic!("a new message")
+        };
+        let stored = self
+            .messages
+            .get(&view.chat_id, &view.id)
+            .await
+            .unwrap()
+            .expect("stored");
+        self.app.messages.relay(&stored).await.unwrap();
+        let (sqs, url) = &self.queue;
+        for _ in 0..5 {
+            let out = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            // The queue also holds the contact events of the setup.
+            let message_job = out
+                .messages()
+                .iter()
+                .map(|m| serde_json::from_str::<DeliveryJob>(m.body().unwrap()).unwrap())
+                .find(|j| matches!(j.frame, whatspe::frames::ServerFrame::Msg(_)));
+            if let Some(job) = message_job {
+                self.ddb.take();
+                self.sqs.take();
+                return job;
+            }
+        }
+        panic!("the relay queued no message job")
+    }
+}
+
+#[tokio::test]
+async fn delivering_a_message_reads_both_users_connections_in_one_batch() {
+    let s = setup().await;
+    let job = s.relayed_job().await;
+    assert_eq!(
+        job.to,
+        [s.bob.id, s.alice.id],
+        "the receiver and the sender's devices"
+    );
+    for (user, id) in [(&s.bob, "b1="), (&s.bob, "b2="), (&s.alice, "a1=")] {
+        s.connections.put(&connection(&user.id, id)).await.unwrap();
+    }
+    s.ddb.take();
+
+    let done = s.app.delivery.deliver(&job, 1).await.unwrap();
+    assert_eq!(done.posted, 3);
+    assert_eq!(
+        s.ddb.take(),
+        ["BatchGetItem"],
+        "receiver + sender = 1 BatchGetItem for connections (a GSI Query each before)"
+    );
+    assert_eq!(s.sqs.take(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn delivering_to_an_offline_receiver_reads_their_devices_in_one_more_batch() {
+    let s = setup().await;
+    let job = s.relayed_job().await;
+    s.connections
+        .put(&connection(&s.alice.id, "a1="))
+        .await
+        .unwrap();
+    s.ddb.take();
+
+    let done = s.app.delivery.deliver(&job, 1).await.unwrap();
+    assert_eq!((done.posted, done.pushed), (1, 0), "Bob has no device");
+    assert_eq!(
+        s.ddb.take(),
+        ["BatchGetItem", "BatchGetItem"],
+        "1 BatchGetItem for connections, 1 for the offline receiver's devices \
+         (3 Queries before)"
+    );
+}
+
+#[tokio::test]
+async fn delivering_to_a_group_of_250_reads_100_users_per_request() {
+    let s = setup().await;
+    let mut job = s.relayed_job().await;
+    let members: Vec<UserId> = (0..250).map(|_| UserId::new_random()).collect();
+    for (i, m) in members.iter().enumerate().step_by(50) {
+        s.connections
+            .put(&connection(m, &format!("m{i}=")))
+            .await
+            .unwrap();
+    }
+    job.to = members.clone();
+    job.push = members;
+    s.ddb.take();
+
+    let done = s.app.delivery.deliver(&job, 1).await.unwrap();
+    assert_eq!((done.posted, done.pushed), (5, 0));
+    assert_eq!(
+        s.ddb.take(),
+        ["BatchGetItem"; 6],
+        "3 BatchGetItem for 250 users' connections, 3 for the 245 offline users' devices \
+         (495 Queries before: one per user, one per offline user's devices)"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_is_stored_and_deleted_with_its_users_index_in_one_transaction() {
+    let s = setup().await;
+    let c = connection(&s.bob.id, "b1=");
+    s.connections.put(&c).await.unwrap();
+    assert_eq!(
+        s.ddb.take(),
+        ["GetItem", "TransactWriteItems"],
+        "the user's index read (for its ttl and expired entries), then row + index entry"
+    );
+    assert_eq!(
+        s.connections.delete(&c.connection_id).await.unwrap(),
+        Some(c)
+    );
+    assert_eq!(
+        s.ddb.take(),
+        ["GetItem", "TransactWriteItems"],
+        "the row read (for its user), then row + index entry"
+    );
+    s.connections.of_user(&s.bob.id, Utc::now()).await.unwrap();
+    assert_eq!(
+        s.ddb.take(),
+        ["GetItem"],
+        "a user's connections: one GetItem"
+    );
+    let d = whatspe::ports::Device {
+        id: uuid::Uuid::new_v4(),
+        user_id: s.bob.id,
+        session_id: None,
+        platform: whatspe::ports::Platform::Fcm,
+        token_hash: "ab".repeat(32),
+        endpoint_arn: "endpoint".into(),
+        created_at: Utc::now(),
+    };
+    s.devices.put(&d).await.unwrap();
+    s.devices.list(&s.bob.id).await.unwrap();
+    s.devices.delete(&s.bob.id, &d.id).await.unwrap();
+    assert_eq!(
+        s.ddb.take(),
+        ["UpdateItem", "GetItem", "UpdateItem"],
+        "devices: register, list, remove"
+    );
 }

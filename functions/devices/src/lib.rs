@@ -72,7 +72,11 @@ struct RegisterBody {
     params(UserIdClaim),
     request_body = RegisterBody,
     security(("accessToken" = [])),
-    responses((status = 201, description = "Registered", body = DeviceView), AuthErrors),
+    responses(
+        (status = 201, description = "Registered", body = DeviceView),
+        (status = 409, description = "`too_many_devices`: you have 100 other devices; remove one first", body = ErrorBody),
+        AuthErrors,
+    ),
 )]
 async fn register(
     State(app): State<Deps>,

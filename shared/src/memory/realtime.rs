@@ -55,6 +55,22 @@ impl ConnectionStore for MemoryConnections {
         Ok(v)
     }
 
+    async fn of_users(
+        &self,
+        users: &[UserId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let users: HashSet<&UserId> = users.iter().collect();
+        let mut v: Vec<Connection> = lock(&self.0)
+            .by_id
+            .values()
+            .filter(|c| users.contains(&c.user_id) && c.expires_at.timestamp() > now.timestamp())
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.user_id, &a.connection_id).cmp(&(b.user_id, &b.connection_id)));
+        Ok(v)
+    }
+
     async fn mark_greeted(&self, id: &str) -> Result<bool, StoreError> {
         let mut s = lock(&self.0);
         if !s.by_id.contains_key(id) {
@@ -79,6 +95,15 @@ impl DeviceStore for MemoryDevices {
         Ok(lock(&self.0)
             .values()
             .filter(|d| d.user_id == *user)
+            .cloned()
+            .collect())
+    }
+
+    async fn list_many(&self, users: &[UserId]) -> Result<Vec<Device>, StoreError> {
+        let users: HashSet<&UserId> = users.iter().collect();
+        Ok(lock(&self.0)
+            .values()
+            .filter(|d| users.contains(&d.user_id))
             .cloned()
             .collect())
     }

@@ -32,6 +32,14 @@ pub trait ConnectionStore: Send + Sync {
         user: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Connection>, StoreError>;
+    /// The connections of every user in `users` that have not expired at `now`, ordered by
+    /// user then connection id; a user named twice counts once. Any number of users: the
+    /// DynamoDB adapter reads them in batches of 100 (one BatchGetItem each).
+    async fn of_users(
+        &self,
+        users: &[UserId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Connection>, StoreError>;
     /// Records that the connection got its `CONN` frame. True the first time only.
     async fn mark_greeted(&self, connection_id: &str) -> Result<bool, StoreError>;
 }
@@ -87,7 +95,12 @@ pub trait DeviceStore: Send + Sync {
     /// Stores the device, replacing one with the same id (a device's id is derived from its
     /// user and token, so re-registering a token replaces it).
     async fn put(&self, device: &Device) -> Result<(), StoreError>;
+    /// The user's devices.
     async fn list(&self, user: &UserId) -> Result<Vec<Device>, StoreError>;
+    /// The devices of every user in `users`, ordered by user then device id; a user named
+    /// twice counts once. Any number of users: the DynamoDB adapter reads them in batches of
+    /// 100 (one BatchGetItem each).
+    async fn list_many(&self, users: &[UserId]) -> Result<Vec<Device>, StoreError>;
     /// Deletes and returns the device, if it is the user's.
     async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError>;
     /// Deletes and returns the user's devices registered by `session`. A device that another

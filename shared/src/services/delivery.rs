@@ -2,10 +2,11 @@
 //! user, or a mobile push of the job's note (never the frame) when they have none.
 
 use crate::clock::Clock;
+use crate::domain::UserId;
 use crate::error::BoxError;
 use crate::ports::{
     ConnectionGateway, ConnectionStore, DeliveryJob, DeliveryLedger, DeviceStore, PostError,
-    PushError, PushSender,
+    PushError, PushNote, PushSender,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -33,14 +34,28 @@ pub struct DeliveryService {
     pub(crate) clock: Arc<dyn Clock>,
 }
 
+/// One delivery in progress: what it did so far, the connections it served, the users it
+/// reached on a live connection, and the failure that will make the queue redeliver it.
+#[derive(Default)]
+struct Progress {
+    done: Delivered,
+    newly_served: Vec<String>,
+    live: HashSet<UserId>,
+    failure: Option<BoxError>,
+}
+
 impl DeliveryService {
     /// Delivers `job`, received for the `receives`-th time. Fails (so the queue redelivers
     /// it) only when a live connection or a push could not be reached for a reason other than
-    /// being gone; before failing it records which connections it served, and a redelivery
-    /// (`receives > 1`) skips them, so each connection gets the frame once. A device gets at
-    /// most one push per job: each push is claimed with a conditional write first. A job that
-    /// dies mid-way without failing (a crashed process) may post again to connections it
-    /// served; clients drop frames whose id they already have.
+    /// being gone, or a store failed; before failing it records which connections it served,
+    /// and a redelivery (`receives > 1`) skips them, so each connection gets the frame once.
+    /// A device gets at most one push per job: each push is claimed with a conditional write
+    /// first. A job that dies mid-way without failing (a crashed process) may post again to
+    /// connections it served; clients drop frames whose id they already have.
+    ///
+    /// Reads are batched whatever the number of users: the connections of all of `to` in one
+    /// [`ConnectionStore::of_users`], then the devices of those in `push` left without a live
+    /// connection in one [`DeviceStore::list_many`] (each 100 users per request on DynamoDB).
     pub async fn deliver(&self, job: &DeliveryJob, receives: u32) -> Result<Delivered, BoxError> {
         let key = job.dedup_id();
         let served = if receives > 1 {
@@ -48,70 +63,115 @@ impl DeliveryService {
         } else {
             HashSet::new()
         };
-        let bytes = job.frame.to_wire();
-        let mut done = Delivered::default();
-        let mut newly_served = Vec::new();
-        let mut failure: Option<BoxError> = None;
-        let mut seen = HashSet::new();
-        for user in job.to.iter().filter(|u| seen.insert(**u)) {
-            let mut live = 0;
-            for c in self.connections.of_user(user, self.clock.now()).await? {
-                if served.contains(&c.connection_id) {
-                    done.skipped += 1;
-                    live += 1;
-                    continue;
-                }
-                match self.gateway.post(&c.connection_id, &bytes).await {
-                    Ok(()) => {
-                        done.posted += 1;
-                        live += 1;
-                        newly_served.push(c.connection_id);
-                    }
-                    Err(PostError::Gone) => {
-                        self.connections.delete(&c.connection_id).await?;
-                        done.gone += 1;
-                    }
-                    Err(PostError::Failed(e)) => failure = Some(e),
-                }
-            }
-            if live == 0
-                && job.push.contains(user)
-                && let Some(note) = &job.note
-            {
-                for d in self.devices.list(user).await? {
-                    if !self.ledger.claim_push(&key, &d.id).await? {
-                        done.skipped += 1;
-                        continue;
-                    }
-                    match self.push.push(&d.endpoint_arn, d.platform, note).await {
-                        Ok(()) => done.pushed += 1,
-                        Err(PushError::Disabled) => {
-                            self.devices.delete(user, &d.id).await?;
-                            if let Err(e) = self.push.unregister(&d.endpoint_arn).await {
-                                tracing::warn!(error = %e, "deleting a disabled endpoint failed");
-                            }
-                        }
-                        // The claim stands: at most one push per device, even if this one was lost
-                        // (the message itself waits in the history for the app to fetch).
-                        Err(PushError::Failed(e)) => {
-                            tracing::warn!(error = %e, device = %d.id, "a mobile push failed");
-                            crate::metrics::count("PushFailed");
-                        }
-                    }
-                }
-            }
-        }
-        if done.skipped > 0 {
+        let mut progress = Progress::default();
+        let stopped = self.run(job, &key, &served, &mut progress).await.err();
+        if progress.done.skipped > 0 {
             crate::metrics::count("DeliveryDuplicateSkipped");
         }
-        match failure {
+        match stopped.or(progress.failure) {
             Some(e) => {
-                if let Err(record) = self.ledger.record_served(&key, &newly_served).await {
+                if let Err(record) = self
+                    .ledger
+                    .record_served(&key, &progress.newly_served)
+                    .await
+                {
                     tracing::warn!(error = %record, "recording delivery progress failed; a redelivery may post twice");
                 }
                 Err(e)
             }
-            None => Ok(done),
+            None => Ok(progress.done),
         }
+    }
+
+    /// The frame to every live connection of `to`, then the note to the devices of the users
+    /// in `push` that no connection reached. Errs on a store failure (the caller records what
+    /// was served).
+    async fn run(
+        &self,
+        job: &DeliveryJob,
+        key: &str,
+        served: &HashSet<String>,
+        progress: &mut Progress,
+    ) -> Result<(), BoxError> {
+        let mut seen = HashSet::new();
+        let users: Vec<UserId> = job.to.iter().copied().filter(|u| seen.insert(*u)).collect();
+        self.post_frame(job, &users, served, progress).await?;
+        let Some(note) = &job.note else {
+            return Ok(());
+        };
+        let push: HashSet<&UserId> = job.push.iter().collect();
+        let offline: Vec<UserId> = users
+            .into_iter()
+            .filter(|u| push.contains(u) && !progress.live.contains(u))
+            .collect();
+        if !offline.is_empty() {
+            self.push_note(key, note, &offline, progress).await?;
+        }
+        Ok(())
+    }
+
+    /// Posts the job's frame to every live connection of `users` (one batched read), skipping
+    /// those `served` already and forgetting those that are gone.
+    async fn post_frame(
+        &self,
+        job: &DeliveryJob,
+        users: &[UserId],
+        served: &HashSet<String>,
+        progress: &mut Progress,
+    ) -> Result<(), BoxError> {
+        let bytes = job.frame.to_wire();
+        for c in self.connections.of_users(users, self.clock.now()).await? {
+            if served.contains(&c.connection_id) {
+                progress.done.skipped += 1;
+                progress.live.insert(c.user_id);
+                continue;
+            }
+            match self.gateway.post(&c.connection_id, &bytes).await {
+                Ok(()) => {
+                    progress.done.posted += 1;
+                    progress.live.insert(c.user_id);
+                    progress.newly_served.push(c.connection_id);
+                }
+                Err(PostError::Gone) => {
+                    self.connections.delete(&c.connection_id).await?;
+                    progress.done.gone += 1;
+                }
+                Err(PostError::Failed(e)) => progress.failure = Some(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes `note` once to every device of `users` (one batched read), each push claimed
+    /// first; a device whose endpoint the platform disabled is forgotten.
+    async fn push_note(
+        &self,
+        key: &str,
+        note: &PushNote,
+        users: &[UserId],
+        progress: &mut Progress,
+    ) -> Result<(), BoxError> {
+        for d in self.devices.list_many(users).await? {
+            if !self.ledger.claim_push(key, &d.id).await? {
+                progress.done.skipped += 1;
+                continue;
+            }
+            match self.push.push(&d.endpoint_arn, d.platform, note).await {
+                Ok(()) => progress.done.pushed += 1,
+                Err(PushError::Disabled) => {
+                    self.devices.delete(&d.user_id, &d.id).await?;
+                    if let Err(e) = self.push.unregister(&d.endpoint_arn).await {
+                        tracing::warn!(error = %e, "deleting a disabled endpoint failed");
+                    }
+                }
+                // The claim stands: at most one push per device, even if this one was lost
+                // (the message itself waits in the history for the app to fetch).
+                Err(PushError::Failed(e)) => {
+                    tracing::warn!(error = %e, device = %d.id, "a mobile push failed");
+                    crate::metrics::count("PushFailed");
+                }
+            }
+        }
+        Ok(())
     }
 }

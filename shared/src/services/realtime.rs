@@ -21,6 +21,11 @@ use std::sync::Arc;
 pub const HEARTBEAT_SECS: u32 = 300;
 /// How long a connection row lives: API Gateway ends connections at 2 hours.
 pub const CONNECTION_TTL: TimeDelta = TimeDelta::hours(3);
+/// Live connections one user may hold at once. The DynamoDB adapter keeps a user's
+/// connections in one index item (so delivery reads a group's connections in batches) and an
+/// item stops at 400 KB: beyond this `$connect` is refused (429 until the oldest expires),
+/// never a store failure.
+pub const MAX_CONNECTIONS_PER_USER: usize = 100;
 /// Contacts per presence delivery job.
 const PRESENCE_FANOUT: usize = 100;
 
@@ -39,7 +44,8 @@ pub struct RealtimeService {
 
 impl RealtimeService {
     /// `$connect`: a valid access token of a live session, or no connection. The seed's
-    /// `?userId=`, when given, must name the token's user.
+    /// `?userId=`, when given, must name the token's user. A user already holding
+    /// [`MAX_CONNECTIONS_PER_USER`] live connections is refused (429).
     pub async fn connect(
         &self,
         connection_id: &str,
@@ -64,11 +70,18 @@ impl RealtimeService {
             }
         }
         let now = self.clock.now();
-        let was_online = !self
-            .connections
-            .of_user(&identity.user_id, now)
-            .await?
-            .is_empty();
+        let live = self.connections.of_user(&identity.user_id, now).await?;
+        if live.len() >= MAX_CONNECTIONS_PER_USER {
+            let oldest = live.iter().map(|c| c.expires_at).min().unwrap_or(now);
+            return Err(Error::RateLimited {
+                code: "too_many_connections",
+                message: format!(
+                    "at most {MAX_CONNECTIONS_PER_USER} open connections; close one first"
+                ),
+                retry_after: (oldest - now).to_std().unwrap_or_default(),
+            });
+        }
+        let was_online = !live.is_empty();
         let connection = Connection {
             connection_id: connection_id.to_owned(),
             user_id: identity.user_id,

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::domain::User;
 use crate::domain::{ConversationId, MessageId};
 use crate::frames::ServerFrame;
-use crate::ports::{ConnectionGateway, Device, Platform, PushNote, Session};
+use crate::ports::{ConnectionGateway, Device, DeviceStore, Platform, PushNote, Session};
 use crate::services::{Delivered, DeliveryService};
 use crate::services::{Recipient, RequestOutcome};
 use async_trait::async_trait;
@@ -661,6 +661,206 @@ async fn a_job_failing_at_its_kth_post_is_redelivered_to_the_rest_only_and_pushe
         assert_eq!(pongs, 1, "{id} got the frame exactly once");
     }
     assert_eq!(h.handles.push.sent().len(), 2, "one push per device, ever");
+}
+
+/// The memory device store, except that reading many users' devices fails.
+struct DevicesUnreadable(Arc<dyn DeviceStore>);
+
+#[async_trait]
+impl DeviceStore for DevicesUnreadable {
+    async fn put(&self, d: &Device) -> Result<(), StoreError> {
+        self.0.put(d).await
+    }
+    async fn list(&self, user: &UserId) -> Result<Vec<Device>, StoreError> {
+        self.0.list(user).await
+    }
+    async fn list_many(&self, _: &[UserId]) -> Result<Vec<Device>, StoreError> {
+        Err(StoreError::Unavailable("throttled".into()))
+    }
+    async fn delete(&self, user: &UserId, id: &uuid::Uuid) -> Result<Option<Device>, StoreError> {
+        self.0.delete(user, id).await
+    }
+    async fn delete_session(
+        &self,
+        user: &UserId,
+        session: &crate::domain::SessionId,
+    ) -> Result<Vec<Device>, StoreError> {
+        self.0.delete_session(user, session).await
+    }
+}
+
+#[tokio::test]
+async fn a_store_failure_after_some_posts_fails_the_job_and_its_retry_skips_them() {
+    let h = harness();
+    let (a, ta) = h.user("alice", 1).await;
+    let (b, _) = h.user("bob", 2).await;
+    h.app.realtime.connect("a1", Some(&ta), None).await.unwrap();
+    let job = DeliveryJob {
+        to: vec![b.id, a.id],
+        push: vec![b.id],
+        frame: ServerFrame::Pong(crate::frames::Empty {}),
+        note: Some(note_of(&a, &b)),
+    };
+    let failing = DeliveryService {
+        connections: h.ports.connections.clone(),
+        gateway: h.handles.gateway.clone(),
+        devices: Arc::new(DevicesUnreadable(h.ports.devices.clone())),
+        push: h.ports.push.clone(),
+        ledger: h.ports.ledger.clone(),
+        clock: h.clock.clone(),
+    };
+    assert!(
+        failing.deliver(&job, 1).await.is_err(),
+        "Bob's devices could not be read: the job fails"
+    );
+    assert_eq!(h.frames_to("a1").len(), 1);
+    let retried = h.app.delivery.deliver(&job, 2).await.unwrap();
+    assert_eq!(
+        (retried.posted, retried.skipped),
+        (0, 1),
+        "a1 was recorded as served before the job failed"
+    );
+    assert_eq!(h.frames_to("a1").len(), 1, "a1 got the frame once");
+}
+
+#[tokio::test]
+async fn a_job_to_a_group_reaches_every_online_member_and_pushes_the_others() {
+    let h = harness();
+    let (sender, ts) = h.user("sender", 1).await;
+    h.app.realtime.connect("s1", Some(&ts), None).await.unwrap();
+    let mut members = vec![sender.id];
+    let mut pushed = Vec::new();
+    for i in 0..80u32 {
+        let (m, tm) = h.user(&format!("member{i}"), 10 + i).await;
+        members.push(m.id);
+        if i % 10 == 0 {
+            h.app
+                .realtime
+                .connect(&format!("m{i}"), Some(&tm), None)
+                .await
+                .unwrap();
+        } else if i % 10 == 1 {
+            let sm = h.app.tokens.verify_access(&tm).unwrap().session_id;
+            let d = h
+                .app
+                .devices
+                .register(&m.id, &sm, "fcm", &format!("token-{i}"))
+                .await
+                .unwrap();
+            pushed.push(d.endpoint_arn);
+        }
+    }
+    let job = DeliveryJob {
+        to: members.clone(),
+        push: members[1..].to_vec(),
+        frame: ServerFrame::Pong(crate::frames::Empty {}),
+        note: Some(note_of(&sender, &sender)),
+    };
+    let done = h.app.delivery.deliver(&job, 1).await.unwrap();
+    assert_eq!(
+        done,
+        Delivered {
+            posted: 9,
+            gone: 0,
+            pushed: 8,
+            skipped: 0
+        },
+        "the sender's connection and the 8 online members', a push to the 8 with a device"
+    );
+    let mut sent: Vec<String> = h
+        .handles
+        .push
+        .sent()
+        .into_iter()
+        .map(|p| p.endpoint)
+        .collect();
+    sent.sort();
+    pushed.sort();
+    assert_eq!(sent, pushed);
+}
+
+#[tokio::test]
+async fn a_user_has_at_most_a_hundred_devices_and_may_re_register_one_at_the_cap() {
+    let h = harness();
+    let (b, tb) = h.user("bob", 2).await;
+    let sb = h.app.tokens.verify_access(&tb).unwrap().session_id;
+    let cap = crate::services::devices::MAX_DEVICES_PER_USER;
+    for i in 0..cap {
+        h.app
+            .devices
+            .register(&b.id, &sb, "fcm", &format!("token-{i}"))
+            .await
+            .unwrap();
+    }
+    let refused = h.app.devices.register(&b.id, &sb, "fcm", "one-more").await;
+    assert!(
+        matches!(
+            refused,
+            Err(Error::Conflict {
+                code: "too_many_devices",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        h.handles.push.endpoints().len(),
+        cap,
+        "no platform endpoint for the refused token"
+    );
+    h.app
+        .devices
+        .register(&b.id, &sb, "fcm", "token-7")
+        .await
+        .expect("one of the hundred registers again");
+    let first = h.app.devices.list(&b.id).await.unwrap()[0].id;
+    h.app.devices.remove(&b.id, &first).await.unwrap();
+    h.app
+        .devices
+        .register(&b.id, &sb, "fcm", "one-more")
+        .await
+        .expect("room again after a removal");
+}
+
+#[tokio::test]
+async fn a_user_has_at_most_a_hundred_live_connections() {
+    let h = harness();
+    let (b, tb) = h.user("bob", 2).await;
+    let cap = super::MAX_CONNECTIONS_PER_USER;
+    for i in 0..cap {
+        h.app
+            .realtime
+            .connect(&format!("b{i}"), Some(&tb), None)
+            .await
+            .unwrap();
+    }
+    let refused = h.app.realtime.connect("extra", Some(&tb), None).await;
+    let Err(Error::RateLimited {
+        code, retry_after, ..
+    }) = refused
+    else {
+        panic!("expected 429, got {refused:?}")
+    };
+    assert_eq!(code, "too_many_connections");
+    assert_eq!(
+        retry_after.as_secs(),
+        super::CONNECTION_TTL.num_seconds() as u64,
+        "until the oldest connection expires"
+    );
+    assert_eq!(h.ports.connections.get("extra").await.unwrap(), None);
+    h.app.realtime.disconnect("b0").await.unwrap();
+    h.app
+        .realtime
+        .connect("extra", Some(&tb), None)
+        .await
+        .expect("room again after a disconnect");
+    h.clock.advance(super::CONNECTION_TTL);
+    let (_, fresh) = h.session(&b).await;
+    h.app
+        .realtime
+        .connect("later", Some(&fresh), None)
+        .await
+        .expect("expired connections do not count");
 }
 
 #[tokio::test]

@@ -104,6 +104,21 @@ pub fn connection_pk(connection_id: &str) -> String {
     format!("CONN#{connection_id}")
 }
 
+/// `connections` table: the index item of one user's live connections, each held in its own
+/// attribute ([`connection_attr`]), so the connections of a batch of users read with one
+/// BatchGetItem (a GSI Query per user cannot be batched).
+pub fn user_connections_pk(user: &UserId) -> String {
+    format!("USERCONN#{user}")
+}
+
+/// Prefix of the attributes of a user's connection index item that hold one connection each.
+pub const CONNECTION_ATTR_PREFIX: &str = "c#";
+
+/// `connections` table: the attribute of the user's index item holding one connection.
+pub fn connection_attr(connection_id: &str) -> String {
+    format!("{CONNECTION_ATTR_PREFIX}{connection_id}")
+}
+
 /// `connections` table: the targets a delivery job (by its dedup id) has served.
 pub fn delivery_progress_pk(job: &str) -> String {
     format!("JOB#{job}")
@@ -114,14 +129,22 @@ pub fn push_claim_pk(job: &str, device: &uuid::Uuid) -> String {
     format!("JOB#{job}#PUSH#{device}")
 }
 
-/// `devices` table: partition of one user's devices (same shape as [`user_pk`]).
+/// `devices` table: partition of one user's devices item (same shape as [`user_pk`]).
 pub fn devices_pk(user: &UserId) -> String {
     user_pk(user)
 }
 
-/// `devices` table: sort key of one device.
-pub fn device_sk(id: &uuid::Uuid) -> String {
-    format!("DEVICE#{id}")
+/// `devices` table: sort key of the one item holding all of a user's devices, each in its
+/// own attribute ([`device_attr`]), so the devices of a batch of users read with one
+/// BatchGetItem.
+pub const DEVICES_SK: &str = "DEVICES";
+
+/// Prefix of the attributes of a user's devices item that hold one device each.
+pub const DEVICE_ATTR_PREFIX: &str = "d#";
+
+/// `devices` table: the attribute of the user's devices item holding one device.
+pub fn device_attr(id: &uuid::Uuid) -> String {
+    format!("{DEVICE_ATTR_PREFIX}{id}")
 }
 
 /// `groups` table: partition of one group (its `META` and member rows).

@@ -42,6 +42,15 @@ pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError
     codec::from_item(item).map_err(|e| StoreError::Corrupt(Box::new(e)))
 }
 
+/// One attribute's value (a map, for a struct), as serde_dynamo writes it.
+pub(crate) fn to_value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    codec::to_attribute_value(value).map_err(|e| StoreError::Corrupt(Box::new(e)))
+}
+
+pub(crate) fn from_value<T: DeserializeOwned>(value: AttributeValue) -> Result<T, StoreError> {
+    codec::from_attribute_value(value).map_err(|e| StoreError::Corrupt(Box::new(e)))
+}
+
 /// BatchGetItem of up to 100 keys (strongly consistent), retrying unprocessed keys with a
 /// short exponential backoff.
 pub(crate) async fn batch_get(
@@ -90,6 +99,24 @@ pub(crate) async fn batch_get(
     }
 }
 
+/// [`batch_get`] of any number of (distinct) keys: 100 per BatchGetItem, one after another.
+pub(crate) async fn batch_get_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<Vec<Item>, StoreError> {
+    let mut found = Vec::with_capacity(keys.len());
+    let mut keys = keys.into_iter().peekable();
+    while keys.peek().is_some() {
+        let chunk: Vec<Item> = keys.by_ref().take(BATCH_GET_MAX_KEYS).collect();
+        found.extend(batch_get(client, table, chunk).await?);
+    }
+    Ok(found)
+}
+
+/// The most keys one BatchGetItem may ask for.
+pub(crate) const BATCH_GET_MAX_KEYS: usize = 100;
+
 /// A backend failure.
 pub(crate) fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
     StoreError::Unavailable(Box::new(e))
@@ -110,39 +137,6 @@ pub(crate) async fn get_item(
         .await
         .map_err(unavailable)?;
     Ok(out.item)
-}
-
-/// An unconditional PutItem of `item` (a replace).
-pub(crate) async fn put_item<T: Serialize>(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    item: &T,
-) -> Result<(), StoreError> {
-    client
-        .put_item()
-        .table_name(table)
-        .set_item(Some(to_item(item)?))
-        .send()
-        .await
-        .map_err(unavailable)?;
-    Ok(())
-}
-
-/// Every item `query` returns, page after page (the SDK's paginator follows
-/// `LastEvaluatedKey`), parsed as `T`.
-pub(crate) async fn query_all<T: DeserializeOwned>(
-    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-) -> Result<Vec<T>, StoreError> {
-    query
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(unavailable)?
-        .into_iter()
-        .map(from_item)
-        .collect()
 }
 
 /// One page of a listing: runs `query` with `Limit = limit + 1`, parses each item into its

@@ -145,25 +145,21 @@ pub const CONVERSATIONS: TableDef = TableDef {
     stream: false,
 };
 
-/// `connections` GSI: a user's live connections (fan-out to every device).
-pub const CONNECTIONS_BY_USER: IndexDef = IndexDef {
-    name: "by_user",
-    partition_key: "userId",
-    sort_key: Some("connectionId"),
-};
-
 /// Live WebSocket connections (`CONN#<id>`), expiring 3 h after connecting (API Gateway ends
-/// connections at 2 h; `$disconnect` is best effort).
+/// connections at 2 h; `$disconnect` is best effort), and per user the index item
+/// `USERCONN#<user>` of their connections (read by key, batched: no GSI). Also delivery
+/// progress (`JOB#…`).
 pub const CONNECTIONS: TableDef = TableDef {
     entity: "connections",
     partition_key: "pk",
     sort_key: None,
-    indexes: &[CONNECTIONS_BY_USER],
+    indexes: &[],
     ttl_attribute: Some("ttl"),
     stream: false,
 };
 
-/// Registered push devices (`USER#<user>` / `DEVICE#<id>`).
+/// Registered push devices: one item per user (`USER#<user>` / `DEVICES`) holding each device
+/// in its own attribute (read by key, batched).
 pub const DEVICES: TableDef = TableDef {
     entity: "devices",
     partition_key: "pk",
