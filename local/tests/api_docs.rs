@@ -15,10 +15,13 @@ use reqwest::Method;
 use routes::{all_served, shape};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use whatspe::domain::{MessageId, MessageKind, MessageStatus, RequestId, UserId};
+use whatspe::domain::{
+    ConversationId, GroupEvent, GroupEventKind, MessageId, MessageKind, MessageStatus, RequestId,
+    UserId,
+};
 use whatspe::frames::{
-    AckEvent, ClientFrame, ConnEvent, ContactRequestEvent, Empty, ErrorEvent, MessageEvent,
-    PresenceEvent, ReceiptEvent, ServerFrame, TypingEvent,
+    AckEvent, ClientFrame, ConnEvent, ContactRequestEvent, Empty, ErrorEvent, GroupFrame,
+    MessageEvent, PresenceEvent, ReceiptEvent, ServerFrame, TypingEvent,
 };
 
 const OPENAPI_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
@@ -302,6 +305,7 @@ fn server_type(f: &ServerFrame) -> &'static str {
         ServerFrame::Err(_) => "ERR",
         ServerFrame::Req(_) => "REQ",
         ServerFrame::ReqAcc(_) => "REQ_ACC",
+        ServerFrame::Grp(_) => "GRP",
     }
 }
 
@@ -309,9 +313,9 @@ fn client_type(f: &ClientFrame) -> &'static str {
     match f {
         ClientFrame::Ping => "PING",
         ClientFrame::Typing { .. } => "TYPING",
-        ClientFrame::Read { .. } => "READ",
-        ClientFrame::Dlv { .. } => "DLV",
-        ClientFrame::Msg { .. } => "MSG",
+        ClientFrame::Read { .. } | ClientFrame::GroupRead { .. } => "READ",
+        ClientFrame::Dlv { .. } | ClientFrame::GroupDlv { .. } => "DLV",
+        ClientFrame::Msg { .. } | ClientFrame::GroupMsg { .. } => "MSG",
     }
 }
 
@@ -322,7 +326,12 @@ fn server_samples() -> Vec<ServerFrame> {
     let id = MessageId::parse("01a1fcbc-7001-7744-964e-ff153e19b6e8").unwrap();
     let rid = RequestId::parse("01a1fcbb-1c2d-7a3b-9e10-5f0c4d3e2a1b").unwrap();
     let ts: DateTime<Utc> = "2025-11-21T06:32:50.305Z".parse().unwrap();
-    let receipt = ReceiptEvent { p, up_to: id };
+    let g = ConversationId::parse("01938a4e-7c1a-7000-8000-0a1b2c3d4e5f").unwrap();
+    let receipt = ReceiptEvent {
+        g: Some(g),
+        p,
+        up_to: id,
+    };
     let request = ContactRequestEvent {
         id: rid,
         s: u,
@@ -332,6 +341,7 @@ fn server_samples() -> Vec<ServerFrame> {
     vec![
         ServerFrame::Msg(MessageEvent {
             id,
+            g: Some(g),
             s: u,
             r: p,
             c: "hello".into(),
@@ -366,6 +376,16 @@ fn server_samples() -> Vec<ServerFrame> {
         }),
         ServerFrame::Req(request.clone()),
         ServerFrame::ReqAcc(request),
+        ServerFrame::Grp(GroupFrame {
+            g,
+            id,
+            event: GroupEvent {
+                ev: GroupEventKind::Added,
+                by: u,
+                users: vec![p],
+            },
+            ts,
+        }),
     ]
 }
 

@@ -82,6 +82,7 @@ fn msg_job(m: &Value, sender: &Person) -> DeliveryJob {
         to: vec![r, s],
         push: vec![r],
         frame: ServerFrame::Msg(MessageEvent {
+            g: None,
             id: message_id(&str_field(m, "id")),
             s,
             r,

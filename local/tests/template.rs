@@ -44,6 +44,7 @@ fn every_http_function_declares_exactly_the_routes_its_router_serves() {
         ("send_message", served(send_message::route_table())),
         ("get_messages", served(get_messages::route_table())),
         ("devices", served(devices::route_table())),
+        ("groups", served(groups::route_table())),
     ]);
     let mut declared: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for (name, props) in functions(&doc) {
@@ -236,9 +237,24 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:ConditionCheckItem", "ContactsTable"),
                 ("dynamodb:GetItem", "UsersTable"),
                 ("dynamodb:BatchGetItem", "UsersTable"),
+                // A group send: the group and the sender's row, then the META put and the
+                // sender's cursors in the same transaction.
+                ("dynamodb:BatchGetItem", "GroupsTable"),
+                ("dynamodb:PutItem", "GroupsTable"),
+                ("dynamodb:UpdateItem", "GroupsTable"),
             ]),
         ),
-        ("relay", set(&[("sqs:SendMessage", "DeliveryQueue")])),
+        (
+            "relay",
+            set(&[
+                ("sqs:SendMessage", "DeliveryQueue"),
+                // The sender's name in the push note.
+                ("dynamodb:GetItem", "UsersTable"),
+                // A group message's fan-out: the group's removal counter and its members.
+                ("dynamodb:GetItem", "GroupsTable"),
+                ("dynamodb:Query", "GroupsTable"),
+            ]),
+        ),
         (
             "get_messages",
             set(&[
@@ -249,6 +265,12 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:Query", "ConversationsTable/index/by_activity"),
                 ("dynamodb:BatchGetItem", "UsersTable"),
                 ("sqs:SendMessage", "DeliveryQueue"),
+                // Group chats: history, cursors, receipts, the chat list's groups.
+                ("dynamodb:GetItem", "MessagesTable"),
+                ("dynamodb:BatchGetItem", "GroupsTable"),
+                ("dynamodb:Query", "GroupsTable"),
+                ("dynamodb:UpdateItem", "GroupsTable"),
+                ("dynamodb:Query", "GroupsTable/index/by_member"),
             ]),
         ),
         (
@@ -271,6 +293,10 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:UpdateItem", "ConversationsTable"),
                 ("sqs:SendMessage", "DeliveryQueue"),
                 ("execute-api:ManageConnections", WS_POST),
+                // MSG / READ / DLV with `g`: the group send and the group cursors.
+                ("dynamodb:BatchGetItem", "GroupsTable"),
+                ("dynamodb:PutItem", "GroupsTable"),
+                ("dynamodb:UpdateItem", "GroupsTable"),
             ]),
         ),
         (
@@ -286,6 +312,27 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("sns:Publish", "sns:endpoint/*"),
                 ("sns:DeleteEndpoint", "sns:endpoint/*"),
                 ("execute-api:ManageConnections", WS_POST),
+                // A group fan-out job checks membership: the group, or the rows of its users.
+                ("dynamodb:GetItem", "GroupsTable"),
+                ("dynamodb:BatchGetItem", "GroupsTable"),
+            ]),
+        ),
+        (
+            "groups",
+            set(&[
+                // Every change is one transaction: META put, member rows put / updated /
+                // deleted / checked, invite items put and deleted, the system message.
+                ("dynamodb:GetItem", "GroupsTable"),
+                ("dynamodb:BatchGetItem", "GroupsTable"),
+                ("dynamodb:Query", "GroupsTable"),
+                ("dynamodb:Query", "GroupsTable/index/by_member"),
+                ("dynamodb:PutItem", "GroupsTable"),
+                ("dynamodb:UpdateItem", "GroupsTable"),
+                ("dynamodb:DeleteItem", "GroupsTable"),
+                ("dynamodb:ConditionCheckItem", "GroupsTable"),
+                ("dynamodb:PutItem", "MessagesTable"),
+                // Members added directly are the adder's contacts.
+                ("dynamodb:GetItem", "ContactsTable"),
             ]),
         ),
         (

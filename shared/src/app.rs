@@ -538,6 +538,7 @@ impl<'a, P: PortSource> Services<'a, P> {
             devices: p.devices(),
             push: p.push(),
             ledger: p.ledger(),
+            groups: p.groups(),
             clock: p.clock(),
         })
     }

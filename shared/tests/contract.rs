@@ -1642,6 +1642,7 @@ mod cases {
             last_message: last.clone(),
             seq: 0,
             joins: 1,
+            removals: 0,
             version,
         }
     }

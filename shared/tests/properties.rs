@@ -112,6 +112,10 @@ fn user_id() -> impl Strategy<Value = UserId> {
     uuid().prop_map(UserId::from_uuid)
 }
 
+fn chat_id() -> impl Strategy<Value = ConversationId> {
+    uuid().prop_map(|u| ConversationId::parse(&u.hyphenated().to_string()).expect("a UUID"))
+}
+
 fn message_id() -> impl Strategy<Value = MessageId> {
     uuid().prop_map(MessageId::from_uuid)
 }
@@ -310,9 +314,11 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
     let msg = (
         (message_id(), user_id(), user_id(), any::<String>()),
         (kind, status, time(), any::<bool>()),
+        prop::option::of(chat_id()),
     )
-        .prop_map(|((id, s, r, c), (t, st, ts, more))| MessageEvent {
+        .prop_map(|((id, s, r, c), (t, st, ts, more), g)| MessageEvent {
             id,
+            g,
             s,
             r,
             c,
@@ -321,7 +327,10 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             ts,
             more,
         });
-    let receipt = || (user_id(), message_id()).prop_map(|(p, up_to)| ReceiptEvent { p, up_to });
+    let receipt = || {
+        (prop::option::of(chat_id()), user_id(), message_id())
+            .prop_map(|(g, p, up_to)| ReceiptEvent { g, p, up_to })
+    };
     let request = || {
         (uuid(), user_id(), user_id(), time()).prop_map(|(id, s, r, ts)| ContactRequestEvent {
             id: RequestId::from_uuid(id),
@@ -371,6 +380,7 @@ fn a_frame_on_the_wire_fits_the_limit_and_parses() {
         (message_id(), user_id(), user_id(), content, time()).prop_map(|(id, s, r, c, ts)| {
             ServerFrame::Msg(MessageEvent {
                 id,
+                g: None,
                 s,
                 r,
                 c,
@@ -411,6 +421,15 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             prop::option::of(user_id()),
         )
             .prop_map(|(r, c, t, cm, s)| ClientFrame::Msg { r, c, t, cm, s }),
+        (chat_id(), message_id()).prop_map(|(g, up_to)| ClientFrame::GroupRead { g, up_to }),
+        (chat_id(), message_id()).prop_map(|(g, up_to)| ClientFrame::GroupDlv { g, up_to }),
+        (
+            chat_id(),
+            any::<String>(),
+            any::<String>(),
+            prop::option::of(any::<String>()),
+        )
+            .prop_map(|(g, c, t, cm)| ClientFrame::GroupMsg { g, c, t, cm }),
     ]
 }
 
@@ -428,6 +447,15 @@ fn encode(frame: &ClientFrame) -> String {
             }
             if let Some(s) = s {
                 d["s"] = json!(s);
+            }
+            json!({"t": "MSG", "d": d})
+        }
+        ClientFrame::GroupRead { g, up_to } => json!({"t": "READ", "d": {"g": g, "upTo": up_to}}),
+        ClientFrame::GroupDlv { g, up_to } => json!({"t": "DLV", "d": {"g": g, "upTo": up_to}}),
+        ClientFrame::GroupMsg { g, c, t, cm } => {
+            let mut d = json!({"g": g, "c": c, "t": t});
+            if let Some(cm) = cm {
+                d["cm"] = json!(cm);
             }
             json!({"t": "MSG", "d": d})
         }

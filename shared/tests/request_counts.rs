@@ -67,6 +67,8 @@ fn endpoint() -> String {
 
 struct Setup {
     app: App,
+    /// Contact requests, to make contacts without counting.
+    requests: Arc<dyn whatspe::ports::ContactRequestStore>,
     /// The message store, to read back what a send stored (for the relay).
     messages: std::sync::Arc<dyn whatspe::ports::MessageStore>,
     /// The stores delivery reads, to connect users without a WebSocket.
@@ -148,6 +150,7 @@ async fn setup() -> Setup {
     ports.users.create(&alice).await.unwrap();
     ports.users.create(&bob).await.unwrap();
     let messages = ports.messages.clone();
+    let requests = ports.requests.clone();
     let (connections, devices) = (ports.connections.clone(), ports.devices.clone());
     let app = App::new(config, ports);
     let RequestOutcome::Created(r) = app
@@ -163,6 +166,7 @@ async fn setup() -> Setup {
     sqs.take();
     Setup {
         app,
+        requests,
         messages,
         connections,
         devices,
@@ -484,5 +488,185 @@ async fn a_connection_is_stored_and_deleted_with_its_users_index_in_one_transact
         s.ddb.take(),
         ["UpdateItem", "GetItem", "UpdateItem"],
         "devices: register, list, remove"
+    );
+}
+
+/// Members of the counted group (more than 100, so its buckets are real chunks).
+const GROUP: usize = 250;
+
+impl Setup {
+    /// Alice's group of herself and `GROUP - 1` contacts (made through the stores and the
+    /// group service, not counted).
+    async fn group(&self) -> (whatspe::domain::ConversationId, Vec<UserId>) {
+        let now = Utc::now();
+        let mut members = Vec::new();
+        for _ in 1..GROUP {
+            let u = UserId::new_random();
+            let r = whatspe::domain::ContactRequest {
+                id: whatspe::domain::RequestId::new_v7(),
+                sender_id: self.alice.id,
+                receiver_id: u,
+                status: whatspe::domain::RequestStatus::Pending,
+                created_at: now,
+                updated_at: now,
+            };
+            self.requests.create(&r).await.unwrap();
+            self.requests.accept(&r, now).await.unwrap();
+            members.push(u);
+        }
+        let mut chunks = members.chunks(whatspe::domain::MAX_ADD_PER_REQUEST);
+        let group = self
+            .app
+            .groups
+            .create(
+                &self.alice.id,
+                whatspe::services::NewGroup {
+                    name: whatspe::domain::GroupName::parse("Counted").unwrap(),
+                    description: None,
+                    avatar: None,
+                    members: chunks.next().unwrap().to_vec(),
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+        for chunk in chunks {
+            self.app
+                .groups
+                .add(&self.alice.id, &group, chunk.to_vec())
+                .await
+                .unwrap();
+        }
+        self.ddb.take();
+        self.sqs.take();
+        (group, members)
+    }
+}
+
+#[tokio::test]
+async fn a_group_message_costs_a_constant_send_and_a_relay_and_jobs_that_grow_with_n() {
+    let s = setup().await;
+    let (group, members) = s.group().await;
+    let SendOutcome::Created(view) = s
+        .app
+        .messages
+        .send_to_group(
+            &s.alice.id,
+            &group,
+            MessageKind::Text,
+            Content::parse(MessageKind::Text, "to 250").unwrap(),
+            None,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("a new message")
+    };
+    assert_eq!(
+        s.ddb.take(),
+        ["BatchGetItem", "TransactWriteItems"],
+        "the send: the group and the sender's row, then one transaction — whatever N"
+    );
+    assert_eq!(
+        s.sqs.take(),
+        Vec::<String>::new(),
+        "the commit is the outbox"
+    );
+
+    let stored = s
+        .messages
+        .get(&view.chat_id, &view.id)
+        .await
+        .unwrap()
+        .expect("stored");
+    s.ddb.take();
+    s.app.messages.relay(&stored).await.unwrap();
+    assert_eq!(
+        s.ddb.take(),
+        ["GetItem", "Query", "GetItem"],
+        "the relay: the group (its removal counter), its members (one page), the sender's name"
+    );
+    let sent = s.sqs.take();
+    assert!(
+        sent.iter().all(|op| op == "SendMessageBatch") && sent.len() == 2,
+        "16 buckets of ~16 members = 16 jobs in 2 SendMessageBatch: {sent:?}"
+    );
+
+    // The jobs, as the push function gets them.
+    let (sqs, url) = &s.queue;
+    let mut jobs = Vec::new();
+    for _ in 0..20 {
+        let out = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages() {
+            let job: DeliveryJob = serde_json::from_str(m.body().unwrap()).unwrap();
+            if job.fanout.is_some() && matches!(job.frame, whatspe::frames::ServerFrame::Msg(_)) {
+                jobs.push(job);
+            }
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        if jobs.iter().map(|j| j.to.len()).sum::<usize>() == GROUP {
+            break;
+        }
+    }
+    assert_eq!(
+        jobs.iter().map(|j| j.to.len()).sum::<usize>(),
+        GROUP,
+        "every member once"
+    );
+    assert_eq!(jobs.len(), 16, "one job per bucket");
+    // Every tenth member online.
+    for (i, u) in members.iter().enumerate().filter(|(i, _)| i % 10 == 0) {
+        s.connections
+            .put(&connection(u, &format!("c{i}=")))
+            .await
+            .unwrap();
+    }
+    s.ddb.take();
+    let mut posted = 0;
+    for job in &jobs {
+        posted += s.app.delivery.deliver(job, 1).await.unwrap().posted;
+        assert_eq!(
+            s.ddb.take(),
+            ["GetItem", "BatchGetItem", "BatchGetItem"],
+            "a job: the group (nobody left since), its members' connections, the offline \
+             members' devices (none here, so no push claims)"
+        );
+    }
+    assert_eq!(
+        posted,
+        members.len().div_ceil(10),
+        "every live connection once"
+    );
+
+    // Once a member is removed, a job made before checks its members' rows.
+    let gone = jobs[0]
+        .to
+        .iter()
+        .find(|u| **u != s.alice.id)
+        .copied()
+        .unwrap();
+    s.app
+        .groups
+        .remove(&s.alice.id, &group, &gone)
+        .await
+        .unwrap();
+    s.ddb.take();
+    s.app.delivery.deliver(&jobs[0], 1).await.unwrap();
+    assert_eq!(
+        s.ddb.take(),
+        ["GetItem", "BatchGetItem", "BatchGetItem", "BatchGetItem"],
+        "the group (someone left), the job's members' rows, their connections, devices"
     );
 }

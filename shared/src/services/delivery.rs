@@ -2,11 +2,12 @@
 //! user, or a mobile push of the job's note (never the frame) when they have none.
 
 use crate::clock::Clock;
+use crate::domain::MessageId;
 use crate::domain::UserId;
 use crate::error::BoxError;
 use crate::ports::{
-    ConnectionGateway, ConnectionStore, DeliveryJob, DeliveryLedger, DeviceStore, PostError,
-    PushError, PushNote, PushSender,
+    ConnectionGateway, ConnectionStore, DeliveryJob, DeliveryLedger, DeviceStore, Fanout,
+    GroupStore, PostError, PushError, PushNote, PushSender,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub struct DeliveryService {
     pub(crate) devices: Arc<dyn DeviceStore>,
     pub(crate) push: Arc<dyn PushSender>,
     pub(crate) ledger: Arc<dyn DeliveryLedger>,
+    pub(crate) groups: Arc<dyn GroupStore>,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -94,7 +96,12 @@ impl DeliveryService {
         progress: &mut Progress,
     ) -> Result<(), BoxError> {
         let mut seen = HashSet::new();
-        let users: Vec<UserId> = job.to.iter().copied().filter(|u| seen.insert(*u)).collect();
+        let mut users: Vec<UserId> = job.to.iter().copied().filter(|u| seen.insert(*u)).collect();
+        if let Some(f) = &job.fanout
+            && let Some(at) = f.check
+        {
+            users = self.still_members(f, &at, users).await?;
+        }
         self.post_frame(job, &users, served, progress).await?;
         let Some(note) = &job.note else {
             return Ok(());
@@ -108,6 +115,32 @@ impl DeliveryService {
             self.push_note(key, note, &offline, progress).await?;
         }
         Ok(())
+    }
+
+    /// Those of `users` who may still get a group's message `at`: all of them while nobody
+    /// left the group since the job was made (one read of the group); otherwise those still
+    /// members who joined at or before it (one batched read of their rows).
+    async fn still_members(
+        &self,
+        f: &Fanout,
+        at: &MessageId,
+        users: Vec<UserId>,
+    ) -> Result<Vec<UserId>, BoxError> {
+        let Some(meta) = self.groups.meta(&f.g).await? else {
+            return Ok(vec![]);
+        };
+        if meta.removals == f.epoch {
+            return Ok(users);
+        }
+        let members: HashSet<UserId> = self
+            .groups
+            .members_among(&f.g, &users)
+            .await?
+            .into_iter()
+            .filter(|m| m.from <= *at)
+            .map(|m| m.user_id)
+            .collect();
+        Ok(users.into_iter().filter(|u| members.contains(u)).collect())
     }
 
     /// Posts the job's frame to every live connection of `users` (one batched read), skipping

@@ -560,6 +560,7 @@ async fn a_post_that_fails_for_another_reason_fails_the_job_so_it_is_retried() {
         devices: h.ports.devices.clone(),
         push: h.ports.push.clone(),
         ledger: h.ports.ledger.clone(),
+        groups: h.ports.groups.clone(),
         clock: h.clock.clone(),
     };
     let job = DeliveryJob {
@@ -624,6 +625,7 @@ async fn a_job_failing_at_its_kth_post_is_redelivered_to_the_rest_only_and_pushe
         devices: h.ports.devices.clone(),
         push: h.ports.push.clone(),
         ledger: h.ports.ledger.clone(),
+        groups: h.ports.groups.clone(),
         clock: h.clock.clone(),
     };
     let job = DeliveryJob {
@@ -700,6 +702,7 @@ async fn a_store_failure_after_some_posts_fails_the_job_and_its_retry_skips_them
         push: vec![b.id],
         frame: ServerFrame::Pong(crate::frames::Empty {}),
         note: Some(note_of(&a, &b)),
+        fanout: None,
     };
     let failing = DeliveryService {
         connections: h.ports.connections.clone(),
@@ -707,6 +710,7 @@ async fn a_store_failure_after_some_posts_fails_the_job_and_its_retry_skips_them
         devices: Arc::new(DevicesUnreadable(h.ports.devices.clone())),
         push: h.ports.push.clone(),
         ledger: h.ports.ledger.clone(),
+        groups: h.ports.groups.clone(),
         clock: h.clock.clone(),
     };
     assert!(
@@ -755,6 +759,7 @@ async fn a_job_to_a_group_reaches_every_online_member_and_pushes_the_others() {
         push: members[1..].to_vec(),
         frame: ServerFrame::Pong(crate::frames::Empty {}),
         note: Some(note_of(&sender, &sender)),
+        fanout: None,
     };
     let done = h.app.delivery.deliver(&job, 1).await.unwrap();
     assert_eq!(

@@ -555,6 +555,7 @@ mod tests {
             last_message: message(),
             seq: 1,
             joins: 1,
+            removals: 0,
             version: 3,
         }
     }

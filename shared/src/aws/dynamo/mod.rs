@@ -139,6 +139,23 @@ pub(crate) async fn get_item(
     Ok(out.item)
 }
 
+/// Every item `query` returns, page after page (the SDK's paginator follows
+/// `LastEvaluatedKey`), parsed as `T`.
+pub(crate) async fn query_all<T: DeserializeOwned>(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<T>, StoreError> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(from_item)
+        .collect()
+}
+
 /// One page of a listing: runs `query` with `Limit = limit + 1`, parses each item into its
 /// cursor key and value with `split`, and pages through [`crate::ports::Page::from_overfetch`]
 /// (the same contract the memory stores follow).
