@@ -42,6 +42,7 @@ pub fn all_served() -> BTreeSet<(String, String)> {
         served(send_message::route_table()),
         served(get_messages::route_table()),
         served(devices::route_table()),
+        served(groups::route_table()),
     ]
     .into_iter()
     .flatten()
