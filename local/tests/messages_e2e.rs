@@ -21,7 +21,14 @@ use whatspe::frames::{MessageEvent, ReceiptEvent, ServerFrame};
 use whatspe::ports::{DeliveryJob, PushNote};
 use whatspe_local::Options;
 
-const CHAT_KEYS: [&str; 5] = ["chatId", "peer", "lastMessage", "unreadCount", "updatedAt"];
+const CHAT_KEYS: [&str; 6] = [
+    "chatId",
+    "kind",
+    "peer",
+    "lastMessage",
+    "unreadCount",
+    "updatedAt",
+];
 const RECEIPT_KEYS: [&str; 3] = ["peerId", "deliveredUpTo", "readUpTo"];
 
 /// A message id later than any message a test sends (UUIDv7 at the end of time).
@@ -191,6 +198,7 @@ impl TestApp {
                 set_of(&CHAT_KEYS),
                 "{case}: chat keys of {chat}"
             );
+            assert_eq!(chat["kind"], "direct", "{case}: a 1:1 chat");
         }
         items
     }
