@@ -9,7 +9,7 @@ use super::lock;
 use crate::error::BoxError;
 use crate::ports::{DeliveryJob, DeliveryQueue};
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -43,6 +43,9 @@ struct State {
     dead: Vec<String>,
     /// Deduplication ids queued within the last [`DEDUP_WINDOW`].
     seen: HashMap<String, Instant>,
+    /// The same ids in the order they were queued: expiry pops from the front, so an enqueue
+    /// costs the same however many jobs the window holds.
+    seen_order: VecDeque<(Instant, String)>,
     next_id: u64,
 }
 
@@ -204,13 +207,23 @@ impl DeliveryQueue for MemoryQueue {
         let body = serde_json::to_string(job)?;
         let now = Instant::now();
         let mut s = lock(&self.state);
-        s.seen
-            .retain(|_, at| now.duration_since(*at) < DEDUP_WINDOW);
-        if s.seen.insert(job.dedup_id(), now).is_some() {
-            tracing::debug!(dedup_id = %job.dedup_id(), "a duplicate job within the deduplication window was dropped");
+        while let Some((at, _)) = s.seen_order.front()
+            && now.duration_since(*at) >= DEDUP_WINDOW
+        {
+            if let Some((at, id)) = s.seen_order.pop_front()
+                && s.seen.get(&id) == Some(&at)
+            {
+                s.seen.remove(&id);
+            }
+        }
+        let id = job.dedup_id();
+        if s.seen.contains_key(&id) {
+            tracing::debug!(dedup_id = %id, "a duplicate job within the deduplication window was dropped");
             crate::metrics::count("DeliveryDuplicateDropped");
             return Ok(());
         }
+        s.seen.insert(id.clone(), now);
+        s.seen_order.push_back((now, id));
         s.push(Some(job.group()), body);
         lock(&self.log).push(job.clone());
         drop(s);
