@@ -153,28 +153,15 @@ impl MessageService {
             } else {
                 Err(StoreError::conflict("order"))
             };
-            match result {
-                Ok(()) => {
-                    contention_overcome(&retry);
-                    return Ok(SendOutcome::Created(self.committed(message)));
-                }
-                Err(StoreError::Conflict { what: "duplicate" }) => {
-                    return self
-                        .replay(
-                            guard.as_ref().map(|g| {
-                                (g.scope.as_str(), g.key.as_str(), g.fingerprint.as_str())
-                            }),
-                        )
-                        .await;
-                }
-                Err(StoreError::Conflict { what: "rate" }) => {
-                    self.rate_limited(sender, &mut burst).await?;
-                }
-                Err(StoreError::Conflict { .. } | StoreError::Contended(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-            if !retry.pause().await {
-                return Err(contention_exhausted(&retry, "retry the send"));
+            let tried = Try {
+                sender,
+                message,
+                guard: guard.as_ref(),
+                retry: &mut retry,
+                burst: &mut burst,
+            };
+            if let Some(outcome) = self.settle(result, tried).await? {
+                return Ok(outcome);
             }
         }
     }

@@ -58,6 +58,33 @@ struct Plan {
     invite_remove: Option<String>,
 }
 
+impl Plan {
+    /// An info or settings change by `actor` (who must still have their role).
+    fn updated(meta: GroupMeta, actor: &Member) -> Self {
+        Self {
+            meta,
+            members: vec![MemberChange::Check {
+                user: actor.user_id,
+                role: actor.role,
+            }],
+            event: GroupEvent {
+                ev: GroupEventKind::Updated,
+                by: actor.user_id,
+                users: vec![],
+            },
+            invite_add: None,
+            invite_remove: None,
+        }
+    }
+}
+
+fn concurrent_update() -> Error {
+    Error::conflict(
+        "concurrent_update",
+        "the group changed concurrently; try again",
+    )
+}
+
 fn not_found() -> Error {
     Error::not_found("group_not_found", "you are not in a group with that id")
 }
@@ -349,37 +376,47 @@ impl GroupService {
             } else {
                 vec![]
             };
-            let Some(mut plan) = decide(&meta, &member, &members)? else {
+            let Some(plan) = decide(&meta, &member, &members)? else {
                 return Ok(meta);
             };
-            let now = self.clock.now();
-            let message = system_message(&plan.meta, plan.event.clone(), now);
-            if message.id > meta.last_message.id {
-                plan.meta.last_message = preview(&message);
-                plan.meta.updated_at = now;
-                plan.meta.version = meta.version + 1;
-                let change = GroupChange {
-                    meta: plan.meta.clone(),
-                    expect_version: Some(meta.version),
-                    members: plan.members,
-                    invite_add: plan.invite_add,
-                    invite_remove: plan.invite_remove,
-                    message: Some(message),
-                    guard: None,
-                    rate: None,
-                };
-                match self.groups.commit(&change).await {
-                    Ok(()) => return Ok(change.meta),
-                    Err(StoreError::Conflict { .. } | StoreError::Contended(_)) => {}
-                    Err(e) => return Err(e.into()),
-                }
+            if let Some(changed) = self.try_commit(&meta, plan).await? {
+                return Ok(changed);
             }
             if !retry.pause().await {
-                return Err(Error::conflict(
-                    "concurrent_update",
-                    "the group changed concurrently; try again",
-                ));
+                return Err(concurrent_update());
             }
+        }
+    }
+
+    /// Commits `plan` over `meta` as read, with the system message recording it: the group as
+    /// changed, or `None` when a concurrent change won (read again and decide again).
+    async fn try_commit(
+        &self,
+        meta: &GroupMeta,
+        mut plan: Plan,
+    ) -> Result<Option<GroupMeta>, Error> {
+        let now = self.clock.now();
+        let message = system_message(&plan.meta, plan.event.clone(), now);
+        if message.id <= meta.last_message.id {
+            return Ok(None);
+        }
+        plan.meta.last_message = preview(&message);
+        plan.meta.updated_at = now;
+        plan.meta.version = meta.version + 1;
+        let change = GroupChange {
+            meta: plan.meta,
+            expect_version: Some(meta.version),
+            members: plan.members,
+            invite_add: plan.invite_add,
+            invite_remove: plan.invite_remove,
+            message: Some(message),
+            guard: None,
+            rate: None,
+        };
+        match self.groups.commit(&change).await {
+            Ok(()) => Ok(Some(change.meta)),
+            Err(StoreError::Conflict { .. } | StoreError::Contended(_)) => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -422,20 +459,7 @@ impl GroupService {
                     && next.description == meta.description
                     && next.avatar == meta.avatar
                     && next.settings == meta.settings;
-                Ok((!same).then(|| Plan {
-                    members: vec![MemberChange::Check {
-                        user: *caller,
-                        role: me.role,
-                    }],
-                    meta: next,
-                    event: GroupEvent {
-                        ev: GroupEventKind::Updated,
-                        by: *caller,
-                        users: vec![],
-                    },
-                    invite_add: None,
-                    invite_remove: None,
-                }))
+                Ok((!same).then(|| Plan::updated(next, me)))
             })
             .await?;
         self.view(caller, &meta).await
@@ -671,18 +695,9 @@ impl GroupService {
                 let code = new_invite_code();
                 next.invite_code = Some(code.clone());
                 Ok(Some(Plan {
-                    meta: next,
-                    members: vec![MemberChange::Check {
-                        user: *caller,
-                        role: me.role,
-                    }],
-                    event: GroupEvent {
-                        ev: GroupEventKind::Updated,
-                        by: *caller,
-                        users: vec![],
-                    },
                     invite_add: Some(code),
                     invite_remove: meta.invite_code.clone(),
+                    ..Plan::updated(next, me)
                 }))
             })
             .await?;
@@ -713,33 +728,12 @@ impl GroupService {
                 users: vec![*caller],
             };
             let me = new_member(&meta, *caller, Role::Member, meta.last_message.id, now, 0);
-            let mut plan = self.joining(&meta, &me, event.clone(), now);
-            let message = system_message(&plan.meta, event, now);
-            if message.id > meta.last_message.id {
-                plan.meta.last_message = preview(&message);
-                plan.meta.updated_at = now;
-                plan.meta.version = meta.version + 1;
-                let change = GroupChange {
-                    meta: plan.meta.clone(),
-                    expect_version: Some(meta.version),
-                    members: plan.members,
-                    invite_add: None,
-                    invite_remove: None,
-                    message: Some(message),
-                    guard: None,
-                    rate: None,
-                };
-                match self.groups.commit(&change).await {
-                    Ok(()) => return self.view(caller, &change.meta).await,
-                    Err(StoreError::Conflict { .. } | StoreError::Contended(_)) => {}
-                    Err(e) => return Err(e.into()),
-                }
+            let plan = self.joining(&meta, &me, event, now);
+            if let Some(changed) = self.try_commit(&meta, plan).await? {
+                return self.view(caller, &changed).await;
             }
             if !retry.pause().await {
-                return Err(Error::conflict(
-                    "concurrent_update",
-                    "the group changed concurrently; try again",
-                ));
+                return Err(concurrent_update());
             }
         }
     }

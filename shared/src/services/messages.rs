@@ -151,46 +151,70 @@ impl MessageService {
             if let Some(g) = attempt_guard.as_mut() {
                 g.message_id = message.id;
             }
-            match self
+            let result = self
                 .messages
                 .send_to_contact(&message, attempt_guard.as_ref(), Some(&gate))
-                .await
+                .await;
+            if let Err(StoreError::Conflict {
+                what: "not_contacts",
+            }) = result
             {
-                Ok(()) => {
-                    contention_overcome(&retry);
-                    return Ok(SendOutcome::Created(self.committed(message)));
-                }
-                Err(StoreError::Conflict { what: "duplicate" }) => {
-                    return self
-                        .replay(
-                            guard.as_ref().map(|g| {
-                                (g.scope.as_str(), g.key.as_str(), g.fingerprint.as_str())
-                            }),
-                        )
-                        .await;
-                }
-                Err(StoreError::Conflict {
-                    what: "not_contacts",
-                }) => {
-                    return Err(match self.users.get(&m.receiver).await? {
-                        None => Error::not_found("user_not_found", "no user with that id"),
-                        Some(_) => {
-                            Error::forbidden("not_a_contact", "you can only message your contacts")
-                        }
-                    });
-                }
-                Err(StoreError::Conflict { what: "rate" }) => {
-                    self.rate_limited(sender, &mut burst).await?;
-                }
-                // A newer message became the conversation's last meanwhile ("order"), or
-                // DynamoDB refused a transaction on the same rows: back off, a fresh id.
-                Err(StoreError::Conflict { .. } | StoreError::Contended(_)) => {}
-                Err(e) => return Err(e.into()),
+                return Err(match self.users.get(&m.receiver).await? {
+                    None => Error::not_found("user_not_found", "no user with that id"),
+                    Some(_) => {
+                        Error::forbidden("not_a_contact", "you can only message your contacts")
+                    }
+                });
             }
-            if !retry.pause().await {
-                return Err(contention_exhausted(&retry, "retry the send"));
+            let tried = Try {
+                sender,
+                message,
+                guard: guard.as_ref(),
+                retry: &mut retry,
+                burst: &mut burst,
+            };
+            if let Some(outcome) = self.settle(result, tried).await? {
+                return Ok(outcome);
             }
         }
+    }
+
+    /// What one try of a send's transaction came to: the answer (`Some`: created, or the
+    /// original of a retried `clientMessageId`), or `None` to try again — at once when the
+    /// rate gate asks for its mid-burst step, after a jittered pause when a newer message
+    /// became the chat's last meanwhile or DynamoDB refused a transaction on the same rows.
+    pub(super) async fn settle(
+        &self,
+        result: Result<(), StoreError>,
+        t: Try<'_>,
+    ) -> Result<Option<SendOutcome>, Error> {
+        match result {
+            Ok(()) => {
+                contention_overcome(t.retry);
+                return Ok(Some(SendOutcome::Created(self.committed(t.message))));
+            }
+            Err(StoreError::Conflict { what: "duplicate" }) => {
+                let key = t
+                    .guard
+                    .map(|g| (g.scope.as_str(), g.key.as_str(), g.fingerprint.as_str()));
+                return self.replay(key).await.map(Some);
+            }
+            Err(StoreError::Conflict { what: "rate" }) => {
+                let was_burst = *t.burst;
+                self.rate_limited(t.sender, t.burst).await?;
+                if !was_burst && *t.burst {
+                    // Not contention: the sender is mid-burst. The next try takes the
+                    // mid-burst step at once, without backing off.
+                    return Ok(None);
+                }
+            }
+            Err(StoreError::Conflict { .. } | StoreError::Contended(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if !t.retry.pause().await {
+            return Err(contention_exhausted(t.retry, "retry the send"));
+        }
+        Ok(None)
     }
 
     /// The rate-gate step of a send's transaction: assume a full bucket first; after a
@@ -728,6 +752,15 @@ impl MessageService {
             crate::metrics::count("DeliveryEnqueueFailed");
         }
     }
+}
+
+/// One try of a send, for [`MessageService::settle`].
+pub(super) struct Try<'a> {
+    pub sender: &'a UserId,
+    pub message: Message,
+    pub guard: Option<&'a DedupGuard>,
+    pub retry: &'a mut Retry,
+    pub burst: &'a mut bool,
 }
 
 /// A send that committed after losing races: logged with what it took.
