@@ -626,17 +626,27 @@ async fn a_group_message_costs_a_constant_send_and_a_relay_and_jobs_that_grow_wi
         "every member once"
     );
     assert_eq!(jobs.len(), 16, "one job per bucket");
-    // Every tenth member online.
-    for (i, u) in members.iter().enumerate().filter(|(i, _)| i % 10 == 0) {
-        s.connections
-            .put(&connection(u, &format!("c{i}=")))
-            .await
-            .unwrap();
+    // Every tenth member online, and the member who will be removed.
+    let gone = jobs[0]
+        .to
+        .iter()
+        .find(|u| **u != s.alice.id)
+        .copied()
+        .unwrap();
+    let mut online = 0;
+    for (i, u) in members.iter().enumerate() {
+        if i % 10 == 0 || *u == gone {
+            s.connections
+                .put(&connection(u, &format!("c{i}=")))
+                .await
+                .unwrap();
+            online += 1;
+        }
     }
     s.ddb.take();
-    let mut posted = 0;
+    let mut posted = Vec::new();
     for job in &jobs {
-        posted += s.app.delivery.deliver(job, 1).await.unwrap().posted;
+        posted.push(s.app.delivery.deliver(job, 1).await.unwrap().posted);
         assert_eq!(
             s.ddb.take(),
             ["GetItem", "BatchGetItem", "BatchGetItem"],
@@ -645,25 +655,25 @@ async fn a_group_message_costs_a_constant_send_and_a_relay_and_jobs_that_grow_wi
         );
     }
     assert_eq!(
-        posted,
-        members.len().div_ceil(10),
+        posted.iter().sum::<usize>(),
+        online,
         "every live connection once"
     );
 
-    // Once a member is removed, a job made before checks its members' rows.
-    let gone = jobs[0]
-        .to
-        .iter()
-        .find(|u| **u != s.alice.id)
-        .copied()
-        .unwrap();
+    // Once a member is removed, a job made before checks its members' rows, and the removed
+    // member's connection gets nothing from it.
     s.app
         .groups
         .remove(&s.alice.id, &group, &gone)
         .await
         .unwrap();
     s.ddb.take();
-    s.app.delivery.deliver(&jobs[0], 1).await.unwrap();
+    let again = s.app.delivery.deliver(&jobs[0], 1).await.unwrap();
+    assert_eq!(
+        again.posted,
+        posted[0] - 1,
+        "the same job again reaches everyone it reached but the removed member"
+    );
     assert_eq!(
         s.ddb.take(),
         ["GetItem", "BatchGetItem", "BatchGetItem", "BatchGetItem"],
