@@ -9,6 +9,7 @@ use crate::ports::{
     ConnectionGateway, ConnectionStore, DeliveryJob, DeliveryLedger, DeviceStore, Fanout,
     GroupStore, PostError, PushError, PushNote, PushSender,
 };
+use futures_util::{StreamExt, stream};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -144,7 +145,8 @@ impl DeliveryService {
     }
 
     /// Posts the job's frame to every live connection of `users` (one batched read), skipping
-    /// those `served` already and forgetting those that are gone.
+    /// those `served` already and forgetting those that are gone. Up to [`IN_FLIGHT`] posts
+    /// at once: a job's connections are independent sockets.
     async fn post_frame(
         &self,
         job: &DeliveryJob,
@@ -153,13 +155,26 @@ impl DeliveryService {
         progress: &mut Progress,
     ) -> Result<(), BoxError> {
         let bytes = job.frame.to_wire();
+        let mut to_post = Vec::new();
         for c in self.connections.of_users(users, self.clock.now()).await? {
             if served.contains(&c.connection_id) {
                 progress.done.skipped += 1;
                 progress.live.insert(c.user_id);
-                continue;
+            } else {
+                to_post.push(c);
             }
-            match self.gateway.post(&c.connection_id, &bytes).await {
+        }
+        let bytes = &bytes;
+        let posts: Vec<_> = stream::iter(to_post)
+            .map(|c| async move {
+                let r = self.gateway.post(&c.connection_id, bytes).await;
+                (c, r)
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        for (c, r) in posts {
+            match r {
                 Ok(()) => {
                     progress.done.posted += 1;
                     progress.live.insert(c.user_id);
@@ -176,7 +191,8 @@ impl DeliveryService {
     }
 
     /// Pushes `note` once to every device of `users` (one batched read), each push claimed
-    /// first; a device whose endpoint the platform disabled is forgotten.
+    /// first, up to [`IN_FLIGHT`] at once; a device whose endpoint the platform disabled is
+    /// forgotten.
     async fn push_note(
         &self,
         key: &str,
@@ -184,27 +200,59 @@ impl DeliveryService {
         users: &[UserId],
         progress: &mut Progress,
     ) -> Result<(), BoxError> {
-        for d in self.devices.list_many(users).await? {
-            if !self.ledger.claim_push(key, &d.id).await? {
-                progress.done.skipped += 1;
-                continue;
-            }
-            match self.push.push(&d.endpoint_arn, d.platform, note).await {
-                Ok(()) => progress.done.pushed += 1,
-                Err(PushError::Disabled) => {
+        let devices = self.devices.list_many(users).await?;
+        let outcomes: Vec<Result<Pushed, BoxError>> = stream::iter(devices)
+            .map(|d| async move {
+                if !self.ledger.claim_push(key, &d.id).await? {
+                    return Ok(Pushed::Skipped);
+                }
+                Ok(
+                    match self.push.push(&d.endpoint_arn, d.platform, note).await {
+                        Ok(()) => Pushed::Sent,
+                        Err(PushError::Disabled) => Pushed::Disabled(d),
+                        // The claim stands: at most one push per device, even if this one was
+                        // lost (the message itself waits in the history for the app to fetch).
+                        Err(PushError::Failed(e)) => {
+                            tracing::warn!(error = %e, device = %d.id, "a mobile push failed");
+                            crate::metrics::count("PushFailed");
+                            Pushed::Failed
+                        }
+                    },
+                )
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        let mut first_error = None;
+        for outcome in outcomes {
+            match outcome {
+                Ok(Pushed::Sent) => progress.done.pushed += 1,
+                Ok(Pushed::Skipped) => progress.done.skipped += 1,
+                Ok(Pushed::Disabled(d)) => {
                     self.devices.delete(&d.user_id, &d.id).await?;
                     if let Err(e) = self.push.unregister(&d.endpoint_arn).await {
                         tracing::warn!(error = %e, "deleting a disabled endpoint failed");
                     }
                 }
-                // The claim stands: at most one push per device, even if this one was lost
-                // (the message itself waits in the history for the app to fetch).
-                Err(PushError::Failed(e)) => {
-                    tracing::warn!(error = %e, device = %d.id, "a mobile push failed");
-                    crate::metrics::count("PushFailed");
-                }
+                Ok(Pushed::Failed) => {}
+                Err(e) => first_error = first_error.or(Some(e)),
             }
         }
-        Ok(())
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
+}
+
+/// Posts or pushes one job makes at once.
+pub const IN_FLIGHT: usize = 16;
+
+/// What became of one device's push.
+enum Pushed {
+    Sent,
+    /// Claimed before (a redelivered job).
+    Skipped,
+    Disabled(crate::ports::Device),
+    Failed,
 }
