@@ -188,6 +188,9 @@ pub async fn start(gateway: Gateway, clock: Option<Arc<ManualClock>>) -> TestApp
         .await
         .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local address");
+    if let Some(blobs) = &gateway.blobs {
+        blobs.set_base_url(&format!("http://{addr}"));
+    }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(whatspe_local::serve(listener, gateway.router, async {
         let _ = rx.await;

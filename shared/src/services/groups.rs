@@ -133,6 +133,7 @@ pub(crate) fn system_message(meta: &GroupMeta, event: GroupEvent, now: DateTime<
             seq: meta.seq,
             event: Some(event),
         }),
+        media: None,
     }
 }
 
@@ -757,6 +758,7 @@ fn system_message_placeholder(id: ConversationId, now: DateTime<Utc>) -> Message
         client_message_id: None,
         created_at: now,
         group: None,
+        media: None,
     }
 }
 
