@@ -71,6 +71,8 @@ pub struct TestApp {
     pub push: Arc<RecordingPush>,
     /// The gateway's open sockets.
     pub sockets: Arc<Sockets>,
+    /// The blobs behind the local upload/download URLs (memory backend).
+    pub blobs: Option<Arc<whatspe::memory::MemoryBlobs>>,
     /// Dropping the app stops the server.
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -208,6 +210,7 @@ pub async fn start(gateway: Gateway, clock: Option<Arc<ManualClock>>) -> TestApp
         stream: gateway.stream,
         push: gateway.push,
         sockets: gateway.sockets,
+        blobs: gateway.blobs,
         _shutdown: tx,
     }
 }
