@@ -98,6 +98,9 @@ fn msg_job(m: &Value, sender: &Person) -> DeliveryJob {
             st: MessageStatus::Sent,
             ts: common::timestamp(&m["createdAt"], "createdAt"),
             more: false,
+            mid: None,
+            cap: None,
+            th: None,
         }),
         note: Some(PushNote {
             chat_id: ConversationId::parse(&str_field(m, "chatId")).expect("a chat id"),

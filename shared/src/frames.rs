@@ -511,6 +511,9 @@ mod tests {
             st: MessageStatus::Sent,
             ts: DateTime::from_timestamp_millis(1).unwrap(),
             more: false,
+            mid: None,
+            cap: None,
+            th: None,
         });
         assert_eq!(
             serde_json::to_string(&msg).unwrap(),
@@ -540,6 +543,9 @@ mod tests {
                 st: MessageStatus::Sent,
                 ts: DateTime::from_timestamp_millis(1).unwrap(),
                 more: false,
+                mid: None,
+                cap: None,
+                th: None,
             })
         };
         let small = event("hi".into());

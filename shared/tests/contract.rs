@@ -850,6 +850,7 @@ mod cases {
             client_message_id: None,
             created_at: t(at),
             group: None,
+            media: None,
         }
     }
 
@@ -1608,6 +1609,7 @@ mod cases {
             client_message_id: None,
             created_at: t(at),
             group: Some(GroupPart { seq, event: None }),
+            media: None,
         }
     }
 

@@ -142,6 +142,7 @@ async fn setup() -> Setup {
                 .interceptor(sqs.clone())
                 .build(),
         ),
+        s3: whatspe::aws::s3::client(&sdk),
         // Delivery posts to the recording gateway (API Gateway is not what is counted here).
         gateway: Arc::new(whatspe::memory::RecordingGateway::default()),
     };
