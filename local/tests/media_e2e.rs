@@ -469,3 +469,83 @@ async fn unreferenced_uploads_are_swept() {
     let (_, got) = app.download(&bob, &kept).await;
     assert_eq!(got.bytes, bytes, "the sent upload stays");
 }
+
+/// A group avatar is an image upload of the caller's: checked like a media message's, then
+/// downloadable by the group's members.
+async fn group_avatars(app: TestApp, first: u32) {
+    let ann = app.sign_up(&phone(first), "ann").await;
+    let ben = app.sign_up(&phone(first + 1), "ben").await;
+    let cid = app.sign_up(&phone(first + 2), "cid").await;
+    app.befriend(&ann, &ben).await;
+    let bytes = png_bytes();
+    let avatar = app.upload(&ann, "image/png", bytes.clone()).await;
+    let g = app
+        .post(
+            "/api/groups",
+            json!({"name": "Pics", "memberIds": [ben.id], "avatar": avatar}),
+            &ann.token,
+        )
+        .await;
+    assert_ok(&g, 201, "a group with ann's own image as avatar");
+    let group = str_field(&g.body, "id");
+    assert_eq!(g.body["avatar"], avatar);
+    let (_, got) = app.download(&ben, &avatar).await;
+    assert_eq!(got.bytes, bytes, "a member downloads the avatar");
+    let r = app.get(&format!("/api/media/{avatar}"), &cid.token).await;
+    assert_error(&r, 404, "media_not_found", "an outsider");
+
+    let bens = app.upload(&ben, "image/png", png_bytes()).await;
+    let r = app
+        .patch(
+            &format!("/api/groups/{group}"),
+            json!({"avatar": bens}),
+            &ann.token,
+        )
+        .await;
+    assert_error(
+        &r,
+        404,
+        "media_not_found",
+        "someone else's upload as avatar",
+    );
+    let pdf = app
+        .upload(&ann, "application/pdf", b"%PDF-1.7\n%....".to_vec())
+        .await;
+    let r = app
+        .patch(
+            &format!("/api/groups/{group}"),
+            json!({"avatar": pdf}),
+            &ann.token,
+        )
+        .await;
+    assert_error(&r, 400, "media_kind_mismatch", "a PDF as avatar");
+    let r = app
+        .post(
+            "/api/groups",
+            json!({"name": "Nope", "memberIds": [ben.id],
+                   "avatar": "0b5c6a36-8a4c-4a3e-9f2e-2d2b9d4f6a11"}),
+            &ann.token,
+        )
+        .await;
+    assert_error(&r, 404, "media_not_found", "an unknown media id as avatar");
+    // Sending the current avatar again (with a rename) is no new avatar: not re-checked.
+    let r = app
+        .patch(
+            &format!("/api/groups/{group}"),
+            json!({"name": "Photos", "avatar": avatar}),
+            &ann.token,
+        )
+        .await;
+    assert_ok(&r, 200, "the same avatar again");
+    assert_eq!(r.body["avatar"], avatar);
+}
+
+#[tokio::test]
+async fn memory_group_avatars() {
+    group_avatars(spawn_app().await, 60).await;
+}
+
+#[tokio::test]
+async fn moto_group_avatars() {
+    group_avatars(moto().await, 70).await;
+}

@@ -344,6 +344,10 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:PutItem", "MessagesTable"),
                 // Members added directly are the adder's contacts.
                 ("dynamodb:GetItem", "ContactsTable"),
+                // A new avatar: an image upload of the caller's, checked and attached.
+                ("dynamodb:GetItem", "MediaTable"),
+                ("dynamodb:UpdateItem", "MediaTable"),
+                ("s3:GetObject", MEDIA_OBJECTS),
             ]),
         ),
         (

@@ -572,12 +572,15 @@ impl<'a, P: PortSource> Services<'a, P> {
 
     pub fn groups(&self) -> Arc<GroupService> {
         let p = self.ports;
-        Arc::new(GroupService::new(
-            p.groups(),
-            p.contacts(),
-            p.clock(),
-            self.config.group_max_members,
-        ))
+        Arc::new(
+            GroupService::new(
+                p.groups(),
+                p.contacts(),
+                p.clock(),
+                self.config.group_max_members,
+            )
+            .with_media(self.media()),
+        )
     }
 
     pub fn delivery(&self) -> Arc<DeliveryService> {
