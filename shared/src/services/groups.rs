@@ -462,9 +462,11 @@ impl GroupService {
         patch: GroupPatch,
     ) -> Result<GroupView, Error> {
         if let Some(Some(avatar)) = &patch.avatar {
-            // A new avatar only: the current one stays valid whoever uploaded it.
-            let current = self.groups.meta(group).await?.and_then(|m| m.avatar);
-            if current.as_ref() != Some(avatar) {
+            // A new avatar of a member only (a non-member's change fails below with the
+            // group's own error); the current avatar stays valid whoever uploaded it.
+            if let (Some(meta), Some(_)) = self.groups.meta_and_member(group, caller).await?
+                && meta.avatar.as_ref() != Some(avatar)
+            {
                 self.check_avatar(caller, group, avatar).await?;
             }
         }
