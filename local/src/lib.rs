@@ -26,6 +26,7 @@ use whatspe::memory::{MemoryQueue, RecordingNotifier, RecordingPush, SmsOutbox, 
 use whatspe::ports::Notifier;
 use whatspe::ports::SmsSender;
 
+pub mod blobs;
 pub mod openapi;
 pub mod queue;
 pub mod stream;
@@ -88,6 +89,11 @@ pub struct Gateway {
     pub sockets: Arc<Sockets>,
     /// Where the functions post frames (`POST /@connections/{id}`): this gateway.
     pub management_api: Arc<LocalConnectionGateway>,
+    /// The in-memory blobs whose URLs this gateway serves (memory backend; on the AWS backend
+    /// the URLs are S3's). Set its base URL once the gateway's address is known.
+    pub blobs: Option<Arc<whatspe::memory::MemoryBlobs>>,
+    /// The media service (its sweep runs from `POST /_local/media/sweep`).
+    pub media: Arc<whatspe::services::MediaService>,
 }
 
 /// Every function's HTTP routes, as the one REST service the gateway serves.
@@ -98,6 +104,7 @@ fn function_routes(app: App) -> Router {
         .merge(send_message::routes().with_state(app.clone().into()))
         .merge(get_messages::routes().with_state(app.clone().into()))
         .merge(devices::routes().with_state(app.clone().into()))
+        .merge(media::routes().with_state(app.clone().into()))
         .merge(groups::routes().with_state(app.into()));
     whatspe::http::service(routes, ())
 }
@@ -136,10 +143,12 @@ pub async fn build_with(
     let local_queue = Arc::new(MemoryQueue::new(options.visibility_timeout));
     let recorder = Arc::new(RecordingNotifier::default());
     let table_prefix = config.table_prefix.clone();
+    let mut blobs = None;
     let (mut ports, handles, sqs, sdk_for_gateway) = match backend {
         Backend::Memory { clock } => {
             let (mut ports, handles) = Ports::in_memory(clock);
             ports.queue = local_queue.clone();
+            blobs = Some(handles.blobs.clone());
             (ports, handles, None, local_sdk(None).await)
         }
         Backend::Aws { sdk } => {
@@ -156,6 +165,13 @@ pub async fn build_with(
                     .await?
                 }
             };
+            let mut config = config.clone();
+            let bucket = match &config.media_bucket {
+                Some(b) => b.clone(),
+                None => local_bucket_name(&config.table_prefix),
+            };
+            config.media_bucket = Some(bucket.clone());
+            whatspe::aws::s3::ensure_bucket(&whatspe::aws::s3::client(&sdk), &bucket).await?;
             let (_, handles) = Ports::in_memory(Arc::new(SystemClock));
             let mut ports = Ports::aws(&config, &sdk, &queue_url, handles.gateway.clone());
             // Codes still go through SNS, and are also kept for GET /_local/sms.
@@ -186,6 +202,7 @@ pub async fn build_with(
         sqs: sqs.clone(),
     };
     let app = App::new(config, ports);
+    let media = app.media.clone();
     // The messages table's stream → the relay function (the transactional outbox).
     match &sqs {
         None => {
@@ -220,6 +237,7 @@ pub async fn build_with(
                 .route("/_local/dlq/redrive", post(redrive_dead_letters))
                 .with_state(local),
         )
+        .merge(blobs::routes(blobs.clone(), media.clone()))
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/docs", get(openapi_page))
         .merge(
@@ -243,7 +261,21 @@ pub async fn build_with(
         push: handles.push,
         sockets,
         management_api,
+        blobs,
+        media,
     })
+}
+
+/// The media bucket the local gateway creates on an AWS endpoint when none is configured:
+/// the table prefix made a valid bucket name (`whatspe_` → `whatspe-media`).
+fn local_bucket_name(prefix: &str) -> String {
+    let mut name: String = format!("{prefix}media")
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    name.truncate(63);
+    name
 }
 
 /// The local [`Notifier`]: records every event (tests assert them) and delivers it through

@@ -177,6 +177,26 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let addr = listener.local_addr()?;
     // Frames are posted back through this listener, whatever Host clients connect with.
     gateway.management_api.point_at(&addr.to_string());
+    // Upload and download URLs point at this listener (memory backend).
+    if let Some(blobs) = &gateway.blobs {
+        let host = if addr.ip().is_unspecified() {
+            format!("127.0.0.1:{}", addr.port())
+        } else {
+            addr.to_string()
+        };
+        blobs.set_base_url(&format!("http://{host}"));
+    }
+    // Like the deployed schedule: every hour, uploads no message took within 24 h go.
+    let media = gateway.media.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Err(e) = media.sweep().await {
+                tracing::warn!(error = %e, "media sweep failed");
+            }
+        }
+    });
     println!("WhatsPe local gateway listening on http://{addr} ({store} stores)");
     println!("  WebSocket:  ws://{addr}/ws?token=<accessToken>");
     println!("  SMS outbox: http://{addr}/_local/sms?phoneNumber=%2B<E.164 digits>");

@@ -23,6 +23,7 @@ with receipts. Bodies are JSON (camelCase). Every error is \
         (name = "messages", description = "Sending, history, the chat list, receipts"),
         (name = "devices", description = "Push-token registration"),
         (name = "groups", description = "Groups: info, settings, members, admins, invite links"),
+        (name = "media", description = "Uploads: upload and download URLs for media messages"),
     )
 )]
 struct Root;
@@ -37,6 +38,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         get_messages::ApiDoc::openapi(),
         devices::ApiDoc::openapi(),
         groups::ApiDoc::openapi(),
+        media::ApiDoc::openapi(),
     ] {
         doc.merge(part);
     }

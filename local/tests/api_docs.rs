@@ -349,6 +349,9 @@ fn server_samples() -> Vec<ServerFrame> {
             st: MessageStatus::Sent,
             ts,
             more: true,
+            mid: Some(whatspe::domain::MediaId::new_random()),
+            cap: Some("look".into()),
+            th: Some("aGVsbG8=".into()),
         }),
         ServerFrame::Read(receipt.clone()),
         ServerFrame::Dlv(receipt),
@@ -491,6 +494,8 @@ fn asyncapi_documents_every_client_frame_and_its_examples_parse() {
             t: String::new(),
             cm: None,
             s: None,
+            cap: None,
+            th: None,
         },
     ]
     .iter()

@@ -98,6 +98,9 @@ fn msg_job(m: &Value, sender: &Person) -> DeliveryJob {
             st: MessageStatus::Sent,
             ts: common::timestamp(&m["createdAt"], "createdAt"),
             more: false,
+            mid: None,
+            cap: None,
+            th: None,
         }),
         note: Some(PushNote {
             chat_id: ConversationId::parse(&str_field(m, "chatId")).expect("a chat id"),
@@ -507,7 +510,7 @@ async fn a_retried_send_returns_the_original_message_and_a_reused_id_with_other_
     );
     let other_type = json!({
         "receiverId": b.id,
-        "content": "https://cdn.example.com/lunch.jpg",
+        "mediaId": upload_png(&app, &a).await,
         "type": "image",
         "clientMessageId": "msg-0001",
     });
@@ -1295,18 +1298,18 @@ async fn bad_messaging_input_is_refused_with_precise_4xx_and_writes_nothing() {
             "invalid_type",
         ),
         (
-            "image without a URL",
+            "image named by a file name, not a mediaId",
             Body::Json(json!({ "receiverId": b.id, "content": "cat.jpg", "type": "image" })),
             400,
-            "invalid_media_reference",
+            "invalid_media_id",
         ),
         (
-            "image over plain http",
+            "image as an external URL (no longer accepted: docs/media.md)",
             Body::Json(
-                json!({ "receiverId": b.id, "content": "http://cdn.example.com/cat.jpg", "type": "image" }),
+                json!({ "receiverId": b.id, "content": "https://cdn.example.com/cat.jpg", "type": "image" }),
             ),
             400,
-            "invalid_media_reference",
+            "invalid_media_id",
         ),
         (
             "malformed JSON",
@@ -1559,11 +1562,34 @@ async fn bad_messaging_input_is_refused_with_precise_4xx_and_writes_nothing() {
     let image = app
         .send_body(
             &a,
-            json!({ "receiverId": c.id, "content": "https://cdn.example.com/cat.jpg", "type": "image" }),
+            json!({ "receiverId": c.id, "mediaId": upload_png(&app, &a).await, "type": "image" }),
         )
         .await;
-    assert_ok(&image, 201, "an https image reference");
+    assert_ok(&image, 201, "an image upload of the sender's");
     assert_eq!(image.body["type"], "image");
+}
+
+/// Uploads a small PNG as `who` (POST /api/media, then the signed PUT): its media id.
+async fn upload_png(app: &TestApp, who: &Person) -> String {
+    let bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let r = app
+        .post(
+            "/api/media",
+            json!({"contentType": "image/png", "size": bytes.len()}),
+            &who.token,
+        )
+        .await;
+    assert_ok(&r, 201, "reserve an upload");
+    let put = app
+        .client
+        .put(str_field(&r.body, "uploadUrl"))
+        .header("content-type", "image/png")
+        .body(bytes)
+        .send()
+        .await
+        .expect("the upload URL answers");
+    assert_eq!(put.status().as_u16(), 200, "uploaded");
+    str_field(&r.body, "mediaId")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ fn every_http_function_declares_exactly_the_routes_its_router_serves() {
         ("get_messages", served(get_messages::route_table())),
         ("devices", served(devices::route_table())),
         ("groups", served(groups::route_table())),
+        ("media", served(media::route_table())),
     ]);
     let mut declared: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for (name, props) in functions(&doc) {
@@ -242,6 +243,11 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:BatchGetItem", "GroupsTable"),
                 ("dynamodb:PutItem", "GroupsTable"),
                 ("dynamodb:UpdateItem", "GroupsTable"),
+                // A media message: the upload's record read and marked attached, the object
+                // checked with one HEAD and one ranged GET.
+                ("dynamodb:GetItem", "MediaTable"),
+                ("dynamodb:UpdateItem", "MediaTable"),
+                ("s3:GetObject", MEDIA_OBJECTS),
             ]),
         ),
         (
@@ -297,6 +303,11 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:BatchGetItem", "GroupsTable"),
                 ("dynamodb:PutItem", "GroupsTable"),
                 ("dynamodb:UpdateItem", "GroupsTable"),
+                // A media message: the upload's record read and marked attached, the object
+                // checked with one HEAD and one ranged GET.
+                ("dynamodb:GetItem", "MediaTable"),
+                ("dynamodb:UpdateItem", "MediaTable"),
+                ("s3:GetObject", MEDIA_OBJECTS),
             ]),
         ),
         (
@@ -333,6 +344,29 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:PutItem", "MessagesTable"),
                 // Members added directly are the adder's contacts.
                 ("dynamodb:GetItem", "ContactsTable"),
+                // A new avatar: an image upload of the caller's, checked and attached.
+                ("dynamodb:GetItem", "MediaTable"),
+                ("dynamodb:UpdateItem", "MediaTable"),
+                ("s3:GetObject", MEDIA_OBJECTS),
+            ]),
+        ),
+        (
+            "media",
+            set(&[
+                ("dynamodb:PutItem", "MediaTable"),
+                ("dynamodb:GetItem", "MediaTable"),
+                ("dynamodb:BatchGetItem", "GroupsTable"),
+                // Signing only: the URLs carry these.
+                ("s3:PutObject", MEDIA_OBJECTS),
+                ("s3:GetObject", MEDIA_OBJECTS),
+            ]),
+        ),
+        (
+            "media_sweep",
+            set(&[
+                ("dynamodb:Query", "MediaTable/index/by_pending"),
+                ("dynamodb:DeleteItem", "MediaTable"),
+                ("s3:DeleteObject", MEDIA_OBJECTS),
             ]),
         ),
         (
@@ -347,9 +381,15 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
     ])
 }
 
+/// Objects under the media prefix (their keys are media ids).
+const MEDIA_OBJECTS: &str = "MediaBucket/media/*";
+
 /// Wildcards AWS leaves no narrower choice for: SMS to a phone number has no ARN; platform
 /// endpoints and applications are created at run time; connection ids are per socket.
 const ALLOWED_WILDCARDS: &[(&str, &str)] = &[
+    ("s3:PutObject", MEDIA_OBJECTS),
+    ("s3:GetObject", MEDIA_OBJECTS),
+    ("s3:DeleteObject", MEDIA_OBJECTS),
     ("sns:Publish", "*"),
     ("sns:Publish", "sns:endpoint/*"),
     ("sns:DeleteEndpoint", "sns:endpoint/*"),

@@ -148,6 +148,7 @@ impl Setup {
                 MessageKind::Text,
                 Content::parse(MessageKind::Text, "to everyone").unwrap(),
                 None,
+                None,
             )
             .await
             .unwrap();

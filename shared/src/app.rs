@@ -5,7 +5,7 @@ use crate::aws::apigw::ApiGatewayConnections;
 use crate::aws::dynamo::TableNames;
 use crate::aws::dynamo::{DynamoConnections, DynamoDevices, DynamoLedger};
 use crate::aws::dynamo::{
-    DynamoContacts, DynamoGroups, DynamoMessages, DynamoOtpStore, DynamoSessionStore,
+    DynamoContacts, DynamoGroups, DynamoMedia, DynamoMessages, DynamoOtpStore, DynamoSessionStore,
     DynamoUserStore,
 };
 use crate::aws::sns::SnsSmsSender;
@@ -17,18 +17,18 @@ use crate::domain::UserId;
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
-    MemoryConnections, MemoryContacts, MemoryDevices, MemoryGroups, MemoryLedger, MemoryMessages,
-    MemoryOtpStore, MemoryQueue, MemorySessionStore, MemoryUserStore, MessageStream,
-    RecordingGateway, RecordingNotifier, RecordingPush, SmsOutbox,
+    MemoryBlobs, MemoryConnections, MemoryContacts, MemoryDevices, MemoryGroups, MemoryLedger,
+    MemoryMedia, MemoryMessages, MemoryOtpStore, MemoryQueue, MemorySessionStore, MemoryUserStore,
+    MessageStream, RecordingGateway, RecordingNotifier, RecordingPush, SmsOutbox,
 };
 use crate::ports::{
-    ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore, DeliveryJob,
-    DeliveryLedger, DeliveryQueue, DeviceStore, GroupStore, MessageStore, Notifier, OtpStore,
-    Platform, PushSender, SessionStore, SmsSender, UserStore,
+    BlobStore, ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore, DeliveryJob,
+    DeliveryLedger, DeliveryQueue, DeviceStore, GroupStore, MediaStore, MessageStore, Notifier,
+    OtpStore, Platform, PushSender, SessionStore, SmsSender, UserStore,
 };
 use crate::services::{
     AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService, GroupService,
-    MessageService, RealtimeService, TokenService,
+    MediaService, MessageService, RealtimeService, TokenService,
 };
 use async_trait::async_trait;
 use std::sync::{Arc, OnceLock};
@@ -51,6 +51,8 @@ pub struct Ports {
     pub ledger: Arc<dyn DeliveryLedger>,
     pub notifier: Arc<dyn Notifier>,
     pub sms: Arc<dyn SmsSender>,
+    pub media: Arc<dyn MediaStore>,
+    pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -65,6 +67,8 @@ pub struct MemoryHandles {
     pub push: Arc<RecordingPush>,
     /// The messages table's stream: every committed message, for the relay.
     pub stream: Arc<MessageStream>,
+    /// The blobs, whose URLs the local gateway serves (`/_local/blobs/…`).
+    pub blobs: Arc<MemoryBlobs>,
 }
 
 impl Ports {
@@ -79,6 +83,7 @@ impl Ports {
             gateway: Arc::new(RecordingGateway::default()),
             push: Arc::new(RecordingPush::default()),
             stream: messages.stream(),
+            blobs: Arc::new(MemoryBlobs::new(clock.clone())),
         };
         let ports = Self {
             users: Arc::new(MemoryUserStore::default()),
@@ -96,6 +101,8 @@ impl Ports {
             ledger: Arc::new(MemoryLedger::default()),
             notifier: handles.notifier.clone(),
             sms: handles.outbox.clone(),
+            media: Arc::new(MemoryMedia::default()),
+            blobs: handles.blobs.clone(),
             clock,
         };
         (ports, handles)
@@ -128,6 +135,7 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
     pub gateway: Arc<dyn ConnectionGateway>,
 }
 
@@ -150,6 +158,8 @@ pub trait PortSource {
     fn ledger(&self) -> Arc<dyn DeliveryLedger>;
     fn notifier(&self) -> Arc<dyn Notifier>;
     fn sms(&self) -> Arc<dyn SmsSender>;
+    fn media(&self) -> Arc<dyn MediaStore>;
+    fn blobs(&self) -> Arc<dyn BlobStore>;
     fn clock(&self) -> Arc<dyn Clock>;
 }
 
@@ -199,6 +209,12 @@ impl PortSource for Ports {
     fn sms(&self) -> Arc<dyn SmsSender> {
         self.sms.clone()
     }
+    fn media(&self) -> Arc<dyn MediaStore> {
+        self.media.clone()
+    }
+    fn blobs(&self) -> Arc<dyn BlobStore> {
+        self.blobs.clone()
+    }
     fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
     }
@@ -214,6 +230,7 @@ pub struct AwsWiring {
     dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
     sns: OnceLock<aws_sdk_sns::Client>,
     sqs: OnceLock<aws_sdk_sqs::Client>,
+    s3: OnceLock<aws_sdk_s3::Client>,
     gateway: OnceLock<Arc<dyn ConnectionGateway>>,
 }
 
@@ -239,6 +256,7 @@ impl AwsWiring {
             dynamodb: OnceLock::new(),
             sns: OnceLock::new(),
             sqs: OnceLock::new(),
+            s3: OnceLock::new(),
             gateway: OnceLock::new(),
         }
     }
@@ -249,17 +267,19 @@ impl AwsWiring {
             dynamodb: clients.dynamodb.into(),
             sns: clients.sns.into(),
             sqs: clients.sqs.into(),
+            s3: clients.s3.into(),
             gateway: clients.gateway.into(),
             ..Self::new(config, aws_config::SdkConfig::builder().build(), queue_url)
         }
     }
 
-    /// The SDK clients built so far (`dynamodb`, `sns`, `sqs`, `apigatewaymanagement`).
+    /// The SDK clients built so far (`dynamodb`, `sns`, `sqs`, `s3`, `apigatewaymanagement`).
     pub fn clients_built(&self) -> Vec<&'static str> {
         [
             ("dynamodb", self.dynamodb.get().is_some()),
             ("sns", self.sns.get().is_some()),
             ("sqs", self.sqs.get().is_some()),
+            ("s3", self.s3.get().is_some()),
             ("apigatewaymanagement", self.gateway.get().is_some()),
         ]
         .into_iter()
@@ -285,6 +305,8 @@ impl AwsWiring {
             ledger: self.ledger(),
             notifier: self.notifier(),
             sms: self.sms(),
+            media: self.media(),
+            blobs: self.blobs(),
             clock: self.clock(),
         }
     }
@@ -394,6 +416,19 @@ impl PortSource for AwsWiring {
             self.config.sms_sender_id.clone(),
         ))
     }
+    fn media(&self) -> Arc<dyn MediaStore> {
+        Arc::new(DynamoMedia::new(self.ddb(), self.tables.media.clone()))
+    }
+    fn blobs(&self) -> Arc<dyn BlobStore> {
+        let s3 = self
+            .s3
+            .get_or_init(|| crate::aws::s3::client(&self.sdk))
+            .clone();
+        Arc::new(crate::aws::s3::S3Blobs::new(
+            s3,
+            self.config.media_bucket.clone().unwrap_or_default(),
+        ))
+    }
     fn clock(&self) -> Arc<dyn Clock> {
         Arc::new(SystemClock)
     }
@@ -428,6 +463,7 @@ pub struct App {
     pub realtime: Arc<RealtimeService>,
     pub delivery: Arc<DeliveryService>,
     pub devices: Arc<DeviceService>,
+    pub media: Arc<MediaService>,
     pub tokens: Arc<TokenService>,
     pub config: Arc<Config>,
 }
@@ -445,6 +481,7 @@ impl App {
             groups: wire.groups(),
             delivery: wire.delivery(),
             devices: wire.devices(),
+            media: wire.media(),
             tokens,
             config: Arc::new(config),
         }
@@ -484,6 +521,7 @@ impl<'a, P: PortSource> Services<'a, P> {
         ))
     }
 
+    /// Media messages are checked against the bucket (HEAD and a ranged GET only).
     pub fn messages(&self) -> Arc<MessageService> {
         let p = self.ports;
         Arc::new(
@@ -496,8 +534,20 @@ impl<'a, P: PortSource> Services<'a, P> {
                 self.config.send_rate,
                 self.config.webhook_secret.expose(),
             )
-            .with_retry_budget(self.config.send_retry_budget),
+            .with_retry_budget(self.config.send_retry_budget)
+            .with_media(self.media()),
         )
+    }
+
+    pub fn media(&self) -> Arc<MediaService> {
+        let p = self.ports;
+        Arc::new(MediaService::new(
+            p.media(),
+            p.blobs(),
+            p.groups(),
+            p.clock(),
+            self.config.media_limits,
+        ))
     }
 
     /// Over the given token and message services (shared with the rest of the process).
@@ -522,12 +572,15 @@ impl<'a, P: PortSource> Services<'a, P> {
 
     pub fn groups(&self) -> Arc<GroupService> {
         let p = self.ports;
-        Arc::new(GroupService::new(
-            p.groups(),
-            p.contacts(),
-            p.clock(),
-            self.config.group_max_members,
-        ))
+        Arc::new(
+            GroupService::new(
+                p.groups(),
+                p.contacts(),
+                p.clock(),
+                self.config.group_max_members,
+            )
+            .with_media(self.media()),
+        )
     }
 
     pub fn delivery(&self) -> Arc<DeliveryService> {
@@ -588,7 +641,7 @@ mod tests {
 
     #[test]
     fn aws_wiring_builds_only_the_clients_of_the_services_asked_for() {
-        let cases: [(&str, Build, &[&str]); 6] = [
+        let cases: [(&str, Build, &[&str]); 7] = [
             ("nothing", |_| {}, &[]),
             (
                 "auth",
@@ -596,7 +649,12 @@ mod tests {
                 &["dynamodb", "sns", "apigatewaymanagement"],
             ),
             ("contacts", |w| drop(w.contacts()), &["dynamodb", "sqs"]),
-            ("messages", |w| drop(w.messages()), &["dynamodb", "sqs"]),
+            (
+                "messages",
+                |w| drop(w.messages()),
+                &["dynamodb", "sqs", "s3"],
+            ),
+            ("media", |w| drop(w.media()), &["dynamodb", "s3"]),
             ("devices", |w| drop(w.devices()), &["dynamodb", "sns"]),
             (
                 "delivery",
@@ -614,7 +672,7 @@ mod tests {
         drop(wire.realtime(wire.tokens(), wire.messages()));
         assert_eq!(
             aws.clients_built(),
-            ["dynamodb", "sqs", "apigatewaymanagement"],
+            ["dynamodb", "sqs", "s3", "apigatewaymanagement"],
             "clients built for realtime"
         );
     }

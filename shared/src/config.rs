@@ -65,6 +65,10 @@ pub struct Config {
     pub fcm_application_arn: Option<String>,
     /// SNS platform application ARN for APNs (iOS) pushes, if any.
     pub apns_application_arn: Option<String>,
+    /// The private media bucket (required by the functions that sign or check uploads).
+    pub media_bucket: Option<String>,
+    /// Upload size caps per kind.
+    pub media_limits: crate::domain::MediaLimits,
 }
 
 /// A token bucket: `burst` messages at once, refilled at `per_second`.
@@ -109,6 +113,12 @@ pub const ENV_GROUP_MAX_MEMBERS: &str = "WHATSPE_GROUP_MAX_MEMBERS";
 pub const ENV_WS_ENDPOINT: &str = "WHATSPE_WS_ENDPOINT";
 pub const ENV_FCM_APPLICATION_ARN: &str = "WHATSPE_SNS_FCM_APPLICATION_ARN";
 pub const ENV_APNS_APPLICATION_ARN: &str = "WHATSPE_SNS_APNS_APPLICATION_ARN";
+pub const ENV_MEDIA_BUCKET: &str = "WHATSPE_MEDIA_BUCKET";
+/// Upload caps in bytes (defaults: image and audio 16 MB, video and document 100 MB).
+pub const ENV_MEDIA_MAX_IMAGE_BYTES: &str = "WHATSPE_MEDIA_MAX_IMAGE_BYTES";
+pub const ENV_MEDIA_MAX_AUDIO_BYTES: &str = "WHATSPE_MEDIA_MAX_AUDIO_BYTES";
+pub const ENV_MEDIA_MAX_VIDEO_BYTES: &str = "WHATSPE_MEDIA_MAX_VIDEO_BYTES";
+pub const ENV_MEDIA_MAX_DOCUMENT_BYTES: &str = "WHATSPE_MEDIA_MAX_DOCUMENT_BYTES";
 
 impl Config {
     /// Reads the process environment. Secrets are required: a function never runs with a
@@ -204,6 +214,26 @@ impl Config {
                 ),
             });
         }
+        let bytes = |var: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(var).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=5 * 1024 * 1024 * 1024).contains(n))
+                    .ok_or(ConfigError {
+                        var,
+                        problem: format!("must be a byte count from 1 to 5 GiB, not {v:?}"),
+                    }),
+            }
+        };
+        let caps = crate::domain::MediaLimits::default();
+        let media_limits = crate::domain::MediaLimits {
+            image: bytes(ENV_MEDIA_MAX_IMAGE_BYTES, caps.image)?,
+            audio: bytes(ENV_MEDIA_MAX_AUDIO_BYTES, caps.audio)?,
+            video: bytes(ENV_MEDIA_MAX_VIDEO_BYTES, caps.video)?,
+            document: bytes(ENV_MEDIA_MAX_DOCUMENT_BYTES, caps.document)?,
+        };
         let table_prefix = get(ENV_TABLE_PREFIX).unwrap_or_else(|| "whatspe_".into());
         if table_prefix.is_empty()
             || table_prefix.len() > 200
@@ -239,6 +269,8 @@ impl Config {
             ws_endpoint: get(ENV_WS_ENDPOINT).filter(|v| !v.is_empty()),
             fcm_application_arn: get(ENV_FCM_APPLICATION_ARN).filter(|v| !v.is_empty()),
             apns_application_arn: get(ENV_APNS_APPLICATION_ARN).filter(|v| !v.is_empty()),
+            media_bucket: get(ENV_MEDIA_BUCKET).filter(|v| !v.is_empty()),
+            media_limits,
         })
     }
 

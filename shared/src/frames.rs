@@ -78,6 +78,14 @@ pub struct MessageEvent {
     pub ts: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub more: bool,
+    /// A media message's media id (fetch it with `GET /api/media/{mid}`), caption and
+    /// thumbnail (≤ 8 KB, so the frame stays within [`MAX_FRAME_BYTES`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mid: Option<crate::domain::MediaId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub th: Option<String>,
 }
 
 /// API Gateway's limit on one message posted to a connection (`PostToConnection`).
@@ -142,6 +150,9 @@ impl MessageEvent {
             st: MessageStatus::Sent,
             ts: m.created_at,
             more: false,
+            mid: m.media.as_ref().map(|x| x.media_id),
+            cap: m.media.as_ref().and_then(|x| x.caption.clone()),
+            th: m.media.as_ref().and_then(|x| x.thumbnail.clone()),
         }
     }
 }
@@ -223,6 +234,9 @@ pub enum ClientFrame {
         t: String,
         cm: Option<String>,
         s: Option<UserId>,
+        /// A media message's caption and thumbnail (`c` is then its media id).
+        cap: Option<String>,
+        th: Option<String>,
     },
     /// `{"t":"READ","d":{"g": group, "upTo": id}}`: read receipt in a group.
     GroupRead { g: ConversationId, up_to: MessageId },
@@ -235,6 +249,8 @@ pub enum ClientFrame {
         c: String,
         t: String,
         cm: Option<String>,
+        cap: Option<String>,
+        th: Option<String>,
     },
 }
 
@@ -285,6 +301,10 @@ impl ClientFrame {
             id: Option<String>,
             #[serde(default)]
             s: Option<UserId>,
+            #[serde(default)]
+            cap: Option<String>,
+            #[serde(default)]
+            th: Option<String>,
             #[serde(default, rename = "st")]
             _status: serde_json::Value,
             #[serde(default, rename = "ts")]
@@ -344,12 +364,16 @@ impl ClientFrame {
                         t: m.t,
                         cm,
                         s: m.s,
+                        cap: m.cap,
+                        th: m.th,
                     },
                     (None, Some(g)) if m.s.is_none() => Self::GroupMsg {
                         g,
                         c: m.c,
                         t: m.t,
                         cm,
+                        cap: m.cap,
+                        th: m.th,
                     },
                     _ => {
                         return Err(FrameError {
@@ -487,6 +511,9 @@ mod tests {
             st: MessageStatus::Sent,
             ts: DateTime::from_timestamp_millis(1).unwrap(),
             more: false,
+            mid: None,
+            cap: None,
+            th: None,
         });
         assert_eq!(
             serde_json::to_string(&msg).unwrap(),
@@ -516,6 +543,9 @@ mod tests {
                 st: MessageStatus::Sent,
                 ts: DateTime::from_timestamp_millis(1).unwrap(),
                 more: false,
+                mid: None,
+                cap: None,
+                th: None,
             })
         };
         let small = event("hi".into());

@@ -850,6 +850,7 @@ mod cases {
             client_message_id: None,
             created_at: t(at),
             group: None,
+            media: None,
         }
     }
 
@@ -1608,6 +1609,7 @@ mod cases {
             client_message_id: None,
             created_at: t(at),
             group: Some(GroupPart { seq, event: None }),
+            media: None,
         }
     }
 
@@ -2767,5 +2769,208 @@ mod mobile_push {
             !p.supports(Platform::Apns),
             "no APNs application configured"
         );
+    }
+}
+
+/// The media ports: the uploads' records (memory and the `media` table on moto) and the blob
+/// store (memory, whose URLs the local gateway serves, and S3 on moto).
+mod media {
+    use super::*;
+    use std::collections::HashMap;
+    use whatspe::aws::dynamo::DynamoMedia;
+    use whatspe::aws::s3::{S3Blobs, ensure_bucket};
+    use whatspe::domain::{MediaId, MediaMeta, MediaState, MediaType};
+    use whatspe::memory::{MemoryBlobs, MemoryMedia};
+    use whatspe::ports::{BlobStore, MediaStore, Presigned};
+
+    fn upload(owner: UserId, at: i64) -> MediaMeta {
+        MediaMeta {
+            id: MediaId::new_random(),
+            owner,
+            content_type: MediaType::parse("image/png").unwrap(),
+            size: 1024,
+            file_name: Some("cat.png".into()),
+            state: MediaState::Pending,
+            created_at: t(at),
+            chats: vec![],
+        }
+    }
+
+    async fn records_round_trip_attach_and_sweep(m: &dyn MediaStore) {
+        let owner = UserId::new_random();
+        let (old, other_old, new) = (upload(owner, 0), upload(owner, 10), upload(owner, 100));
+        for u in [&old, &other_old, &new] {
+            m.insert(u).await.unwrap();
+        }
+        assert_eq!(m.get(&old.id).await.unwrap(), Some(old.clone()));
+        assert!(matches!(
+            m.insert(&old).await,
+            Err(StoreError::Conflict { what: "exists" })
+        ));
+        assert_eq!(m.get(&MediaId::new_random()).await.unwrap(), None);
+
+        // Attaching: idempotent per chat, a set of chats, and the upload leaves the sweep.
+        let (c1, c2) = (ConversationId::new_group(), ConversationId::new_group());
+        m.attach(&other_old.id, &c1).await.unwrap();
+        m.attach(&other_old.id, &c1).await.unwrap();
+        m.attach(&other_old.id, &c2).await.unwrap();
+        let got = m.get(&other_old.id).await.unwrap().unwrap();
+        assert_eq!(got.state, MediaState::Attached);
+        let mut want = vec![c1, c2];
+        want.sort();
+        let mut chats = got.chats.clone();
+        chats.sort();
+        assert_eq!(chats, want);
+        assert!(matches!(
+            m.attach(&MediaId::new_random(), &c1).await,
+            Err(StoreError::Conflict { what: "missing" })
+        ));
+
+        let due: Vec<MediaId> = m
+            .pending_before(t(50))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.id)
+            .filter(|id| [old.id, other_old.id, new.id].contains(id))
+            .collect();
+        assert_eq!(due, vec![old.id], "pending and older than the cutoff only");
+
+        assert!(m.remove_pending(&old.id).await.unwrap());
+        assert_eq!(m.get(&old.id).await.unwrap(), None);
+        assert!(!m.remove_pending(&old.id).await.unwrap(), "already gone");
+        assert!(
+            !m.remove_pending(&other_old.id).await.unwrap(),
+            "an attached upload is kept"
+        );
+        assert!(m.get(&other_old.id).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn memory_media_records() {
+        records_round_trip_attach_and_sweep(&MemoryMedia::default()).await;
+    }
+
+    #[tokio::test]
+    async fn dynamodb_media_records() {
+        let (client, t) = fresh_tables().await;
+        records_round_trip_attach_and_sweep(&DynamoMedia::new(client, t.media)).await;
+    }
+
+    /// Sends the bytes the way a client follows a presigned PUT.
+    type Put<'a> =
+        &'a (dyn Fn(Presigned, Vec<u8>) -> futures_util::future::BoxFuture<'static, ()> + Sync);
+    type Get<'a> = &'a (dyn Fn(String) -> futures_util::future::BoxFuture<'static, Vec<u8>> + Sync);
+
+    async fn blobs_upload_head_range_download_delete(
+        b: &dyn BlobStore,
+        put: Put<'_>,
+        get: Get<'_>,
+    ) {
+        let key = MediaId::new_random().object_key();
+        assert_eq!(b.head(&key).await.unwrap(), None, "nothing yet");
+        let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        bytes.extend(0..200u8);
+        let ttl = std::time::Duration::from_secs(900);
+        let signed = b
+            .presign_put(&key, "image/png", bytes.len() as u64, ttl)
+            .await
+            .unwrap();
+        assert_eq!(signed.headers["Content-Type"], "image/png", "{signed:?}");
+        assert_eq!(
+            signed.headers["Content-Length"],
+            bytes.len().to_string(),
+            "{signed:?}"
+        );
+        put(signed, bytes.clone()).await;
+        let head = b.head(&key).await.unwrap().expect("uploaded");
+        assert_eq!(head.size, bytes.len() as u64);
+        assert_eq!(head.content_type.as_deref(), Some("image/png"));
+        assert_eq!(b.read_prefix(&key, 16).await.unwrap(), bytes[..16].to_vec());
+        let url = b.presign_get(&key, ttl).await.unwrap();
+        assert_eq!(get(url).await, bytes);
+        b.delete(&key).await.unwrap();
+        assert_eq!(b.head(&key).await.unwrap(), None, "deleted");
+        b.delete(&key).await.unwrap();
+    }
+
+    fn query(url: &str) -> (String, HashMap<String, String>) {
+        let (path, q) = url.split_once('?').expect("a query");
+        let key = path
+            .split_once(whatspe::memory::LOCAL_BLOBS_PATH)
+            .expect("a blob path")
+            .1
+            .to_owned();
+        let q = q
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        (key, q)
+    }
+
+    #[tokio::test]
+    async fn memory_blobs() {
+        let b = Arc::new(MemoryBlobs::new(Arc::new(whatspe::clock::SystemClock)));
+        let (bp, bg) = (b.clone(), b.clone());
+        let put =
+            move |p: Presigned, bytes: Vec<u8>| -> futures_util::future::BoxFuture<'static, ()> {
+                let b = bp.clone();
+                Box::pin(async move {
+                    let (key, q) = query(&p.url);
+                    let signed = b.verify("PUT", &key, &q).expect("a valid upload URL");
+                    assert_eq!(
+                        signed.upload,
+                        Some(("image/png".into(), bytes.len() as u64))
+                    );
+                    b.put(&key, bytes, "image/png");
+                })
+            };
+        let get = move |url: String| -> futures_util::future::BoxFuture<'static, Vec<u8>> {
+            let b = bg.clone();
+            Box::pin(async move {
+                let (key, q) = query(&url);
+                b.verify("GET", &key, &q).expect("a valid download URL");
+                assert!(b.verify("PUT", &key, &q).is_err(), "not an upload URL");
+                b.get(&key).expect("stored").0
+            })
+        };
+        blobs_upload_head_range_download_delete(b.as_ref(), &put, &get).await;
+    }
+
+    #[tokio::test]
+    async fn s3_blobs() {
+        let sdk = sdk_config().await;
+        let client = whatspe::aws::s3::client(&sdk);
+        let bucket = format!(
+            "c{}-media",
+            hex::encode(whatspe::crypto::random_bytes::<6>())
+        );
+        ensure_bucket(&client, &bucket)
+            .await
+            .expect("a bucket on moto");
+        let http = reqwest::Client::new();
+        let (hp, hg) = (http.clone(), http);
+        let put =
+            move |p: Presigned, bytes: Vec<u8>| -> futures_util::future::BoxFuture<'static, ()> {
+                let http = hp.clone();
+                Box::pin(async move {
+                    let mut req = http.put(&p.url).body(bytes);
+                    for (k, v) in &p.headers {
+                        req = req.header(k, v);
+                    }
+                    let res = req.send().await.expect("moto answers");
+                    assert_eq!(res.status().as_u16(), 200, "{:?}", res.text().await);
+                })
+            };
+        let get = move |url: String| -> futures_util::future::BoxFuture<'static, Vec<u8>> {
+            let http = hg.clone();
+            Box::pin(async move {
+                let res = http.get(&url).send().await.expect("moto answers");
+                assert_eq!(res.status().as_u16(), 200);
+                res.bytes().await.unwrap().to_vec()
+            })
+        };
+        blobs_upload_head_range_download_delete(&S3Blobs::new(client, bucket), &put, &get).await;
     }
 }

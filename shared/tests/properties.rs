@@ -315,18 +315,31 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
         (message_id(), user_id(), user_id(), any::<String>()),
         (kind, status, time(), any::<bool>()),
         prop::option::of(chat_id()),
+        (
+            prop::option::of(any::<u128>()),
+            prop::option::of(any::<String>()),
+            prop::option::of(any::<String>()),
+        ),
     )
-        .prop_map(|((id, s, r, c), (t, st, ts, more), g)| MessageEvent {
-            id,
-            g,
-            s,
-            r,
-            c,
-            t,
-            st,
-            ts,
-            more,
-        });
+        .prop_map(
+            |((id, s, r, c), (t, st, ts, more), g, (mid, cap, th))| MessageEvent {
+                id,
+                g,
+                s,
+                r,
+                c,
+                t,
+                st,
+                ts,
+                more,
+                mid: mid.map(|m| {
+                    whatspe::domain::MediaId::parse(&uuid::Uuid::from_u128(m).to_string())
+                        .expect("a uuid")
+                }),
+                cap,
+                th,
+            },
+        );
     let receipt = || {
         (prop::option::of(chat_id()), user_id(), message_id())
             .prop_map(|(g, p, up_to)| ReceiptEvent { g, p, up_to })
@@ -388,6 +401,9 @@ fn a_frame_on_the_wire_fits_the_limit_and_parses() {
                 st: MessageStatus::Sent,
                 ts,
                 more: false,
+                mid: None,
+                cap: None,
+                th: None,
             })
         });
     check("ServerFrame::to_wire", frame, |frame| {
@@ -414,13 +430,27 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
         (user_id(), message_id()).prop_map(|(p, up_to)| ClientFrame::Read { p, up_to }),
         (user_id(), message_id()).prop_map(|(p, up_to)| ClientFrame::Dlv { p, up_to }),
         (
-            user_id(),
-            any::<String>(),
-            any::<String>(),
-            prop::option::of(any::<String>()),
-            prop::option::of(user_id()),
+            (
+                user_id(),
+                any::<String>(),
+                any::<String>(),
+                prop::option::of(any::<String>()),
+                prop::option::of(user_id()),
+            ),
+            (
+                prop::option::of(any::<String>()),
+                prop::option::of(any::<String>()),
+            ),
         )
-            .prop_map(|(r, c, t, cm, s)| ClientFrame::Msg { r, c, t, cm, s }),
+            .prop_map(|((r, c, t, cm, s), (cap, th))| ClientFrame::Msg {
+                r,
+                c,
+                t,
+                cm,
+                s,
+                cap,
+                th
+            }),
         (chat_id(), message_id()).prop_map(|(g, up_to)| ClientFrame::GroupRead { g, up_to }),
         (chat_id(), message_id()).prop_map(|(g, up_to)| ClientFrame::GroupDlv { g, up_to }),
         (
@@ -428,8 +458,17 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             any::<String>(),
             any::<String>(),
             prop::option::of(any::<String>()),
+            prop::option::of(any::<String>()),
+            prop::option::of(any::<String>()),
         )
-            .prop_map(|(g, c, t, cm)| ClientFrame::GroupMsg { g, c, t, cm }),
+            .prop_map(|(g, c, t, cm, cap, th)| ClientFrame::GroupMsg {
+                g,
+                c,
+                t,
+                cm,
+                cap,
+                th
+            }),
     ]
 }
 
@@ -440,7 +479,15 @@ fn encode(frame: &ClientFrame) -> String {
         ClientFrame::Typing { r } => json!({"t": "TYPING", "d": {"r": r}}),
         ClientFrame::Read { p, up_to } => json!({"t": "READ", "d": {"p": p, "upTo": up_to}}),
         ClientFrame::Dlv { p, up_to } => json!({"t": "DLV", "d": {"p": p, "upTo": up_to}}),
-        ClientFrame::Msg { r, c, t, cm, s } => {
+        ClientFrame::Msg {
+            r,
+            c,
+            t,
+            cm,
+            s,
+            cap,
+            th,
+        } => {
             let mut d = json!({"r": r, "c": c, "t": t});
             if let Some(cm) = cm {
                 d["cm"] = json!(cm);
@@ -448,14 +495,33 @@ fn encode(frame: &ClientFrame) -> String {
             if let Some(s) = s {
                 d["s"] = json!(s);
             }
+            if let Some(cap) = cap {
+                d["cap"] = json!(cap);
+            }
+            if let Some(th) = th {
+                d["th"] = json!(th);
+            }
             json!({"t": "MSG", "d": d})
         }
         ClientFrame::GroupRead { g, up_to } => json!({"t": "READ", "d": {"g": g, "upTo": up_to}}),
         ClientFrame::GroupDlv { g, up_to } => json!({"t": "DLV", "d": {"g": g, "upTo": up_to}}),
-        ClientFrame::GroupMsg { g, c, t, cm } => {
+        ClientFrame::GroupMsg {
+            g,
+            c,
+            t,
+            cm,
+            cap,
+            th,
+        } => {
             let mut d = json!({"g": g, "c": c, "t": t});
             if let Some(cm) = cm {
                 d["cm"] = json!(cm);
+            }
+            if let Some(cap) = cap {
+                d["cap"] = json!(cap);
+            }
+            if let Some(th) = th {
+                d["th"] = json!(th);
             }
             json!({"t": "MSG", "d": d})
         }

@@ -142,6 +142,7 @@ async fn setup() -> Setup {
                 .interceptor(sqs.clone())
                 .build(),
         ),
+        s3: whatspe::aws::s3::client(&sdk),
         // Delivery posts to the recording gateway (API Gateway is not what is counted here).
         gateway: Arc::new(whatspe::memory::RecordingGateway::default()),
     };
@@ -184,6 +185,7 @@ fn text(to: &User, s: &str, client_id: Option<&str>) -> NewMessage {
         kind: MessageKind::Text,
         content: Content::parse(MessageKind::Text, s).unwrap(),
         client_message_id: client_id.map(str::to_owned),
+        media: None,
     }
 }
 
@@ -555,6 +557,7 @@ async fn a_group_message_costs_a_constant_send_and_a_relay_and_jobs_that_grow_wi
             &group,
             MessageKind::Text,
             Content::parse(MessageKind::Text, "to 250").unwrap(),
+            None,
             None,
         )
         .await

@@ -7,12 +7,12 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
-use whatspe::domain::{Content, ConversationId, MessageKind, MessageView, UserId};
+use whatspe::domain::{Content, ConversationId, MediaRef, MessageKind, MessageView, UserId};
 use whatspe::http::openapi::{AuthErrors, ErrorBody, PublicErrors, UserIdClaim};
 use whatspe::http::{ApiBody, ApiJson, Caller, RouteTable};
 use whatspe::services::MessageService;
 use whatspe::services::messages::{Chat, parse_idempotency_key};
-use whatspe::services::{NewMessage, SendOutcome};
+use whatspe::services::{MediaInput, NewMessage, SendOutcome};
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
 pub fn route_table() -> RouteTable<Deps> {
@@ -54,8 +54,17 @@ struct SendBody {
     #[serde(rename = "chatID")]
     #[schema(format = Uuid)]
     chat_id_seed: Option<String>,
-    /// Text (1 byte – 64 KiB, not only white space), or an `https://` media reference.
-    content: String,
+    /// Text (1 byte – 64 KiB, not only white space). For a media message it may carry the
+    /// `mediaId` instead of `mediaId` itself.
+    content: Option<String>,
+    /// A media message's upload (`POST /api/media`): checked before the message is accepted
+    /// (yours, uploaded with the declared size and type, the type's file signature).
+    #[schema(format = Uuid)]
+    media_id: Option<String>,
+    /// A media message's caption (≤ 4 KiB).
+    caption: Option<String>,
+    /// A media message's preview: base64, ≤ 8 KB; it travels in the `MSG` frame.
+    thumbnail: Option<String>,
     /// `text` (default), `image`, `video`, `audio` or `document`.
     #[serde(rename = "type", default = "text")]
     #[schema(value_type = Option<MessageKind>)]
@@ -75,6 +84,42 @@ fn text() -> String {
 fn parse_message(kind: &str, content: &str) -> Result<(MessageKind, Content), Error> {
     let kind = MessageKind::parse(kind)?;
     Ok((kind, Content::parse(kind, content)?))
+}
+
+/// A send's kind, content and (for media types) checked upload.
+async fn parse_send(
+    app: &Deps,
+    sender: &UserId,
+    body: &SendBody,
+) -> Result<(MessageKind, Content, Option<MediaRef>), Error> {
+    let kind = MessageKind::parse(&body.kind)?;
+    if kind == MessageKind::Text {
+        if body.media_id.is_some() || body.caption.is_some() || body.thumbnail.is_some() {
+            return Err(Error::validation(
+                "invalid_body",
+                "mediaId, caption and thumbnail belong to media messages",
+            ));
+        }
+        let content = body
+            .content
+            .as_deref()
+            .ok_or_else(|| Error::validation("invalid_body", "a text message needs content"))?;
+        return Ok((kind, Content::parse(kind, content)?, None));
+    }
+    let media_id = match (&body.media_id, &body.content) {
+        (Some(id), None) => id,
+        (Some(id), Some(c)) if c == id => id,
+        (None, Some(c)) => c,
+        _ => {
+            return Err(Error::validation(
+                "invalid_body",
+                "a media message needs its mediaId (as mediaId, or as content)",
+            ));
+        }
+    };
+    let input = MediaInput::parse(media_id, body.caption.as_deref(), body.thumbnail.as_deref())?;
+    let (content, media) = app.messages.media_message(sender, kind, input).await?;
+    Ok((kind, content, Some(media)))
 }
 
 fn respond(outcome: SendOutcome) -> Response {
@@ -110,9 +155,10 @@ async fn recipient(app: &Deps, caller: &UserId, body: &SendBody) -> Result<Chat,
     responses(
         (status = 201, description = "Stored (delivery is queued)", body = MessageView),
         (status = 200, description = "A retry of `clientMessageId`: the original", body = MessageView),
+        (status = 400, description = "`media_kind_mismatch`, `media_size_mismatch`, `media_type_mismatch`, `media_signature_mismatch`, `invalid_media_reference`", body = ErrorBody),
         (status = 403, description = "`not_a_contact`, `only_admins_send`", body = ErrorBody),
-        (status = 404, description = "`user_not_found`, `chat_not_found`", body = ErrorBody),
-        (status = 409, description = "`idempotency_key_reused`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`, `chat_not_found`, `media_not_found` (no such upload of yours)", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_reused`, `media_not_uploaded`", body = ErrorBody),
         AuthErrors,
     ),
 )]
@@ -121,25 +167,34 @@ async fn send(
     caller: Caller,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<Response, Error> {
-    let (kind, content) = parse_message(&body.kind, &body.content)?;
     let client_message_id = body
         .client_message_id
         .as_deref()
         .map(|k| parse_idempotency_key("clientMessageId", k))
         .transpose()?;
-    let outcome = match recipient(&app, &caller.user_id, &body).await? {
+    let chat = recipient(&app, &caller.user_id, &body).await?;
+    let (kind, content, media) = parse_send(&app, &caller.user_id, &body).await?;
+    let outcome = match chat {
         Chat::Direct(receiver) => {
             let m = NewMessage {
                 receiver,
                 kind,
                 content,
                 client_message_id,
+                media,
             };
             app.messages.send(&caller.user_id, m).await?
         }
         Chat::Group(group) => {
             app.messages
-                .send_to_group(&caller.user_id, &group, kind, content, client_message_id)
+                .send_to_group(
+                    &caller.user_id,
+                    &group,
+                    kind,
+                    content,
+                    client_message_id,
+                    media,
+                )
                 .await?
         }
     };
@@ -216,11 +271,18 @@ async fn webhook(
     let sender = webhook_sender(&b.sender_id)?;
     let receiver = UserId::parse(&b.receiver_id)?;
     let (kind, content) = parse_message(&b.kind, &b.content)?;
+    if kind != MessageKind::Text {
+        return Err(Error::validation(
+            "invalid_type",
+            "the webhook sends text messages only (media needs an upload of the sender's)",
+        ));
+    }
     let m = NewMessage {
         receiver,
         kind,
         content,
         client_message_id: None,
+        media: None,
     };
     let (status, message) = match app
         .messages

@@ -71,6 +71,8 @@ pub struct TestApp {
     pub push: Arc<RecordingPush>,
     /// The gateway's open sockets.
     pub sockets: Arc<Sockets>,
+    /// The blobs behind the local upload/download URLs (memory backend).
+    pub blobs: Option<Arc<whatspe::memory::MemoryBlobs>>,
     /// Dropping the app stops the server.
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -188,6 +190,9 @@ pub async fn start(gateway: Gateway, clock: Option<Arc<ManualClock>>) -> TestApp
         .await
         .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local address");
+    if let Some(blobs) = &gateway.blobs {
+        blobs.set_base_url(&format!("http://{addr}"));
+    }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(whatspe_local::serve(listener, gateway.router, async {
         let _ = rx.await;
@@ -205,6 +210,7 @@ pub async fn start(gateway: Gateway, clock: Option<Arc<ManualClock>>) -> TestApp
         stream: gateway.stream,
         push: gateway.push,
         sockets: gateway.sockets,
+        blobs: gateway.blobs,
         _shutdown: tx,
     }
 }

@@ -43,6 +43,7 @@ pub fn all_served() -> BTreeSet<(String, String)> {
         served(get_messages::route_table()),
         served(devices::route_table()),
         served(groups::route_table()),
+        served(media::route_table()),
     ]
     .into_iter()
     .flatten()

@@ -64,7 +64,8 @@ pub fn parse_description(s: &str) -> Result<Option<String>, Error> {
     Ok((!t.is_empty()).then(|| t.to_owned()))
 }
 
-/// Checks an avatar: a media id (a UUID, as the media API hands out); empty clears it.
+/// Checks an avatar's form: a media id (a UUID, as the media API hands out); empty clears it.
+/// The group service then checks the upload itself (an image of the caller's).
 pub fn parse_avatar(s: &str) -> Result<Option<String>, Error> {
     if s.is_empty() {
         return Ok(None);

@@ -1,4 +1,4 @@
-use super::{GroupEvent, GroupPart, GroupSummary, PublicProfile, UserId};
+use super::{GroupEvent, GroupPart, GroupSummary, MediaId, MediaRef, PublicProfile, UserId};
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -144,8 +144,8 @@ pub const MAX_CONTENT_ESCAPED_BYTES: usize = 2 * MAX_CONTENT_BYTES;
 pub const PREVIEW_CHARS: usize = 200;
 
 /// Message content, checked against its kind: text is 1 byte – 64 KiB and not only white
-/// space; media content is an `https://` reference of at most 2048 bytes (S3 keys arrive with
-/// the media API).
+/// space; a media message's content is its media id (the upload's details are in
+/// [`Message::media`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Content(String);
@@ -171,17 +171,12 @@ impl Content {
                 "content must not be empty",
             ));
         }
-        if kind != MessageKind::Text {
-            let ok = s.len() <= 2048
-                && s.strip_prefix("https://")
-                    .is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
-                && !s.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !ok {
-                return Err(Error::validation(
-                    "invalid_media_reference",
-                    "media content must be an https:// URL of at most 2048 characters",
-                ));
-            }
+        if kind != MessageKind::Text && MediaId::parse(s).is_err() {
+            return Err(Error::validation(
+                "invalid_media_reference",
+                "a media message's content is the mediaId POST /api/media returned \
+                 (external URLs are no longer accepted)",
+            ));
         }
         Ok(Self(s.to_owned()))
     }
@@ -222,6 +217,9 @@ pub struct Message {
     /// Set on group messages (whose `receiverId` is the group's id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<GroupPart>,
+    /// Set on media messages (checked uploads; older stored media messages lack it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaRef>,
 }
 
 impl Message {
@@ -275,6 +273,9 @@ pub struct MessageView {
     /// the system user; `event.by` is who did it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<GroupEvent>,
+    /// On media messages: the upload (fetch it with `GET /api/media/{mediaId}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaRef>,
 }
 
 impl MessageView {
@@ -291,6 +292,7 @@ impl MessageView {
             created_at: m.created_at,
             updated_at: m.created_at,
             event: m.event().cloned(),
+            media: m.media.clone(),
         }
     }
 }
@@ -370,6 +372,11 @@ mod tests {
                 "invalid_media_reference",
             ),
             (MessageKind::Audio, "https://", "invalid_media_reference"),
+            (
+                MessageKind::Image,
+                "https://cdn.example.com/a.jpg",
+                "invalid_media_reference",
+            ),
         ];
         for (kind, content, code) in cases {
             assert_eq!(
@@ -391,7 +398,8 @@ mod tests {
             Content::parse(MessageKind::Text, &big).unwrap_err().code(),
             "payload_too_large"
         );
-        assert!(Content::parse(MessageKind::Image, "https://cdn.example.com/a.jpg").is_ok());
+        let id = MediaId::new_random().to_string();
+        assert!(Content::parse(MessageKind::Image, &id).is_ok());
         assert_eq!(
             MessageKind::parse("sticker").unwrap_err().code(),
             "invalid_type"
@@ -411,6 +419,7 @@ mod tests {
             client_message_id: None,
             created_at: Utc::now(),
             group: None,
+            media: None,
         };
         let (m1, m2, m3) = (
             msg(MessageId::new_v7()),

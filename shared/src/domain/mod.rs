@@ -3,6 +3,7 @@
 mod contact;
 mod group;
 mod ids;
+pub mod media;
 mod message;
 mod phone;
 mod text;
@@ -15,6 +16,10 @@ pub use group::{
     ReceiptView, Role, Who, parse_avatar, parse_description,
 };
 pub use ids::{RequestId, SessionId, UserId};
+pub use media::{
+    MediaId, MediaLimits, MediaMeta, MediaRef, MediaState, MediaType, parse_caption,
+    parse_file_name, parse_thumbnail,
+};
 pub use message::{
     ChatKind, ChatView, Content, Conversation, ConversationId, Cursors, MAX_CONTENT_BYTES, Message,
     MessageId, MessageKind, MessageStatus, MessageView, PREVIEW_CHARS,

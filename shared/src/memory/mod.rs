@@ -4,6 +4,7 @@
 mod auth;
 mod contacts;
 mod groups;
+mod media;
 mod messages;
 mod queue;
 mod realtime;
@@ -12,6 +13,7 @@ mod stream;
 pub use auth::{MemoryOtpStore, MemorySessionStore, MemoryUserStore, SmsOutbox, SmsRecord};
 pub use contacts::{MemoryContacts, RecordingNotifier};
 pub use groups::MemoryGroups;
+pub use media::{LOCAL_BLOBS_PATH, MemoryBlobs, MemoryMedia, SignedRequest};
 pub use messages::MemoryMessages;
 pub use queue::{MAX_RECEIVES, MemoryQueue, QueuedRecord};
 pub use realtime::{

@@ -5,6 +5,7 @@
 mod auth;
 mod contacts;
 mod groups;
+mod media;
 mod messages;
 mod paging;
 mod realtime;
@@ -12,6 +13,7 @@ mod realtime;
 pub use auth::{OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore};
 pub use contacts::{ContactRequestStore, ContactStore, Notifier, Presence};
 pub use groups::{CursorKind, GroupChange, GroupStore, MemberChange};
+pub use media::{BlobHead, BlobStore, MediaStore, Presigned};
 pub use messages::{
     DedupGuard, DeliveryJob, DeliveryQueue, FANOUT_BUCKETS, FANOUT_CHUNK, Fanout, HistoryRange,
     MessageStore, RateGate,

@@ -85,13 +85,20 @@ impl MessageService {
         kind: MessageKind,
         content: Content,
         client_message_id: Option<String>,
+        media: Option<MediaRef>,
     ) -> Result<SendOutcome, Error> {
         let m = NewMessage {
             receiver: UserId::from_uuid(*group.as_uuid()),
             kind,
             content,
             client_message_id,
+            media,
         };
+        if m.media.is_some() {
+            // Only members may attach an upload to a group (it lets the members download it).
+            self.membership(sender, group).await?;
+            self.attach_media(&m, group).await?;
+        }
         let guard = m.client_message_id.as_ref().map(|key| DedupGuard {
             scope: sender.to_string(),
             key: key.clone(),

@@ -47,6 +47,8 @@ pub struct GroupService {
     clock: Arc<dyn Clock>,
     max_members: u32,
     contention: Backoff,
+    /// Checks avatars (image uploads of the caller's) and attaches them to the group.
+    media: Option<Arc<super::MediaService>>,
 }
 
 /// What one change does, decided from the group as read.
@@ -133,6 +135,7 @@ pub(crate) fn system_message(meta: &GroupMeta, event: GroupEvent, now: DateTime<
             seq: meta.seq,
             event: Some(event),
         }),
+        media: None,
     }
 }
 
@@ -180,7 +183,34 @@ impl GroupService {
             clock,
             max_members,
             contention: Backoff::CONTENTION,
+            media: None,
         }
+    }
+
+    /// Avatars are checked by `media`: an image upload of the caller's, with the declared size
+    /// and type and an image signature; the group's members may then download it.
+    pub fn with_media(mut self, media: Arc<super::MediaService>) -> Self {
+        self.media = Some(media);
+        self
+    }
+
+    /// Checks a new avatar and attaches it to `group` (404 `media_not_found` for an upload
+    /// that is not the caller's, 400 for one that is no image).
+    async fn check_avatar(
+        &self,
+        caller: &UserId,
+        group: &ConversationId,
+        avatar: &str,
+    ) -> Result<(), Error> {
+        let Some(media) = &self.media else {
+            return Ok(());
+        };
+        let input = super::MediaInput::parse(avatar, None, None)?;
+        let id = input.media_id;
+        media
+            .check_for_message(caller, MessageKind::Image, input)
+            .await?;
+        media.attach(&id, group).await
     }
 
     /// Checks users to add: 1–90 distinct people, not the adder, all the adder's contacts.
@@ -234,6 +264,9 @@ impl GroupService {
         self.check_room(1, new.members.len())?;
         let now = self.clock.now();
         let id = ConversationId::new_group();
+        if let Some(avatar) = &new.avatar {
+            self.check_avatar(creator, &id, avatar).await?;
+        }
         let event = GroupEvent {
             ev: GroupEventKind::Created,
             by: *creator,
@@ -428,6 +461,15 @@ impl GroupService {
         group: &ConversationId,
         patch: GroupPatch,
     ) -> Result<GroupView, Error> {
+        if let Some(Some(avatar)) = &patch.avatar {
+            // A new avatar of a member only (a non-member's change fails below with the
+            // group's own error); the current avatar stays valid whoever uploaded it.
+            if let (Some(meta), Some(_)) = self.groups.meta_and_member(group, caller).await?
+                && meta.avatar.as_ref() != Some(avatar)
+            {
+                self.check_avatar(caller, group, avatar).await?;
+            }
+        }
         let meta = self
             .change(caller, group, false, |meta, me, _| {
                 let info =
@@ -757,6 +799,7 @@ fn system_message_placeholder(id: ConversationId, now: DateTime<Utc>) -> Message
         client_message_id: None,
         created_at: now,
         group: None,
+        media: None,
     }
 }
 

@@ -66,7 +66,7 @@ impl Harness {
         match self
             .app
             .messages
-            .send_to_group(&self.id(from), g, MessageKind::Text, content, None)
+            .send_to_group(&self.id(from), g, MessageKind::Text, content, None, None)
             .await
             .unwrap()
         {

@@ -2,6 +2,7 @@
 
 use crate::clock::Clock;
 use crate::config::SendRate;
+use crate::domain::MediaRef;
 use crate::domain::{
     ChatKind, ChatView, Content, Conversation, ConversationId, Cursors, Message, MessageId,
     MessageKind, MessageView, PublicProfile, UserId, Username,
@@ -12,6 +13,7 @@ use crate::ports::{
     PageRequest, PushNote, RateGate, UserStore,
 };
 use crate::retry::{Backoff, Retry};
+use crate::services::{MediaInput, MediaService};
 use crate::{Error, StoreError, crypto};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub struct NewMessage {
     pub content: Content,
     /// The client's id for this send: a retry with the same id returns the same message.
     pub client_message_id: Option<String>,
+    /// A media message's checked upload ([`MessageService::media_message`]).
+    pub media: Option<MediaRef>,
 }
 
 /// What a send did.
@@ -76,6 +80,8 @@ pub struct MessageService {
     webhook_key: Vec<u8>,
     /// How sends retry when concurrent sends win the conversation's rows.
     contention: Backoff,
+    /// Checks and attaches the uploads media messages carry.
+    media: Option<Arc<MediaService>>,
 }
 
 fn fingerprint(sender: &UserId, m: &NewMessage) -> String {
@@ -107,6 +113,52 @@ impl MessageService {
             rate,
             webhook_key: webhook_key.to_vec(),
             contention: Backoff::CONTENTION,
+            media: None,
+        }
+    }
+
+    /// Media messages are checked and attached by `media` (without it they are refused).
+    pub fn with_media(mut self, media: Arc<MediaService>) -> Self {
+        self.media = Some(media);
+        self
+    }
+
+    fn media_service(&self) -> Result<&MediaService, Error> {
+        self.media
+            .as_deref()
+            .ok_or_else(|| Error::Unavailable("media messages are not configured".into()))
+    }
+
+    /// A media message's content (its media id) and media, after
+    /// [`MediaService::check_for_message`]'s checks of the sender's upload.
+    pub async fn media_message(
+        &self,
+        sender: &UserId,
+        kind: MessageKind,
+        input: MediaInput,
+    ) -> Result<(Content, MediaRef), Error> {
+        if kind == MessageKind::Text {
+            return Err(Error::validation(
+                "invalid_body",
+                "a text message carries no mediaId",
+            ));
+        }
+        let media = self
+            .media_service()?
+            .check_for_message(sender, kind, input)
+            .await?;
+        Ok((Content::parse(kind, &media.media_id.to_string())?, media))
+    }
+
+    /// Before a media message's commit: `chat` carries its upload from now on.
+    pub(super) async fn attach_media(
+        &self,
+        m: &NewMessage,
+        chat: &ConversationId,
+    ) -> Result<(), Error> {
+        match &m.media {
+            Some(media) => self.media_service()?.attach(&media.media_id, chat).await,
+            None => Ok(()),
         }
     }
 
@@ -141,6 +193,8 @@ impl MessageService {
             conversation_id: ConversationId::direct(sender, &m.receiver),
             fingerprint: fingerprint(sender, &m),
         });
+        self.attach_media(&m, &ConversationId::direct(sender, &m.receiver))
+            .await?;
         let mut burst = false;
         let mut retry = self.contention.start();
         loop {
@@ -280,6 +334,7 @@ impl MessageService {
             client_message_id: guard.map(|g| g.key.clone()),
             created_at: now,
             group: None,
+            media: m.media.clone(),
         }
     }
 

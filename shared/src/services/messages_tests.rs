@@ -95,6 +95,7 @@ fn text(to: &User, s: &str) -> NewMessage {
         kind: MessageKind::Text,
         content: Content::parse(MessageKind::Text, s).unwrap(),
         client_message_id: None,
+        media: None,
     }
 }
 

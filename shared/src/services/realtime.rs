@@ -268,19 +268,23 @@ impl RealtimeService {
                 t,
                 cm,
                 s,
+                cap,
+                th,
             } => {
                 if let Some(s) = s {
                     c.user_id.confirm_claim(Some(&s.to_string()))?;
                 }
                 let kind = MessageKind::parse(&t)?;
+                let (content, media) = self.content(c, kind, &content, cap, th).await?;
                 let m = NewMessage {
                     receiver: r,
                     kind,
-                    content: Content::parse(kind, &content)?,
+                    content,
                     client_message_id: cm
                         .as_deref()
                         .map(|k| super::messages::parse_idempotency_key("cm", k))
                         .transpose()?,
+                    media,
                 };
                 let outcome = self.messages.send(&c.user_id, m).await?;
                 self.ack(c, cm, outcome).await;
@@ -300,20 +304,47 @@ impl RealtimeService {
                 c: content,
                 t,
                 cm,
+                cap,
+                th,
             } => {
                 let kind = MessageKind::parse(&t)?;
                 let key = cm
                     .as_deref()
                     .map(|k| super::messages::parse_idempotency_key("cm", k))
                     .transpose()?;
+                let (content, media) = self.content(c, kind, &content, cap, th).await?;
                 let outcome = self
                     .messages
-                    .send_to_group(&c.user_id, &g, kind, Content::parse(kind, &content)?, key)
+                    .send_to_group(&c.user_id, &g, kind, content, key, media)
                     .await?;
                 self.ack(c, cm, outcome).await;
             }
         }
         Ok(())
+    }
+
+    /// A `MSG` frame's content: text, or (for media types) `c` is a media id, checked with
+    /// its caption `cap` and thumbnail `th`.
+    async fn content(
+        &self,
+        c: &Connection,
+        kind: MessageKind,
+        content: &str,
+        cap: Option<String>,
+        th: Option<String>,
+    ) -> Result<(Content, Option<crate::domain::MediaRef>), Error> {
+        if kind == MessageKind::Text {
+            if cap.is_some() || th.is_some() {
+                return Err(Error::validation(
+                    "invalid_body",
+                    "cap and th belong to media messages",
+                ));
+            }
+            return Ok((Content::parse(kind, content)?, None));
+        }
+        let input = super::MediaInput::parse(content, cap.as_deref(), th.as_deref())?;
+        let (content, media) = self.messages.media_message(&c.user_id, kind, input).await?;
+        Ok((content, Some(media)))
     }
 
     /// `ACK {cm, id, ts}` of a send over the socket.

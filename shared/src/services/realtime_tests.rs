@@ -495,6 +495,7 @@ async fn a_message_to_an_offline_user_is_pushed_without_its_content() {
                 content: crate::domain::Content::parse(crate::domain::MessageKind::Text, secret)
                     .unwrap(),
                 client_message_id: None,
+                media: None,
             },
         )
         .await

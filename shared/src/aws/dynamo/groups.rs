@@ -534,6 +534,7 @@ mod tests {
                 seq: 1,
                 event: None,
             }),
+            media: None,
         }
     }
 

@@ -6,6 +6,11 @@ use crate::domain::{
     ConversationId, MessageId, PhoneNumber, RequestId, SessionId, UserId, Username,
 };
 
+/// `media` table: one upload's metadata.
+pub fn media_pk(id: &crate::domain::MediaId) -> String {
+    format!("MEDIA#{id}")
+}
+
 /// `users` table: the user item.
 pub fn user_pk(id: &UserId) -> String {
     format!("USER#{id}")

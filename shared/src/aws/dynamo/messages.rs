@@ -545,6 +545,7 @@ mod tests {
             client_message_id: Some("c-1".into()),
             created_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
             group: None,
+            media: None,
         }
     }
 

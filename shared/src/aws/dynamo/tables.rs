@@ -190,6 +190,24 @@ pub const GROUPS: TableDef = TableDef {
     stream: false,
 };
 
+/// `media` GSI: the pending uploads by age (only pending items carry `pending`), for the
+/// sweep of uploads no message took.
+pub const MEDIA_BY_PENDING: IndexDef = IndexDef {
+    name: "by_pending",
+    partition_key: "pending",
+    sort_key: Some("pendingSince"),
+};
+
+/// Uploads: `MEDIA#<id>` (owner, type, size, file name, state, the chats that carry it).
+pub const MEDIA: TableDef = TableDef {
+    entity: "media",
+    partition_key: "pk",
+    sort_key: None,
+    indexes: &[MEDIA_BY_PENDING],
+    ttl_attribute: None,
+    stream: false,
+};
+
 /// Every table, in creation order.
 pub const ALL: &[TableDef] = &[
     USERS,
@@ -202,6 +220,7 @@ pub const ALL: &[TableDef] = &[
     CONNECTIONS,
     DEVICES,
     GROUPS,
+    MEDIA,
 ];
 
 /// Physical table names for one deployment.
@@ -217,6 +236,7 @@ pub struct TableNames {
     pub connections: String,
     pub devices: String,
     pub groups: String,
+    pub media: String,
 }
 
 impl TableNames {
@@ -232,6 +252,7 @@ impl TableNames {
             connections: CONNECTIONS.name(prefix),
             devices: DEVICES.name(prefix),
             groups: GROUPS.name(prefix),
+            media: MEDIA.name(prefix),
         }
     }
 }

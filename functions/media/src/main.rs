@@ -1,0 +1,18 @@
+//! The media Lambda: the media service over DynamoDB (`media` table) and S3 (signing only:
+//! presigned PUT/GET). Built once per cold start.
+
+use lambda_http::{Error, run, tracing};
+use whatspe::app::{AwsWiring, Services};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let aws = AwsWiring::from_lambda_env().await?;
+    let wire = Services::new(&aws.config, &aws);
+    let deps = media::Deps {
+        media: wire.media(),
+        tokens: wire.tokens(),
+    };
+    tracing::debug!(clients = ?aws.clients_built(), "wired");
+    run(media::router(deps)).await
+}
