@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 /// How long the readiness check (PING → CONN, PONG) may take (a bound; on moto `$connect`
 /// waits its turn behind the parallel tests' DynamoDB requests).
-pub const READY: Duration = Duration::from_secs(20);
+pub const READY: Duration = Duration::from_secs(30);
 
 /// Time left of `budget` since `since`.
 pub fn left(since: Instant, budget: Duration) -> Duration {
