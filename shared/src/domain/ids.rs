@@ -20,7 +20,7 @@ macro_rules! uuid_id {
                     .map(Self)
                     .map_err(|_| Error::validation($code, concat!($what, " must be a UUID")))
             }
-            pub fn from_uuid(u: Uuid) -> Self {
+            pub const fn from_uuid(u: Uuid) -> Self {
                 Self(u)
             }
             pub fn as_uuid(&self) -> &Uuid {
@@ -35,6 +35,7 @@ macro_rules! uuid_id {
         }
     };
 }
+pub(super) use uuid_id;
 
 uuid_id!(
     /// A user's id: a random UUID (v4), so it reveals nothing about sign-up order or time.

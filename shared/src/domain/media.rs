@@ -7,44 +7,20 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
 
-/// A media id: a random UUIDv4 (unguessable; it is also the object's key).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(transparent)]
-pub struct MediaId(Uuid);
+super::ids::uuid_id!(
+    /// A media id: a random UUIDv4 (unguessable; it is also the object's key).
+    MediaId,
+    "invalid_media_id",
+    "mediaId"
+);
 
 impl MediaId {
     pub fn new_random() -> Self {
         Self(Uuid::new_v4())
     }
-    /// Parses a media id as `POST /api/media` hands it out (canonical hyphenated UUID).
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        let invalid = || Error::validation("invalid_media_id", "mediaId must be a UUID");
-        if s.len() != 36 {
-            return Err(invalid());
-        }
-        Uuid::try_parse(s).map(Self).map_err(|_| invalid())
-    }
     /// The object's key in the bucket: every upload lives under `media/`.
     pub fn object_key(&self) -> String {
         format!("{MEDIA_PREFIX}{self}")
-    }
-}
-
-impl fmt::Display for MediaId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
     }
 }
 

@@ -5,66 +5,26 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
 
-/// A message id: a UUIDv7, so ids sort by time (the history's sort key and cursor).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(transparent)]
-pub struct MessageId(Uuid);
+super::ids::uuid_id!(
+    /// A message id: a UUIDv7, so ids sort by time (the history's sort key and cursor).
+    MessageId,
+    "invalid_message_id",
+    "message id"
+);
 
 impl MessageId {
     pub fn new_v7() -> Self {
         Self(Uuid::now_v7())
     }
-    /// Parses a message id as the API hands it out (canonical hyphenated UUID).
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        let invalid = || Error::validation("invalid_message_id", "message id must be a UUID");
-        if s.len() != 36 {
-            return Err(invalid());
-        }
-        Uuid::try_parse(s).map(Self).map_err(|_| invalid())
-    }
-    pub const fn from_uuid(u: Uuid) -> Self {
-        Self(u)
-    }
-    pub fn as_uuid(&self) -> &Uuid {
-        &self.0
-    }
 }
 
-impl fmt::Display for MessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
-    }
-}
-
-/// A conversation id. A 1:1 conversation's id is derived from its two members, whatever
-/// their order ([`ConversationId::direct`]); a group's will be the group's own id.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(transparent)]
-pub struct ConversationId(Uuid);
+super::ids::uuid_id!(
+    /// A conversation id (`chatId`). A 1:1 conversation's id is derived from its two members,
+    /// whatever their order ([`ConversationId::direct`]); a group's is the group's own id.
+    ConversationId,
+    "invalid_chat_id",
+    "chatId"
+);
 
 /// Namespace of the UUIDv5 ids of 1:1 conversations.
 const DIRECT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_3b1e_52a4_4f0e_9a8d_77c2_0d5e_1a01);
@@ -78,33 +38,13 @@ impl ConversationId {
             format!("{lo}:{hi}").as_bytes(),
         ))
     }
-}
-
-impl ConversationId {
     /// A new group's id (a UUIDv7, like message ids).
     pub fn new_group() -> Self {
         Self(Uuid::now_v7())
     }
-    pub fn as_uuid(&self) -> &Uuid {
-        &self.0
-    }
     /// Whether this is a group's id: groups have UUIDv7 ids, 1:1 conversations UUIDv5 ones.
     pub fn is_group(&self) -> bool {
         self.0.get_version_num() == 7
-    }
-    /// Parses a chat id as the API hands it out (`chatId` of messages and chat-list entries).
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        let invalid = || Error::validation("invalid_chat_id", "chatId must be a UUID");
-        if s.len() != 36 {
-            return Err(invalid());
-        }
-        Uuid::try_parse(s).map(Self).map_err(|_| invalid())
-    }
-}
-
-impl fmt::Display for ConversationId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
     }
 }
 
