@@ -30,6 +30,7 @@ pub mod blobs;
 pub mod openapi;
 pub mod queue;
 pub mod stream;
+pub mod web;
 pub mod ws;
 
 use ws::{LocalConnectionGateway, Sockets, WsState};
@@ -240,6 +241,7 @@ pub async fn build_with(
         .merge(blobs::routes(blobs.clone(), media.clone()))
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/docs", get(openapi_page))
+        .merge(web::routes())
         .merge(
             Router::new()
                 .route("/ws", get(ws::upgrade))

@@ -1,0 +1,586 @@
+// The signed-in app: chat list, contacts, the conversation, groups.
+
+import { h, mount, timeOf, lastSeenText, throttle, SYSTEM_USER } from './util.js';
+import { ACCEPT, upload, downloadUrl } from './media.js';
+import { messageActions, messageDecorators, composerExtras } from './extensions.js';
+import { groupInfo, newGroup } from './groups.js';
+
+const TICKS = {
+  pending: ['🕓', 'Sending'],
+  failed: ['!', 'Not sent'],
+  sent: ['✓', 'Sent'],
+  delivered: ['✓✓', 'Delivered'],
+  read: ['✓✓', 'Read'],
+};
+
+const EVENT_TEXT = {
+  created: 'created the group',
+  added: 'added',
+  removed: 'removed',
+  left: 'left',
+  joined: 'joined with an invite link',
+  promoted: 'made an admin:',
+  demoted: 'dismissed as admin:',
+  updated: 'changed the group info',
+};
+
+export class AppView {
+  constructor(root, api, socket, store) {
+    this.root = root;
+    this.api = api;
+    this.socket = socket;
+    this.store = store;
+    this.tab = 'chats';
+    this.openKey = null;
+    this.els = new Map(); // message key → element (the open chat's)
+    this.visible = new Set(); // incoming message ids on screen
+    this.scheduled = new Set();
+    this.build();
+    store.addEventListener('change', (e) => this.onChange(e.detail));
+    window.addEventListener('hashchange', () => this.route());
+    document.addEventListener('visibilitychange', () => this.markVisible());
+    this.route();
+  }
+
+  // ------------------------------------------------------------------ layout
+
+  build() {
+    const me = this.api.me;
+    this.status = h('p', { class: 'connection', role: 'status', 'aria-live': 'polite' });
+    this.chatList = h('ul', { class: 'chat-list', 'aria-label': 'Chats' });
+    this.contactsPanel = h('div', { class: 'contacts-panel' });
+    this.tabs = {
+      chats: h('button', { role: 'tab', id: 'tab-chats', 'aria-controls': 'panel-chats', onclick: () => this.showTab('chats') }, 'Chats'),
+      contacts: h('button', { role: 'tab', id: 'tab-contacts', 'aria-controls': 'panel-contacts', onclick: () => this.showTab('contacts') }, 'Contacts'),
+    };
+    this.panels = {
+      chats: h('section', { id: 'panel-chats', role: 'tabpanel', 'aria-labelledby': 'tab-chats' }, this.chatList),
+      contacts: h('section', { id: 'panel-contacts', role: 'tabpanel', 'aria-labelledby': 'tab-contacts' }, this.contactsPanel),
+    };
+    this.sidebar = h(
+      'aside',
+      { class: 'sidebar', 'aria-label': 'Chats and contacts' },
+      h(
+        'header',
+        { class: 'bar' },
+        h('h1', { class: 'me' }, me.username),
+        h('button', { type: 'button', onclick: () => newGroup(this), 'aria-label': 'New group' }, 'New group'),
+        h('button', { type: 'button', onclick: () => this.api.logout().catch(() => {}) }, 'Log out'),
+      ),
+      h('div', { role: 'tablist', class: 'tabs', 'aria-label': 'Views' }, this.tabs.chats, this.tabs.contacts),
+      this.panels.chats,
+      this.panels.contacts,
+    );
+    this.conversation = h('main', { class: 'conversation', 'aria-label': 'Conversation' });
+    this.dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'dialog-title' });
+    this.shell = h('div', { class: 'shell' }, this.status, this.sidebar, this.conversation, this.dialog);
+    mount(this.root, this.shell);
+    this.showTab('chats');
+    this.renderConnection();
+    this.renderEmpty();
+  }
+
+  showTab(tab) {
+    this.tab = tab;
+    for (const [name, btn] of Object.entries(this.tabs)) {
+      btn.setAttribute('aria-selected', String(name === tab));
+      btn.tabIndex = name === tab ? 0 : -1;
+      this.panels[name].hidden = name !== tab;
+    }
+    if (tab === 'contacts') this.renderContacts();
+  }
+
+  route() {
+    const hash = decodeURIComponent(location.hash.slice(1));
+    const join = hash.match(/^\/join\/([A-Za-z0-9_-]+)$/);
+    if (join) {
+      this.api
+        .post(`/api/groups/join/${join[1]}`)
+        .then((g) => this.store.sync().then(() => (location.hash = `#/chat/g:${g.id}`)))
+        .catch((e) => this.toast(e.code === 'invite_not_found' ? 'This invite link is no longer valid' : e.message));
+      return;
+    }
+    const chat = hash.match(/^\/chat\/([dg]:[0-9a-f-]{36})$/);
+    this.open(chat ? chat[1] : null);
+  }
+
+  toast(text) {
+    const t = document.getElementById('toast');
+    t.textContent = text;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => (t.textContent = ''), 5000);
+  }
+
+  onChange({ what, key }) {
+    if (what === 'connection') return this.renderConnection();
+    if (what === 'chats' || what === 'presence' || what === 'typing') this.later('chats');
+    if (what === 'contacts' || what === 'presence') this.later('contacts');
+    if (key && key === this.openKey) {
+      if (what === 'messages' || what === 'ticks') this.later('messages');
+      if (what === 'presence' || what === 'typing' || what === 'group') this.later('header');
+    }
+  }
+
+  /** Coalesces renders into the next frame. */
+  later(part) {
+    if (this.scheduled.has(part)) return;
+    this.scheduled.add(part);
+    requestAnimationFrame(() => {
+      this.scheduled.delete(part);
+      if (part === 'chats') this.renderChats();
+      if (part === 'contacts' && this.tab === 'contacts') this.renderContacts();
+      if (part === 'messages') this.renderMessages();
+      if (part === 'header') this.renderHeader();
+    });
+  }
+
+  renderConnection() {
+    const s = this.socket.state;
+    const text = s === 'ready' ? '' : navigator.onLine === false ? 'Offline: messages are sent when you are back online' : 'Connecting…';
+    this.status.textContent = text;
+    this.status.hidden = !text;
+    document.body.dataset.connection = s;
+  }
+
+  // ------------------------------------------------------------------ chat list
+
+  presenceText(userId) {
+    return this.store.online(userId) ? 'online' : lastSeenText(this.store.lastSeen(userId));
+  }
+
+  preview(chat) {
+    const m = chat.lastMessage;
+    if (!m) return '';
+    if (m.event) return this.eventText(m);
+    const who = chat.kind === 'group' && m.senderId !== SYSTEM_USER ? `${this.store.nameOf(m.senderId)}: ` : '';
+    const body = m.type === 'text' ? m.content : m.media?.caption || `📎 ${m.type}`;
+    return who + body;
+  }
+
+  renderChats() {
+    const chats = [...this.store.chats.values()]
+      .filter((c) => c.lastMessage || c.key === this.openKey || c.kind === 'group' || this.store.typing(c))
+      .sort((a, b) => ((b.lastMessage?.id ?? b.updatedAt ?? '') > (a.lastMessage?.id ?? a.updatedAt ?? '') ? 1 : -1));
+    if (!chats.length) {
+      mount(this.chatList, h('li', { class: 'empty' }, 'No chats yet. Find people under Contacts.'));
+      return;
+    }
+    mount(
+      this.chatList,
+      chats.map((c) => {
+        const title = this.store.title(c);
+        const typing = this.store.typing(c);
+        const sub = typing ? 'typing…' : this.preview(c);
+        const online = c.kind === 'direct' && this.store.online(c.peerId);
+        return h(
+          'li',
+          { dataset: { key: c.key } },
+          h(
+            'a',
+            {
+              href: `#/chat/${c.key}`,
+              class: `chat-item${c.key === this.openKey ? ' current' : ''}`,
+              'aria-current': c.key === this.openKey ? 'page' : undefined,
+            },
+            h('span', { class: `avatar${online ? ' online' : ''}`, 'aria-hidden': 'true' }, title.slice(0, 1).toUpperCase()),
+            h(
+              'span',
+              { class: 'chat-text' },
+              h('span', { class: 'chat-title' }, title, online ? h('span', { class: 'sr-only' }, ' (online)') : null),
+              h('span', { class: `chat-preview${typing ? ' typing' : ''}` }, sub),
+            ),
+            h(
+              'span',
+              { class: 'chat-meta' },
+              c.lastMessage ? h('time', { datetime: c.lastMessage.createdAt }, timeOf(c.lastMessage.createdAt)) : null,
+              c.unreadCount > 0 ? h('span', { class: 'unread', 'aria-label': `${c.unreadCount} unread` }, String(c.unreadCount)) : null,
+            ),
+          ),
+        );
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------------ contacts
+
+  renderContacts() {
+    const s = this.store;
+    const results = h('ul', { class: 'results', 'aria-label': 'Search results' });
+    const query = h('input', { id: 'search', type: 'search', autocomplete: 'off', placeholder: 'Username or +phone' });
+    const search = h(
+      'form',
+      {
+        role: 'search',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          const q = query.value.trim();
+          if (!q) return;
+          try {
+            const found = await this.api.get(`/api/users/search?query=${encodeURIComponent(q)}`);
+            mount(
+              results,
+              found.length
+                ? found.map((u) => this.userRow(u))
+                : h('li', { class: 'empty' }, 'Nobody found'),
+            );
+          } catch (e) {
+            mount(results, h('li', { class: 'error' }, e.message));
+          }
+        },
+      },
+      h('label', { for: 'search' }, 'Find people'),
+      h('div', { class: 'row' }, query, h('button', { type: 'submit' }, 'Search')),
+    );
+    const pending = s.pendingRequests.map((r) =>
+      h(
+        'li',
+        { class: 'person' },
+        h('span', { class: 'name' }, r.sender?.username ?? 'Someone'),
+        h('button', { type: 'button', class: 'primary', onclick: () => this.answer(r, 'accept') }, 'Accept', h('span', { class: 'sr-only' }, ` ${r.sender?.username}`)),
+        h('button', { type: 'button', onclick: () => this.answer(r, 'reject') }, 'Reject', h('span', { class: 'sr-only' }, ` ${r.sender?.username}`)),
+      ),
+    );
+    const sent = s.sentRequests.map((r) => h('li', { class: 'person' }, h('span', { class: 'name' }, r.receiver?.username ?? 'Someone'), h('span', { class: 'muted' }, 'waiting')));
+    const contacts = [...s.contacts.values()]
+      .sort((a, b) => a.username.localeCompare(b.username))
+      .map((c) =>
+        h(
+          'li',
+          { class: 'person' },
+          h('span', { class: `avatar small${c.online ? ' online' : ''}`, 'aria-hidden': 'true' }, c.username.slice(0, 1).toUpperCase()),
+          h('span', { class: 'name' }, c.username, h('span', { class: 'muted' }, ` · ${this.presenceText(c.id)}`)),
+          h('a', { href: `#/chat/d:${c.id}`, class: 'button' }, 'Message', h('span', { class: 'sr-only' }, ` ${c.username}`)),
+        ),
+      );
+    mount(
+      this.contactsPanel,
+      search,
+      results,
+      pending.length ? [h('h2', {}, 'Requests'), h('ul', { 'aria-label': 'Contact requests' }, pending)] : null,
+      sent.length ? [h('h2', {}, 'Sent'), h('ul', { 'aria-label': 'Sent requests' }, sent)] : null,
+      h('h2', {}, 'Contacts'),
+      contacts.length ? h('ul', { 'aria-label': 'Contacts' }, contacts) : h('p', { class: 'empty' }, 'No contacts yet.'),
+    );
+  }
+
+  userRow(u) {
+    const s = this.store;
+    let action;
+    if (s.contacts.has(u.id)) action = h('a', { href: `#/chat/d:${u.id}`, class: 'button' }, 'Message');
+    else if (s.sentRequests.some((r) => r.receiverId === u.id)) action = h('span', { class: 'muted' }, 'Requested');
+    else {
+      action = h(
+        'button',
+        {
+          type: 'button',
+          class: 'primary',
+          onclick: async (ev) => {
+            ev.target.disabled = true;
+            try {
+              await this.api.post('/api/contacts/request', { receiverId: u.id });
+              ev.target.replaceWith(h('span', { class: 'muted' }, 'Requested'));
+              await Promise.all([s.loadRequests(), s.loadContacts()]);
+            } catch (e) {
+              ev.target.disabled = false;
+              this.toast(e.message);
+            }
+          },
+        },
+        'Add contact',
+        h('span', { class: 'sr-only' }, ` ${u.username}`),
+      );
+    }
+    return h('li', { class: 'person' }, h('span', { class: 'name' }, u.username, h('span', { class: 'muted' }, ` · ${u.status ?? ''}`)), action);
+  }
+
+  async answer(r, how) {
+    try {
+      await this.api.post(`/api/contacts/${how}/${r.id}`);
+      await Promise.all([this.store.loadRequests(), this.store.loadContacts()]);
+    } catch (e) {
+      this.toast(e.message);
+    }
+  }
+
+  // ------------------------------------------------------------------ conversation
+
+  renderEmpty() {
+    mount(this.conversation, h('div', { class: 'placeholder' }, h('p', {}, 'Pick a chat, or find people under Contacts.')));
+    this.shell.dataset.view = 'list';
+  }
+
+  open(key) {
+    if (this.observer) this.observer.disconnect();
+    if (this.topObserver) this.topObserver.disconnect();
+    this.els = new Map();
+    this.visible = new Set();
+    this.openKey = key;
+    this.store.openKey = key;
+    this.renderChats();
+    if (!key) return this.renderEmpty();
+    const chat = this.store.chat(key);
+    this.shell.dataset.view = 'chat';
+    this.header = h('header', { class: 'bar conv-header' });
+    this.list = h('ol', { class: 'messages', role: 'log', 'aria-label': `Messages with ${this.store.title(chat)}`, tabindex: '0' });
+    this.top = h('li', { class: 'top', 'aria-hidden': 'true' });
+    this.list.append(this.top);
+    this.composer = this.buildComposer(chat);
+    mount(this.conversation, this.header, this.list, this.composer);
+    this.renderHeader();
+    this.observer = new IntersectionObserver((entries) => this.onSeen(entries), { root: this.list, threshold: 0.6 });
+    this.topObserver = new IntersectionObserver(
+      (entries) => entries.some((e) => e.isIntersecting) && this.loadOlder(chat),
+      { root: this.list, rootMargin: '200px 0px 0px 0px' },
+    );
+    if (chat.kind === 'direct' && !chat.peer) this.store.profile(chat.peerId).then((p) => ((chat.peer = p), this.renderHeader()), () => {});
+    if (chat.kind === 'group') this.store.loadGroup(chat).catch(() => {});
+    const first = chat.loaded ? Promise.resolve() : this.store.loadOlder(chat);
+    first
+      .catch((e) => this.toast(e.message))
+      .finally(() => {
+        this.renderMessages(true);
+        this.topObserver.observe(this.top);
+      });
+    this.composerInput.focus();
+  }
+
+  async loadOlder(chat) {
+    if (chat.older === null || !chat.loaded || chat.loadingOlder) return;
+    const before = this.list.scrollHeight;
+    const got = await this.store.loadOlder(chat).catch(() => false);
+    if (!got) return;
+    this.renderMessages();
+    this.list.scrollTop += this.list.scrollHeight - before;
+  }
+
+  renderHeader() {
+    const chat = this.store.chats.get(this.openKey);
+    if (!chat || !this.header) return;
+    const title = this.store.title(chat);
+    let sub;
+    if (chat.kind === 'direct') sub = this.store.typing(chat) ? 'typing…' : this.presenceText(chat.peerId);
+    else if (chat.left) sub = 'You are no longer a member';
+    else sub = chat.members ? chat.members.map((m) => this.store.nameOf(m.userId)).join(', ') : '';
+    mount(
+      this.header,
+      h('a', { href: '#/', class: 'button back', 'aria-label': 'Back to chats' }, '←'),
+      h('span', { class: 'avatar', 'aria-hidden': 'true' }, title.slice(0, 1).toUpperCase()),
+      h('div', { class: 'conv-title' }, h('h2', {}, title), h('p', { class: `presence${this.store.typing(chat) ? ' typing' : ''}`, 'aria-live': 'polite' }, sub)),
+      chat.kind === 'group' ? h('button', { type: 'button', onclick: () => groupInfo(this, chat) }, 'Group info') : null,
+    );
+  }
+
+  buildComposer(chat) {
+    const input = h('textarea', {
+      id: 'composer',
+      rows: 1,
+      placeholder: 'Message',
+      'aria-label': 'Message',
+      autocomplete: 'off',
+    });
+    this.composerInput = input;
+    const typing = throttle(() => this.store.sendTyping(chat), 3000);
+    input.addEventListener('input', () => input.value && typing());
+    input.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    const file = h('input', { type: 'file', id: 'attach', accept: ACCEPT, class: 'sr-only' });
+    file.addEventListener('change', async () => {
+      const f = file.files[0];
+      file.value = '';
+      if (f) await this.sendFile(chat, f, input.value.trim());
+    });
+    const extras = () => Object.assign({}, ...composerExtras.map((x) => x(chat) ?? {}));
+    const form = h(
+      'form',
+      {
+        class: 'composer',
+        onsubmit: (ev) => {
+          ev.preventDefault();
+          const text = input.value;
+          if (!text.trim()) return;
+          this.store.send(chat, { content: text, extra: extras() });
+          input.value = '';
+          input.focus();
+        },
+      },
+      h('label', { for: 'attach', class: 'button attach', title: 'Attach a photo or file' }, '📎', h('span', { class: 'sr-only' }, 'Attach a photo or file')),
+      file,
+      input,
+      h('button', { type: 'submit', class: 'primary send' }, 'Send'),
+    );
+    if (chat.left) form.hidden = true;
+    return form;
+  }
+
+  async sendFile(chat, file, caption) {
+    this.toast(`Uploading ${file.name}…`);
+    try {
+      const up = await upload(this.api, file);
+      this.store.send(chat, { type: up.kind, mediaId: up.mediaId, caption, thumbnail: up.thumbnail });
+      if (caption) this.composerInput.value = '';
+      this.toast('');
+    } catch (e) {
+      this.toast(e.network ? 'You are offline: files are sent only online' : `Could not send the file: ${e.message}`);
+    }
+  }
+
+  eventText(m) {
+    const e = m.event;
+    const by = this.store.nameOf(e.by);
+    const users = (e.users ?? []).map((u) => this.store.nameOf(u)).join(', ');
+    const what = EVENT_TEXT[e.ev] ?? e.ev;
+    return ['left', 'created', 'joined', 'updated'].includes(e.ev) ? `${by} ${what}` : `${by} ${what} ${users}`;
+  }
+
+  renderMessages(initial = false) {
+    const chat = this.store.chats.get(this.openKey);
+    if (!chat || !this.list) return;
+    const l = this.list;
+    const atBottom = initial || l.scrollHeight - l.scrollTop - l.clientHeight < 60;
+    let mineAdded = false;
+    const seen = new Set();
+    let prev = this.top;
+    for (const m of this.store.sorted(chat)) {
+      seen.add(m.id);
+      let el = this.els.get(m.id);
+      if (!el && m.cm) {
+        // A pending message that got its id: keep its element.
+        el = this.els.get(`cm:${m.cm}`);
+        if (el) this.els.delete(`cm:${m.cm}`);
+      }
+      if (!el) {
+        el = this.messageEl(chat, m);
+        this.els.set(m.id, el);
+        if (m.senderId === this.api.me.id) mineAdded = true;
+        if (!m.pending && m.senderId !== this.api.me.id && m.senderId !== SYSTEM_USER) this.observer.observe(el);
+      } else {
+        this.update(chat, m, el);
+        this.els.set(m.id, el);
+      }
+      if (prev.nextSibling !== el) prev.after(el);
+      prev = el;
+    }
+    for (const [id, el] of this.els) {
+      if (!seen.has(id)) {
+        el.remove();
+        this.els.delete(id);
+      }
+    }
+    if (atBottom || mineAdded) l.scrollTop = l.scrollHeight;
+    this.markVisible();
+  }
+
+  messageEl(chat, m) {
+    const me = this.api.me.id;
+    if (m.event || m.senderId === SYSTEM_USER) {
+      return h('li', { class: 'msg system', dataset: { id: m.id } }, h('span', { class: 'bubble' }, m.event ? this.eventText(m) : m.content));
+    }
+    const mine = m.senderId === me;
+    const bubble = h('div', { class: 'bubble' });
+    if (chat.kind === 'group' && !mine) bubble.append(h('span', { class: 'sender' }, this.store.nameOf(m.senderId)));
+    if (m.media) bubble.append(this.mediaEl(m));
+    else if (m.type !== 'text') bubble.append(h('span', { class: 'text' }, `📎 ${m.content}`));
+    if (m.type === 'text') bubble.append(h('span', { class: 'text' }, m.content));
+    const meta = h('span', { class: 'meta' }, h('time', { datetime: m.createdAt }, timeOf(m.createdAt)));
+    bubble.append(meta);
+    const el = h('li', { class: `msg ${mine ? 'out' : 'in'}`, dataset: { id: m.id } }, bubble);
+    if (mine) meta.append(h('span', { class: 'tick' }));
+    const actions = messageActions.filter((a) => a.available(this.store, chat, m));
+    if (actions.length && !m.pending) {
+      el.append(
+        h(
+          'div',
+          { class: 'actions' },
+          actions.map((a) => h('button', { type: 'button', onclick: () => a.run(this.store, chat, m, this) }, a.label)),
+        ),
+      );
+    }
+    for (const d of messageDecorators) d(this.store, chat, m, bubble);
+    this.update(chat, m, el);
+    return el;
+  }
+
+  update(chat, m, el) {
+    el.dataset.id = m.id;
+    if (m.senderId !== this.api.me.id || m.event) return;
+    const status = this.store.statusOf(chat, m);
+    if (el.dataset.status === status && !m.failed) return;
+    el.dataset.status = status;
+    const [glyph, label] = TICKS[status];
+    const tick = el.querySelector('.tick');
+    tick.className = `tick ${status}`;
+    mount(tick, h('span', { 'aria-hidden': 'true' }, glyph), h('span', { class: 'sr-only' }, label));
+    tick.title = label;
+    el.querySelector('.failed')?.remove();
+    if (m.failed) {
+      el.querySelector('.bubble').append(
+        h(
+          'span',
+          { class: 'failed', role: 'alert' },
+          `Not sent: ${m.failed} `,
+          h('button', { type: 'button', class: 'link', onclick: () => this.store.discard(m.cm) }, 'Discard'),
+        ),
+      );
+    }
+  }
+
+  mediaEl(m) {
+    const { mediaId, caption, thumbnail } = m.media;
+    const fig = h('figure', { class: `media ${m.type}` });
+    if (m.type === 'image') {
+      const img = h('img', {
+        class: 'thumb',
+        alt: caption ? `Photo: ${caption}` : 'Photo',
+        src: thumbnail ? `data:image/jpeg;base64,${thumbnail}` : undefined,
+        width: 240,
+      });
+      fig.append(img);
+      if (!m.pending) {
+        downloadUrl(this.api, mediaId)
+          .then((d) => {
+            const full = new Image();
+            full.onload = () => {
+              img.src = d.url;
+              img.classList.replace('thumb', 'full');
+            };
+            full.src = d.url;
+            fig.onclick = () => window.open(d.url, '_blank', 'noopener');
+          })
+          .catch(() => {});
+      }
+    } else {
+      const link = h('a', { href: '#', class: 'file' }, `📎 ${m.type}`);
+      link.onclick = async (ev) => {
+        ev.preventDefault();
+        const d = await downloadUrl(this.api, mediaId);
+        window.open(d.url, '_blank', 'noopener');
+      };
+      if (!m.pending) downloadUrl(this.api, mediaId).then((d) => (link.textContent = `📎 ${d.fileName ?? m.type}`), () => {});
+      fig.append(link);
+    }
+    if (caption) fig.append(h('figcaption', {}, caption));
+    return fig;
+  }
+
+  onSeen(entries) {
+    for (const e of entries) {
+      const id = e.target.dataset.id;
+      if (e.isIntersecting) this.visible.add(id);
+      else this.visible.delete(id);
+    }
+    this.markVisible();
+  }
+
+  /** Read receipts: only for incoming messages on screen while the page is visible. */
+  markVisible() {
+    if (document.visibilityState !== 'visible' || !this.openKey || !this.visible.size) return;
+    const chat = this.store.chats.get(this.openKey);
+    let newest = null;
+    for (const id of this.visible) if (!newest || id > newest) newest = id;
+    if (chat && newest) this.store.markSeen(chat, newest);
+  }
+}

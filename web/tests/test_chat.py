@@ -1,0 +1,118 @@
+"""Two people on two real Chromium sessions, through the app's own screens: sign up, become
+contacts, chat with typing and ticks, send a photo, and drop off the network and catch up."""
+
+import re
+import secrets
+
+from conftest import DESKTOP, ROOT, OUT, png
+from playwright.sync_api import expect
+
+
+def name(base):
+    return f"{base}_{secrets.token_hex(3)}"
+
+
+def contacts(a, b):
+    a.request_contact(b)
+    b.accept_contact(a)
+    a.tab("Contacts")
+    expect(a.page.get_by_role("list", name="Contacts")).to_contain_text(b.name)
+
+
+def test_two_people_chat_with_ticks_typing_and_a_photo(people):
+    asha = people(name("asha")).sign_up()
+    ravi = people(name("ravi"), DESKTOP).sign_up()
+    contacts(asha, ravi)
+
+    # Presence: Ravi is online for Asha.
+    asha.open_chat_with(ravi)
+    expect(asha.page.locator(".conv-header .presence")).to_have_text("online")
+
+    # Typing reaches Ravi's chat list, then his open conversation.
+    asha.page.get_by_label("Message", exact=True).type("hel")
+    ravi.tab("Chats")
+    expect(ravi.page.get_by_role("list", name="Chats")).to_contain_text("typing…")
+
+    asha.send("hello Ravi")
+    mine = asha.message("hello Ravi")
+    expect(mine).to_have_count(1)
+    # Ravi's phone is online: the message is delivered at once (two grey ticks), unread.
+    expect(mine).to_have_attribute("data-status", "delivered")
+    chat_item = ravi.page.get_by_role("list", name="Chats").get_by_role("link", name=re.compile(asha.name))
+    expect(chat_item).to_contain_text("hello Ravi")
+    expect(chat_item.get_by_label("1 unread")).to_be_visible()
+
+    # Ravi opens the chat: the message is on his screen, so it is read: Asha's ticks turn blue.
+    ravi.open_chat(asha.name)
+    expect(ravi.message("hello Ravi")).to_have_count(1)
+    expect(mine).to_have_attribute("data-status", "read")
+    tick = mine.locator(".tick")
+    expect(tick).to_have_css("color", "rgb(10, 111, 168)")
+    expect(tick).to_have_text(re.compile("✓✓"))
+    expect(chat_item.locator(".unread")).to_have_count(0)
+
+    # Typing in the open conversation shows in its header.
+    ravi.page.get_by_label("Message", exact=True).type("h")
+    expect(asha.page.locator(".conv-header .presence")).to_have_text("typing…")
+    ravi.send("hi Asha")
+    expect(asha.message("hi Asha")).to_have_count(1)
+    expect(ravi.message("hi Asha")).to_have_attribute("data-status", "read")
+
+    # A photo: uploaded through the presigned PUT, sent with a thumbnail, shown in full.
+    photo = OUT / "photo.png"
+    photo.write_bytes(png())
+    asha.page.get_by_label("Message", exact=True).fill("our cat")
+    asha.page.locator("#attach").set_input_files(str(photo))
+    received = ravi.page.get_by_role("log").get_by_role("img", name="Photo: our cat")
+    expect(received).to_be_visible()
+    expect(received).to_have_class(re.compile("full"))
+    assert received.evaluate("img => img.naturalWidth") == 96
+    assert received.get_attribute("src").startswith(ravi.base + "/_local/blobs/")
+    expect(asha.message("our cat")).to_have_attribute("data-status", "read")
+
+    ravi.page.screenshot(path=str(OUT / "conversation-desktop.png"))
+
+
+def test_offline_phone_catches_up_without_duplicates(people):
+    asha = people(name("asha")).sign_up()
+    ravi = people(name("ravi")).sign_up()
+    contacts(asha, ravi)
+    asha.open_chat_with(ravi)
+    asha.send("before the tunnel")
+    ravi.open_chat(asha.name)
+    expect(ravi.message("before the tunnel")).to_have_count(1)
+
+    # Ravi's phone loses the network: its socket drops, Asha sees him go offline.
+    ravi.go_offline()
+    expect(ravi.page.get_by_role("status").filter(has_text="Offline")).to_be_visible()
+    expect(asha.page.locator(".conv-header .presence")).to_have_text(re.compile("^last seen"))
+
+    # Asha writes while he is away: one grey tick each (stored, not delivered).
+    for i in range(3):
+        asha.send(f"while away {i}")
+    for i in range(3):
+        expect(asha.message(f"while away {i}")).to_have_attribute("data-status", "sent")
+    # Ravi writes too: it waits in his outbox (a clock), not lost.
+    ravi.send("from the tunnel")
+    expect(ravi.message("from the tunnel")).to_have_attribute("data-status", "pending")
+
+    # His access token expires meanwhile: the reconnect refreshes it first (rotating the
+    # refresh token) and stays signed in.
+    before = ravi.page.evaluate("whatspe.api.session.refreshToken")
+    ravi.page.evaluate("whatspe.api.session.expiresAt = 0")
+
+    ravi.go_online()
+    ravi.wait_connected()
+    after = ravi.page.evaluate("JSON.parse(localStorage.getItem('whatspe.session')).refreshToken")
+    assert after != before and after.split(".")[0] == before.split(".")[0], "one session, rotated"
+    # The catch-up brings every message once; the outbox goes out once.
+    for i in range(3):
+        expect(ravi.message(f"while away {i}")).to_have_count(1)
+        expect(asha.message(f"while away {i}")).to_have_attribute("data-status", "read")
+    expect(ravi.message("from the tunnel")).to_have_attribute("data-status", re.compile("delivered|read"))
+    expect(asha.message("from the tunnel")).to_have_count(1)
+    expect(ravi.messages()).to_have_count(5)
+    expect(asha.messages()).to_have_count(5)
+    ids = ravi.messages().evaluate_all("els => els.map(e => e.dataset.id)")
+    assert len(ids) == len(set(ids)) == 5, ids
+    expect(asha.page.locator(".conv-header .presence")).to_have_text("online")
