@@ -1,12 +1,12 @@
 // The signed-in app: chat list, contacts, the conversation, groups.
 
-import { h, mount, timeOf, lastSeenText, throttle, SYSTEM_USER } from './util.js';
+import { h, mount, icon, timeOf, lastSeenText, throttle, SYSTEM_USER } from './util.js';
 import { ACCEPT, upload, downloadUrl } from './media.js';
 import { messageActions, messageDecorators, composerExtras } from './extensions.js';
 import { groupInfo, newGroup } from './groups.js';
 
 const TICKS = {
-  pending: ['🕓', 'Sending'],
+  pending: ['clock', 'Sending'],
   failed: ['!', 'Not sent'],
   sent: ['✓', 'Sent'],
   delivered: ['✓✓', 'Delivered'],
@@ -117,7 +117,7 @@ export class AppView {
     if (what === 'contacts' || what === 'presence') this.later('contacts');
     if (key && key === this.openKey) {
       if (what === 'messages' || what === 'ticks') this.later('messages');
-      if (what === 'presence' || what === 'typing' || what === 'group') this.later('header');
+      if (what === 'presence' || what === 'typing' || what === 'group' || what === 'messages') this.later('header');
     }
   }
 
@@ -153,7 +153,7 @@ export class AppView {
     if (!m) return '';
     if (m.event) return this.eventText(m);
     const who = chat.kind === 'group' && m.senderId !== SYSTEM_USER ? `${this.store.nameOf(m.senderId)}: ` : '';
-    const body = m.type === 'text' ? m.content : m.media?.caption || `📎 ${m.type}`;
+    const body = m.type === 'text' ? m.content : m.media?.caption || (m.type === 'image' ? 'Photo' : m.type[0].toUpperCase() + m.type.slice(1));
     return who + body;
   }
 
@@ -407,7 +407,7 @@ export class AppView {
           input.focus();
         },
       },
-      h('label', { for: 'attach', class: 'button attach', title: 'Attach a photo or file' }, '📎', h('span', { class: 'sr-only' }, 'Attach a photo or file')),
+      h('label', { for: 'attach', class: 'button attach', title: 'Attach a photo or file' }, icon('attach'), h('span', { class: 'sr-only' }, 'Attach a photo or file')),
       file,
       input,
       h('button', { type: 'submit', class: 'primary send' }, 'Send'),
@@ -483,7 +483,7 @@ export class AppView {
     const bubble = h('div', { class: 'bubble' });
     if (chat.kind === 'group' && !mine) bubble.append(h('span', { class: 'sender' }, this.store.nameOf(m.senderId)));
     if (m.media) bubble.append(this.mediaEl(m));
-    else if (m.type !== 'text') bubble.append(h('span', { class: 'text' }, `📎 ${m.content}`));
+    else if (m.type !== 'text') bubble.append(h('span', { class: 'text' }, icon('file'), ` ${m.content}`));
     if (m.type === 'text') bubble.append(h('span', { class: 'text' }, m.content));
     const meta = h('span', { class: 'meta' }, h('time', { datetime: m.createdAt }, timeOf(m.createdAt)));
     bubble.append(meta);
@@ -506,6 +506,10 @@ export class AppView {
 
   update(chat, m, el) {
     el.dataset.id = m.id;
+    if (m.media && !m.pending && !el.dataset.media) {
+      el.dataset.media = 'loading';
+      this.loadMedia(el, m);
+    }
     if (m.senderId !== this.api.me.id || m.event) return;
     const status = this.store.statusOf(chat, m);
     if (el.dataset.status === status && !m.failed) return;
@@ -513,7 +517,7 @@ export class AppView {
     const [glyph, label] = TICKS[status];
     const tick = el.querySelector('.tick');
     tick.className = `tick ${status}`;
-    mount(tick, h('span', { 'aria-hidden': 'true' }, glyph), h('span', { class: 'sr-only' }, label));
+    mount(tick, glyph === 'clock' ? icon('clock') : h('span', { 'aria-hidden': 'true' }, glyph), h('span', { class: 'sr-only' }, label));
     tick.title = label;
     el.querySelector('.failed')?.remove();
     if (m.failed) {
@@ -529,41 +533,49 @@ export class AppView {
   }
 
   mediaEl(m) {
-    const { mediaId, caption, thumbnail } = m.media;
+    const { caption, thumbnail } = m.media;
     const fig = h('figure', { class: `media ${m.type}` });
     if (m.type === 'image') {
-      const img = h('img', {
-        class: 'thumb',
-        alt: caption ? `Photo: ${caption}` : 'Photo',
-        src: thumbnail ? `data:image/jpeg;base64,${thumbnail}` : undefined,
-        width: 240,
-      });
-      fig.append(img);
-      if (!m.pending) {
-        downloadUrl(this.api, mediaId)
-          .then((d) => {
-            const full = new Image();
-            full.onload = () => {
-              img.src = d.url;
-              img.classList.replace('thumb', 'full');
-            };
-            full.src = d.url;
-            fig.onclick = () => window.open(d.url, '_blank', 'noopener');
-          })
-          .catch(() => {});
-      }
+      fig.append(
+        h('img', {
+          class: 'thumb',
+          alt: caption ? `Photo: ${caption}` : 'Photo',
+          src: thumbnail ? `data:image/jpeg;base64,${thumbnail}` : undefined,
+          width: 240,
+        }),
+      );
     } else {
-      const link = h('a', { href: '#', class: 'file' }, `📎 ${m.type}`);
-      link.onclick = async (ev) => {
-        ev.preventDefault();
-        const d = await downloadUrl(this.api, mediaId);
-        window.open(d.url, '_blank', 'noopener');
-      };
-      if (!m.pending) downloadUrl(this.api, mediaId).then((d) => (link.textContent = `📎 ${d.fileName ?? m.type}`), () => {});
-      fig.append(link);
+      fig.append(h('a', { href: '#', class: 'file' }, icon('file'), h('span', {}, m.type)));
     }
     if (caption) fig.append(h('figcaption', {}, caption));
     return fig;
+  }
+
+  /** Swaps the thumbnail for the full image (or names the file) once the message is stored. */
+  loadMedia(el, m) {
+    const img = el.querySelector('.media img');
+    const link = el.querySelector('.media .file');
+    downloadUrl(this.api, m.media.mediaId)
+      .then((d) => {
+        if (img) {
+          const full = new Image();
+          full.onload = () => {
+            img.src = d.url;
+            img.classList.replace('thumb', 'full');
+          };
+          full.src = d.url;
+          img.onclick = () => window.open(d.url, '_blank', 'noopener');
+        }
+        if (link) {
+          link.querySelector('span').textContent = d.fileName ?? m.type;
+          link.onclick = async (ev) => {
+            ev.preventDefault();
+            const fresh = await downloadUrl(this.api, m.media.mediaId);
+            window.open(fresh.url, '_blank', 'noopener');
+          };
+        }
+      })
+      .catch(() => {});
   }
 
   onSeen(entries) {

@@ -391,12 +391,14 @@ export class Store extends EventTarget {
     const chat = this.chat(key);
     if (d.g) chat.chatId = d.g;
     const msg = this.fromFrame(d);
+    // The chat list's unread count covers everything up to its last message.
+    const newer = !chat.lastMessage || msg.id > chat.lastMessage.id;
     const isNew = this.addMessage(chat, msg);
     if (this.live && chat.loaded) chat.syncedUpTo = maxId(chat.syncedUpTo, msg.id);
     if (!chat.peer && chat.kind === 'direct') this.profile(chat.peerId).then((p) => ((chat.peer = p), this.emit('chats')), () => {});
     if (chat.kind === 'group' && !chat.group) this.loadGroup(chat).catch(() => {});
     if (isNew && d.s !== this.me.id) {
-      chat.unreadCount += 1;
+      if (newer) chat.unreadCount += 1;
       chat.typingUntil = 0;
       this.delivered(chat, d.id, false);
     }

@@ -133,18 +133,18 @@ class Person:
         self.tab("Contacts")
         p.get_by_label("Find people").fill(other.name)
         p.get_by_role("button", name="Search").click()
-        p.get_by_role("button", name=f"Add contact {other.name}").click()
+        p.get_by_role("button", name=f"Add contact {other.name}", exact=True).click()
         expect(p.get_by_role("list", name="Sent requests")).to_contain_text(other.name)
 
     def accept_contact(self, other: "Person"):
         p = self.page
         self.tab("Contacts")
-        p.get_by_role("button", name=f"Accept {other.name}").click()
+        p.get_by_role("button", name=f"Accept {other.name}", exact=True).click()
         expect(p.get_by_role("list", name="Contacts")).to_contain_text(other.name)
 
     def open_chat_with(self, other: "Person"):
         self.tab("Contacts")
-        self.page.get_by_role("link", name=f"Message {other.name}").click()
+        self.page.get_by_role("link", name=f"Message {other.name}", exact=True).click()
         expect(self.page.get_by_role("heading", name=other.name, level=2)).to_be_visible()
 
     def open_chat(self, title):

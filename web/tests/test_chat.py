@@ -1,8 +1,10 @@
 """Two people on two real Chromium sessions, through the app's own screens: sign up, become
 contacts, chat with typing and ticks, send a photo, and drop off the network and catch up."""
 
+import os
 import re
 import secrets
+import shutil
 
 from conftest import DESKTOP, ROOT, OUT, png
 from playwright.sync_api import expect
@@ -20,8 +22,9 @@ def contacts(a, b):
 
 
 def test_two_people_chat_with_ticks_typing_and_a_photo(people):
-    asha = people(name("asha")).sign_up()
-    ravi = people(name("ravi"), DESKTOP).sign_up()
+    # Plain names here: this conversation is the README's screenshot.
+    asha = people("Asha").sign_up()
+    ravi = people("Ravi", DESKTOP).sign_up()
     contacts(asha, ravi)
 
     # Presence: Ravi is online for Asha.
@@ -56,6 +59,8 @@ def test_two_people_chat_with_ticks_typing_and_a_photo(people):
     expect(asha.page.locator(".conv-header .presence")).to_have_text("typing…")
     ravi.send("hi Asha")
     expect(asha.message("hi Asha")).to_have_count(1)
+    # The message ends the typing indicator (sooner than the indicator's own 6 s).
+    expect(asha.page.locator(".conv-header .presence")).to_have_text("online", timeout=4_000)
     expect(ravi.message("hi Asha")).to_have_attribute("data-status", "read")
 
     # A photo: uploaded through the presigned PUT, sent with a thumbnail, shown in full.
@@ -71,6 +76,12 @@ def test_two_people_chat_with_ticks_typing_and_a_photo(people):
     expect(asha.message("our cat")).to_have_attribute("data-status", "read")
 
     ravi.page.screenshot(path=str(OUT / "conversation-desktop.png"))
+    asha.page.get_by_label("Message", exact=True).fill("")
+    asha.page.get_by_role("log").locator(".media img.full").wait_for()
+    expect(asha.page.locator(".conv-header .presence")).to_have_text("online")
+    asha.page.screenshot(path=str(OUT / "conversation.png"))
+    if os.environ.get("WHATSPE_UPDATE_SCREENSHOT"):
+        shutil.copy(OUT / "conversation.png", ROOT / "docs" / "web-conversation.png")
 
 
 def test_offline_phone_catches_up_without_duplicates(people):
@@ -116,3 +127,48 @@ def test_offline_phone_catches_up_without_duplicates(people):
     ids = ravi.messages().evaluate_all("els => els.map(e => e.dataset.id)")
     assert len(ids) == len(set(ids)) == 5, ids
     expect(asha.page.locator(".conv-header .presence")).to_have_text("online")
+
+
+def test_history_scrolls_back_and_reads_only_what_is_shown(people):
+    asha = people(name("asha")).sign_up()
+    ravi = people(name("ravi")).sign_up()
+    contacts(asha, ravi)
+    # 65 messages through the REST API (more than two pages of 30).
+    asha.page.evaluate(
+        """async (peer) => {
+            for (let i = 0; i < 65; i++)
+                await whatspe.api.post('/api/messages', {receiverId: peer, content: `old ${i}`});
+        }""",
+        ravi.user_id,
+    )
+    ravi.tab("Chats")
+    expect(ravi.page.get_by_role("list", name="Chats")).to_contain_text("old 64")
+    # Ravi opens the app afresh (his session is kept): the chat list has the last message.
+    ravi.page.reload()
+    ravi.wait_connected()
+    expect(ravi.page.get_by_role("list", name="Chats").get_by_label("65 unread")).to_be_visible()
+    ravi.open_chat(asha.name)
+    log = ravi.page.get_by_role("log")
+    expect(ravi.message("old 64")).to_be_visible()
+    expect(ravi.messages()).to_have_count(30)
+    # Scrolling up loads older pages until the first message.
+    for _ in range(10):
+        log.evaluate("el => el.scrollTop = 0")
+        if ravi.message("old 0").count():
+            break
+        ravi.page.wait_for_timeout(300)
+    expect(ravi.message("old 0")).to_have_count(1)
+    expect(ravi.messages()).to_have_count(65)
+    texts = ravi.messages().locator(".text").all_inner_texts()
+    assert texts == [f"old {i}" for i in range(65)], texts
+
+    # Scrolled up, a new message arrives off screen: delivered, not read.
+    asha.open_chat_with(ravi)
+    asha.send("are you there?")
+    mine = asha.message("are you there?")
+    expect(mine).to_have_attribute("data-status", "delivered")
+    ravi.page.wait_for_timeout(1000)
+    expect(mine).to_have_attribute("data-status", "delivered")
+    # Scrolled down to it: read.
+    ravi.message("are you there?").scroll_into_view_if_needed()
+    expect(mine).to_have_attribute("data-status", "read")
