@@ -11,7 +11,7 @@ MOTO_PORT ?= 5000
 SAM := .venv-tools/bin/sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test api-check fuzz run moto lint-template build deploy venv clean-venv
+.PHONY: test api-check web-test fuzz run moto lint-template build deploy venv clean-venv
 
 ## test: fmt, clippy, cargo tests against a throwaway moto server, template lint (what CI runs)
 test:
@@ -21,12 +21,16 @@ test:
 api-check:
 	scripts/api-check.sh
 
+## web-test: the web client in headless Chromium (two and three sessions) against a local gateway
+web-test:
+	scripts/web-test.sh
+
 ## fuzz: the property tests of the input decoders, each for FUZZ_SECONDS (default 60) of fresh inputs
 FUZZ_SECONDS ?= 60
 fuzz:
 	WHATSPE_FUZZ_SECONDS=$(FUZZ_SECONDS) cargo test -p whatspe --test properties -- --test-threads=2 --nocapture
 
-## run: the local gateway with in-memory stores (no setup)
+## run: the local gateway with in-memory stores (no setup); the web client at http://127.0.0.1:3000/
 run:
 	cargo run --release -p whatspe-local
 
@@ -57,4 +61,4 @@ venv:
 	scripts/venv.sh all
 
 clean-venv:
-	rm -rf .venv .venv-tools .venv-api
+	rm -rf .venv .venv-tools .venv-api .venv-web

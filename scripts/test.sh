@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it (make test / .ci/run): formatting, clippy, every cargo
-# test with a moto server up for the AWS adapter tests, the API contract checks against the
-# local gateway (scripts/api-check.sh), then the SAM template lint.
-# Needs only cargo, Python 3.11+ with venv and pip, and a package index.
+# test with a moto server up for the AWS adapter tests, the web client in headless Chromium
+# (scripts/web-test.sh), the API contract checks against the local gateway
+# (scripts/api-check.sh), then the SAM template lint.
+# Needs only cargo, Python 3.11+ with venv and pip, a package index, and apt (for Debian's
+# chromium, installed when missing).
 set -euo pipefail
 
 # shellcheck source=scripts/moto.sh
@@ -45,6 +47,8 @@ step cargo clippy --workspace --all-targets -- -D warnings
 step cargo test --workspace
 
 stop_moto
+
+step scripts/web-test.sh
 
 step scripts/api-check.sh
 scripts/lint-template.sh

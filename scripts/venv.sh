@@ -7,24 +7,29 @@
 #   .venv-lambda/ cargo-lambda (with zig), for `make build` only.
 #   .venv-api/    the API contract tools: openapi-spec-validator, schemathesis and
 #                 openapi-python-client (scripts/api-check.sh, run by `make test`).
+#   .venv-web/    Playwright and pytest, for the web client's browser tests
+#                 (scripts/web-test.sh, run by `make test`). Playwright drives Debian's
+#                 chromium; its own browser downloads are never used.
 #
 # Each venv carries a stamp file holding the exact pinned requirements; it is (re)built
 # only when the stamp differs or the tool binary is missing, so repeated runs cost nothing
 # and bumping a pin below rebuilds the venv from scratch.
 #
 # Source it (functions ensure_moto_venv / ensure_tools_venv) or run it:
-#   scripts/venv.sh [moto|tools|api|all]     (default: all)
+#   scripts/venv.sh [moto|tools|api|web|all]     (default: all)
 
 MOTO_REQUIREMENTS=("moto[server]==5.2.5")
 TOOLS_REQUIREMENTS=("cfn-lint==1.58.0" "aws-sam-cli==1.170.0")
 LAMBDA_REQUIREMENTS=("cargo-lambda==1.9.2")
 API_REQUIREMENTS=("openapi-spec-validator==0.9.0" "schemathesis==4.32.5" "openapi-python-client==0.29.1")
+WEB_REQUIREMENTS=("playwright==1.65.2" "pytest==9.2.0")
 
 WHATSPE_ROOT="${WHATSPE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 MOTO_VENV="$WHATSPE_ROOT/.venv"
 TOOLS_VENV="$WHATSPE_ROOT/.venv-tools"
 LAMBDA_VENV="$WHATSPE_ROOT/.venv-lambda"
 API_VENV="$WHATSPE_ROOT/.venv-api"
+WEB_VENV="$WHATSPE_ROOT/.venv-web"
 
 # _ensure_venv DIR CHECK_BIN REQUIREMENT...
 _ensure_venv() {
@@ -69,6 +74,11 @@ ensure_api_venv() {
         [[ -x "$API_VENV/bin/openapi-spec-validator" && -x "$API_VENV/bin/openapi-python-client" ]]
 }
 
+ensure_web_venv() {
+    _ensure_venv "$WEB_VENV" pytest "${WEB_REQUIREMENTS[@]}" &&
+        [[ -x "$WEB_VENV/bin/playwright" ]]
+}
+
 ensure_lambda_venv() {
     _ensure_venv "$LAMBDA_VENV" cargo-lambda "${LAMBDA_REQUIREMENTS[@]}"
 }
@@ -80,9 +90,10 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
         tools) ensure_tools_venv ;;
         lambda) ensure_lambda_venv ;;
         api) ensure_api_venv ;;
-        all) ensure_moto_venv && ensure_tools_venv && ensure_api_venv ;;
+        web) ensure_web_venv ;;
+        all) ensure_moto_venv && ensure_tools_venv && ensure_api_venv && ensure_web_venv ;;
         *)
-            echo "usage: $0 [moto|tools|lambda|api|all]" >&2
+            echo "usage: $0 [moto|tools|lambda|api|web|all]" >&2
             exit 2
             ;;
     esac
