@@ -67,7 +67,7 @@ export class AppView {
         h('button', { type: 'button', onclick: () => newGroup(this), 'aria-label': 'New group' }, 'New group'),
         h('button', { type: 'button', onclick: () => this.api.logout().catch(() => {}) }, 'Log out'),
       ),
-      h('div', { role: 'tablist', class: 'tabs', 'aria-label': 'Views' }, this.tabs.chats, this.tabs.contacts),
+      h('div', { role: 'tablist', class: 'tabs', 'aria-label': 'Views', onkeydown: (ev) => this.tabKeys(ev) }, this.tabs.chats, this.tabs.contacts),
       this.panels.chats,
       this.panels.contacts,
     );
@@ -88,6 +88,18 @@ export class AppView {
       this.panels[name].hidden = name !== tab;
     }
     if (tab === 'contacts') this.renderContacts();
+  }
+
+  /** The tabs pattern: arrow keys (and Home / End) move between tabs. */
+  tabKeys(ev) {
+    const order = ['chats', 'contacts'];
+    const i = order.indexOf(this.tab);
+    const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: order.length - 1 }[ev.key];
+    if (next === undefined) return;
+    ev.preventDefault();
+    const tab = order[(next + order.length) % order.length];
+    this.showTab(tab);
+    this.tabs[tab].focus();
   }
 
   route() {

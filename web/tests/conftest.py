@@ -101,7 +101,17 @@ class Person:
         if self.offline:
             route.close()
             return
-        self.sockets.append(route.connect_to_server())
+        server = route.connect_to_server()
+        self.sockets.append(server)
+        # Frames pass both ways unless the test makes this socket silent (`silence()`).
+        route.on_message(lambda m: None if getattr(route, "silent", False) else server.send(m))
+        server.on_message(lambda m: None if getattr(route, "silent", False) else route.send(m))
+        self.routes = getattr(self, "routes", []) + [route]
+
+    def silence(self):
+        """The current socket stops carrying frames without closing (a NAT that forgot it)."""
+        for route in getattr(self, "routes", []):
+            route.silent = True
 
     def sign_up(self):
         p = self.page

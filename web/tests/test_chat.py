@@ -172,3 +172,22 @@ def test_history_scrolls_back_and_reads_only_what_is_shown(people):
     # Scrolled down to it: read.
     ravi.message("are you there?").scroll_into_view_if_needed()
     expect(mine).to_have_attribute("data-status", "read")
+
+
+def test_silent_socket_is_detected_and_replaced(people):
+    asha = people(name("asha")).sign_up()
+    ravi = people(name("ravi")).sign_up()
+    contacts(asha, ravi)
+    ravi.open_chat_with(asha)
+    asha.open_chat_with(ravi)
+    # Ravi's socket goes silent: frames stop both ways, nothing closes.
+    ravi.silence()
+    asha.send("into the void")
+    expect(asha.message("into the void")).to_have_attribute("data-status", "sent")
+    # The heartbeat's PING (sent every `hb` seconds; here at once) goes unanswered: within
+    # 10 s the socket is abandoned, a new one opens and the catch-up brings the message.
+    ravi.page.evaluate("whatspe.socket.ping()")
+    expect(ravi.page.locator("body")).not_to_have_attribute("data-connection", "ready", timeout=12_000)
+    ravi.wait_connected()
+    expect(ravi.message("into the void")).to_have_count(1)
+    expect(asha.message("into the void")).to_have_attribute("data-status", "read")
