@@ -36,10 +36,20 @@ export class AppView {
     this.visible = new Set(); // incoming message ids on screen
     this.scheduled = new Set();
     this.build();
-    store.addEventListener('change', (e) => this.onChange(e.detail));
-    window.addEventListener('hashchange', () => this.route());
-    document.addEventListener('visibilitychange', () => this.markVisible());
+    this.listeners = [
+      [store, 'change', (e) => this.onChange(e.detail)],
+      [window, 'hashchange', () => this.route()],
+      [document, 'visibilitychange', () => this.markVisible()],
+    ];
+    for (const [target, type, fn] of this.listeners) target.addEventListener(type, fn);
     this.route();
+  }
+
+  /** Detaches the view (on sign-out). */
+  destroy() {
+    for (const [target, type, fn] of this.listeners) target.removeEventListener(type, fn);
+    this.observer?.disconnect();
+    this.topObserver?.disconnect();
   }
 
   // ------------------------------------------------------------------ layout

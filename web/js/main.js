@@ -52,6 +52,7 @@ async function main() {
     await new Promise((resolve) => api.addEventListener('signedout', resolve, { once: true }));
     socket.stop();
     store.stop();
+    view.destroy();
     location.hash = '';
   }
 }
