@@ -25,7 +25,16 @@ function errorText(e) {
 export function signIn(root, api) {
   return new Promise((done) => {
     const error = h('p', { class: 'error', role: 'alert', id: 'auth-error' });
-    const fail = (e) => (error.textContent = errorText(e));
+    /** A form's submit handler: clears the error, runs `step`, shows what went wrong. */
+    const submit = (step) => async (ev) => {
+      ev.preventDefault();
+      error.textContent = '';
+      try {
+        await step();
+      } catch (e) {
+        error.textContent = errorText(e);
+      }
+    };
     const card = h('section', { class: 'auth card', 'aria-labelledby': 'auth-title' });
     mount(root, h('main', { class: 'auth-page' }, card));
 
@@ -42,16 +51,10 @@ export function signIn(root, api) {
       const form = h(
         'form',
         {
-          onsubmit: async (ev) => {
-            ev.preventDefault();
-            error.textContent = '';
-            try {
-              const r = await api.call('POST', '/api/auth/request-otp', { phoneNumber: input.value }, { auth: false });
-              codeStep(r.data.phoneNumber);
-            } catch (e) {
-              fail(e);
-            }
-          },
+          onsubmit: submit(async () => {
+            const r = await api.call('POST', '/api/auth/request-otp', { phoneNumber: input.value }, { auth: false });
+            codeStep(r.data.phoneNumber);
+          }),
         },
         h('label', { for: 'phone' }, 'Phone number'),
         input,
@@ -77,25 +80,15 @@ export function signIn(root, api) {
       const form = h(
         'form',
         {
-          onsubmit: async (ev) => {
-            ev.preventDefault();
-            error.textContent = '';
-            try {
-              const r = await api.call(
-                'POST',
-                '/api/auth/verify-otp',
-                { phoneNumber: phone, verificationCode: input.value },
-                { auth: false },
-              );
-              if (r.data.isNewUser) registerStep(r.data.registrationToken);
-              else {
-                api.setSession(r.data, r.data.user);
-                done();
-              }
-            } catch (e) {
-              fail(e);
+          onsubmit: submit(async () => {
+            const body = { phoneNumber: phone, verificationCode: input.value };
+            const r = await api.call('POST', '/api/auth/verify-otp', body, { auth: false });
+            if (r.data.isNewUser) registerStep(r.data.registrationToken);
+            else {
+              api.setSession(r.data, r.data.user);
+              done();
             }
-          },
+          }),
         },
         h('label', { for: 'code' }, 'Code'),
         input,
@@ -133,20 +126,14 @@ export function signIn(root, api) {
       const form = h(
         'form',
         {
-          onsubmit: async (ev) => {
-            ev.preventDefault();
-            error.textContent = '';
+          onsubmit: submit(async () => {
             const body = { username: username.value };
             if (email.value) body.email = email.value;
-            try {
-              const r = await api.call('POST', '/api/auth/register', body, { token: registrationToken });
-              const { accessToken, refreshToken, expiresIn, ...user } = r.data;
-              api.setSession({ accessToken, refreshToken, expiresIn }, user);
-              done();
-            } catch (e) {
-              fail(e);
-            }
-          },
+            const r = await api.call('POST', '/api/auth/register', body, { token: registrationToken });
+            const { accessToken, refreshToken, expiresIn, ...user } = r.data;
+            api.setSession({ accessToken, refreshToken, expiresIn }, user);
+            done();
+          }),
         },
         h('label', { for: 'username' }, 'Username'),
         username,
