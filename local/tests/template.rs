@@ -523,3 +523,129 @@ fn the_relay_reads_every_committed_message_from_the_messages_stream() {
         "only message items, by the code's own key prefix"
     );
 }
+
+/// The string inside an intrinsic (`!Sub "…"`, `!GetAtt X.Y`, `!Ref X`).
+fn intrinsic<'a>(v: &'a Value, tag: &str) -> &'a str {
+    match v {
+        Value::Tagged(t) if t.tag == tag => t.value.as_str().expect("a string intrinsic"),
+        other => panic!("expected {tag}, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_web_client_is_served_from_a_private_bucket_with_the_rest_api_on_its_origin() {
+    let doc = template();
+    let r = resources(&doc);
+    let bucket = &r["WebBucket"]["Properties"];
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            bucket["PublicAccessBlockConfiguration"][flag].as_bool(),
+            Some(true),
+            "the site bucket is private: {flag}"
+        );
+    }
+    // Only this distribution reads the files.
+    let statements = r["WebBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements");
+    let allows: Vec<&Value> = statements
+        .iter()
+        .filter(|s| s["Effect"].as_str() == Some("Allow"))
+        .collect();
+    assert_eq!(allows.len(), 1, "one Allow: {allows:?}");
+    assert_eq!(
+        allows[0]["Principal"]["Service"].as_str(),
+        Some("cloudfront.amazonaws.com")
+    );
+    assert_eq!(allows[0]["Action"].as_str(), Some("s3:GetObject"));
+    assert!(
+        intrinsic(
+            &allows[0]["Condition"]["StringEquals"]["AWS:SourceArn"],
+            "!Sub"
+        )
+        .ends_with(":distribution/${WebDistribution}"),
+        "only this distribution"
+    );
+
+    let config = &r["WebDistribution"]["Properties"]["DistributionConfig"];
+    let origins: BTreeMap<&str, &Value> = config["Origins"]
+        .as_sequence()
+        .expect("origins")
+        .iter()
+        .map(|o| (o["Id"].as_str().expect("an origin id"), o))
+        .collect();
+    assert_eq!(
+        intrinsic(&origins["site"]["DomainName"], "!GetAtt"),
+        "WebBucket.RegionalDomainName"
+    );
+    assert_eq!(
+        intrinsic(&origins["site"]["OriginAccessControlId"], "!GetAtt"),
+        "WebOriginAccessControl.Id"
+    );
+    assert_eq!(
+        intrinsic(&origins["api"]["DomainName"], "!Sub"),
+        "${RestApi}.execute-api.${AWS::Region}.amazonaws.com"
+    );
+    let stage = r["RestApi"]["Properties"]["StageName"].as_str().expect("a stage");
+    assert_eq!(
+        origins["api"]["OriginPath"].as_str(),
+        Some(format!("/{stage}").as_str()),
+        "/api/x reaches the stage's /api/x"
+    );
+    assert_eq!(config["DefaultCacheBehavior"]["TargetOriginId"].as_str(), Some("site"));
+    let api = config["CacheBehaviors"]
+        .as_sequence()
+        .expect("behaviours")
+        .iter()
+        .find(|b| b["PathPattern"].as_str() == Some("/api/*"))
+        .expect("a behaviour for /api/*");
+    assert_eq!(api["TargetOriginId"].as_str(), Some("api"));
+    let methods: BTreeSet<&str> = api["AllowedMethods"]
+        .as_sequence()
+        .expect("methods")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for m in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"] {
+        assert!(methods.contains(m), "/api/* allows {m}");
+    }
+    assert_eq!(intrinsic(&api["CachePolicyId"], "!Ref"), "WebApiCachePolicy");
+    let cache = &r["WebApiCachePolicy"]["Properties"]["CachePolicyConfig"];
+    assert_eq!(
+        (cache["MinTTL"].as_i64(), cache["DefaultTTL"].as_i64()),
+        (Some(0), Some(0)),
+        "API answers are not cached"
+    );
+    let params = &cache["ParametersInCacheKeyAndForwardedToOrigin"];
+    assert_eq!(
+        params["HeadersConfig"]["Headers"].as_sequence().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        params["HeadersConfig"]["Headers"][0].as_str(),
+        Some("Authorization"),
+        "the bearer token reaches the API"
+    );
+    assert_eq!(
+        params["QueryStringsConfig"]["QueryStringBehavior"].as_str(),
+        Some("all"),
+        "cursors and limits reach the API"
+    );
+    // The page's security headers are the local gateway's.
+    let headers = &r["WebSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
+        ["SecurityHeadersConfig"];
+    assert_eq!(
+        headers["ContentSecurityPolicy"]["ContentSecurityPolicy"].as_str(),
+        Some(whatspe_local::web::CONTENT_SECURITY_POLICY)
+    );
+    assert_eq!(headers["FrameOptions"]["FrameOption"].as_str(), Some("DENY"));
+    assert_eq!(
+        headers["ReferrerPolicy"]["ReferrerPolicy"].as_str(),
+        Some("no-referrer")
+    );
+}
