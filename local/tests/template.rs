@@ -591,13 +591,18 @@ fn the_web_client_is_served_from_a_private_bucket_with_the_rest_api_on_its_origi
         intrinsic(&origins["api"]["DomainName"], "!Sub"),
         "${RestApi}.execute-api.${AWS::Region}.amazonaws.com"
     );
-    let stage = r["RestApi"]["Properties"]["StageName"].as_str().expect("a stage");
+    let stage = r["RestApi"]["Properties"]["StageName"]
+        .as_str()
+        .expect("a stage");
     assert_eq!(
         origins["api"]["OriginPath"].as_str(),
         Some(format!("/{stage}").as_str()),
         "/api/x reaches the stage's /api/x"
     );
-    assert_eq!(config["DefaultCacheBehavior"]["TargetOriginId"].as_str(), Some("site"));
+    assert_eq!(
+        config["DefaultCacheBehavior"]["TargetOriginId"].as_str(),
+        Some("site")
+    );
     let api = config["CacheBehaviors"]
         .as_sequence()
         .expect("behaviours")
@@ -614,7 +619,10 @@ fn the_web_client_is_served_from_a_private_bucket_with_the_rest_api_on_its_origi
     for m in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"] {
         assert!(methods.contains(m), "/api/* allows {m}");
     }
-    assert_eq!(intrinsic(&api["CachePolicyId"], "!Ref"), "WebApiCachePolicy");
+    assert_eq!(
+        intrinsic(&api["CachePolicyId"], "!Ref"),
+        "WebApiCachePolicy"
+    );
     let cache = &r["WebApiCachePolicy"]["Properties"]["CachePolicyConfig"];
     assert_eq!(
         (cache["MinTTL"].as_i64(), cache["DefaultTTL"].as_i64()),
@@ -623,7 +631,9 @@ fn the_web_client_is_served_from_a_private_bucket_with_the_rest_api_on_its_origi
     );
     let params = &cache["ParametersInCacheKeyAndForwardedToOrigin"];
     assert_eq!(
-        params["HeadersConfig"]["Headers"].as_sequence().map(Vec::len),
+        params["HeadersConfig"]["Headers"]
+            .as_sequence()
+            .map(Vec::len),
         Some(1)
     );
     assert_eq!(
@@ -637,13 +647,15 @@ fn the_web_client_is_served_from_a_private_bucket_with_the_rest_api_on_its_origi
         "cursors and limits reach the API"
     );
     // The page's security headers are the local gateway's.
-    let headers = &r["WebSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
-        ["SecurityHeadersConfig"];
+    let headers = &r["WebSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
     assert_eq!(
         headers["ContentSecurityPolicy"]["ContentSecurityPolicy"].as_str(),
         Some(whatspe_local::web::CONTENT_SECURITY_POLICY)
     );
-    assert_eq!(headers["FrameOptions"]["FrameOption"].as_str(), Some("DENY"));
+    assert_eq!(
+        headers["FrameOptions"]["FrameOption"].as_str(),
+        Some("DENY")
+    );
     assert_eq!(
         headers["ReferrerPolicy"]["ReferrerPolicy"].as_str(),
         Some("no-referrer")
