@@ -199,6 +199,10 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:GetItem", "DevicesTable"),
                 ("dynamodb:UpdateItem", "DevicesTable"),
                 ("sns:DeleteEndpoint", "sns:endpoint/*"),
+                // A new profile picture: an image upload of the user's, checked and attached.
+                ("dynamodb:GetItem", "MediaTable"),
+                ("dynamodb:UpdateItem", "MediaTable"),
+                ("s3:GetObject", MEDIA_OBJECTS),
             ]),
         ),
         (
@@ -356,6 +360,9 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:PutItem", "MediaTable"),
                 ("dynamodb:GetItem", "MediaTable"),
                 ("dynamodb:BatchGetItem", "GroupsTable"),
+                // A contact's download of a profile picture: the owner's, and the contact row.
+                ("dynamodb:GetItem", "UsersTable"),
+                ("dynamodb:GetItem", "ContactsTable"),
                 // Signing only: the URLs carry these.
                 ("s3:PutObject", MEDIA_OBJECTS),
                 ("s3:GetObject", MEDIA_OBJECTS),

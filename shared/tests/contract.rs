@@ -2779,7 +2779,7 @@ mod media {
     use std::collections::HashMap;
     use whatspe::aws::dynamo::DynamoMedia;
     use whatspe::aws::s3::{S3Blobs, ensure_bucket};
-    use whatspe::domain::{MediaId, MediaMeta, MediaState, MediaType};
+    use whatspe::domain::{MediaId, MediaMeta, MediaState, MediaType, MediaUse};
     use whatspe::memory::{MemoryBlobs, MemoryMedia};
     use whatspe::ports::{BlobStore, MediaStore, Presigned};
 
@@ -2793,6 +2793,7 @@ mod media {
             state: MediaState::Pending,
             created_at: t(at),
             chats: vec![],
+            profile: false,
         }
     }
 
@@ -2811,18 +2812,31 @@ mod media {
 
         // Attaching: idempotent per chat, a set of chats, and the upload leaves the sweep.
         let (c1, c2) = (ConversationId::new_group(), ConversationId::new_group());
-        m.attach(&other_old.id, &c1).await.unwrap();
-        m.attach(&other_old.id, &c1).await.unwrap();
-        m.attach(&other_old.id, &c2).await.unwrap();
+        m.attach(&other_old.id, MediaUse::Chat(c1)).await.unwrap();
+        m.attach(&other_old.id, MediaUse::Chat(c1)).await.unwrap();
+        m.attach(&other_old.id, MediaUse::Chat(c2)).await.unwrap();
         let got = m.get(&other_old.id).await.unwrap().unwrap();
         assert_eq!(got.state, MediaState::Attached);
+        assert!(!got.profile, "a chat's upload is no profile picture");
         let mut want = vec![c1, c2];
         want.sort();
         let mut chats = got.chats.clone();
         chats.sort();
         assert_eq!(chats, want);
         assert!(matches!(
-            m.attach(&MediaId::new_random(), &c1).await,
+            m.attach(&MediaId::new_random(), MediaUse::Chat(c1)).await,
+            Err(StoreError::Conflict { what: "missing" })
+        ));
+        // A profile picture: attached with the flag, and no chat; again is a no-op.
+        m.attach(&new.id, MediaUse::Profile).await.unwrap();
+        m.attach(&new.id, MediaUse::Profile).await.unwrap();
+        let got = m.get(&new.id).await.unwrap().unwrap();
+        assert_eq!(
+            (got.state, got.profile, got.chats.len()),
+            (MediaState::Attached, true, 0)
+        );
+        assert!(matches!(
+            m.attach(&MediaId::new_random(), MediaUse::Profile).await,
             Err(StoreError::Conflict { what: "missing" })
         ));
 
@@ -2835,6 +2849,10 @@ mod media {
             .filter(|id| [old.id, other_old.id, new.id].contains(id))
             .collect();
         assert_eq!(due, vec![old.id], "pending and older than the cutoff only");
+        assert!(
+            !m.remove_pending(&new.id).await.unwrap(),
+            "a profile picture is kept"
+        );
 
         assert!(m.remove_pending(&old.id).await.unwrap());
         assert_eq!(m.get(&old.id).await.unwrap(), None);

@@ -17,7 +17,7 @@ pub use group::{
 };
 pub use ids::{RequestId, SessionId, UserId};
 pub use media::{
-    MediaId, MediaLimits, MediaMeta, MediaRef, MediaState, MediaType, parse_caption,
+    MediaId, MediaLimits, MediaMeta, MediaRef, MediaState, MediaType, MediaUse, parse_caption,
     parse_file_name, parse_thumbnail,
 };
 pub use message::{

@@ -5,8 +5,8 @@
 use crate::clock::Clock;
 use crate::domain::{
     Content, ConversationId, GroupEvent, GroupEventKind, GroupMeta, GroupName, GroupPart,
-    GroupSettings, GroupView, MAX_ADD_PER_REQUEST, Member, MemberView, Message, MessageId,
-    MessageKind, Role, UserId, Who,
+    GroupSettings, GroupView, MAX_ADD_PER_REQUEST, MediaUse, Member, MemberView, Message,
+    MessageId, MessageKind, Role, UserId, Who,
 };
 use crate::ports::{ContactStore, GroupChange, GroupStore, MemberChange, Page, PageRequest};
 use crate::retry::Backoff;
@@ -210,7 +210,7 @@ impl GroupService {
         media
             .check_for_message(caller, MessageKind::Image, input)
             .await?;
-        media.attach(&id, group).await
+        media.attach(&id, MediaUse::Chat(*group)).await
     }
 
     /// Checks users to add: 1–90 distinct people, not the adder, all the adder's contacts.

@@ -2,11 +2,11 @@
 
 use crate::clock::Clock;
 use crate::config::SendRate;
-use crate::domain::MediaRef;
 use crate::domain::{
     ChatKind, ChatView, Content, Conversation, ConversationId, Cursors, Message, MessageId,
     MessageKind, MessageView, PublicProfile, UserId, Username,
 };
+use crate::domain::{MediaRef, MediaUse};
 use crate::frames::{MessageEvent, ReceiptEvent, ServerFrame};
 use crate::ports::{
     DedupGuard, DeliveryJob, DeliveryQueue, GroupStore, HistoryRange, MessageStore, Page,
@@ -157,7 +157,11 @@ impl MessageService {
         chat: &ConversationId,
     ) -> Result<(), Error> {
         match &m.media {
-            Some(media) => self.media_service()?.attach(&media.media_id, chat).await,
+            Some(media) => {
+                self.media_service()?
+                    .attach(&media.media_id, MediaUse::Chat(*chat))
+                    .await
+            }
             None => Ok(()),
         }
     }
