@@ -115,14 +115,6 @@ impl TestApp {
         (r.body, got)
     }
 
-    /// Signs `who` in again (after the clock moved past their access token's life).
-    async fn sign_in_again(&self, who: &mut Person) {
-        let code = self.code_for(&who.phone).await;
-        let r = self.verify_otp(&who.phone, &code).await;
-        assert_ok(&r, 200, "verify-otp");
-        who.token = str_field(&r.body, "accessToken");
-    }
-
     async fn history_len(&self, who: &Person, peer: &Person) -> usize {
         let r = self
             .get(&format!("/api/messages/{}", peer.id), &who.token)

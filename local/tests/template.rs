@@ -237,6 +237,9 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
             set(&[
                 ("dynamodb:GetItem", "MessagesTable"),
                 ("dynamodb:PutItem", "MessagesTable"),
+                // Message actions: one conditional update of the message.
+                ("dynamodb:UpdateItem", "MessagesTable"),
+                ("dynamodb:Query", "GroupsTable"),
                 ("dynamodb:GetItem", "ConversationsTable"),
                 ("dynamodb:UpdateItem", "ConversationsTable"),
                 ("dynamodb:ConditionCheckItem", "ContactsTable"),
@@ -263,6 +266,9 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 // A group message's fan-out: the group's removal counter and its members.
                 ("dynamodb:GetItem", "GroupsTable"),
                 ("dynamodb:Query", "GroupsTable"),
+                // An edit or delete of a chat's last message: the chat list follows it.
+                ("dynamodb:UpdateItem", "ConversationsTable"),
+                ("dynamodb:PutItem", "GroupsTable"),
             ]),
         ),
         (

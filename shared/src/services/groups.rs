@@ -136,14 +136,13 @@ pub(crate) fn system_message(meta: &GroupMeta, event: GroupEvent, now: DateTime<
             event: Some(event),
         }),
         media: None,
+        extras: Default::default(),
     }
 }
 
 /// `message` as a chat list keeps it.
 pub(crate) fn preview(message: &Message) -> Message {
-    let mut p = message.clone();
-    p.content = Content::preview_of(&message.content);
-    p
+    message.preview()
 }
 
 /// A new member's row: they see from `from` (the message that added them) on, and nothing
@@ -800,6 +799,7 @@ fn system_message_placeholder(id: ConversationId, now: DateTime<Utc>) -> Message
         created_at: now,
         group: None,
         media: None,
+        extras: Default::default(),
     }
 }
 
