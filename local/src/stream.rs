@@ -1,5 +1,6 @@
-//! The DynamoDB stream event source, emulated: the `messages` table's committed messages fed
-//! to the `relay` function in batches, in commit order, as Lambda's event source does —
+//! The DynamoDB stream event source, emulated: the `messages` table's committed messages (and
+//! messages changed by an action) fed to the `relay` function in batches, in commit order,
+//! as Lambda's event source does —
 //! a batch whose record failed is retried from that record (`ReportBatchItemFailures`), after
 //! a short pause, until it succeeds. In memory the records come from the store's
 //! [`MessageStream`]; on an AWS endpoint (moto, DynamoDB Local, AWS) from the table's real
@@ -23,10 +24,10 @@ const RETRY_AFTER: Duration = Duration::from_millis(100);
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
 /// One stream record as Lambda's DynamoDB event carries it.
-fn record(sequence_number: &str, image: serde_dynamo::Item) -> Value {
+fn record(sequence_number: &str, name: &str, image: serde_dynamo::Item) -> Value {
     json!({
         "eventID": sequence_number,
-        "eventName": "INSERT",
+        "eventName": name,
         "eventSource": "aws:dynamodb",
         "eventVersion": "1.1",
         "awsRegion": "local",
@@ -78,7 +79,13 @@ pub async fn run_memory(stream: Arc<MessageStream>, app: App) {
                 let image = whatspe::aws::dynamo::stream_image(m).ok()?;
                 next_seq += 1;
                 let seq = format!("{next_seq:021}");
-                Some((seq.clone(), record(&seq, image)))
+                // A message carrying an action was changed, as DynamoDB's MODIFY record.
+                let name = if m.extras.act.is_some() {
+                    "MODIFY"
+                } else {
+                    "INSERT"
+                };
+                Some((seq.clone(), record(&seq, name, image)))
             })
             .collect();
         let done = relay(&app, records).await;
@@ -252,12 +259,15 @@ async fn poll_shard(
     let mut records: Vec<(String, Value)> = out
         .records()
         .iter()
-        .filter(|r| r.event_name().map(|e| e.as_str()) == Some("INSERT"))
         .filter_map(|r| {
+            let name = r.event_name()?.as_str();
+            matches!(name, "INSERT" | "MODIFY").then(|| (r, name.to_owned()))
+        })
+        .filter_map(|(r, name)| {
             let change = r.dynamodb()?;
             let seq = change.sequence_number()?.to_owned();
             let image = item(change.new_image()?);
-            Some((seq.clone(), record(&seq, image)))
+            Some((seq.clone(), record(&seq, &name, image)))
         })
         .collect();
     while !records.is_empty() {

@@ -306,6 +306,9 @@ fn server_type(f: &ServerFrame) -> &'static str {
         ServerFrame::Req(_) => "REQ",
         ServerFrame::ReqAcc(_) => "REQ_ACC",
         ServerFrame::Grp(_) => "GRP",
+        ServerFrame::Rct(_) => "RCT",
+        ServerFrame::Edit(_) => "EDIT",
+        ServerFrame::Del(_) => "DEL",
     }
 }
 
@@ -352,6 +355,13 @@ fn server_samples() -> Vec<ServerFrame> {
             mid: Some(whatspe::domain::MediaId::new_random()),
             cap: Some("look".into()),
             th: Some("aGVsbG8=".into()),
+            q: Some(whatspe::domain::Quote {
+                id,
+                sender_id: p,
+                kind: MessageKind::Text,
+                text: Some("Dinner at 7?".into()),
+            }),
+            fw: true,
         }),
         ServerFrame::Read(receipt.clone()),
         ServerFrame::Dlv(receipt),
@@ -387,6 +397,29 @@ fn server_samples() -> Vec<ServerFrame> {
                 by: u,
                 users: vec![p],
             },
+            ts,
+        }),
+        ServerFrame::Rct(whatspe::frames::ReactionEvent {
+            g: Some(g),
+            c: g,
+            id,
+            u,
+            e: Some("👍".into()),
+            ts,
+        }),
+        ServerFrame::Edit(whatspe::frames::EditEvent {
+            g: Some(g),
+            c: g,
+            id,
+            s: u,
+            x: "See you at 8".into(),
+            ts,
+        }),
+        ServerFrame::Del(whatspe::frames::DeleteEvent {
+            g: Some(g),
+            c: g,
+            id,
+            s: u,
             ts,
         }),
     ]
@@ -496,6 +529,7 @@ fn asyncapi_documents_every_client_frame_and_its_examples_parse() {
             s: None,
             cap: None,
             th: None,
+            rp: None,
         },
     ]
     .iter()

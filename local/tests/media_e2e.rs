@@ -115,14 +115,6 @@ impl TestApp {
         (r.body, got)
     }
 
-    /// Signs `who` in again (after the clock moved past their access token's life).
-    async fn sign_in_again(&self, who: &mut Person) {
-        let code = self.code_for(&who.phone).await;
-        let r = self.verify_otp(&who.phone, &code).await;
-        assert_ok(&r, 200, "verify-otp");
-        who.token = str_field(&r.body, "accessToken");
-    }
-
     async fn history_len(&self, who: &Person, peer: &Person) -> usize {
         let r = self
             .get(&format!("/api/messages/{}", peer.id), &who.token)
@@ -548,4 +540,113 @@ async fn memory_group_avatars() {
 #[tokio::test]
 async fn moto_group_avatars() {
     group_avatars(moto().await, 70).await;
+}
+
+/// A profile picture is an image upload of the user's: checked like a media message's, then
+/// downloadable by the user's contacts while it is the current one; strangers get 404.
+async fn profile_pictures(app: TestApp, first: u32) {
+    let ann = app.sign_up(&phone(first), "ann").await;
+    let ben = app.sign_up(&phone(first + 1), "ben").await;
+    let cid = app.sign_up(&phone(first + 2), "cid").await;
+    app.befriend(&ann, &ben).await;
+    let bytes = png_bytes();
+    let pic = app.upload(&ann, "image/png", bytes.clone()).await;
+    let r = app
+        .patch("/api/user", json!({"profilePicture": pic}), &ann.token)
+        .await;
+    assert_ok(&r, 200, "ann's own image as profile picture");
+    assert_eq!(r.body["profilePicture"], pic);
+
+    let seen = app.get(&format!("/api/users/{}", ann.id), &ben.token).await;
+    assert_ok(&seen, 200, "ben looks ann up");
+    assert_eq!(seen.body["profilePicture"], pic, "{}", seen.body);
+    let (ticket, got) = app.download(&ben, &pic).await;
+    assert_eq!(ticket["contentType"], "image/png");
+    assert_eq!(got.bytes, bytes, "a contact downloads the picture");
+    let r = app.get(&format!("/api/media/{pic}"), &cid.token).await;
+    assert_error(&r, 404, "media_not_found", "a stranger");
+
+    // Refused, and nothing changes: a URL (the old form), someone else's upload, no image,
+    // an unknown id.
+    let bens = app.upload(&ben, "image/png", png_bytes()).await;
+    let pdf = app
+        .upload(&ann, "application/pdf", b"%PDF-1.7\n%....".to_vec())
+        .await;
+    for (value, status, code, case) in [
+        (
+            json!("https://example.com/a.png"),
+            400,
+            "invalid_profile_picture",
+            "a URL",
+        ),
+        (json!(bens), 404, "media_not_found", "ben's upload"),
+        (json!(pdf), 400, "media_kind_mismatch", "a PDF"),
+        (
+            json!("0b5c6a36-8a4c-4a3e-9f2e-2d2b9d4f6a11"),
+            404,
+            "media_not_found",
+            "an unknown id",
+        ),
+    ] {
+        let r = app
+            .patch(
+                "/api/user",
+                json!({"status": "changed?", "profilePicture": value}),
+                &ann.token,
+            )
+            .await;
+        assert_error(&r, status, code, case);
+    }
+    let me = app.get("/api/user", &ann.token).await;
+    assert_eq!(
+        (me.body["profilePicture"].clone(), me.body["status"].clone()),
+        (json!(pic), json!(whatspe::domain::DEFAULT_STATUS)),
+        "{}",
+        me.body
+    );
+    let r = app.get(&format!("/api/media/{bens}"), &ann.token).await;
+    assert_error(&r, 404, "media_not_found", "ben's refused upload stays his");
+
+    // A new picture replaces the old one for contacts; the owner keeps their upload.
+    let second = app.upload(&ann, "image/png", png_bytes()).await;
+    let r = app
+        .patch("/api/user", json!({"profilePicture": second}), &ann.token)
+        .await;
+    assert_ok(&r, 200, "a new picture");
+    app.download(&ben, &second).await;
+    let r = app.get(&format!("/api/media/{pic}"), &ben.token).await;
+    assert_error(&r, 404, "media_not_found", "the old picture, for a contact");
+    app.download(&ann, &pic).await;
+    // Cleared: no picture, and contacts lose access.
+    let r = app
+        .patch("/api/user", json!({"profilePicture": null}), &ann.token)
+        .await;
+    assert_ok(&r, 200, "clear the picture");
+    assert_eq!(r.body["profilePicture"], Value::Null);
+    let r = app.get(&format!("/api/media/{second}"), &ben.token).await;
+    assert_error(&r, 404, "media_not_found", "a cleared picture");
+
+    // At sign-up there is nothing of the user's to point at yet.
+    let token = app.registration_token(&phone(first + 3)).await;
+    let r = app
+        .register(
+            &token,
+            json!({"username": "dee", "profilePicture": "https://example.com/d.png"}),
+        )
+        .await;
+    assert_error(&r, 400, "invalid_profile_picture", "a picture at sign-up");
+    let r = app
+        .register(&token, json!({"username": "dee", "profilePicture": null}))
+        .await;
+    assert_ok(&r, 201, "no picture at sign-up (the seed's null)");
+}
+
+#[tokio::test]
+async fn memory_profile_pictures() {
+    profile_pictures(spawn_app().await, 80).await;
+}
+
+#[tokio::test]
+async fn moto_profile_pictures() {
+    profile_pictures(moto().await, 90).await;
 }

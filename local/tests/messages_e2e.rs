@@ -101,6 +101,8 @@ fn msg_job(m: &Value, sender: &Person) -> DeliveryJob {
             mid: None,
             cap: None,
             th: None,
+            q: None,
+            fw: false,
         }),
         note: Some(PushNote {
             chat_id: ConversationId::parse(&str_field(m, "chatId")).expect("a chat id"),

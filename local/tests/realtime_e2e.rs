@@ -1627,8 +1627,9 @@ async fn realtime_journey_works_on_dynamodb_sqs_and_sns_via_moto() {
         connection_id: "c3RhbGUtY29ubmVjdGlvbg==".into(),
         user_id: UserId::parse(&b.id).expect("B's id"),
         session_id: SessionId::new_random(),
-        connected_at: now,
-        expires_at: now + TimeDelta::hours(3),
+        // Opened an hour ago (a 410 for a connection still opening keeps it).
+        connected_at: now - TimeDelta::hours(1),
+        expires_at: now + TimeDelta::hours(1),
     };
     connections
         .put(&stale)

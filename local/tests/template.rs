@@ -199,6 +199,10 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:GetItem", "DevicesTable"),
                 ("dynamodb:UpdateItem", "DevicesTable"),
                 ("sns:DeleteEndpoint", "sns:endpoint/*"),
+                // A new profile picture: an image upload of the user's, checked and attached.
+                ("dynamodb:GetItem", "MediaTable"),
+                ("dynamodb:UpdateItem", "MediaTable"),
+                ("s3:GetObject", MEDIA_OBJECTS),
             ]),
         ),
         (
@@ -233,6 +237,9 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
             set(&[
                 ("dynamodb:GetItem", "MessagesTable"),
                 ("dynamodb:PutItem", "MessagesTable"),
+                // Message actions: one conditional update of the message.
+                ("dynamodb:UpdateItem", "MessagesTable"),
+                ("dynamodb:Query", "GroupsTable"),
                 ("dynamodb:GetItem", "ConversationsTable"),
                 ("dynamodb:UpdateItem", "ConversationsTable"),
                 ("dynamodb:ConditionCheckItem", "ContactsTable"),
@@ -259,6 +266,9 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 // A group message's fan-out: the group's removal counter and its members.
                 ("dynamodb:GetItem", "GroupsTable"),
                 ("dynamodb:Query", "GroupsTable"),
+                // An edit or delete of a chat's last message: the chat list follows it.
+                ("dynamodb:UpdateItem", "ConversationsTable"),
+                ("dynamodb:PutItem", "GroupsTable"),
             ]),
         ),
         (
@@ -356,6 +366,9 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:PutItem", "MediaTable"),
                 ("dynamodb:GetItem", "MediaTable"),
                 ("dynamodb:BatchGetItem", "GroupsTable"),
+                // A contact's download of a profile picture: the owner's, and the contact row.
+                ("dynamodb:GetItem", "UsersTable"),
+                ("dynamodb:GetItem", "ContactsTable"),
                 // Signing only: the URLs carry these.
                 ("s3:PutObject", MEDIA_OBJECTS),
                 ("s3:GetObject", MEDIA_OBJECTS),

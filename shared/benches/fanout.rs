@@ -145,10 +145,11 @@ impl Setup {
             .send_to_group(
                 &self.admin,
                 &self.group,
-                MessageKind::Text,
-                Content::parse(MessageKind::Text, "to everyone").unwrap(),
-                None,
-                None,
+                whatspe::services::NewMessage::to_group(
+                    &self.group,
+                    MessageKind::Text,
+                    Content::parse(MessageKind::Text, "to everyone").unwrap(),
+                ),
             )
             .await
             .unwrap();

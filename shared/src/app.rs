@@ -28,7 +28,7 @@ use crate::ports::{
 };
 use crate::services::{
     AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService, GroupService,
-    MediaService, MessageService, RealtimeService, TokenService,
+    MediaService, MessageService, Readers, RealtimeService, TokenService,
 };
 use async_trait::async_trait;
 use std::sync::{Arc, OnceLock};
@@ -544,7 +544,11 @@ impl<'a, P: PortSource> Services<'a, P> {
         Arc::new(MediaService::new(
             p.media(),
             p.blobs(),
-            p.groups(),
+            Readers {
+                groups: p.groups(),
+                users: p.users(),
+                contacts: p.contacts(),
+            },
             p.clock(),
             self.config.media_limits,
         ))

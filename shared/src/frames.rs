@@ -48,6 +48,96 @@ pub enum ServerFrame {
     /// A group changed (to its members, and to those it removed): `{g, ev, by, users}`.
     #[serde(rename = "GRP")]
     Grp(GroupFrame),
+    /// A member reacted to a message, or removed their reaction (`e: null`).
+    #[serde(rename = "RCT")]
+    Rct(ReactionEvent),
+    /// Its sender edited a message: `{c, id, s, x, ts}`.
+    #[serde(rename = "EDIT")]
+    Edit(EditEvent),
+    /// Its sender deleted a message for everyone: `{c, id, s, ts}`.
+    #[serde(rename = "DEL")]
+    Del(DeleteEvent),
+}
+
+/// `RCT` payload: the chat, the message, who reacted, the emoji (`null`: removed), when; in a
+/// group `g` too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactionEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g: Option<ConversationId>,
+    pub c: ConversationId,
+    pub id: MessageId,
+    pub u: UserId,
+    pub e: Option<String>,
+    pub ts: DateTime<Utc>,
+}
+
+/// `EDIT` payload: the chat, the message, its sender, the new text `x`, when it was edited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g: Option<ConversationId>,
+    pub c: ConversationId,
+    pub id: MessageId,
+    pub s: UserId,
+    pub x: String,
+    pub ts: DateTime<Utc>,
+}
+
+/// `DEL` payload: the chat, the message, its sender, when it was deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g: Option<ConversationId>,
+    pub c: ConversationId,
+    pub id: MessageId,
+    pub s: UserId,
+    pub ts: DateTime<Utc>,
+}
+
+impl ServerFrame {
+    /// The frame announcing `m`'s last action ([`crate::domain::Act`]), if it has one.
+    pub fn of_action(m: &Message) -> Option<Self> {
+        use crate::domain::ActKind;
+        let act = m.extras.act.as_ref()?;
+        let g = m.is_group().then_some(m.conversation_id);
+        let (c, id) = (m.conversation_id, m.id);
+        Some(match act.kind {
+            ActKind::React | ActKind::Unreact => Self::Rct(ReactionEvent {
+                g,
+                c,
+                id,
+                u: act.by,
+                e: act.emoji.as_ref().map(|e| e.as_str().to_owned()),
+                ts: act.at,
+            }),
+            ActKind::Edit => Self::Edit(EditEvent {
+                g,
+                c,
+                id,
+                s: m.sender_id,
+                x: m.content.as_str().to_owned(),
+                ts: act.at,
+            }),
+            ActKind::Delete => Self::Del(DeleteEvent {
+                g,
+                c,
+                id,
+                s: m.sender_id,
+                ts: act.at,
+            }),
+        })
+    }
+
+    /// The chat an action frame is about.
+    pub fn action_chat(&self) -> Option<ConversationId> {
+        match self {
+            Self::Rct(e) => Some(e.c),
+            Self::Edit(e) => Some(e.c),
+            Self::Del(e) => Some(e.c),
+            _ => None,
+        }
+    }
 }
 
 /// `GRP` payload: the group, what changed (`created added removed left joined promoted
@@ -86,6 +176,12 @@ pub struct MessageEvent {
     pub cap: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub th: Option<String>,
+    /// A reply's quote of the message it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<crate::domain::Quote>,
+    /// A forwarded message.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fw: bool,
 }
 
 /// API Gateway's limit on one message posted to a connection (`PostToConnection`).
@@ -153,6 +249,8 @@ impl MessageEvent {
             mid: m.media.as_ref().map(|x| x.media_id),
             cap: m.media.as_ref().and_then(|x| x.caption.clone()),
             th: m.media.as_ref().and_then(|x| x.thumbnail.clone()),
+            q: m.extras.reply_to.clone(),
+            fw: m.extras.forwarded,
         }
     }
 }
@@ -237,6 +335,8 @@ pub enum ClientFrame {
         /// A media message's caption and thumbnail (`c` is then its media id).
         cap: Option<String>,
         th: Option<String>,
+        /// The message of this chat it replies to.
+        rp: Option<MessageId>,
     },
     /// `{"t":"READ","d":{"g": group, "upTo": id}}`: read receipt in a group.
     GroupRead { g: ConversationId, up_to: MessageId },
@@ -251,6 +351,7 @@ pub enum ClientFrame {
         cm: Option<String>,
         cap: Option<String>,
         th: Option<String>,
+        rp: Option<MessageId>,
     },
 }
 
@@ -305,6 +406,8 @@ impl ClientFrame {
             cap: Option<String>,
             #[serde(default)]
             th: Option<String>,
+            #[serde(default)]
+            rp: Option<MessageId>,
             #[serde(default, rename = "st")]
             _status: serde_json::Value,
             #[serde(default, rename = "ts")]
@@ -366,6 +469,7 @@ impl ClientFrame {
                         s: m.s,
                         cap: m.cap,
                         th: m.th,
+                        rp: m.rp,
                     },
                     (None, Some(g)) if m.s.is_none() => Self::GroupMsg {
                         g,
@@ -374,6 +478,7 @@ impl ClientFrame {
                         cm,
                         cap: m.cap,
                         th: m.th,
+                        rp: m.rp,
                     },
                     _ => {
                         return Err(FrameError {
@@ -514,6 +619,8 @@ mod tests {
             mid: None,
             cap: None,
             th: None,
+            q: None,
+            fw: false,
         });
         assert_eq!(
             serde_json::to_string(&msg).unwrap(),
@@ -546,6 +653,8 @@ mod tests {
                 mid: None,
                 cap: None,
                 th: None,
+                q: None,
+                fw: false,
             })
         };
         let small = event("hi".into());

@@ -12,6 +12,7 @@ use whatspe::aws::dynamo::{
     DynamoContacts, DynamoMessages, DynamoOtpStore, DynamoSessionStore, DynamoUserStore,
     ensure_tables,
 };
+use whatspe::domain::{Act, ActKind, Emoji, Reaction};
 use whatspe::domain::{Contact, ContactRequest, RequestId, RequestStatus};
 use whatspe::domain::{Content, ConversationId, Message, MessageId, MessageKind};
 use whatspe::domain::{CountryCode, PhoneNumber, SessionId, StatusText, User, UserId, Username};
@@ -25,8 +26,8 @@ use whatspe::memory::{
 };
 use whatspe::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform};
 use whatspe::ports::{
-    ContactRequestStore, ContactStore, DedupGuard, HistoryRange, MessageStore, OtpState, OtpStore,
-    Page, PageRequest, RateGate, Session, SessionStore, UserStore,
+    ContactRequestStore, ContactStore, DedupGuard, HistoryRange, MessageChange, MessageStore,
+    OtpState, OtpStore, Page, PageRequest, RateGate, Session, SessionStore, UserStore,
 };
 use whatspe::ports::{CursorKind, GroupChange, GroupStore, MemberChange};
 
@@ -851,6 +852,7 @@ mod cases {
             created_at: t(at),
             group: None,
             media: None,
+            extras: Default::default(),
         }
     }
 
@@ -1066,6 +1068,142 @@ mod cases {
             .unwrap()
             .len();
         assert_eq!(n, 4, "refused sends stored nothing");
+    }
+
+    /// Reactions, edits and deletes are conditional writes that record the action on the
+    /// message; a change already there, or any change to a deleted message, writes nothing.
+    pub async fn message_actions_are_conditional_writes_recorded_on_the_message(s: Stores) {
+        let (a, b) = (user("alice", 1), user("bob", 2));
+        befriend(&s, &a, &b).await;
+        let m = msg(&a, &b, "first", 1);
+        s.messages.send_to_contact(&m, None, None).await.unwrap();
+        let (cid, id) = (m.conversation_id, m.id);
+        let act = |kind, by: &User, emoji: Option<&str>, at| Act {
+            kind,
+            by: by.id,
+            at: t(at),
+            emoji: emoji.map(|e| Emoji::parse(e).unwrap()),
+        };
+        let react = |by: &User, e: &str, at| MessageChange::React {
+            user: by.id,
+            reaction: Reaction {
+                emoji: Emoji::parse(e).unwrap(),
+                at: t(at),
+            },
+        };
+        let refused = async |change: &MessageChange, a: &Act| {
+            let before = s.messages.get(&cid, &id).await.unwrap();
+            assert!(
+                matches!(
+                    s.messages.change(&cid, &id, change, a).await,
+                    Err(StoreError::Conflict { .. })
+                ),
+                "{change:?} is refused"
+            );
+            assert_eq!(
+                s.messages.get(&cid, &id).await.unwrap(),
+                before,
+                "unchanged"
+            );
+        };
+
+        let r1 = act(ActKind::React, &b, Some("👍"), 2);
+        let got = s
+            .messages
+            .change(&cid, &id, &react(&b, "👍", 2), &r1)
+            .await
+            .unwrap();
+        assert_eq!(got.extras.reactions[&b.id].emoji.as_str(), "👍");
+        assert_eq!(got.extras.act.as_ref(), Some(&r1));
+        assert_eq!(s.messages.get(&cid, &id).await.unwrap(), Some(got));
+        refused(&react(&b, "👍", 3), &act(ActKind::React, &b, Some("👍"), 3)).await;
+        let got = s
+            .messages
+            .change(
+                &cid,
+                &id,
+                &react(&b, "❤️", 4),
+                &act(ActKind::React, &b, Some("❤️"), 4),
+            )
+            .await
+            .unwrap();
+        assert_eq!(got.extras.reactions.len(), 1, "one per member, replaced");
+        s.messages
+            .change(
+                &cid,
+                &id,
+                &react(&a, "❤️", 5),
+                &act(ActKind::React, &a, Some("❤️"), 5),
+            )
+            .await
+            .unwrap();
+        let unreact = MessageChange::Unreact { user: a.id };
+        let got = s
+            .messages
+            .change(&cid, &id, &unreact, &act(ActKind::Unreact, &a, None, 6))
+            .await
+            .unwrap();
+        assert_eq!(got.extras.reactions.keys().collect::<Vec<_>>(), [&b.id]);
+        refused(&unreact, &act(ActKind::Unreact, &a, None, 7)).await;
+
+        let edit = |text: &str, at| MessageChange::Edit {
+            content: Content::parse(MessageKind::Text, text).unwrap(),
+            at: t(at),
+        };
+        refused(&edit("first", 8), &act(ActKind::Edit, &a, None, 8)).await;
+        let edited = s
+            .messages
+            .change(
+                &cid,
+                &id,
+                &edit("second", 9),
+                &act(ActKind::Edit, &a, None, 9),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (edited.content.as_str(), edited.extras.edited_at),
+            ("second", Some(t(9)))
+        );
+
+        // The chat list follows an edit of its last message, and only of it.
+        assert!(s.messages.refresh_last(&b.id, &edited).await.unwrap());
+        let row = s.messages.conversation(&b.id, &cid).await.unwrap().unwrap();
+        assert_eq!(row.last_message.content.as_str(), "second");
+        assert!(row.last_message.extras.reactions.is_empty(), "a preview");
+        let newer = msg(&b, &a, "newer", 10);
+        s.messages
+            .send_to_contact(&newer, None, None)
+            .await
+            .unwrap();
+        assert!(!s.messages.refresh_last(&b.id, &edited).await.unwrap());
+        let row = s.messages.conversation(&b.id, &cid).await.unwrap().unwrap();
+        assert_eq!(row.last_message.id, newer.id, "not the last any more");
+
+        let del = MessageChange::Delete { at: t(11) };
+        let gone = s
+            .messages
+            .change(&cid, &id, &del, &act(ActKind::Delete, &a, None, 11))
+            .await
+            .unwrap();
+        assert_eq!(gone.content.as_str(), "");
+        assert_eq!(gone.extras.deleted_at, Some(t(11)));
+        assert!(gone.extras.reactions.is_empty() && gone.media.is_none());
+        refused(&del, &act(ActKind::Delete, &a, None, 12)).await;
+        refused(
+            &react(&b, "😮", 13),
+            &act(ActKind::React, &b, Some("😮"), 13),
+        )
+        .await;
+        refused(&edit("third", 14), &act(ActKind::Edit, &a, None, 14)).await;
+        let missing = MessageId::new_v7();
+        assert!(matches!(
+            s.messages
+                .change(&cid, &missing, &del, &act(ActKind::Delete, &a, None, 15))
+                .await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert_eq!(s.messages.get(&cid, &missing).await.unwrap(), None);
     }
 
     pub async fn history_pages_by_id_in_both_directions(s: Stores) {
@@ -1610,6 +1748,7 @@ mod cases {
             created_at: t(at),
             group: Some(GroupPart { seq, event: None }),
             media: None,
+            extras: Default::default(),
         }
     }
 
@@ -2366,6 +2505,7 @@ contract_suite!(
     an_older_message_never_replaces_the_last_one,
     the_rate_gate_is_a_token_bucket,
     history_pages_by_id_in_both_directions,
+    message_actions_are_conditional_writes_recorded_on_the_message,
     receipts_are_monotonic_conditional_writes,
     chats_list_conversations_by_last_activity,
     connections_are_found_by_id_and_by_user_until_they_expire,
@@ -2779,7 +2919,7 @@ mod media {
     use std::collections::HashMap;
     use whatspe::aws::dynamo::DynamoMedia;
     use whatspe::aws::s3::{S3Blobs, ensure_bucket};
-    use whatspe::domain::{MediaId, MediaMeta, MediaState, MediaType};
+    use whatspe::domain::{MediaId, MediaMeta, MediaState, MediaType, MediaUse};
     use whatspe::memory::{MemoryBlobs, MemoryMedia};
     use whatspe::ports::{BlobStore, MediaStore, Presigned};
 
@@ -2793,6 +2933,7 @@ mod media {
             state: MediaState::Pending,
             created_at: t(at),
             chats: vec![],
+            profile: false,
         }
     }
 
@@ -2811,18 +2952,31 @@ mod media {
 
         // Attaching: idempotent per chat, a set of chats, and the upload leaves the sweep.
         let (c1, c2) = (ConversationId::new_group(), ConversationId::new_group());
-        m.attach(&other_old.id, &c1).await.unwrap();
-        m.attach(&other_old.id, &c1).await.unwrap();
-        m.attach(&other_old.id, &c2).await.unwrap();
+        m.attach(&other_old.id, MediaUse::Chat(c1)).await.unwrap();
+        m.attach(&other_old.id, MediaUse::Chat(c1)).await.unwrap();
+        m.attach(&other_old.id, MediaUse::Chat(c2)).await.unwrap();
         let got = m.get(&other_old.id).await.unwrap().unwrap();
         assert_eq!(got.state, MediaState::Attached);
+        assert!(!got.profile, "a chat's upload is no profile picture");
         let mut want = vec![c1, c2];
         want.sort();
         let mut chats = got.chats.clone();
         chats.sort();
         assert_eq!(chats, want);
         assert!(matches!(
-            m.attach(&MediaId::new_random(), &c1).await,
+            m.attach(&MediaId::new_random(), MediaUse::Chat(c1)).await,
+            Err(StoreError::Conflict { what: "missing" })
+        ));
+        // A profile picture: attached with the flag, and no chat; again is a no-op.
+        m.attach(&new.id, MediaUse::Profile).await.unwrap();
+        m.attach(&new.id, MediaUse::Profile).await.unwrap();
+        let got = m.get(&new.id).await.unwrap().unwrap();
+        assert_eq!(
+            (got.state, got.profile, got.chats.len()),
+            (MediaState::Attached, true, 0)
+        );
+        assert!(matches!(
+            m.attach(&MediaId::new_random(), MediaUse::Profile).await,
             Err(StoreError::Conflict { what: "missing" })
         ));
 
@@ -2835,6 +2989,10 @@ mod media {
             .filter(|id| [old.id, other_old.id, new.id].contains(id))
             .collect();
         assert_eq!(due, vec![old.id], "pending and older than the cutoff only");
+        assert!(
+            !m.remove_pending(&new.id).await.unwrap(),
+            "a profile picture is kept"
+        );
 
         assert!(m.remove_pending(&old.id).await.unwrap());
         assert_eq!(m.get(&old.id).await.unwrap(), None);

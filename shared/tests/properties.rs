@@ -313,16 +313,25 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
     ]);
     let msg = (
         (message_id(), user_id(), user_id(), any::<String>()),
-        (kind, status, time(), any::<bool>()),
+        (kind.clone(), status, time(), any::<bool>()),
         prop::option::of(chat_id()),
         (
             prop::option::of(any::<u128>()),
             prop::option::of(any::<String>()),
             prop::option::of(any::<String>()),
         ),
+        (
+            prop::option::of((
+                message_id(),
+                user_id(),
+                kind,
+                prop::option::of(any::<String>()),
+            )),
+            any::<bool>(),
+        ),
     )
         .prop_map(
-            |((id, s, r, c), (t, st, ts, more), g, (mid, cap, th))| MessageEvent {
+            |((id, s, r, c), (t, st, ts, more), g, (mid, cap, th), (q, fw))| MessageEvent {
                 id,
                 g,
                 s,
@@ -338,6 +347,13 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 }),
                 cap,
                 th,
+                q: q.map(|(id, sender_id, kind, text)| whatspe::domain::Quote {
+                    id,
+                    sender_id,
+                    kind,
+                    text,
+                }),
+                fw,
             },
         );
     let receipt = || {
@@ -404,6 +420,8 @@ fn a_frame_on_the_wire_fits_the_limit_and_parses() {
                 mid: None,
                 cap: None,
                 th: None,
+                q: None,
+                fw: false,
             })
         });
     check("ServerFrame::to_wire", frame, |frame| {
@@ -440,16 +458,18 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             (
                 prop::option::of(any::<String>()),
                 prop::option::of(any::<String>()),
+                prop::option::of(message_id()),
             ),
         )
-            .prop_map(|((r, c, t, cm, s), (cap, th))| ClientFrame::Msg {
+            .prop_map(|((r, c, t, cm, s), (cap, th, rp))| ClientFrame::Msg {
                 r,
                 c,
                 t,
                 cm,
                 s,
                 cap,
-                th
+                th,
+                rp
             }),
         (chat_id(), message_id()).prop_map(|(g, up_to)| ClientFrame::GroupRead { g, up_to }),
         (chat_id(), message_id()).prop_map(|(g, up_to)| ClientFrame::GroupDlv { g, up_to }),
@@ -460,14 +480,16 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             prop::option::of(any::<String>()),
             prop::option::of(any::<String>()),
             prop::option::of(any::<String>()),
+            prop::option::of(message_id()),
         )
-            .prop_map(|(g, c, t, cm, cap, th)| ClientFrame::GroupMsg {
+            .prop_map(|(g, c, t, cm, cap, th, rp)| ClientFrame::GroupMsg {
                 g,
                 c,
                 t,
                 cm,
                 cap,
-                th
+                th,
+                rp
             }),
     ]
 }
@@ -487,8 +509,12 @@ fn encode(frame: &ClientFrame) -> String {
             s,
             cap,
             th,
+            rp,
         } => {
             let mut d = json!({"r": r, "c": c, "t": t});
+            if let Some(rp) = rp {
+                d["rp"] = json!(rp);
+            }
             if let Some(cm) = cm {
                 d["cm"] = json!(cm);
             }
@@ -512,8 +538,12 @@ fn encode(frame: &ClientFrame) -> String {
             cm,
             cap,
             th,
+            rp,
         } => {
             let mut d = json!({"g": g, "c": c, "t": t});
+            if let Some(rp) = rp {
+                d["rp"] = json!(rp);
+            }
             if let Some(cm) = cm {
                 d["cm"] = json!(cm);
             }

@@ -186,6 +186,8 @@ fn text(to: &User, s: &str, client_id: Option<&str>) -> NewMessage {
         content: Content::parse(MessageKind::Text, s).unwrap(),
         client_message_id: client_id.map(str::to_owned),
         media: None,
+        reply_to: None,
+        forwarded: false,
     }
 }
 
@@ -555,10 +557,11 @@ async fn a_group_message_costs_a_constant_send_and_a_relay_and_jobs_that_grow_wi
         .send_to_group(
             &s.alice.id,
             &group,
-            MessageKind::Text,
-            Content::parse(MessageKind::Text, "to 250").unwrap(),
-            None,
-            None,
+            NewMessage::to_group(
+                &group,
+                MessageKind::Text,
+                Content::parse(MessageKind::Text, "to 250").unwrap(),
+            ),
         )
         .await
         .unwrap()

@@ -7,10 +7,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
-use whatspe::domain::{Email, PhoneNumber, ProfilePicture, StatusText, User, Username};
+use whatspe::domain::{Email, PhoneNumber, StatusText, User, Username};
 use whatspe::http::openapi::{AuthErrors, PublicErrors, UserIdClaim};
 use whatspe::http::{ApiJson, Caller, RouteTable, bearer_token, nullable};
-use whatspe::services::AuthService;
+use whatspe::services::{AuthService, MediaService};
 use whatspe::services::{NewProfile, ProfilePatch, TokenPair, Verified};
 
 /// The routes of this function, recorded (the template test compares them with template.yaml).
@@ -40,7 +40,7 @@ pub fn router(deps: impl Into<Deps>) -> Router {
     whatspe::http::service(routes(), deps.into())
 }
 
-whatspe::function_deps!(auth: AuthService);
+whatspe::function_deps!(auth: AuthService, media: MediaService);
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -188,6 +188,8 @@ struct RegisterBody {
     /// 3–30 of `A-Z a-z 0-9 _ .`, starting with a letter; unique case-insensitively.
     username: String,
     email: Option<String>,
+    /// Only `null`: a picture is an upload of the user's, set with `PATCH /api/user` once
+    /// the account exists.
     profile_picture: Option<String>,
     status: Option<String>,
     /// Optional, for seed clients; must be the number the registration token is bound to.
@@ -220,14 +222,17 @@ async fn register(
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<impl IntoResponse, Error> {
     let token = bearer_token(&headers)?;
+    if body.profile_picture.is_some() {
+        // A picture is an upload of the user's, and there is no user to upload yet.
+        return Err(Error::validation(
+            "invalid_profile_picture",
+            "set a profile picture after registering: POST /api/media, then PATCH /api/user {profilePicture: mediaId}",
+        ));
+    }
     let profile = NewProfile {
         username: Username::parse(&body.username)?,
         email: body.email.as_deref().map(Email::parse).transpose()?,
-        profile_picture: body
-            .profile_picture
-            .as_deref()
-            .map(ProfilePicture::parse)
-            .transpose()?,
+        profile_picture: None,
         status: body.status.as_deref().map(StatusText::parse).transpose()?,
     };
     let (user, tokens) = app
@@ -301,6 +306,8 @@ struct PatchBody {
     username: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     email: Option<Option<String>>,
+    /// The `mediaId` of an image upload of the caller's (`POST /api/media`), checked and
+    /// then shown to their contacts; `null` removes the picture.
     #[serde(default, deserialize_with = "nullable")]
     profile_picture: Option<Option<String>>,
     status: Option<String>,
@@ -314,7 +321,8 @@ struct PatchBody {
     security(("accessToken" = [])),
     responses(
         (status = 200, description = "The updated user", body = User),
-        (status = 409, description = "`username_taken`, `concurrent_update`", body = whatspe::http::openapi::ErrorBody),
+        (status = 404, description = "`media_not_found`: `profilePicture` is no upload of the caller's", body = whatspe::http::openapi::ErrorBody),
+        (status = 409, description = "`username_taken`, `concurrent_update`, `media_not_uploaded`", body = whatspe::http::openapi::ErrorBody),
         AuthErrors,
     ),
 )]
@@ -323,17 +331,23 @@ async fn update_me(
     caller: Caller,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> Result<Json<User>, Error> {
-    let patch = ProfilePatch {
+    let mut patch = ProfilePatch {
         username: body.username.as_deref().map(Username::parse).transpose()?,
         email: body
             .email
             .map(|e| e.as_deref().map(Email::parse).transpose())
             .transpose()?,
-        profile_picture: body
-            .profile_picture
-            .map(|p| p.as_deref().map(ProfilePicture::parse).transpose())
-            .transpose()?,
+        profile_picture: None,
         status: body.status.as_deref().map(StatusText::parse).transpose()?,
+    };
+    // The picture last: its check reads the bucket and attaches the upload, after every
+    // other field has passed.
+    patch.profile_picture = match body.profile_picture {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(raw)) => Some(Some(
+            app.media.profile_picture(&caller.user_id, &raw).await?,
+        )),
     };
     Ok(Json(app.auth.update_profile(&caller.user_id, patch).await?))
 }

@@ -1,5 +1,6 @@
 //! The auth Lambda: the auth and token services, over DynamoDB, SNS (codes and push
-//! endpoints) and the WebSocket management API (sign-out closes sockets); no SQS client.
+//! endpoints), the WebSocket management API (sign-out closes sockets) and S3 (a new profile
+//! picture is checked: HEAD and a ranged GET); no SQS client.
 //! Built once per cold start.
 
 use lambda_http::{Error, run, tracing};
@@ -13,6 +14,7 @@ async fn main() -> Result<(), Error> {
     let tokens = wire.tokens();
     let deps = auth_otp::Deps {
         auth: wire.auth(tokens.clone()),
+        media: wire.media(),
         tokens,
     };
     tracing::debug!(clients = ?aws.clients_built(), "wired");

@@ -1,6 +1,7 @@
 //! The transactional outbox's relay: the `messages` table's DynamoDB stream hands over every
 //! committed message, in commit order per conversation, and each becomes a delivery job on
-//! the FIFO queue. A send is therefore one DynamoDB write and nothing else: a process that dies
+//! the FIFO queue. A changed message (`MODIFY`: a reaction, an edit, a delete for everyone)
+//! carries its action, and becomes that action's frame. A send is therefore one DynamoDB write and nothing else: a process that dies
 //! right after its commit loses no delivery.
 //!
 //! Records are relayed one after another; at the first failure the rest of the batch is left
@@ -19,7 +20,7 @@ pub async fn handle(messages: &MessageService, event: Event) -> DynamoDbEventRes
     let mut response = DynamoDbEventResponse::default();
     for record in event.records {
         let seq = record.change.sequence_number.clone();
-        if record.event_name != "INSERT" {
+        if record.event_name != "INSERT" && record.event_name != "MODIFY" {
             continue;
         }
         let message = match message_from_stream_image(record.change.new_image) {

@@ -1,4 +1,7 @@
-//! `POST /api/messages` and `POST /api/webhooks/messages`: sending, idempotently.
+//! `POST /api/messages` and `POST /api/webhooks/messages`: sending, idempotently; and the
+//! message actions (react, edit, delete for everyone, forward).
+
+mod actions;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -7,7 +10,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
-use whatspe::domain::{Content, ConversationId, MediaRef, MessageKind, MessageView, UserId};
+use whatspe::domain::{
+    Content, ConversationId, MediaRef, MessageId, MessageKind, MessageView, UserId,
+};
 use whatspe::http::openapi::{AuthErrors, ErrorBody, PublicErrors, UserIdClaim};
 use whatspe::http::{ApiBody, ApiJson, Caller, RouteTable};
 use whatspe::services::MessageService;
@@ -19,11 +24,33 @@ pub fn route_table() -> RouteTable<Deps> {
     RouteTable::new()
         .post("/api/messages", send)
         .post("/api/webhooks/messages", webhook)
+        .post(
+            "/api/chats/{chat_id}/messages/{message_id}/reactions",
+            actions::react,
+        )
+        .delete(
+            "/api/chats/{chat_id}/messages/{message_id}/reactions",
+            actions::unreact,
+        )
+        .patch("/api/chats/{chat_id}/messages/{message_id}", actions::edit)
+        .delete(
+            "/api/chats/{chat_id}/messages/{message_id}",
+            actions::delete,
+        )
+        .post("/api/messages/{message_id}/forward", actions::forward)
 }
 
 /// The OpenAPI description of these routes (the local gateway merges every function's).
 #[derive(OpenApi)]
-#[openapi(paths(send, webhook))]
+#[openapi(paths(
+    send,
+    webhook,
+    actions::react,
+    actions::unreact,
+    actions::edit,
+    actions::delete,
+    actions::forward
+))]
 pub struct ApiDoc;
 
 /// The routes of this function, without state (the local gateway merges them with others).
@@ -71,6 +98,9 @@ struct SendBody {
     kind: String,
     /// Idempotency key: 1–64 of `A-Z a-z 0-9 - _ . :`; a retry answers the original (200).
     client_message_id: Option<String>,
+    /// A reply: the id of a message of the same chat (the answer and frames quote it).
+    #[schema(format = Uuid)]
+    reply_to: Option<String>,
     /// The seed's clients send a status; the server owns status, so it is ignored.
     #[allow(dead_code)]
     #[schema(value_type = Option<Object>)]
@@ -173,28 +203,20 @@ async fn send(
         .map(|k| parse_idempotency_key("clientMessageId", k))
         .transpose()?;
     let chat = recipient(&app, &caller.user_id, &body).await?;
+    let reply_to = body.reply_to.as_deref().map(MessageId::parse).transpose()?;
     let (kind, content, media) = parse_send(&app, &caller.user_id, &body).await?;
+    let m = |receiver| NewMessage {
+        client_message_id,
+        media,
+        reply_to,
+        ..NewMessage::new(receiver, kind, content)
+    };
     let outcome = match chat {
-        Chat::Direct(receiver) => {
-            let m = NewMessage {
-                receiver,
-                kind,
-                content,
-                client_message_id,
-                media,
-            };
-            app.messages.send(&caller.user_id, m).await?
-        }
+        Chat::Direct(receiver) => app.messages.send(&caller.user_id, m(receiver)).await?,
         Chat::Group(group) => {
+            let m = m(UserId::from_uuid(*group.as_uuid()));
             app.messages
-                .send_to_group(
-                    &caller.user_id,
-                    &group,
-                    kind,
-                    content,
-                    client_message_id,
-                    media,
-                )
+                .send_to_group(&caller.user_id, &group, m)
                 .await?
         }
     };
@@ -283,6 +305,8 @@ async fn webhook(
         content,
         client_message_id: None,
         media: None,
+        reply_to: None,
+        forwarded: false,
     };
     let (status, message) = match app
         .messages

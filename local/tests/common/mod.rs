@@ -480,6 +480,14 @@ impl TestApp {
         }
     }
 
+    /// Signs `who` in again (after the clock moved past their access token's life).
+    pub async fn sign_in_again(&self, who: &mut Person) {
+        let code = self.code_for(&who.phone).await;
+        let r = self.verify_otp(&who.phone, &code).await;
+        assert_ok(&r, 200, "verify-otp");
+        who.token = str_field(&r.body, "accessToken");
+    }
+
     /// `a` asks `b`, `b` accepts.
     pub async fn befriend(&self, a: &Person, b: &Person) {
         let r = self

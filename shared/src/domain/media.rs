@@ -200,6 +200,20 @@ pub struct MediaMeta {
     /// The chats whose messages carry it (who may download it besides the owner).
     #[serde(default)]
     pub chats: Vec<ConversationId>,
+    /// Its owner made it their profile picture (at some point): their contacts may download
+    /// it while it still is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub profile: bool,
+}
+
+/// What an upload is attached to: what keeps it from the sweep, and who besides its owner may
+/// download it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaUse {
+    /// A message of this chat, or this group's avatar: the chat's members.
+    Chat(ConversationId),
+    /// Its owner's profile picture: their contacts, while it is the current one.
+    Profile,
 }
 
 /// The media a message carries (stored on the message; shown as `media` in the API).

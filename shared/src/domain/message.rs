@@ -1,7 +1,9 @@
+use super::actions::{Act, Quote, Reaction, ReactionSummary, summarise};
 use super::{GroupEvent, GroupPart, GroupSummary, MediaId, MediaRef, PublicProfile, UserId};
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use uuid::Uuid;
 
@@ -123,6 +125,10 @@ impl Content {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// A message deleted for everyone keeps no content.
+    pub fn wiped() -> Content {
+        Content(String::new())
+    }
     /// The first [`PREVIEW_CHARS`] characters (what chat-list rows keep).
     pub fn preview_of(content: &Content) -> Content {
         Content(content.0.chars().take(PREVIEW_CHARS).collect())
@@ -160,9 +166,47 @@ pub struct Message {
     /// Set on media messages (checked uploads; older stored media messages lack it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaRef>,
+    /// Reply, forward, reactions, edit and delete (stored flat beside the fields above).
+    #[serde(flatten)]
+    pub extras: Extras,
+}
+
+/// What message actions add to a message (DESIGN §10).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Extras {
+    /// The message this one answers (a quote of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Quote>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forwarded: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Deleted for everyone: content and media wiped, the tombstone stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// One per member. Always stored (an empty map on a new message), so a reaction is one
+    /// write to its own entry.
+    #[serde(default)]
+    pub reactions: BTreeMap<UserId, Reaction>,
+    /// The last action, for the relay (never shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Act>,
 }
 
 impl Message {
+    /// The copy a chat-list entry keeps: the content cut to [`PREVIEW_CHARS`], without
+    /// reactions or the last action.
+    pub fn preview(&self) -> Message {
+        let mut p = self.clone();
+        p.content = Content::preview_of(&self.content);
+        p.extras.reactions.clear();
+        p.extras.act = None;
+        p
+    }
+    pub fn is_deleted(&self) -> bool {
+        self.extras.deleted_at.is_some()
+    }
     pub fn is_group(&self) -> bool {
         self.group.is_some()
     }
@@ -216,6 +260,23 @@ pub struct MessageView {
     /// On media messages: the upload (fetch it with `GET /api/media/{mediaId}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaRef>,
+    /// On a reply: the message it answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Quote>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub forwarded: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Deleted for everyone: `content` is empty, `media` and `replyTo` are gone.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Reactions by emoji, most used first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionSummary>,
 }
 
 impl MessageView {
@@ -230,9 +291,20 @@ impl MessageView {
             status,
             client_message_id: m.client_message_id.clone(),
             created_at: m.created_at,
-            updated_at: m.created_at,
+            updated_at: [m.extras.edited_at, m.extras.deleted_at]
+                .into_iter()
+                .flatten()
+                .max()
+                .unwrap_or(m.created_at),
             event: m.event().cloned(),
             media: m.media.clone(),
+            reply_to: m.extras.reply_to.clone(),
+            forwarded: m.extras.forwarded,
+            edited: m.extras.edited_at.is_some(),
+            edited_at: m.extras.edited_at,
+            deleted: m.is_deleted(),
+            deleted_at: m.extras.deleted_at,
+            reactions: summarise(&m.extras.reactions),
         }
     }
 }
@@ -360,6 +432,7 @@ mod tests {
             created_at: Utc::now(),
             group: None,
             media: None,
+            extras: Extras::default(),
         };
         let (m1, m2, m3) = (
             msg(MessageId::new_v7()),

@@ -105,15 +105,31 @@ impl StatusText {
     }
 }
 
-/// A profile picture reference: an `https://` (or `http://`) URL of at most 2048 bytes.
-/// (The media issue adds S3-hosted pictures; until then clients point at their own URLs.)
+/// A profile picture: the media id of an image upload of the user's (the media service checks
+/// and attaches it; contacts download it with `GET /api/media/{id}`), or, on profiles stored
+/// before pictures became uploads, an `https://` (or `http://`) URL of at most 2048 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct ProfilePicture(String);
 string_newtype!(ProfilePicture);
 
 impl ProfilePicture {
+    /// The picture that is this upload.
+    pub fn media(id: super::MediaId) -> Self {
+        Self(id.to_string())
+    }
+
+    /// The upload this picture is (`None` for a stored URL).
+    pub fn media_id(&self) -> Option<super::MediaId> {
+        super::MediaId::parse(&self.0).ok()
+    }
+
+    /// A stored picture: an upload's id, or a URL of a profile stored before (input goes
+    /// through the media service's check instead).
     pub fn parse(s: &str) -> Result<Self, Error> {
+        if let Ok(id) = super::MediaId::parse(s) {
+            return Ok(Self::media(id));
+        }
         let rest = s
             .strip_prefix("https://")
             .or_else(|| s.strip_prefix("http://"));
@@ -125,7 +141,7 @@ impl ProfilePicture {
         } else {
             Err(Error::validation(
                 "invalid_profile_picture",
-                "profilePicture must be an http(s) URL of at most 2048 characters",
+                "profilePicture must be a media id (or, stored before, an http(s) URL of at most 2048 characters)",
             ))
         }
     }

@@ -56,18 +56,18 @@ async fn method_not_allowed() -> axum::response::Response {
     res
 }
 
-/// Declares an HTTP function's `Deps`, the state its router runs on: the one service its
-/// handlers use (as field `$field`, the same name as on [`crate::app::App`]) and the token
+/// Declares an HTTP function's `Deps`, the state its router runs on: the services its
+/// handlers use (each as field `$field`, the same name as on [`crate::app::App`]) and the token
 /// service the [`Caller`] extractor verifies with. A Lambda builds exactly these; the local
 /// gateway converts its whole `App` (`From<App>`).
 #[macro_export]
 macro_rules! function_deps {
-    ($field:ident: $service:ty) => {
+    ($($field:ident: $service:ty),+ $(,)?) => {
         /// What this function's handlers use: its Lambda builds only this (and the SDK
         /// clients behind it), not the whole `App`.
         #[derive(Clone)]
         pub struct Deps {
-            pub $field: ::std::sync::Arc<$service>,
+            $(pub $field: ::std::sync::Arc<$service>,)+
             /// Verifies the bearer token (`Caller`).
             pub tokens: ::std::sync::Arc<$crate::services::TokenService>,
         }
@@ -75,7 +75,7 @@ macro_rules! function_deps {
         impl From<$crate::app::App> for Deps {
             fn from(app: $crate::app::App) -> Self {
                 Self {
-                    $field: app.$field,
+                    $($field: app.$field,)+
                     tokens: app.tokens,
                 }
             }

@@ -5,7 +5,7 @@ use super::lock;
 use crate::StoreError;
 use crate::clock::Clock;
 use crate::crypto;
-use crate::domain::{ConversationId, MediaId, MediaMeta, MediaState};
+use crate::domain::{MediaId, MediaMeta, MediaState, MediaUse};
 use crate::error::BoxError;
 use crate::ports::{BlobHead, BlobStore, MediaStore, Presigned};
 use async_trait::async_trait;
@@ -194,12 +194,14 @@ impl MediaStore for MemoryMedia {
     async fn get(&self, id: &MediaId) -> Result<Option<MediaMeta>, StoreError> {
         Ok(lock(&self.0).get(id).cloned())
     }
-    async fn attach(&self, id: &MediaId, chat: &ConversationId) -> Result<(), StoreError> {
+    async fn attach(&self, id: &MediaId, to: MediaUse) -> Result<(), StoreError> {
         let mut all = lock(&self.0);
         let meta = all.get_mut(id).ok_or(StoreError::conflict("missing"))?;
         meta.state = MediaState::Attached;
-        if !meta.chats.contains(chat) {
-            meta.chats.push(*chat);
+        match to {
+            MediaUse::Chat(chat) if !meta.chats.contains(&chat) => meta.chats.push(chat),
+            MediaUse::Chat(_) => {}
+            MediaUse::Profile => meta.profile = true,
         }
         Ok(())
     }

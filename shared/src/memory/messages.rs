@@ -1,7 +1,7 @@
 use super::{MemoryContacts, MessageStream, lock};
 use crate::StoreError;
-use crate::domain::{Content, Conversation, ConversationId, Cursors, Message, MessageId, UserId};
-use crate::ports::{DedupGuard, HistoryRange, MessageStore, RateGate};
+use crate::domain::{Act, Conversation, ConversationId, Cursors, Message, MessageId, UserId};
+use crate::ports::{DedupGuard, HistoryRange, MessageChange, MessageStore, RateGate};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -36,12 +36,6 @@ impl MemoryMessages {
     pub fn stream(&self) -> Arc<MessageStream> {
         self.stream.clone()
     }
-}
-
-fn preview(m: &Message) -> Message {
-    let mut p = m.clone();
-    p.content = Content::preview_of(&m.content);
-    p
 }
 
 /// The sender's new rate state after `rate` (`None`: no gate), or `Conflict("rate")`.
@@ -155,12 +149,12 @@ impl MemoryMessages {
                     conversation_id: cid,
                     member_id: member,
                     peer_id: peer,
-                    last_message: preview(message),
+                    last_message: message.preview(),
                     unread_count: 0,
                     cursors: Cursors::default(),
                     updated_at: message.created_at,
                 });
-            row.last_message = preview(message);
+            row.last_message = message.preview();
             row.updated_at = message.created_at;
             if member == receiver {
                 row.unread_count += 1;
@@ -312,6 +306,36 @@ impl MessageStore for MemoryMessages {
                 Ok(())
             }
             _ => Err(StoreError::conflict("condition")),
+        }
+    }
+
+    async fn change(
+        &self,
+        conversation: &ConversationId,
+        id: &MessageId,
+        change: &MessageChange,
+        act: &Act,
+    ) -> Result<Message, StoreError> {
+        let mut s = lock(&self.state);
+        let m = s
+            .messages
+            .get_mut(&(*conversation, *id))
+            .ok_or(StoreError::conflict("condition"))?;
+        if !change.apply(m, act) {
+            return Err(StoreError::conflict("condition"));
+        }
+        self.stream.push(m);
+        Ok(m.clone())
+    }
+
+    async fn refresh_last(&self, member: &UserId, message: &Message) -> Result<bool, StoreError> {
+        let mut s = lock(&self.state);
+        match s.conversations.get_mut(&(*member, message.conversation_id)) {
+            Some(row) if row.last_message.id == message.id => {
+                row.last_message = message.preview();
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 

@@ -2,7 +2,7 @@
 //! the uploads' metadata.
 
 use crate::StoreError;
-use crate::domain::{ConversationId, MediaId, MediaMeta};
+use crate::domain::{MediaId, MediaMeta, MediaUse};
 use crate::error::BoxError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -51,9 +51,9 @@ pub trait MediaStore: Send + Sync {
     /// Records a new upload; `Conflict("exists")` if the id is taken.
     async fn insert(&self, meta: &MediaMeta) -> Result<(), StoreError>;
     async fn get(&self, id: &MediaId) -> Result<Option<MediaMeta>, StoreError>;
-    /// Marks the upload attached and records that `chat` carries it (idempotent);
-    /// `Conflict("missing")` when the upload is gone (swept).
-    async fn attach(&self, id: &MediaId, chat: &ConversationId) -> Result<(), StoreError>;
+    /// Marks the upload attached and records its use: the chat that carries it, or its
+    /// owner's profile (idempotent); `Conflict("missing")` when the upload is gone (swept).
+    async fn attach(&self, id: &MediaId, to: MediaUse) -> Result<(), StoreError>;
     /// Uploads still pending that were created before `cutoff`.
     async fn pending_before(&self, cutoff: DateTime<Utc>) -> Result<Vec<MediaMeta>, StoreError>;
     /// Deletes the upload's record if it is still pending (`false` when a message attached it

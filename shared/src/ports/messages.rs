@@ -1,9 +1,12 @@
 use super::PushNote;
 use crate::StoreError;
-use crate::domain::{Conversation, ConversationId, Message, MessageId, UserId};
+use crate::domain::{
+    Act, Content, Conversation, ConversationId, Message, MessageId, Reaction, UserId,
+};
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Makes a send idempotent: `(scope, key)` — the sender and their client message id, or the
@@ -32,6 +35,61 @@ pub enum RateGate {
         interval_us: i64,
         max_tat_us: i64,
     },
+}
+
+/// A message action's change to the stored message ([`MessageStore::change`]), with the
+/// condition it carries: the message exists and is not deleted, and the change is not
+/// already there.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MessageChange {
+    /// `user`'s reaction is set (replacing another emoji).
+    React { user: UserId, reaction: Reaction },
+    /// `user`'s reaction is removed (there is one).
+    Unreact { user: UserId },
+    /// New text, `editedAt = at` (the text differs).
+    Edit { content: Content, at: DateTime<Utc> },
+    /// Deleted for everyone at `at`: content emptied; media, quote and reactions removed.
+    Delete { at: DateTime<Utc> },
+}
+
+impl MessageChange {
+    /// Applies the change to `m` if its condition holds (what a store's conditional write
+    /// does); `false`, and `m` untouched, otherwise.
+    pub fn apply(&self, m: &mut Message, act: &Act) -> bool {
+        if m.is_deleted() {
+            return false;
+        }
+        let x = &mut m.extras;
+        match self {
+            Self::React { user, reaction } => {
+                if x.reactions.get(user).map(|r| &r.emoji) == Some(&reaction.emoji) {
+                    return false;
+                }
+                x.reactions.insert(*user, reaction.clone());
+            }
+            Self::Unreact { user } => {
+                if x.reactions.remove(user).is_none() {
+                    return false;
+                }
+            }
+            Self::Edit { content, at } => {
+                if m.content == *content {
+                    return false;
+                }
+                m.content = content.clone();
+                x.edited_at = Some(*at);
+            }
+            Self::Delete { at } => {
+                m.content = Content::wiped();
+                m.media = None;
+                x.reply_to = None;
+                x.reactions.clear();
+                x.deleted_at = Some(*at);
+            }
+        }
+        m.extras.act = Some(act.clone());
+        true
+    }
 }
 
 /// Which slice of a conversation's history.
@@ -118,6 +176,20 @@ pub trait MessageStore: Send + Sync {
         conversation: &ConversationId,
         up_to: &MessageId,
     ) -> Result<(), StoreError>;
+    /// Applies a message action in one conditional write, recording `act` on the message
+    /// (the stream hands the changed message to the relay, which sends the action's frame).
+    /// Returns the message after it. `Conflict("condition")` when the message is missing or
+    /// deleted, or the change is already there (the caller reads it again to tell which).
+    async fn change(
+        &self,
+        conversation: &ConversationId,
+        id: &MessageId,
+        change: &MessageChange,
+        act: &Act,
+    ) -> Result<Message, StoreError>;
+    /// Sets `member`'s chat-list row's last message to `message`'s preview if it still is that
+    /// message (an edit or delete of it); `false` when it is not.
+    async fn refresh_last(&self, member: &UserId, message: &Message) -> Result<bool, StoreError>;
     /// How many messages `sender` wrote in the conversation after `after`.
     async fn count_from_after(
         &self,
@@ -204,6 +276,10 @@ impl DeliveryJob {
             ServerFrame::Msg(m) => ConversationId::direct(&m.s, &m.r).to_string(),
             ServerFrame::Read(r) | ServerFrame::Dlv(r) => peer(&r.p),
             ServerFrame::Pres(p) => format!("u:{}", p.u),
+            // After the message itself, in its chat's order.
+            f @ (ServerFrame::Rct(_) | ServerFrame::Edit(_) | ServerFrame::Del(_)) => {
+                f.action_chat().map(|c| c.to_string()).unwrap_or_default()
+            }
             ServerFrame::Req(r) | ServerFrame::ReqAcc(r) => format!("r:{}", r.id),
             _ => self.dedup_id(),
         }

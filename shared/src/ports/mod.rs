@@ -16,7 +16,7 @@ pub use groups::{CursorKind, GroupChange, GroupStore, MemberChange};
 pub use media::{BlobHead, BlobStore, MediaStore, Presigned};
 pub use messages::{
     DedupGuard, DeliveryJob, DeliveryQueue, FANOUT_BUCKETS, FANOUT_CHUNK, Fanout, HistoryRange,
-    MessageStore, RateGate,
+    MessageChange, MessageStore, RateGate,
 };
 pub use paging::{Page, PageRequest, decode_cursor, encode_cursor};
 pub use realtime::{

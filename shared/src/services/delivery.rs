@@ -26,6 +26,11 @@ pub struct Delivered {
     pub skipped: usize,
 }
 
+/// How long after `$connect` stored a connection a 410 from API Gateway means "not open yet"
+/// rather than "gone": the handshake completes only after `$connect` returns, and API Gateway
+/// gives an integration at most 29 s.
+pub const CONNECT_GRACE: chrono::Duration = chrono::Duration::seconds(30);
+
 /// The `push` function's work: a queued job to every device of its users.
 pub struct DeliveryService {
     pub(crate) connections: Arc<dyn ConnectionStore>,
@@ -145,7 +150,8 @@ impl DeliveryService {
     }
 
     /// Posts the job's frame to every live connection of `users` (one batched read), skipping
-    /// those `served` already and forgetting those that are gone. Up to [`IN_FLIGHT`] posts
+    /// those `served` already and forgetting those that are gone (unless still opening: see
+    /// [`CONNECT_GRACE`]). Up to [`IN_FLIGHT`] posts
     /// at once: a job's connections are independent sockets.
     async fn post_frame(
         &self,
@@ -181,7 +187,13 @@ impl DeliveryService {
                     progress.newly_served.push(c.connection_id);
                 }
                 Err(PostError::Gone) => {
-                    self.connections.delete(&c.connection_id).await?;
+                    // Stored by `$connect`, a connection answers 410 until its handshake
+                    // completes: kept (forgetting it would strand a socket about to open,
+                    // whose client catches up after CONN), not waited for (the job would
+                    // hold its FIFO group back).
+                    if self.clock.now() - c.connected_at >= CONNECT_GRACE {
+                        self.connections.delete(&c.connection_id).await?;
+                    }
                     progress.done.gone += 1;
                 }
                 Err(PostError::Failed(e)) => progress.failure = Some(e),

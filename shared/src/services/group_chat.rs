@@ -29,7 +29,7 @@ fn chat_not_found() -> Error {
 
 /// The status of `m`, sent by someone in the group, for its sender: `delivered` once every
 /// member who was in the group when it was sent has it, `read` once they all read it.
-fn group_status(m: &Message, members: &[Member]) -> MessageStatus {
+pub(super) fn group_status(m: &Message, members: &[Member]) -> MessageStatus {
     let others: Vec<&Member> = members
         .iter()
         .filter(|x| x.user_id != m.sender_id && x.from <= m.id)
@@ -63,7 +63,7 @@ impl MessageService {
     }
 
     /// The group and the caller's row in it; 404 when they are not a member.
-    async fn membership(
+    pub(super) async fn membership(
         &self,
         caller: &UserId,
         group: &ConversationId,
@@ -82,17 +82,18 @@ impl MessageService {
         &self,
         sender: &UserId,
         group: &ConversationId,
-        kind: MessageKind,
-        content: Content,
-        client_message_id: Option<String>,
-        media: Option<MediaRef>,
+        m: NewMessage,
     ) -> Result<SendOutcome, Error> {
         let m = NewMessage {
             receiver: UserId::from_uuid(*group.as_uuid()),
-            kind,
-            content,
-            client_message_id,
-            media,
+            ..m
+        };
+        let quote = match m.reply_to {
+            Some(_) => {
+                let (_, me) = self.membership(sender, group).await?;
+                self.quote(group, Some(me.from), m.reply_to).await?
+            }
+            None => None,
         };
         if m.media.is_some() {
             // Only members may attach an upload to a group (it lets the members download it).
@@ -119,6 +120,7 @@ impl MessageService {
             let now = self.clock.now();
             let mut message = self.message(sender, &m, guard.as_ref(), now);
             message.conversation_id = *group;
+            message.extras.reply_to = quote.clone();
             message.group = Some(GroupPart {
                 seq: meta.seq + 1,
                 event: None,
@@ -507,6 +509,24 @@ impl MessageService {
     /// most [`FANOUT_CHUNK`] members, one ordering group per member bucket. A member removed
     /// before a job runs is skipped by the job's membership check.
     pub(super) async fn fan_out(&self, message: &Message) -> Result<(), Error> {
+        self.fan_out_with(message, None).await
+    }
+
+    /// Queues an action's frame (`RCT`, `EDIT`, `DEL`) about `message` to the members who may
+    /// see the message, like its `MSG` but never pushed.
+    pub(super) async fn fan_out_frame(
+        &self,
+        message: &Message,
+        frame: ServerFrame,
+    ) -> Result<(), Error> {
+        self.fan_out_with(message, Some(frame)).await
+    }
+
+    async fn fan_out_with(
+        &self,
+        message: &Message,
+        action: Option<ServerFrame>,
+    ) -> Result<(), Error> {
         let group = message.conversation_id;
         // The group first: a removal after this read changes `removals`, so the jobs check.
         let epoch = match self.groups.meta(&group).await? {
@@ -532,23 +552,27 @@ impl MessageService {
                     .filter(|m| m.from <= message.id)
                     .map(|m| m.user_id)
                     .collect();
-                let push = to
-                    .iter()
-                    .copied()
-                    .filter(|u| *u != message.sender_id)
-                    .collect();
-                let note = PushNote {
-                    chat_id: group,
-                    message_id: message.id,
-                    sender_name: self.sender_name(&message.sender_id).await,
-                };
-                (
-                    ServerFrame::Msg(MessageEvent::new(message)),
-                    to,
-                    push,
-                    Some(message.id),
-                    Some(note),
-                )
+                if let Some(frame) = action {
+                    (frame, to, vec![], Some(message.id), None)
+                } else {
+                    let push = to
+                        .iter()
+                        .copied()
+                        .filter(|u| *u != message.sender_id)
+                        .collect();
+                    let note = PushNote {
+                        chat_id: group,
+                        message_id: message.id,
+                        sender_name: self.sender_name(&message.sender_id).await,
+                    };
+                    (
+                        ServerFrame::Msg(MessageEvent::new(message)),
+                        to,
+                        push,
+                        Some(message.id),
+                        Some(note),
+                    )
+                }
             }
         };
         to.sort();

@@ -5,8 +5,8 @@
 use crate::clock::Clock;
 use crate::domain::{
     Content, ConversationId, GroupEvent, GroupEventKind, GroupMeta, GroupName, GroupPart,
-    GroupSettings, GroupView, MAX_ADD_PER_REQUEST, Member, MemberView, Message, MessageId,
-    MessageKind, Role, UserId, Who,
+    GroupSettings, GroupView, MAX_ADD_PER_REQUEST, MediaUse, Member, MemberView, Message,
+    MessageId, MessageKind, Role, UserId, Who,
 };
 use crate::ports::{ContactStore, GroupChange, GroupStore, MemberChange, Page, PageRequest};
 use crate::retry::Backoff;
@@ -136,14 +136,13 @@ pub(crate) fn system_message(meta: &GroupMeta, event: GroupEvent, now: DateTime<
             event: Some(event),
         }),
         media: None,
+        extras: Default::default(),
     }
 }
 
 /// `message` as a chat list keeps it.
 pub(crate) fn preview(message: &Message) -> Message {
-    let mut p = message.clone();
-    p.content = Content::preview_of(&message.content);
-    p
+    message.preview()
 }
 
 /// A new member's row: they see from `from` (the message that added them) on, and nothing
@@ -210,7 +209,7 @@ impl GroupService {
         media
             .check_for_message(caller, MessageKind::Image, input)
             .await?;
-        media.attach(&id, group).await
+        media.attach(&id, MediaUse::Chat(*group)).await
     }
 
     /// Checks users to add: 1–90 distinct people, not the adder, all the adder's contacts.
@@ -800,6 +799,7 @@ fn system_message_placeholder(id: ConversationId, now: DateTime<Utc>) -> Message
         created_at: now,
         group: None,
         media: None,
+        extras: Default::default(),
     }
 }
 

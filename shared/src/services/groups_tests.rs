@@ -66,7 +66,11 @@ impl Harness {
         match self
             .app
             .messages
-            .send_to_group(&self.id(from), g, MessageKind::Text, content, None, None)
+            .send_to_group(
+                &self.id(from),
+                g,
+                crate::services::NewMessage::to_group(g, MessageKind::Text, content),
+            )
             .await
             .unwrap()
         {

@@ -5,10 +5,10 @@
 use crate::clock::Clock;
 use crate::domain::media::{DOWNLOAD_URL_SECS, PENDING_TTL_SECS, SNIFF_BYTES, UPLOAD_URL_SECS};
 use crate::domain::{
-    ConversationId, MediaId, MediaLimits, MediaMeta, MediaRef, MediaState, MediaType, MessageKind,
-    UserId, parse_caption, parse_file_name, parse_thumbnail,
+    ConversationId, MediaId, MediaLimits, MediaMeta, MediaRef, MediaState, MediaType, MediaUse,
+    MessageKind, ProfilePicture, UserId, parse_caption, parse_file_name, parse_thumbnail,
 };
-use crate::ports::{BlobStore, GroupStore, MediaStore};
+use crate::ports::{BlobStore, ContactStore, GroupStore, MediaStore, UserStore};
 use crate::{Error, StoreError};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -76,10 +76,18 @@ fn media_not_found() -> Error {
     Error::not_found("media_not_found", "no media with that id")
 }
 
+/// Who else than an upload's owner may read it: the members of the chats that carry it
+/// (groups), and the owner's contacts while it is their profile picture (users, contacts).
+pub struct Readers {
+    pub groups: Arc<dyn GroupStore>,
+    pub users: Arc<dyn UserStore>,
+    pub contacts: Arc<dyn ContactStore>,
+}
+
 pub struct MediaService {
     media: Arc<dyn MediaStore>,
     blobs: Arc<dyn BlobStore>,
-    groups: Arc<dyn GroupStore>,
+    readers: Readers,
     clock: Arc<dyn Clock>,
     limits: MediaLimits,
 }
@@ -88,14 +96,14 @@ impl MediaService {
     pub fn new(
         media: Arc<dyn MediaStore>,
         blobs: Arc<dyn BlobStore>,
-        groups: Arc<dyn GroupStore>,
+        readers: Readers,
         clock: Arc<dyn Clock>,
         limits: MediaLimits,
     ) -> Self {
         Self {
             media,
             blobs,
-            groups,
+            readers,
             clock,
             limits,
         }
@@ -132,6 +140,7 @@ impl MediaService {
             state: MediaState::Pending,
             created_at: self.clock.now(),
             chats: vec![],
+            profile: false,
         };
         self.media.insert(&meta).await?;
         let signed = self
@@ -153,8 +162,9 @@ impl MediaService {
         })
     }
 
-    /// A download URL, for the uploader and the members of a chat whose message carries the
-    /// upload; 404 for everyone else (whether or not it exists).
+    /// A download URL, for the uploader, the members of a chat whose message carries the
+    /// upload, and the uploader's contacts while it is their profile picture; 404 for everyone
+    /// else (whether or not it exists).
     pub async fn download(&self, caller: &UserId, id: &MediaId) -> Result<DownloadTicket, Error> {
         let meta = self.media.get(id).await?.ok_or_else(media_not_found)?;
         if !self.may_read(caller, &meta).await? {
@@ -180,7 +190,9 @@ impl MediaService {
         }
         for chat in &meta.chats {
             if chat.is_group() {
-                if let (Some(_), Some(_)) = self.groups.meta_and_member(chat, caller).await? {
+                if let (Some(_), Some(_)) =
+                    self.readers.groups.meta_and_member(chat, caller).await?
+                {
                     return Ok(true);
                 }
             } else if ConversationId::direct(&meta.owner, caller) == *chat {
@@ -189,7 +201,49 @@ impl MediaService {
                 return Ok(true);
             }
         }
+        if meta.profile {
+            let current = self.readers.users.get(&meta.owner).await?.and_then(|u| {
+                u.value
+                    .profile_picture
+                    .and_then(|p| p.media_id())
+                    .filter(|id| *id == meta.id)
+            });
+            if current.is_some()
+                && self
+                    .readers
+                    .contacts
+                    .get(&meta.owner, caller)
+                    .await?
+                    .is_some()
+            {
+                return Ok(true);
+            }
+        }
         Ok(false)
+    }
+
+    /// Checks a new profile picture (an image upload of the owner's, checked like a media
+    /// message's) and attaches it to the owner's profile, so the sweep keeps it and the
+    /// owner's contacts may download it. An `http(s)` URL, the old form, is refused.
+    pub async fn profile_picture(
+        &self,
+        owner: &UserId,
+        raw: &str,
+    ) -> Result<ProfilePicture, Error> {
+        let id = MediaId::parse(raw).map_err(|_| {
+            Error::validation(
+                "invalid_profile_picture",
+                "profilePicture must be the mediaId of an image upload of yours (POST /api/media); URLs are no longer accepted",
+            )
+        })?;
+        self.check_for_message(
+            owner,
+            MessageKind::Image,
+            MediaInput::parse(raw, None, None)?,
+        )
+        .await?;
+        self.attach(&id, MediaUse::Profile).await?;
+        Ok(ProfilePicture::media(id))
     }
 
     /// Checks an upload before a message carries it: it exists and is the sender's (else 404,
@@ -268,10 +322,10 @@ impl MediaService {
         })
     }
 
-    /// Records that `chat` carries the upload (so its members may download it, and the sweep
-    /// keeps it). 404 when the sweep took it meanwhile.
-    pub async fn attach(&self, id: &MediaId, chat: &ConversationId) -> Result<(), Error> {
-        match self.media.attach(id, chat).await {
+    /// Records the upload's use (so the chat's members, or the owner's contacts, may download
+    /// it, and the sweep keeps it). 404 when the sweep took it meanwhile.
+    pub async fn attach(&self, id: &MediaId, to: MediaUse) -> Result<(), Error> {
+        match self.media.attach(id, to).await {
             Err(StoreError::Conflict { what: "missing" }) => Err(media_not_found()),
             other => Ok(other?),
         }

@@ -2,11 +2,11 @@
 
 use crate::clock::Clock;
 use crate::config::SendRate;
-use crate::domain::MediaRef;
 use crate::domain::{
     ChatKind, ChatView, Content, Conversation, ConversationId, Cursors, Message, MessageId,
     MessageKind, MessageView, PublicProfile, UserId, Username,
 };
+use crate::domain::{MediaRef, MediaUse};
 use crate::frames::{MessageEvent, ReceiptEvent, ServerFrame};
 use crate::ports::{
     DedupGuard, DeliveryJob, DeliveryQueue, GroupStore, HistoryRange, MessageStore, Page,
@@ -36,6 +36,30 @@ pub struct NewMessage {
     pub client_message_id: Option<String>,
     /// A media message's checked upload ([`MessageService::media_message`]).
     pub media: Option<MediaRef>,
+    /// The message of the same chat this one answers (its quote is added to the message).
+    pub reply_to: Option<MessageId>,
+    /// A forward ([`MessageService::forward`]).
+    pub forwarded: bool,
+}
+
+impl NewMessage {
+    /// A plain message to `receiver` (for a group: the group's id as a user id, see
+    /// [`NewMessage::to_group`]).
+    pub fn new(receiver: UserId, kind: MessageKind, content: Content) -> Self {
+        Self {
+            receiver,
+            kind,
+            content,
+            client_message_id: None,
+            media: None,
+            reply_to: None,
+            forwarded: false,
+        }
+    }
+    /// A plain message to a group.
+    pub fn to_group(group: &ConversationId, kind: MessageKind, content: Content) -> Self {
+        Self::new(UserId::from_uuid(*group.as_uuid()), kind, content)
+    }
 }
 
 /// What a send did.
@@ -157,7 +181,11 @@ impl MessageService {
         chat: &ConversationId,
     ) -> Result<(), Error> {
         match &m.media {
-            Some(media) => self.media_service()?.attach(&media.media_id, chat).await,
+            Some(media) => {
+                self.media_service()?
+                    .attach(&media.media_id, MediaUse::Chat(*chat))
+                    .await
+            }
             None => Ok(()),
         }
     }
@@ -193,14 +221,16 @@ impl MessageService {
             conversation_id: ConversationId::direct(sender, &m.receiver),
             fingerprint: fingerprint(sender, &m),
         });
-        self.attach_media(&m, &ConversationId::direct(sender, &m.receiver))
-            .await?;
+        let chat = ConversationId::direct(sender, &m.receiver);
+        let quote = self.quote(&chat, None, m.reply_to).await?;
+        self.attach_media(&m, &chat).await?;
         let mut burst = false;
         let mut retry = self.contention.start();
         loop {
             let now = self.clock.now();
             let gate = self.gate(burst, now.timestamp_micros());
-            let message = self.message(sender, &m, guard.as_ref(), now);
+            let mut message = self.message(sender, &m, guard.as_ref(), now);
+            message.extras.reply_to = quote.clone();
             let mut attempt_guard = guard.clone();
             if let Some(g) = attempt_guard.as_mut() {
                 g.message_id = message.id;
@@ -335,6 +365,10 @@ impl MessageService {
             created_at: now,
             group: None,
             media: m.media.clone(),
+            extras: crate::domain::Extras {
+                forwarded: m.forwarded,
+                ..Default::default()
+            },
         }
     }
 
@@ -352,6 +386,10 @@ impl MessageService {
     /// once (SQS FIFO deduplication). A failure is returned: the stream event source retries
     /// the record.
     pub async fn relay(&self, message: &Message) -> Result<(), Error> {
+        if message.extras.act.is_some() {
+            // A changed message (an action), not a new one.
+            return self.relay_action(message).await;
+        }
         if message.is_group() {
             return self.fan_out(message).await;
         }
@@ -845,6 +883,8 @@ fn contention_exhausted(retry: &Retry, what_to_do: &str) -> Error {
 
 #[path = "group_chat.rs"]
 mod group_chat;
+#[path = "message_actions.rs"]
+mod message_actions;
 pub use group_chat::Chat;
 
 #[cfg(test)]

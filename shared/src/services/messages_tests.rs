@@ -96,6 +96,8 @@ fn text(to: &User, s: &str) -> NewMessage {
         content: Content::parse(MessageKind::Text, s).unwrap(),
         client_message_id: None,
         media: None,
+        reply_to: None,
+        forwarded: false,
     }
 }
 
@@ -696,6 +698,18 @@ impl MessageStore for Contended {
     }
     async fn rate_state(&self, sender: &UserId) -> Result<Option<i64>, StoreError> {
         self.inner.rate_state(sender).await
+    }
+    async fn change(
+        &self,
+        c: &ConversationId,
+        id: &MessageId,
+        change: &crate::ports::MessageChange,
+        act: &crate::domain::Act,
+    ) -> Result<Message, StoreError> {
+        self.inner.change(c, id, change, act).await
+    }
+    async fn refresh_last(&self, member: &UserId, m: &Message) -> Result<bool, StoreError> {
+        self.inner.refresh_last(member, m).await
     }
     async fn history(
         &self,

@@ -16,7 +16,7 @@ pub use contacts::{ContactService, Recipient, RequestOutcome, RequestWithProfile
 pub use delivery::{Delivered, DeliveryService};
 pub use devices::DeviceService;
 pub use groups::{GroupPatch, GroupService, NewGroup, SettingsPatch};
-pub use media::{DownloadTicket, MediaInput, MediaService, Swept, UploadTicket};
+pub use media::{DownloadTicket, MediaInput, MediaService, Readers, Swept, UploadTicket};
 pub use messages::{HistoryPage, MessageService, NewMessage, SendOutcome};
 pub use presence::ConnectionPresence;
 pub use realtime::RealtimeService;

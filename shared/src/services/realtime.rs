@@ -270,6 +270,7 @@ impl RealtimeService {
                 s,
                 cap,
                 th,
+                rp,
             } => {
                 if let Some(s) = s {
                     c.user_id.confirm_claim(Some(&s.to_string()))?;
@@ -285,6 +286,8 @@ impl RealtimeService {
                         .map(|k| super::messages::parse_idempotency_key("cm", k))
                         .transpose()?,
                     media,
+                    reply_to: rp,
+                    forwarded: false,
                 };
                 let outcome = self.messages.send(&c.user_id, m).await?;
                 self.ack(c, cm, outcome).await;
@@ -306,6 +309,7 @@ impl RealtimeService {
                 cm,
                 cap,
                 th,
+                rp,
             } => {
                 let kind = MessageKind::parse(&t)?;
                 let key = cm
@@ -313,10 +317,13 @@ impl RealtimeService {
                     .map(|k| super::messages::parse_idempotency_key("cm", k))
                     .transpose()?;
                 let (content, media) = self.content(c, kind, &content, cap, th).await?;
-                let outcome = self
-                    .messages
-                    .send_to_group(&c.user_id, &g, kind, content, key, media)
-                    .await?;
+                let m = NewMessage {
+                    client_message_id: key,
+                    media,
+                    reply_to: rp,
+                    ..NewMessage::to_group(&g, kind, content)
+                };
+                let outcome = self.messages.send_to_group(&c.user_id, &g, m).await?;
                 self.ack(c, cm, outcome).await;
             }
         }

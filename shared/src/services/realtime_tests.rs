@@ -352,6 +352,9 @@ async fn a_job_reaches_every_live_connection_and_forgets_gone_ones() {
         note: None,
         fanout: None,
     };
+    // Past the grace a new connection gets while its handshake completes.
+    h.clock
+        .advance(crate::services::delivery::CONNECT_GRACE + chrono::TimeDelta::seconds(1));
     let done = h.app.delivery.deliver(&job, 1).await.unwrap();
     assert_eq!(
         done,
@@ -368,6 +371,41 @@ async fn a_job_reaches_every_live_connection_and_forgets_gone_ones() {
         h.ports.connections.get("b1").await.unwrap(),
         None,
         "410 Gone forgets the connection"
+    );
+}
+
+/// API Gateway answers 410 for a connection whose `$connect` stored it until the handshake
+/// completes: within [`crate::services::delivery::CONNECT_GRACE`] such a connection is kept
+/// (its client catches up after CONN), after it the connection is forgotten.
+#[tokio::test]
+async fn a_410_from_a_connection_still_opening_keeps_it() {
+    let h = harness();
+    let (a, _) = h.user("alice", 1).await;
+    let (b, tb) = h.user("bob", 2).await;
+    h.app.realtime.connect("b1", Some(&tb), None).await.unwrap();
+    h.app.realtime.connect("b2", Some(&tb), None).await.unwrap();
+    h.handles.gateway.close("b1");
+    let job = DeliveryJob {
+        to: vec![b.id],
+        push: vec![],
+        frame: ServerFrame::Typing(TypingEvent { s: a.id }),
+        note: None,
+        fanout: None,
+    };
+    let done = h.app.delivery.deliver(&job, 1).await.unwrap();
+    assert_eq!((done.posted, done.gone), (1, 1));
+    assert!(
+        h.ports.connections.get("b1").await.unwrap().is_some(),
+        "a connection still opening is kept"
+    );
+    assert_eq!(h.frames_to("b2").len(), 1, "the open one got it");
+    h.clock
+        .advance(crate::services::delivery::CONNECT_GRACE + chrono::TimeDelta::seconds(1));
+    h.app.delivery.deliver(&job, 1).await.unwrap();
+    assert_eq!(
+        h.ports.connections.get("b1").await.unwrap(),
+        None,
+        "then forgotten"
     );
 }
 
@@ -496,6 +534,8 @@ async fn a_message_to_an_offline_user_is_pushed_without_its_content() {
                     .unwrap(),
                 client_message_id: None,
                 media: None,
+                reply_to: None,
+                forwarded: false,
             },
         )
         .await

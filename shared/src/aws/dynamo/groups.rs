@@ -535,6 +535,7 @@ mod tests {
                 event: None,
             }),
             media: None,
+            extras: Default::default(),
         }
     }
 

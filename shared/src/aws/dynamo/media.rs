@@ -5,7 +5,7 @@
 
 use super::{Item, from_item, keys, pk_key, s, store_error, to_item, unavailable};
 use crate::StoreError;
-use crate::domain::{ConversationId, MediaId, MediaMeta, MediaState};
+use crate::domain::{ConversationId, MediaId, MediaMeta, MediaState, MediaUse};
 use crate::ports::MediaStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -91,19 +91,28 @@ impl MediaStore for DynamoMedia {
             .transpose()
     }
 
-    async fn attach(&self, id: &MediaId, chat: &ConversationId) -> Result<(), StoreError> {
-        self.client
+    async fn attach(&self, id: &MediaId, to: MediaUse) -> Result<(), StoreError> {
+        let update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(pk_key(keys::media_pk(id))))
-            .update_expression("SET #st = :attached ADD chats :chat REMOVE pending, pendingSince")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#st", "state")
-            .expression_attribute_values(":attached", s("attached"))
-            .expression_attribute_values(":chat", AttributeValue::Ss(vec![chat.to_string()]))
-            .send()
-            .await
-            .map_err(|e| store_error(e, "missing"))?;
+            .expression_attribute_values(":attached", s("attached"));
+        let update = match to {
+            MediaUse::Chat(chat) => update
+                .update_expression(
+                    "SET #st = :attached ADD chats :chat REMOVE pending, pendingSince",
+                )
+                .expression_attribute_values(":chat", AttributeValue::Ss(vec![chat.to_string()])),
+            MediaUse::Profile => update
+                .update_expression(
+                    "SET #st = :attached, profile = :yes REMOVE pending, pendingSince",
+                )
+                .expression_attribute_values(":yes", AttributeValue::Bool(true)),
+        };
+        update.send().await.map_err(|e| store_error(e, "missing"))?;
         Ok(())
     }
 
@@ -174,6 +183,7 @@ mod tests {
                 .unwrap()
                 .with_timezone(&Utc),
             chats: vec![],
+            profile: false,
         };
         let item = media_item(&meta).unwrap();
         let mut names: Vec<_> = item.keys().cloned().collect();

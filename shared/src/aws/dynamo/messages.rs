@@ -2,11 +2,13 @@ use super::keys;
 use super::tables::CONVERSATIONS_BY_ACTIVITY;
 use super::{Item, batch_get, codec, from_item, n, s, store_error, to_item, transaction_error};
 use crate::StoreError;
-use crate::domain::{Content, Conversation, ConversationId, Message, MessageId, UserId};
-use crate::ports::{DedupGuard, HistoryRange, MessageStore, RateGate};
+use crate::domain::{Act, Conversation, ConversationId, Message, MessageId, UserId};
+use crate::ports::{DedupGuard, HistoryRange, MessageChange, MessageStore, RateGate};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update,
+};
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
@@ -152,6 +154,19 @@ fn av<T: Serialize>(v: T) -> Result<AttributeValue, StoreError> {
 
 use super::pk_sk_key as key;
 
+/// The key of message `id` of `conversation` in the `messages` table.
+fn message_key(conversation: &ConversationId, id: &MessageId) -> Item {
+    key(
+        keys::conversation_messages_pk(conversation),
+        keys::message_sk(id),
+    )
+}
+
+/// The key of `member`'s row of `conversation` in the `conversations` table.
+fn row_key(member: &UserId, conversation: &ConversationId) -> Item {
+    key(keys::member_pk(member), keys::conversation_sk(conversation))
+}
+
 use super::unavailable;
 
 /// The sender's rate state (`USER#<sender>` / `RATE#send` in `conversations`), written by
@@ -194,8 +209,7 @@ impl DynamoMessages {
         peer: &UserId,
         receiver: bool,
     ) -> Result<TransactWriteItem, StoreError> {
-        let mut preview = m.clone();
-        preview.content = Content::preview_of(&m.content);
+        let preview = m.preview();
         let expression = if receiver {
             "SET conversationId = :c, memberId = :m, peerId = :p, lastMessage = :lm, lastMessageId = :id, \
              updatedAt = :at ADD unreadCount :one"
@@ -205,10 +219,7 @@ impl DynamoMessages {
         };
         let mut update = Update::builder()
             .table_name(&self.conversations)
-            .set_key(Some(key(
-                keys::member_pk(member),
-                keys::conversation_sk(&m.conversation_id),
-            )))
+            .set_key(Some(row_key(member, &m.conversation_id)))
             .update_expression(expression)
             // lastMessage only moves forward, so it is always the newest message.
             .condition_expression("attribute_not_exists(lastMessageId) OR lastMessageId < :id")
@@ -233,7 +244,85 @@ impl DynamoMessages {
     }
 }
 
+/// Where a message action's write stands when it fails: the `reactions` map is missing (an
+/// item stored before message actions), or anything else.
+const NO_REACTIONS_MAP: &str = "document path";
+
 impl DynamoMessages {
+    /// One conditional `UpdateItem` of a message action: the change's expression, `act`, and
+    /// the condition that the message exists, is not deleted and does not have the change yet.
+    async fn write_change(
+        &self,
+        conversation: &ConversationId,
+        id: &MessageId,
+        change: &MessageChange,
+        act: &Act,
+    ) -> Result<Message, StoreError> {
+        let alive = "attribute_exists(sk) AND attribute_not_exists(deletedAt)";
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.messages)
+            .set_key(Some(message_key(conversation, id)))
+            .expression_attribute_values(":act", av(act)?)
+            .return_values(ReturnValue::AllNew);
+        let update = match change {
+            MessageChange::React { user, reaction } => update
+                .update_expression("SET reactions.#u = :r, act = :act")
+                .condition_expression(format!(
+                    "{alive} AND (attribute_not_exists(reactions.#u) OR reactions.#u.emoji <> :e)"
+                ))
+                .expression_attribute_names("#u", user.to_string())
+                .expression_attribute_values(":r", av(reaction)?)
+                .expression_attribute_values(":e", s(reaction.emoji.as_str())),
+            MessageChange::Unreact { user } => update
+                .update_expression("REMOVE reactions.#u SET act = :act")
+                .condition_expression(format!("{alive} AND attribute_exists(reactions.#u)"))
+                .expression_attribute_names("#u", user.to_string()),
+            MessageChange::Edit { content, at } => update
+                .update_expression("SET content = :c, editedAt = :at, act = :act")
+                .condition_expression(format!("{alive} AND content <> :c"))
+                .expression_attribute_values(":c", s(content.as_str()))
+                .expression_attribute_values(":at", av(at)?),
+            MessageChange::Delete { at } => update
+                .update_expression(
+                    "SET content = :c, deletedAt = :at, reactions = :none, act = :act \
+                     REMOVE media, replyTo",
+                )
+                .condition_expression(alive)
+                .expression_attribute_values(":c", s(""))
+                .expression_attribute_values(":at", av(at)?)
+                .expression_attribute_values(":none", AttributeValue::M(Default::default())),
+        };
+        let out = update
+            .send()
+            .await
+            .map_err(|e| store_error(e, "condition"))?;
+        let item = out
+            .attributes
+            .ok_or_else(|| StoreError::Corrupt("UpdateItem returned no attributes".into()))?;
+        Ok(from_item::<MessageItem>(item)?.message)
+    }
+
+    /// Gives an item stored before message actions its empty `reactions` map.
+    async fn add_reactions_map(
+        &self,
+        conversation: &ConversationId,
+        id: &MessageId,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.messages)
+            .set_key(Some(message_key(conversation, id)))
+            .update_expression("SET reactions = if_not_exists(reactions, :none)")
+            .condition_expression("attribute_exists(sk)")
+            .expression_attribute_values(":none", AttributeValue::M(Default::default()))
+            .send()
+            .await
+            .map_err(|e| store_error(e, "condition"))?;
+        Ok(())
+    }
+
     /// The send transaction of both [`MessageStore`] send operations; `require_contacts` adds
     /// the contacts-table condition check.
     async fn write_send(
@@ -308,14 +397,49 @@ impl MessageStore for DynamoMessages {
         conversation: &ConversationId,
         id: &MessageId,
     ) -> Result<Option<Message>, StoreError> {
-        let k = key(
-            keys::conversation_messages_pk(conversation),
-            keys::message_sk(id),
-        );
+        let k = message_key(conversation, id);
         let Some(item) = self.get_item(&self.messages, k).await? else {
             return Ok(None);
         };
         Ok(Some(from_item::<MessageItem>(item)?.message))
+    }
+
+    async fn change(
+        &self,
+        conversation: &ConversationId,
+        id: &MessageId,
+        change: &MessageChange,
+        act: &Act,
+    ) -> Result<Message, StoreError> {
+        match self.write_change(conversation, id, change, act).await {
+            Err(StoreError::Unavailable(e))
+                if matches!(change, MessageChange::React { .. })
+                    && format!("{e:?}").contains(NO_REACTIONS_MAP) =>
+            {
+                self.add_reactions_map(conversation, id).await?;
+                self.write_change(conversation, id, change, act).await
+            }
+            other => other,
+        }
+    }
+
+    async fn refresh_last(&self, member: &UserId, message: &Message) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.conversations)
+            .set_key(Some(row_key(member, &message.conversation_id)))
+            .update_expression("SET lastMessage = :lm")
+            .condition_expression("lastMessageId = :id")
+            .expression_attribute_values(":lm", av(message.preview())?)
+            .expression_attribute_values(":id", s(message.id.to_string()))
+            .send()
+            .await;
+        match result.map_err(|e| store_error(e, "condition")) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn rate_state(&self, sender: &UserId) -> Result<Option<i64>, StoreError> {
@@ -390,7 +514,7 @@ impl MessageStore for DynamoMessages {
         member: &UserId,
         conversation: &ConversationId,
     ) -> Result<Option<Conversation>, StoreError> {
-        let k = key(keys::member_pk(member), keys::conversation_sk(conversation));
+        let k = row_key(member, conversation);
         let Some(item) = self.get_item(&self.conversations, k).await? else {
             return Ok(None);
         };
@@ -457,10 +581,7 @@ impl MessageStore for DynamoMessages {
         self.client
             .update_item()
             .table_name(&self.conversations)
-            .set_key(Some(key(
-                keys::member_pk(member),
-                keys::conversation_sk(conversation),
-            )))
+            .set_key(Some(row_key(member, conversation)))
             .update_expression("SET readUpTo = :up, unreadCount = :n")
             .condition_expression(
                 "lastMessageId = :last AND (attribute_not_exists(readUpTo) OR readUpTo < :up)",
@@ -528,7 +649,7 @@ impl MessageStore for DynamoMessages {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::MessageKind;
+    use crate::domain::{Content, MessageKind};
     use aws_sdk_dynamodb::types::AttributeValue as AV;
     use chrono::{TimeZone, Utc};
 
@@ -546,6 +667,7 @@ mod tests {
             created_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
             group: None,
             media: None,
+            extras: Default::default(),
         }
     }
 
