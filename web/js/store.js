@@ -2,9 +2,9 @@
 // id), receipts and ticks, typing, presence, the catch-up sync after every CONN, read
 // receipts only for what was shown, and the offline outbox.
 //
-// Extension points for message actions (replies, reactions, edits, deletes — being built on
-// the server): `frameHandlers` takes handlers for new frame types (RCT, EDIT, DEL, …) and
-// `send()` takes extra MSG fields (e.g. `{replyTo}`); see docs/web.md.
+// Extension points for message actions (replies, reactions, edits, deletes): `frameHandlers`
+// takes handlers for frame types this file does not handle (RCT, EDIT, DEL, …), `chatById`
+// finds their chat, and `send()` takes extra MSG fields (e.g. `{rp}`); see docs/web.md.
 
 import { NEWEST, maxId, clientMessageId, SYSTEM_USER } from './util.js';
 
@@ -90,6 +90,12 @@ export class Store extends EventTarget {
       this.chats.set(key, c);
     }
     return c;
+  }
+
+  /** The chat with this chat id (frames such as RCT name chats by id), if this device has it. */
+  chatById(chatId) {
+    for (const c of this.chats.values()) if (c.chatId === chatId) return c;
+    return null;
   }
 
   keyOfMessage(m) {
@@ -232,9 +238,16 @@ export class Store extends EventTarget {
 
   /** After every CONN: the chat list, what each loaded chat missed, the outbox. */
   onReady() {
-    this.sync()
-      .then(() => (this.live = this.socket.ready))
-      .catch((e) => console.warn('sync failed', e));
+    const attempt = () =>
+      this.sync().then(
+        () => (this.live = this.socket.ready),
+        (e) => {
+          // Frames keep coming, but the gap is not closed until a sync succeeds.
+          console.warn('sync failed', e);
+          setTimeout(() => this.socket.ready && !this.live && attempt(), 3_000);
+        },
+      );
+    attempt();
     this.flush();
     this.sendReads();
   }

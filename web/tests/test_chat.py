@@ -186,8 +186,15 @@ def test_silent_socket_is_detected_and_replaced(people):
     expect(asha.message("into the void")).to_have_attribute("data-status", "sent")
     # The heartbeat's PING (sent every `hb` seconds; here at once) goes unanswered: within
     # 10 s the socket is abandoned, a new one opens and the catch-up brings the message.
-    ravi.page.evaluate("whatspe.socket.ping()")
-    expect(ravi.page.locator("body")).not_to_have_attribute("data-connection", "ready", timeout=12_000)
+    ravi.page.evaluate(
+        """() => {
+            window.drops = [];
+            whatspe.socket.addEventListener('closed', (e) => drops.push(e.detail.code));
+            whatspe.socket.ping();
+        }"""
+    )
+    ravi.page.wait_for_function("() => window.drops.length > 0", timeout=12_000)
+    assert ravi.page.evaluate("window.drops") == [4001], "abandoned for the missing PONG"
     ravi.wait_connected()
     expect(ravi.message("into the void")).to_have_count(1)
     expect(asha.message("into the void")).to_have_attribute("data-status", "read")
