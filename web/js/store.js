@@ -174,11 +174,19 @@ export class Store extends EventTarget {
     return s;
   }
 
-  /** The messages of a chat, oldest first, pending ones last. */
+  /**
+   * The messages of a chat, oldest first, pending ones last. The echo of my own message (a
+   * MSG frame, which carries no clientMessageId) can overtake its ACK: while a pending
+   * message with the same content waits for its ACK, such an unclaimed echo is not shown
+   * (the ACK claims it; see onAck), so the message never shows twice.
+   */
   sorted(chat) {
     const all = [...chat.messages.values()];
-    const done = all.filter((m) => !m.pending).sort((a, b) => (a.id < b.id ? -1 : 1));
     const pending = all.filter((m) => m.pending).sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+    const waiting = new Set(pending.filter((m) => !m.failed).map((m) => `${m.type}\n${m.content}`));
+    const done = all
+      .filter((m) => !m.pending && !(m.senderId === this.me.id && !m.cm && waiting.has(`${m.type}\n${m.content}`)))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
     return done.concat(pending);
   }
 
@@ -554,7 +562,9 @@ export class Store extends EventTarget {
     const chat = this.chat(o.key);
     const pending = chat.messages.get(`cm:${o.cm}`);
     chat.messages.delete(`cm:${o.cm}`);
-    if (!chat.messages.has(d.id)) {
+    const echo = chat.messages.get(d.id);
+    if (echo) echo.cm = o.cm;
+    else {
       this.addMessage(chat, {
         ...pending,
         id: d.id,

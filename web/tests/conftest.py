@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-OUT = ROOT / "target" / "web-test"
+OUT = Path(os.environ.get("WHATSPE_WEB_TEST_OUT", ROOT / "target" / "web-test"))
 # A phone-sized screen: the app must work there.
 PHONE = {"width": 390, "height": 760}
 DESKTOP = {"width": 1100, "height": 760}
