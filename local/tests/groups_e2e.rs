@@ -111,13 +111,28 @@ impl WsClient {
         out
     }
 
-    /// The frames of type `t` about group `g` that arrive before the socket goes quiet.
+    /// The frames of type `t` about group `g`: the first within `within` (other frames before
+    /// it, such as receipts, are skipped), then those that arrive before the socket goes quiet.
     async fn group_frames(&mut self, t: &str, g: &str, within: Duration) -> Vec<Value> {
-        self.frames_until_quiet(within)
-            .await
-            .into_iter()
-            .filter(|f| f["t"] == t && f["d"]["g"] == g)
-            .collect()
+        let wanted = |f: &Value| f["t"] == t && f["d"]["g"] == g;
+        let started = Instant::now();
+        let mut out = Vec::new();
+        while let Some(f) = self.next_frame(left(started, within)).await {
+            if wanted(&f) {
+                out.push(f);
+                break;
+            }
+        }
+        if out.is_empty() {
+            return out;
+        }
+        out.extend(
+            self.frames_until_quiet(QUIET)
+                .await
+                .into_iter()
+                .filter(|f| wanted(f)),
+        );
+        out
     }
 
     /// Waits for one frame of type `t` about group `g` (others are skipped).

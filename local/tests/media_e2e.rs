@@ -650,3 +650,42 @@ async fn memory_profile_pictures() {
 async fn moto_profile_pictures() {
     profile_pictures(moto().await, 90).await;
 }
+
+/// A forward carries media by reference: the same media id, readable by the new chat's
+/// members without a new upload; the forwarder needs no upload of their own.
+#[tokio::test]
+async fn forwarded_media_is_readable_in_the_new_chat() {
+    let app = spawn_app().await;
+    let ann = app.sign_up(&phone(100), "ann").await;
+    let ben = app.sign_up(&phone(101), "ben").await;
+    let cid = app.sign_up(&phone(102), "cid").await;
+    app.befriend(&ann, &ben).await;
+    app.befriend(&ben, &cid).await;
+    let bytes = png_bytes();
+    let media = app.upload(&ann, "image/png", bytes.clone()).await;
+    let r = app
+        .send_media(&ann, json!({"receiverId": ben.id}), "image", &media)
+        .await;
+    assert_ok(&r, 201, "ann sends ben a picture");
+    let (id, chat) = (str_field(&r.body, "id"), str_field(&r.body, "chatId"));
+    let r = app.get(&format!("/api/media/{media}"), &cid.token).await;
+    assert_error(&r, 404, "media_not_found", "cid before the forward");
+    let hi = app.send_ok(&ben, &cid, "look at this").await;
+    let ben_cid = str_field(&hi, "chatId");
+    let r = app
+        .post(
+            &format!("/api/messages/{id}/forward"),
+            json!({"chatId": chat, "chatIds": [ben_cid]}),
+            &ben.token,
+        )
+        .await;
+    assert_ok(&r, 201, "ben forwards it to cid");
+    let fw = &r.body["messages"][0];
+    assert_eq!(
+        (&fw["forwarded"], &fw["media"]["mediaId"], &fw["senderId"]),
+        (&json!(true), &json!(media), &json!(ben.id)),
+        "{fw}"
+    );
+    let (_, got) = app.download(&cid, &media).await;
+    assert_eq!(got.bytes, bytes, "cid downloads the same upload");
+}

@@ -369,6 +369,8 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 // A contact's download of a profile picture: the owner's, and the contact row.
                 ("dynamodb:GetItem", "UsersTable"),
                 ("dynamodb:GetItem", "ContactsTable"),
+                // A forwarded upload: the caller's row of a 1:1 chat carrying it.
+                ("dynamodb:GetItem", "ConversationsTable"),
                 // Signing only: the URLs carry these.
                 ("s3:PutObject", MEDIA_OBJECTS),
                 ("s3:GetObject", MEDIA_OBJECTS),

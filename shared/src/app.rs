@@ -546,6 +546,7 @@ impl<'a, P: PortSource> Services<'a, P> {
             p.blobs(),
             Readers {
                 groups: p.groups(),
+                chats: p.messages(),
                 users: p.users(),
                 contacts: p.contacts(),
             },

@@ -8,7 +8,7 @@ use crate::domain::{
     ConversationId, MediaId, MediaLimits, MediaMeta, MediaRef, MediaState, MediaType, MediaUse,
     MessageKind, ProfilePicture, UserId, parse_caption, parse_file_name, parse_thumbnail,
 };
-use crate::ports::{BlobStore, ContactStore, GroupStore, MediaStore, UserStore};
+use crate::ports::{BlobStore, ContactStore, GroupStore, MediaStore, MessageStore, UserStore};
 use crate::{Error, StoreError};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -77,9 +77,11 @@ fn media_not_found() -> Error {
 }
 
 /// Who else than an upload's owner may read it: the members of the chats that carry it
-/// (groups), and the owner's contacts while it is their profile picture (users, contacts).
+/// (groups; 1:1 chats' rows, as a forward carries an upload into chats of others), and the
+/// owner's contacts while it is their profile picture (users, contacts).
 pub struct Readers {
     pub groups: Arc<dyn GroupStore>,
+    pub chats: Arc<dyn MessageStore>,
     pub users: Arc<dyn UserStore>,
     pub contacts: Arc<dyn ContactStore>,
 }
@@ -195,9 +197,16 @@ impl MediaService {
                 {
                     return Ok(true);
                 }
-            } else if ConversationId::direct(&meta.owner, caller) == *chat {
-                // Only the owner sends their uploads: a 1:1 chat carrying one is the owner's
-                // chat with its other member.
+            } else if ConversationId::direct(&meta.owner, caller) == *chat
+                || self
+                    .readers
+                    .chats
+                    .conversation(caller, chat)
+                    .await?
+                    .is_some()
+            {
+                // The owner's chat with the caller (no read), or a chat of the caller's that a
+                // forward carried the upload into.
                 return Ok(true);
             }
         }

@@ -324,8 +324,11 @@ impl MessageService {
         }
         let mut out = Vec::with_capacity(resolved.len());
         for (target, to) in resolved {
+            // The idempotency key names neither the message nor its chat (a group's id must
+            // not reach the forward's receivers).
+            let key = crypto::sha256(format!("{}:{target}", m.id).as_bytes());
             let new = NewMessage {
-                client_message_id: Some(format!("fw:{}:{target}", m.id)),
+                client_message_id: Some(format!("fw:{}", hex::encode(&key[..16]))),
                 media: m.media.clone(),
                 forwarded: true,
                 ..NewMessage::new(m.receiver_id, m.kind, m.content.clone())
