@@ -185,6 +185,7 @@ fn session(hash: &str) -> Session {
         rotated_at: t(0),
         expires_at: t(3600),
         revoked: false,
+        rotations: 0,
     }
 }
 
@@ -377,8 +378,14 @@ mod cases {
         );
         let got = s.sessions.get(&se.id).await.unwrap().unwrap();
         assert_eq!(
-            (got.token_hash.as_str(), got.rotated_at, got.expires_at),
-            ("h2", t(5), t(99))
+            (
+                got.token_hash.as_str(),
+                got.rotated_at,
+                got.expires_at,
+                got.rotations
+            ),
+            ("h2", t(5), t(99), 1),
+            "rotated once; the failed rotations are not counted"
         );
         assert_eq!(
             conflict(

@@ -78,6 +78,10 @@ pub struct Session {
     pub rotated_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked: bool,
+    /// How many times the token was rotated: the length of the chain of refresh tokens issued
+    /// for this session (each derived from the one before), so a presented token can be
+    /// recognised as a genuine, rotated one of this session.
+    pub rotations: u32,
 }
 
 /// Sessions, rotated with a compare-and-set on the current token hash.
@@ -88,7 +92,8 @@ pub trait SessionStore: Send + Sync {
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
     /// Replaces the token hash if the session exists, is not revoked and its hash is still
     /// `expected_hash`, in one conditional write that also keeps `expected_hash` as the
-    /// previous hash and `now` as the rotation time; `Conflict("token")` otherwise.
+    /// previous hash and `now` as the rotation time, and counts the rotation;
+    /// `Conflict("token")` otherwise.
     async fn rotate(
         &self,
         id: &SessionId,

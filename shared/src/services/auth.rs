@@ -319,6 +319,7 @@ impl AuthService {
                 rotated_at: now,
                 expires_at: now + REFRESH_TTL,
                 revoked: false,
+                rotations: 0,
             })
             .await?;
         let (access_token, expires_in) = self.tokens.issue_access(user_id, &id)?;
@@ -335,18 +336,18 @@ impl AuthService {
     /// doubled refresh: the token the last rotation replaced, presented within
     /// [`REFRESH_GRACE`] of that rotation, gets the same new refresh token again (the
     /// successor is derived from the presented secret, so it can be re-derived).
+    /// A token that was never issued for the session (garbage after a real session id, which
+    /// anyone can read in an access token) is refused with 401 and revokes nothing.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Error> {
-        let invalid =
-            || Error::unauthorized("invalid_refresh_token", "the refresh token is not valid");
-        let presented = tokens::parse_refresh_token(refresh_token).ok_or_else(invalid)?;
+        let presented = tokens::parse_refresh_token(refresh_token).ok_or_else(invalid_refresh)?;
         let sid = presented.session;
-        let session = self.sessions.get(&sid).await?.ok_or_else(invalid)?;
+        let session = self.sessions.get(&sid).await?.ok_or_else(invalid_refresh)?;
         let now = self.clock.now();
         live(&session, now)?;
         let (refresh_token, new_hash) = self.tokens.next_refresh_token(&presented);
         if !crypto::constant_time_eq(presented.hash.as_bytes(), session.token_hash.as_bytes()) {
             return self
-                .replay_rotation(&session, &presented.hash, refresh_token, &new_hash, now)
+                .replay_rotation(&session, &presented, refresh_token, &new_hash, now)
                 .await;
         }
         match self
@@ -358,10 +359,10 @@ impl AuthService {
             // Rotated (or revoked) in the meantime: by a request with the same token (the same
             // pair again), or else it is reuse.
             Err(StoreError::Conflict { .. }) => {
-                let session = self.sessions.get(&sid).await?.ok_or_else(invalid)?;
+                let session = self.sessions.get(&sid).await?.ok_or_else(invalid_refresh)?;
                 live(&session, now)?;
                 return self
-                    .replay_rotation(&session, &presented.hash, refresh_token, &new_hash, now)
+                    .replay_rotation(&session, &presented, refresh_token, &new_hash, now)
                     .await;
             }
             Err(e) => return Err(e.into()),
@@ -375,21 +376,29 @@ impl AuthService {
     }
 
     /// A refresh with a token that is not the session's current one. If it is the token the
-    /// last rotation replaced, within [`REFRESH_GRACE`] of that rotation, and the current
-    /// token is its successor: the same refresh token again and an access token for the
-    /// session (no write). Anything else is reuse.
+    /// last rotation replaced, within [`REFRESH_GRACE`] of that rotation: the same refresh
+    /// token again and an access token for the session (no write). Any other token this
+    /// session really issued and rotated is reuse (revokes); a token it never issued is
+    /// invalid (revokes nothing).
     async fn replay_rotation(
         &self,
         session: &Session,
-        presented_hash: &str,
+        presented: &tokens::RefreshToken,
         successor: String,
         successor_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, Error> {
-        let just_replaced = session
-            .previous_hash
-            .as_deref()
-            .is_some_and(|p| crypto::constant_time_eq(p.as_bytes(), presented_hash.as_bytes()));
+        let Some(distance) =
+            self.tokens
+                .rotations_since(presented, &session.token_hash, session.rotations)
+        else {
+            tracing::info!(session = %session.id, "a refresh token this session never issued: refused, nothing revoked");
+            return Err(invalid_refresh());
+        };
+        let just_replaced = distance == 1
+            && session.previous_hash.as_deref().is_some_and(|p| {
+                crypto::constant_time_eq(p.as_bytes(), presented.hash.as_bytes())
+            });
         let in_grace = now < session.rotated_at + REFRESH_GRACE;
         let current_is_successor =
             crypto::constant_time_eq(session.token_hash.as_bytes(), successor_hash.as_bytes());
@@ -528,6 +537,10 @@ fn live(session: &Session, now: DateTime<Utc>) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+fn invalid_refresh() -> Error {
+    Error::unauthorized("invalid_refresh_token", "the refresh token is not valid")
 }
 
 fn no_code() -> Error {

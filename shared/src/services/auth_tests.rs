@@ -436,3 +436,65 @@ async fn renaming_to_a_taken_username_is_a_conflict() {
         "alice"
     );
 }
+
+#[tokio::test]
+async fn a_garbage_refresh_token_for_a_live_session_is_refused_and_revokes_nothing() {
+    let h = harness();
+    let (_, first) = h.sign_up("alice").await;
+    let second = h.auth.refresh(&first.refresh_token).await.unwrap();
+    let sid = h.auth.tokens.verify_access(&second.access_token).unwrap().session_id;
+    // The session id is readable in every access token; the secret part is made up.
+    let made_up = [
+        format!("{sid}.{}", "A".repeat(43)),
+        format!("{sid}.{}", "_".repeat(43)),
+        crate::services::tokens::new_refresh_token(&sid).0,
+    ];
+    for garbage in &made_up {
+        assert_eq!(
+            h.auth.refresh(garbage).await.unwrap_err().code(),
+            "invalid_refresh_token",
+            "{garbage}"
+        );
+    }
+    for malformed in [format!("{sid}.x"), format!("{sid}"), format!("{sid}.")] {
+        assert_eq!(
+            h.auth.refresh(&malformed).await.unwrap_err().code(),
+            "invalid_refresh_token",
+            "{malformed}"
+        );
+    }
+    let stored = h.ports.sessions.get(&sid).await.unwrap().unwrap();
+    assert!(!stored.revoked, "nothing was revoked");
+    h.auth
+        .refresh(&second.refresh_token)
+        .await
+        .expect("the real token still rotates");
+}
+
+#[tokio::test]
+async fn a_token_rotated_many_times_ago_is_still_recognised_as_reuse() {
+    let h = harness();
+    let (_, first) = h.sign_up("alice").await;
+    let mut current = first.clone();
+    for _ in 0..20 {
+        h.clock.advance(TimeDelta::minutes(15));
+        current = h.auth.refresh(&current.refresh_token).await.unwrap();
+    }
+    assert_eq!(
+        h.auth
+            .refresh(&first.refresh_token)
+            .await
+            .unwrap_err()
+            .code(),
+        "refresh_token_reused",
+        "twenty rotations ago"
+    );
+    assert_eq!(
+        h.auth
+            .refresh(&current.refresh_token)
+            .await
+            .unwrap_err()
+            .code(),
+        "session_revoked"
+    );
+}

@@ -53,6 +53,7 @@ impl Harness {
             rotated_at: now,
             expires_at: now + TimeDelta::days(30),
             revoked: false,
+            rotations: 0,
         };
         self.ports.sessions.create(&session).await.unwrap();
         (id, self.app.tokens.issue_access(&u.id, &id).unwrap().0)

@@ -17,6 +17,10 @@ pub const ACCESS_TTL: TimeDelta = TimeDelta::minutes(15);
 /// Lifetime of a registration token (from verify-otp to register).
 pub const REGISTRATION_TTL: TimeDelta = TimeDelta::minutes(10);
 const ISSUER: &str = "whatspe";
+/// How far back [`TokenService::rotations_since`] recognises a rotated refresh token (one
+/// HMAC per step: a bound on the work an invalid token can cause). A client refreshing every
+/// 15 minutes reaches it after about 100 days; a token that old is refused without revoking.
+pub const MAX_ANCESTRY: u32 = 10_000;
 
 /// Who a valid access token speaks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,12 +104,41 @@ impl TokenService {
     /// retried refresh can be given the same token again; unpredictable without that key and
     /// the presented secret, which the server never stores.
     pub fn next_refresh_token(&self, presented: &RefreshToken) -> (String, String) {
+        encode_refresh(
+            &presented.session,
+            &self.successor_secret(&presented.session, &presented.secret),
+        )
+    }
+
+    fn successor_secret(&self, session: &SessionId, secret: &[u8; 32]) -> [u8; 32] {
         let mut input = Vec::with_capacity(64);
-        input.extend_from_slice(presented.session.to_string().as_bytes());
+        input.extend_from_slice(session.to_string().as_bytes());
         input.push(b'.');
-        input.extend_from_slice(&presented.secret);
-        let secret = crypto::hmac_sha256(&self.rotation_key, &input);
-        encode_refresh(&presented.session, &secret)
+        input.extend_from_slice(secret);
+        crypto::hmac_sha256(&self.rotation_key, &input)
+    }
+
+    /// How many rotations ago `presented` was the session's token, if it ever was one that a
+    /// rotation replaced: 1 for the token the last rotation replaced, 2 for the one before, …,
+    /// at most `rotations` (the session's count) and [`MAX_ANCESTRY`]. Every token is derived
+    /// from the one before, so walking `presented`'s successors reaches `current_hash` exactly
+    /// when it is an ancestor; a made-up secret never does (that would take a SHA-256
+    /// collision), so a guessed or garbage token can never pass for a leaked one.
+    pub fn rotations_since(
+        &self,
+        presented: &RefreshToken,
+        current_hash: &str,
+        rotations: u32,
+    ) -> Option<u32> {
+        let mut secret = presented.secret;
+        for distance in 1..=rotations.min(MAX_ANCESTRY) {
+            secret = self.successor_secret(&presented.session, &secret);
+            let hash = hex::encode(crypto::sha256(&secret));
+            if crypto::constant_time_eq(hash.as_bytes(), current_hash.as_bytes()) {
+                return Some(distance);
+            }
+        }
+        None
     }
 
     fn sign<C: Serialize>(&self, claims: &C) -> Result<String, Error> {

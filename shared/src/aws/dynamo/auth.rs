@@ -117,6 +117,9 @@ pub(crate) struct SessionItem {
     rotated_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     revoked: bool,
+    /// Absent on items written before rotations were counted: 0.
+    #[serde(default)]
+    rotations: u32,
     /// DynamoDB TTL (epoch seconds).
     ttl: i64,
 }
@@ -133,6 +136,7 @@ impl From<&Session> for SessionItem {
             rotated_at: s.rotated_at,
             expires_at: s.expires_at,
             revoked: s.revoked,
+            rotations: s.rotations,
             ttl: s.expires_at.timestamp(),
         }
     }
@@ -149,6 +153,7 @@ impl From<SessionItem> for Session {
             rotated_at: i.rotated_at,
             expires_at: i.expires_at,
             revoked: i.revoked,
+            rotations: i.rotations,
         }
     }
 }
@@ -452,7 +457,7 @@ impl SessionStore for DynamoSessionStore {
             .key("pk", s(keys::session_pk(id)))
             .update_expression(
                 "SET tokenHash = :new, previousHash = :old, rotatedAt = :now, expiresAt = :exp, \
-                 #ttl = :ttl",
+                 #ttl = :ttl ADD rotations :one",
             )
             .condition_expression("attribute_exists(pk) AND tokenHash = :old AND revoked = :no")
             .expression_attribute_names("#ttl", "ttl")
@@ -461,6 +466,7 @@ impl SessionStore for DynamoSessionStore {
             .expression_attribute_values(":now", ts(now)?)
             .expression_attribute_values(":exp", ts(expires_at)?)
             .expression_attribute_values(":ttl", n(expires_at.timestamp()))
+            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(
                 ":no",
                 aws_sdk_dynamodb::types::AttributeValue::Bool(false),
@@ -617,6 +623,7 @@ mod tests {
             rotated_at: t(1_700_000_000),
             expires_at: t(1_702_592_000),
             revoked: false,
+            rotations: 0,
         };
         let item = to_item(&SessionItem::from(&s)).unwrap();
         assert_eq!(
@@ -630,15 +637,25 @@ mod tests {
         );
         assert_eq!(item.get("ttl"), Some(&AV::N("1702592000".into())));
         assert_eq!(item.get("revoked"), Some(&AV::Bool(false)));
-        assert_eq!(Session::from(from_item::<SessionItem>(item).unwrap()), s);
+        assert_eq!(Session::from(from_item::<SessionItem>(item.clone()).unwrap()), s);
+
+        let mut old = item.clone();
+        old.remove("rotations");
+        assert_eq!(
+            Session::from(from_item::<SessionItem>(old).unwrap()),
+            s,
+            "an item written before rotations were counted reads as 0"
+        );
 
         let rotated = Session {
             previous_hash: Some("ef".repeat(32)),
             rotated_at: t(1_700_000_100),
+            rotations: 1,
             ..s
         };
         let item = to_item(&SessionItem::from(&rotated)).unwrap();
         assert_eq!(str_attr(&item, "previousHash"), "ef".repeat(32));
+        assert_eq!(item.get("rotations"), Some(&AV::N("1".into())));
         assert_eq!(str_attr(&item, "rotatedAt"), "2023-11-14T22:15:00Z");
         assert_eq!(
             Session::from(from_item::<SessionItem>(item).unwrap()),
