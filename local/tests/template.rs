@@ -186,6 +186,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:DeleteItem", "UsersTable"),
                 ("dynamodb:GetItem", "VerificationCodesTable"),
                 ("dynamodb:PutItem", "VerificationCodesTable"),
+                ("dynamodb:UpdateItem", "RateLimitsTable"),
                 ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:PutItem", "SessionsTable"),
                 ("dynamodb:UpdateItem", "SessionsTable"),

@@ -3,7 +3,7 @@
 
 use crate::aws::apigw::ApiGatewayConnections;
 use crate::aws::dynamo::TableNames;
-use crate::aws::dynamo::{DynamoConnections, DynamoDevices, DynamoLedger};
+use crate::aws::dynamo::{DynamoConnections, DynamoCounters, DynamoDevices, DynamoLedger};
 use crate::aws::dynamo::{
     DynamoContacts, DynamoGroups, DynamoMedia, DynamoMessages, DynamoOtpStore, DynamoSessionStore,
     DynamoUserStore,
@@ -17,18 +17,19 @@ use crate::domain::UserId;
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
-    MemoryBlobs, MemoryConnections, MemoryContacts, MemoryDevices, MemoryGroups, MemoryLedger,
+    MemoryBlobs, MemoryConnections, MemoryContacts, MemoryCounters, MemoryDevices, MemoryGroups, MemoryLedger,
     MemoryMedia, MemoryMessages, MemoryOtpStore, MemoryQueue, MemorySessionStore, MemoryUserStore,
     MessageStream, RecordingGateway, RecordingNotifier, RecordingPush, SmsOutbox,
 };
 use crate::ports::{
-    BlobStore, ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore, DeliveryJob,
+    BlobStore, ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore, CounterStore,
+    DeliveryJob,
     DeliveryLedger, DeliveryQueue, DeviceStore, GroupStore, MediaStore, MessageStore, Notifier,
     OtpStore, Platform, PushSender, SessionStore, SmsSender, UserStore,
 };
 use crate::services::{
     AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService, GroupService,
-    MediaService, MessageService, RealtimeService, TokenService,
+    MediaService, MessageService, RateLimits, RealtimeService, TokenService,
 };
 use async_trait::async_trait;
 use std::sync::{Arc, OnceLock};
@@ -53,6 +54,7 @@ pub struct Ports {
     pub sms: Arc<dyn SmsSender>,
     pub media: Arc<dyn MediaStore>,
     pub blobs: Arc<dyn BlobStore>,
+    pub counters: Arc<dyn CounterStore>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -103,6 +105,7 @@ impl Ports {
             sms: handles.outbox.clone(),
             media: Arc::new(MemoryMedia::default()),
             blobs: handles.blobs.clone(),
+            counters: Arc::new(MemoryCounters::new(clock.clone())),
             clock,
         };
         (ports, handles)
@@ -160,6 +163,7 @@ pub trait PortSource {
     fn sms(&self) -> Arc<dyn SmsSender>;
     fn media(&self) -> Arc<dyn MediaStore>;
     fn blobs(&self) -> Arc<dyn BlobStore>;
+    fn counters(&self) -> Arc<dyn CounterStore>;
     fn clock(&self) -> Arc<dyn Clock>;
 }
 
@@ -214,6 +218,9 @@ impl PortSource for Ports {
     }
     fn blobs(&self) -> Arc<dyn BlobStore> {
         self.blobs.clone()
+    }
+    fn counters(&self) -> Arc<dyn CounterStore> {
+        self.counters.clone()
     }
     fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
@@ -307,6 +314,7 @@ impl AwsWiring {
             sms: self.sms(),
             media: self.media(),
             blobs: self.blobs(),
+            counters: self.counters(),
             clock: self.clock(),
         }
     }
@@ -427,6 +435,12 @@ impl PortSource for AwsWiring {
         Arc::new(crate::aws::s3::S3Blobs::new(
             s3,
             self.config.media_bucket.clone().unwrap_or_default(),
+        ))
+    }
+    fn counters(&self) -> Arc<dyn CounterStore> {
+        Arc::new(DynamoCounters::new(
+            self.ddb(),
+            self.tables.rate_limits.clone(),
         ))
     }
     fn clock(&self) -> Arc<dyn Clock> {
@@ -619,8 +633,15 @@ impl<'a, P: PortSource> Services<'a, P> {
             p.devices(),
             p.push(),
             tokens,
+            self.rate_limits(),
             p.clock(),
         ))
+    }
+
+    /// The abuse-limit counters.
+    pub fn rate_limits(&self) -> Arc<RateLimits> {
+        let p = self.ports;
+        Arc::new(RateLimits::new(p.counters(), p.clock()))
     }
 }
 

@@ -25,7 +25,8 @@ use whatspe::memory::{
 };
 use whatspe::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform};
 use whatspe::ports::{
-    ContactRequestStore, ContactStore, DedupGuard, HistoryRange, MessageStore, OtpState, OtpStore,
+    Attempt, ContactRequestStore, ContactStore, CounterStore, DedupGuard, HistoryRange, LiveCode,
+    MessageStore, OtpState, OtpStore,
     Page, PageRequest, RateGate, Session, SessionStore, UserStore,
 };
 use whatspe::ports::{CursorKind, GroupChange, GroupStore, MemberChange};
@@ -41,6 +42,7 @@ struct Stores {
     devices: Arc<dyn DeviceStore>,
     ledger: Arc<dyn DeliveryLedger>,
     groups: Arc<dyn GroupStore>,
+    counters: Arc<dyn CounterStore>,
 }
 
 async fn memory() -> Stores {
@@ -58,6 +60,9 @@ async fn memory() -> Stores {
         connections: Arc::new(MemoryConnections::default()),
         devices: Arc::new(MemoryDevices::default()),
         ledger: Arc::new(whatspe::memory::MemoryLedger::default()),
+        counters: Arc::new(whatspe::memory::MemoryCounters::new(Arc::new(
+            whatspe::clock::SystemClock,
+        ))),
     }
 }
 
@@ -112,6 +117,10 @@ async fn dynamodb() -> Stores {
     Stores {
         users: Arc::new(DynamoUserStore::new(client.clone(), t.users)),
         otps: Arc::new(DynamoOtpStore::new(client.clone(), t.verification_codes)),
+        counters: Arc::new(whatspe::aws::dynamo::DynamoCounters::new(
+            client.clone(),
+            t.rate_limits.clone(),
+        )),
         sessions: Arc::new(DynamoSessionStore::new(client.clone(), t.sessions)),
         requests: contacts.clone(),
         contacts,
@@ -165,12 +174,23 @@ fn conflict(r: Result<impl std::fmt::Debug, StoreError>) -> &'static str {
 }
 
 fn otp_state(n: u32, mac: Option<&str>, attempts: u32) -> OtpState {
+    let attempt = |client: &str, at| Attempt {
+        client: client.into(),
+        at,
+    };
     OtpState {
         phone: phone(n),
-        code_mac: mac.map(str::to_owned),
-        expires_at: t(300),
-        attempts,
-        sends: vec![t(0), t(10)],
+        codes: mac
+            .map(|m| LiveCode {
+                client: "c1".into(),
+                mac: m.to_owned(),
+                expires_at: t(300),
+                attempts,
+            })
+            .into_iter()
+            .collect(),
+        sends: vec![attempt("c1", t(0)), attempt("c2", t(10))],
+        failures: (0..attempts).map(|i| attempt("c1", t(20 + i64::from(i)))).collect(),
         expire_after: t(900),
     }
 }
@@ -347,6 +367,51 @@ mod cases {
         assert_eq!(s.otps.put(&used, Some(2)).await.unwrap(), 3);
         let got = s.otps.get(&phone(1)).await.unwrap().unwrap();
         assert_eq!((got.value, got.version), (used, 3));
+    }
+
+    pub async fn a_counter_counts_to_its_limit_then_conflicts_and_stays(s: Stores) {
+        let expires = Utc::now() + TimeDelta::hours(1);
+        for expected in 1..=3 {
+            assert_eq!(s.counters.take("otp-ip#a#1", 3, expires).await.unwrap(), expected);
+        }
+        for _ in 0..2 {
+            assert_eq!(
+                conflict(s.counters.take("otp-ip#a#1", 3, expires).await),
+                "limit"
+            );
+        }
+        assert_eq!(
+            s.counters.take("otp-ip#a#2", 3, expires).await.unwrap(),
+            1,
+            "another window is another counter"
+        );
+        assert_eq!(
+            s.counters.take("otp-ip#b#1", 3, expires).await.unwrap(),
+            1,
+            "another subject is another counter"
+        );
+        assert_eq!(
+            s.counters.take("otp-ip#a#1", 5, expires).await.unwrap(),
+            4,
+            "a higher limit lets the same counter go on"
+        );
+    }
+
+    pub async fn concurrent_takes_at_a_limit_let_exactly_the_limit_through(s: Stores) {
+        let expires = Utc::now() + TimeDelta::hours(1);
+        let counters = s.counters.clone();
+        let takes = (0..10).map(|_| {
+            let counters = counters.clone();
+            async move { counters.take("global#*#7", 4, expires).await }
+        });
+        let results = futures_util::future::join_all(takes).await;
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 4, "{results:?}");
+        for r in results.iter().filter(|r| r.is_err()) {
+            assert!(
+                matches!(r, Err(StoreError::Conflict { what: "limit" })),
+                "{r:?}"
+            );
+        }
     }
 
     pub async fn session_round_trips_and_ids_are_unique(s: Stores) {
@@ -2352,6 +2417,8 @@ contract_suite!(
     renaming_to_a_taken_username_conflicts_and_changes_nothing,
     otp_first_write_requires_no_record,
     otp_write_is_compare_and_set_on_the_version,
+    a_counter_counts_to_its_limit_then_conflicts_and_stays,
+    concurrent_takes_at_a_limit_let_exactly_the_limit_through,
     session_round_trips_and_ids_are_unique,
     rotation_requires_the_current_hash,
     concurrent_rotations_of_one_token_let_exactly_one_win,

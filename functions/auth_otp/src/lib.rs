@@ -9,7 +9,7 @@ use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
 use whatspe::domain::{Email, PhoneNumber, ProfilePicture, StatusText, User, Username};
 use whatspe::http::openapi::{AuthErrors, PublicErrors, UserIdClaim};
-use whatspe::http::{ApiJson, Caller, RouteTable, bearer_token, nullable};
+use whatspe::http::{ApiJson, Caller, ClientIp, RouteTable, bearer_token, nullable};
 use whatspe::services::AuthService;
 use whatspe::services::{NewProfile, ProfilePatch, TokenPair, Verified};
 
@@ -70,9 +70,10 @@ struct OtpSent {
 )]
 async fn request_otp(
     State(app): State<Deps>,
+    ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<RequestOtpBody>,
 ) -> Result<Json<OtpSent>, Error> {
-    let sent = app.auth.request_otp(&body.phone_number).await?;
+    let sent = app.auth.request_otp(&body.phone_number, &ip).await?;
     Ok(Json(OtpSent {
         message: "OTP sent successfully",
         phone_number: sent.phone,
@@ -158,11 +159,12 @@ struct NewNumber {
 )]
 async fn verify_otp(
     State(app): State<Deps>,
+    ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<VerifyOtpBody>,
 ) -> Result<Json<VerifyOtpAnswer>, Error> {
     let res = match app
         .auth
-        .verify_otp(&body.phone_number, body.code()?)
+        .verify_otp(&body.phone_number, body.code()?, &ip)
         .await?
     {
         Verified::Existing { user, tokens } => VerifyOtpAnswer::SignedIn(SignedIn {

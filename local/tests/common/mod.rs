@@ -302,6 +302,23 @@ impl TestApp {
         Reply::read(res).await
     }
 
+    /// A POST without a token from the client IP `ip`, a loopback address (127.0.0.2, …)
+    /// the gateway sees as the caller's address, as API Gateway sees a caller's.
+    pub async fn post_public_from(&self, ip: &str, path: &str, body: Value) -> Reply {
+        let client = reqwest::Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().expect("an IP address"))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("reqwest client");
+        let res = client
+            .post(format!("{}{path}", self.base_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path} from {ip}: no answer: {e}"));
+        Reply::read(res).await
+    }
+
     pub async fn get(&self, path: &str, bearer: &str) -> Reply {
         self.request(Method::GET, path, Body::Empty, Some(bearer))
             .await

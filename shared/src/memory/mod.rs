@@ -4,6 +4,7 @@
 mod auth;
 mod contacts;
 mod groups;
+mod limits;
 mod media;
 mod messages;
 mod queue;
@@ -13,6 +14,7 @@ mod stream;
 pub use auth::{MemoryOtpStore, MemorySessionStore, MemoryUserStore, SmsOutbox, SmsRecord};
 pub use contacts::{MemoryContacts, RecordingNotifier};
 pub use groups::MemoryGroups;
+pub use limits::MemoryCounters;
 pub use media::{LOCAL_BLOBS_PATH, MemoryBlobs, MemoryMedia, SignedRequest};
 pub use messages::MemoryMessages;
 pub use queue::{MAX_RECEIVES, MemoryQueue, QueuedRecord};

@@ -5,14 +5,18 @@
 mod auth;
 mod contacts;
 mod groups;
+mod limits;
 mod media;
 mod messages;
 mod paging;
 mod realtime;
 
-pub use auth::{OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore};
+pub use auth::{
+    Attempt, LiveCode, OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore,
+};
 pub use contacts::{ContactRequestStore, ContactStore, Notifier, Presence};
 pub use groups::{CursorKind, GroupChange, GroupStore, MemberChange};
+pub use limits::CounterStore;
 pub use media::{BlobHead, BlobStore, MediaStore, Presigned};
 pub use messages::{
     DedupGuard, DeliveryJob, DeliveryQueue, FANOUT_BUCKETS, FANOUT_CHUNK, Fanout, HistoryRange,

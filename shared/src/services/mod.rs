@@ -5,6 +5,7 @@ pub mod contacts;
 pub mod delivery;
 pub mod devices;
 pub mod groups;
+pub mod limits;
 pub mod media;
 pub mod messages;
 pub mod presence;
@@ -16,6 +17,7 @@ pub use contacts::{ContactService, Recipient, RequestOutcome, RequestWithProfile
 pub use delivery::{Delivered, DeliveryService};
 pub use devices::DeviceService;
 pub use groups::{GroupPatch, GroupService, NewGroup, SettingsPatch};
+pub use limits::{RateLimits, Rule};
 pub use media::{DownloadTicket, MediaInput, MediaService, Swept, UploadTicket};
 pub use messages::{HistoryPage, MessageService, NewMessage, SendOutcome};
 pub use presence::ConnectionPresence;

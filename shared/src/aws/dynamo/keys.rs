@@ -31,6 +31,11 @@ pub fn otp_pk(phone: &PhoneNumber) -> String {
     format!("OTP#{phone}")
 }
 
+/// `rate_limits` table: one abuse-limit counter (rule, subject and window are in `key`).
+pub fn limit_pk(key: &str) -> String {
+    format!("LIMIT#{key}")
+}
+
 /// `sessions` table: one login session.
 pub fn session_pk(id: &SessionId) -> String {
     format!("SESSION#{id}")

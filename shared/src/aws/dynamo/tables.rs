@@ -208,6 +208,16 @@ pub const MEDIA: TableDef = TableDef {
     stream: false,
 };
 
+/// Abuse-limit counters (`LIMIT#<rule>#<subject>#<window>`), expiring after their window.
+pub const RATE_LIMITS: TableDef = TableDef {
+    entity: "rate_limits",
+    partition_key: "pk",
+    sort_key: None,
+    indexes: &[],
+    ttl_attribute: Some("ttl"),
+    stream: false,
+};
+
 /// Every table, in creation order.
 pub const ALL: &[TableDef] = &[
     USERS,
@@ -221,6 +231,7 @@ pub const ALL: &[TableDef] = &[
     DEVICES,
     GROUPS,
     MEDIA,
+    RATE_LIMITS,
 ];
 
 /// Physical table names for one deployment.
@@ -237,6 +248,7 @@ pub struct TableNames {
     pub devices: String,
     pub groups: String,
     pub media: String,
+    pub rate_limits: String,
 }
 
 impl TableNames {
@@ -253,6 +265,7 @@ impl TableNames {
             devices: DEVICES.name(prefix),
             groups: GROUPS.name(prefix),
             media: MEDIA.name(prefix),
+            rate_limits: RATE_LIMITS.name(prefix),
         }
     }
 }

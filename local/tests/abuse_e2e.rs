@@ -1,0 +1,190 @@
+//! End-to-end: the abuse limits (issue 15) through the local gateway, on memory and on moto.
+//! Clients at other IPs are other loopback addresses (127.0.0.2, …): the gateway turns the
+//! peer address into API Gateway's `sourceIp`, as API Gateway does.
+
+mod common;
+
+use common::{TestApp, assert_error, assert_ok, spawn_app_on_moto_with, spawn_app_with, str_field};
+use serde_json::json;
+use whatspe::config::{AbuseLimits, Config};
+use whatspe_local::Options;
+
+/// The deployed limits, with `ip_sends` codes per client IP per hour.
+fn limits_config(ip_sends: u32) -> Config {
+    let mut config = Config::for_tests();
+    config.limits = AbuseLimits {
+        otp_ip_sends_per_hour: ip_sends,
+        ..AbuseLimits::default()
+    };
+    config
+}
+
+async fn memory_app(config: Config) -> TestApp {
+    spawn_app_with(config, Options::default()).await
+}
+
+async fn moto_app(config: Config) -> TestApp {
+    spawn_app_on_moto_with(config, "ab", Options::default())
+        .await
+        .0
+}
+
+// ---------------------------------------------------------------- SMS toll fraud
+
+/// A script cycling through 50 numbers from one IP gets the configured number of texts sent,
+/// then 429s; the outbox (every text the gateway sent) shows exactly that many.
+async fn fifty_numbers_from_one_ip_send_only_the_configured_number_of_texts(app: TestApp) {
+    const CONFIGURED: usize = 5;
+    let mut sent = 0;
+    for i in 0..50 {
+        let r = app
+            .post_public_from(
+                "127.0.0.9",
+                "/api/auth/request-otp",
+                json!({ "phoneNumber": format!("+9198900{i:05}") }),
+            )
+            .await;
+        match r.status {
+            200 => sent += 1,
+            429 => {
+                assert_error(&r, 429, "otp_rate_limited", &format!("number {i}"));
+                assert!(r.headers.contains_key("retry-after"), "Retry-After");
+            }
+            other => panic!("number {i}: unexpected {other} {}", r.body),
+        }
+    }
+    assert_eq!(sent, CONFIGURED, "answered 200");
+    let r = app.get_public("/_local/sms").await;
+    assert_ok(&r, 200, "the outbox");
+    assert_eq!(
+        r.body.as_array().unwrap().len(),
+        CONFIGURED,
+        "texts actually sent: {}",
+        r.body
+    );
+    assert_ok(
+        &app.post_public_from(
+            "127.0.0.10",
+            "/api/auth/request-otp",
+            json!({ "phoneNumber": "+919890099999" }),
+        )
+        .await,
+        200,
+        "another client IP is not limited by the first one's script",
+    );
+}
+
+#[tokio::test]
+async fn fifty_numbers_from_one_ip_get_only_the_configured_texts() {
+    fifty_numbers_from_one_ip_send_only_the_configured_number_of_texts(
+        memory_app(limits_config(5)).await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn fifty_numbers_from_one_ip_get_only_the_configured_texts_on_dynamodb_via_moto() {
+    fifty_numbers_from_one_ip_send_only_the_configured_number_of_texts(
+        moto_app(limits_config(5)).await,
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- lockout
+
+const VICTIM: &str = "+919890012345";
+const VICTIM_IP: &str = "127.0.0.1";
+
+/// The victim asks for a code; attackers at other IPs hammer its number (codes and wrong
+/// guesses, until each IP's budgets are spent); the victim's code still signs it in, and so
+/// does its next one.
+async fn a_victim_signs_in_while_attackers_hammer_its_number(app: TestApp) {
+    let victim = app.sign_up(VICTIM, "victim").await;
+    let r = app
+        .post_public_from(
+            VICTIM_IP,
+            "/api/auth/request-otp",
+            json!({ "phoneNumber": VICTIM }),
+        )
+        .await;
+    assert_ok(&r, 200, "the victim asks for a code");
+    let code = app.latest_code(VICTIM).await;
+    let mut refused = 0;
+    for a in 2..12 {
+        let ip = format!("127.0.0.{a}");
+        for _ in 0..4 {
+            let r = app
+                .post_public_from(&ip, "/api/auth/request-otp", json!({ "phoneNumber": VICTIM }))
+                .await;
+            assert!([200, 429].contains(&r.status), "{ip}: {} {}", r.status, r.body);
+        }
+        for g in 0..12 {
+            let guess = format!("{:06}", 100_000 + a * 100 + g);
+            if guess == code {
+                continue;
+            }
+            let r = app
+                .post_public_from(
+                    &ip,
+                    "/api/auth/verify-otp",
+                    json!({ "phoneNumber": VICTIM, "verificationCode": guess }),
+                )
+                .await;
+            assert!([400, 429].contains(&r.status), "{ip}: {} {}", r.status, r.body);
+            if r.status == 429 {
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 0, "the attackers ran into the guess limits");
+    let r = app
+        .post_public_from(
+            VICTIM_IP,
+            "/api/auth/verify-otp",
+            json!({ "phoneNumber": VICTIM, "verificationCode": code }),
+        )
+        .await;
+    assert_ok(&r, 200, "the victim's code signs it in");
+    assert_eq!(r.body["user"]["id"], victim.id.as_str());
+    assert!(!str_field(&r.body, "accessToken").is_empty());
+
+    let r = app
+        .post_public_from(
+            VICTIM_IP,
+            "/api/auth/request-otp",
+            json!({ "phoneNumber": VICTIM }),
+        )
+        .await;
+    assert_ok(&r, 200, "the victim's next code");
+    let code = app.latest_code(VICTIM).await;
+    let r = app
+        .post_public_from(
+            VICTIM_IP,
+            "/api/auth/verify-otp",
+            json!({ "phoneNumber": VICTIM, "verificationCode": code }),
+        )
+        .await;
+    assert_ok(&r, 200, "and the next sign-in");
+}
+
+#[tokio::test]
+async fn a_victim_can_sign_in_while_attackers_hammer_its_number_from_other_ips() {
+    a_victim_signs_in_while_attackers_hammer_its_number(memory_app(limits_config(10)).await)
+        .await;
+}
+
+#[tokio::test]
+async fn a_victim_can_sign_in_while_attackers_hammer_its_number_on_dynamodb_via_moto() {
+    a_victim_signs_in_while_attackers_hammer_its_number(moto_app(limits_config(10)).await).await;
+}
+
+#[tokio::test]
+async fn codes_go_only_to_allowlisted_countries() {
+    let mut config = limits_config(10);
+    config.limits.sms_countries = Some(vec!["91".into()]);
+    let app = memory_app(config).await;
+    let r = app.request_otp("+14155550100").await;
+    assert_error(&r, 400, "sms_country_not_allowed", "a US number");
+    assert!(app.sms("+14155550100").await.is_empty(), "no text");
+    assert_ok(&app.request_otp(VICTIM).await, 200, "an Indian number");
+}
