@@ -114,9 +114,18 @@ async fn a_victim_signs_in_while_attackers_hammer_its_number(app: TestApp) {
         let ip = format!("127.0.0.{a}");
         for _ in 0..4 {
             let r = app
-                .post_public_from(&ip, "/api/auth/request-otp", json!({ "phoneNumber": VICTIM }))
+                .post_public_from(
+                    &ip,
+                    "/api/auth/request-otp",
+                    json!({ "phoneNumber": VICTIM }),
+                )
                 .await;
-            assert!([200, 429].contains(&r.status), "{ip}: {} {}", r.status, r.body);
+            assert!(
+                [200, 429].contains(&r.status),
+                "{ip}: {} {}",
+                r.status,
+                r.body
+            );
         }
         for g in 0..12 {
             let guess = format!("{:06}", 100_000 + a * 100 + g);
@@ -130,7 +139,12 @@ async fn a_victim_signs_in_while_attackers_hammer_its_number(app: TestApp) {
                     json!({ "phoneNumber": VICTIM, "verificationCode": guess }),
                 )
                 .await;
-            assert!([400, 429].contains(&r.status), "{ip}: {} {}", r.status, r.body);
+            assert!(
+                [400, 429].contains(&r.status),
+                "{ip}: {} {}",
+                r.status,
+                r.body
+            );
             if r.status == 429 {
                 refused += 1;
             }
@@ -169,8 +183,7 @@ async fn a_victim_signs_in_while_attackers_hammer_its_number(app: TestApp) {
 
 #[tokio::test]
 async fn a_victim_can_sign_in_while_attackers_hammer_its_number_from_other_ips() {
-    a_victim_signs_in_while_attackers_hammer_its_number(memory_app(limits_config(10)).await)
-        .await;
+    a_victim_signs_in_while_attackers_hammer_its_number(memory_app(limits_config(10)).await).await;
 }
 
 #[tokio::test]
@@ -187,4 +200,125 @@ async fn codes_go_only_to_allowlisted_countries() {
     assert_error(&r, 400, "sms_country_not_allowed", "a US number");
     assert!(app.sms("+14155550100").await.is_empty(), "no text");
     assert_ok(&app.request_otp(VICTIM).await, 200, "an Indian number");
+}
+
+// ---------------------------------------------------------------- webhook replay
+
+fn webhook_body(id: &str, sender: &str, receiver: &str) -> String {
+    json!({ "id": id, "senderId": sender, "receiverId": receiver, "content": "Your order shipped", "type": "text" })
+        .to_string()
+}
+
+/// A captured webhook request: replayed with a fresh timestamp it no longer matches its
+/// signature; replayed as it was after its dedup record expired (30 days) it is stale. Either
+/// way nothing new is stored or delivered.
+#[tokio::test]
+async fn a_replayed_webhook_is_refused_even_after_its_dedup_record_expired() {
+    let app = memory_app(common::config_with_webhook(&[])).await;
+    let b = app.sign_up("+919890000002", "bea").await;
+    let body = webhook_body("order-1", "system", &b.id);
+    let t = app.now_secs();
+    let captured = common::signature(common::WEBHOOK_SECRET.as_bytes(), t, &body);
+    let headers = [("x-whatspe-signature", captured.clone())];
+    assert_ok(&app.webhook(&body, &headers).await, 201, "the original");
+    let tag = captured.split_once(",v1=").unwrap().1;
+
+    app.clock().advance(chrono::TimeDelta::minutes(10));
+    assert_error(
+        &app.webhook(&body, &headers).await,
+        401,
+        "stale_timestamp",
+        "replayed as captured, 10 minutes later",
+    );
+    let fresh = [(
+        "x-whatspe-signature",
+        format!("t={},v1={tag}", app.now_secs()),
+    )];
+    assert_error(
+        &app.webhook(&body, &fresh).await,
+        401,
+        "invalid_signature",
+        "replayed with a fresh timestamp",
+    );
+    let legacy_fresh = [
+        ("x-whatspe-signature", format!("sha256={tag}")),
+        ("x-whatspe-timestamp", app.now_secs().to_string()),
+    ];
+    assert_error(
+        &app.webhook(&body, &legacy_fresh).await,
+        401,
+        "invalid_signature",
+        "the old header form",
+    );
+
+    app.clock()
+        .advance(whatspe::aws::dynamo::DEDUP_TTL + chrono::TimeDelta::days(1));
+    for (headers, case) in [
+        (&headers, "as captured"),
+        (&fresh, "with a fresh timestamp"),
+    ] {
+        let r = app.webhook(&body, headers).await;
+        assert_eq!(
+            r.status, 401,
+            "{case}, after the dedup record expired: {}",
+            r.body
+        );
+    }
+    // Thirty days on, bea signs in again to look.
+    let code = app.code_for(&b.phone).await;
+    let r = app.verify_otp(&b.phone, &code).await;
+    assert_ok(&r, 200, "bea signs in again");
+    let token = str_field(&r.body, "accessToken");
+    let r = app.get("/api/chats", &token).await;
+    assert_ok(&r, 200, "bea's chats");
+    let chats = r.body.as_array().unwrap();
+    assert_eq!(chats.len(), 1, "one chat: {}", r.body);
+    let r = app
+        .get(
+            &format!("/api/chats/{}/messages", str_field(&chats[0], "chatId")),
+            &token,
+        )
+        .await;
+    assert_ok(&r, 200, "the system chat's history");
+    assert_eq!(
+        r.body.as_array().unwrap().len(),
+        1,
+        "stored once: {}",
+        r.body
+    );
+}
+
+/// The migration switch: with WHATSPE_WEBHOOK_LEGACY_SIGNATURES=true the first version's
+/// body-only signature (and its unsigned timestamp header) still works.
+#[tokio::test]
+async fn the_body_only_webhook_signature_works_only_behind_the_migration_switch() {
+    let app = memory_app(common::config_with_webhook(&[(
+        "WHATSPE_WEBHOOK_LEGACY_SIGNATURES",
+        "true",
+    )]))
+    .await;
+    let b = app.sign_up("+919890000002", "bea").await;
+    let body = webhook_body("order-1", "system", &b.id);
+    let old = format!(
+        "sha256={}",
+        common::hex(&whatspe::crypto::hmac_sha256(
+            common::WEBHOOK_SECRET.as_bytes(),
+            body.as_bytes()
+        ))
+    );
+    let headers = [
+        ("x-whatspe-signature", old),
+        ("x-whatspe-timestamp", app.now_secs().to_string()),
+    ];
+    assert_ok(
+        &app.webhook(&body, &headers).await,
+        201,
+        "the old form, switched on",
+    );
+    assert_ok(
+        &app.signed_webhook(&webhook_body("order-2", "system", &b.id))
+            .await,
+        201,
+        "the new form works too",
+    );
 }

@@ -615,12 +615,23 @@ async fn garbage_refresh_leaves_the_session_alive(app: &TestApp) {
     let r2 = str_field(&r.body, "refreshToken");
     let sid = r2.split_once('.').unwrap().0.to_owned();
     for (garbage, case) in [
-        (format!("{sid}.{}", "A".repeat(43)), "32 zero bytes as the secret"),
-        (format!("{sid}.{}", "x".repeat(43)), "a made-up 32-byte secret"),
+        (
+            format!("{sid}.{}", "A".repeat(43)),
+            "32 zero bytes as the secret",
+        ),
+        (
+            format!("{sid}.{}", "x".repeat(43)),
+            "a made-up 32-byte secret",
+        ),
         (format!("{sid}.anything"), "not a secret at all"),
         (format!("{sid}."), "an empty secret"),
     ] {
-        assert_error(&app.refresh(&garbage).await, 401, "invalid_refresh_token", case);
+        assert_error(
+            &app.refresh(&garbage).await,
+            401,
+            "invalid_refresh_token",
+            case,
+        );
     }
     assert_ok(
         &app.get("/api/user", &access).await,
@@ -628,7 +639,11 @@ async fn garbage_refresh_leaves_the_session_alive(app: &TestApp) {
         "the access token still works",
     );
     let r = app.refresh(&r2).await;
-    assert_ok(&r, 200, "the real refresh token still rotates: the session lives");
+    assert_ok(
+        &r,
+        200,
+        "the real refresh token still rotates: the session lives",
+    );
     let r3 = str_field(&r.body, "refreshToken");
 
     assert_error(

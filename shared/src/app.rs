@@ -17,15 +17,14 @@ use crate::domain::UserId;
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
-    MemoryBlobs, MemoryConnections, MemoryContacts, MemoryCounters, MemoryDevices, MemoryGroups, MemoryLedger,
-    MemoryMedia, MemoryMessages, MemoryOtpStore, MemoryQueue, MemorySessionStore, MemoryUserStore,
-    MessageStream, RecordingGateway, RecordingNotifier, RecordingPush, SmsOutbox,
+    MemoryBlobs, MemoryConnections, MemoryContacts, MemoryCounters, MemoryDevices, MemoryGroups,
+    MemoryLedger, MemoryMedia, MemoryMessages, MemoryOtpStore, MemoryQueue, MemorySessionStore,
+    MemoryUserStore, MessageStream, RecordingGateway, RecordingNotifier, RecordingPush, SmsOutbox,
 };
 use crate::ports::{
     BlobStore, ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore, CounterStore,
-    DeliveryJob,
-    DeliveryLedger, DeliveryQueue, DeviceStore, GroupStore, MediaStore, MessageStore, Notifier,
-    OtpStore, Platform, PushSender, SessionStore, SmsSender, UserStore,
+    DeliveryJob, DeliveryLedger, DeliveryQueue, DeviceStore, GroupStore, MediaStore, MessageStore,
+    Notifier, OtpStore, Platform, PushSender, SessionStore, SmsSender, UserStore,
 };
 use crate::services::{
     AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService, GroupService,
@@ -549,6 +548,7 @@ impl<'a, P: PortSource> Services<'a, P> {
                 self.config.webhook_secret.expose(),
             )
             .with_retry_budget(self.config.send_retry_budget)
+            .with_legacy_webhooks(self.config.webhook_legacy_signatures)
             .with_media(self.media()),
         )
     }

@@ -49,6 +49,9 @@ pub struct Config {
     pub sms_sender_id: Option<String>,
     /// HMAC key of `POST /api/webhooks/messages` signatures.
     pub webhook_secret: Secret,
+    /// Migration switch: body-only webhook signatures (`sha256=`, the first version) still
+    /// accepted. Off by default.
+    pub webhook_legacy_signatures: bool,
     /// The SQS delivery queue (required on Lambda; the local gateway has its own queue).
     pub delivery_queue_url: Option<String>,
     /// Per-sender message rate limit.
@@ -148,6 +151,8 @@ pub const ENV_JWT_AUDIENCE: &str = "WHATSPE_JWT_AUDIENCE";
 pub const ENV_DEFAULT_COUNTRY_CODE: &str = "WHATSPE_DEFAULT_COUNTRY_CODE";
 pub const ENV_SMS_SENDER_ID: &str = "WHATSPE_SMS_SENDER_ID";
 pub const ENV_WEBHOOK_SECRET: &str = "WHATSPE_WEBHOOK_SECRET";
+/// `true` keeps the retired body-only webhook signature working (default `false`).
+pub const ENV_WEBHOOK_LEGACY_SIGNATURES: &str = "WHATSPE_WEBHOOK_LEGACY_SIGNATURES";
 pub const ENV_DELIVERY_QUEUE_URL: &str = "WHATSPE_DELIVERY_QUEUE_URL";
 pub const ENV_SEND_BURST: &str = "WHATSPE_SEND_BURST";
 pub const ENV_SEND_RATE_PER_SECOND: &str = "WHATSPE_SEND_RATE_PER_SECOND";
@@ -335,6 +340,16 @@ impl Config {
             lookups_per_minute: number(ENV_LOOKUPS_PER_MINUTE, d.lookups_per_minute)?,
             lookups_per_day: number(ENV_LOOKUPS_PER_DAY, d.lookups_per_day)?,
         };
+        let webhook_legacy_signatures = match get(ENV_WEBHOOK_LEGACY_SIGNATURES).as_deref() {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: ENV_WEBHOOK_LEGACY_SIGNATURES,
+                    problem: format!("must be true or false, not {other:?}"),
+                });
+            }
+        };
         let table_prefix = get(ENV_TABLE_PREFIX).unwrap_or_else(|| "whatspe_".into());
         if table_prefix.is_empty()
             || table_prefix.len() > 200
@@ -363,6 +378,7 @@ impl Config {
             default_country_code,
             sms_sender_id: get(ENV_SMS_SENDER_ID).filter(|v| !v.is_empty()),
             webhook_secret,
+            webhook_legacy_signatures,
             delivery_queue_url: get(ENV_DELIVERY_QUEUE_URL).filter(|v| !v.is_empty()),
             send_rate,
             send_retry_budget,
@@ -505,6 +521,7 @@ mod tests {
         assert_eq!(c.default_country_code.as_str(), "91");
         assert_eq!(c.sms_sender_id, None);
         assert_eq!(c.limits, AbuseLimits::default());
+        assert!(!c.webhook_legacy_signatures, "the migration switch is off");
         assert!(!format!("{c:?}").contains(KEY));
     }
 

@@ -23,12 +23,12 @@ use whatspe::memory::{
     MemoryConnections, MemoryContacts, MemoryDevices, MemoryGroups, MemoryMessages, MemoryOtpStore,
     MemorySessionStore, MemoryUserStore,
 };
-use whatspe::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform};
 use whatspe::ports::{
     Attempt, ContactRequestStore, ContactStore, CounterStore, DedupGuard, HistoryRange, LiveCode,
-    MessageStore, OtpState, OtpStore,
-    Page, PageRequest, RateGate, Session, SessionStore, UserStore,
+    MessageStore, OtpState, OtpStore, Page, PageRequest, RateGate, Session, SessionStore,
+    UserStore,
 };
+use whatspe::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform};
 use whatspe::ports::{CursorKind, GroupChange, GroupStore, MemberChange};
 
 struct Stores {
@@ -190,7 +190,9 @@ fn otp_state(n: u32, mac: Option<&str>, attempts: u32) -> OtpState {
             .into_iter()
             .collect(),
         sends: vec![attempt("c1", t(0)), attempt("c2", t(10))],
-        failures: (0..attempts).map(|i| attempt("c1", t(20 + i64::from(i)))).collect(),
+        failures: (0..attempts)
+            .map(|i| attempt("c1", t(20 + i64::from(i))))
+            .collect(),
         expire_after: t(900),
     }
 }
@@ -372,7 +374,10 @@ mod cases {
     pub async fn a_counter_counts_to_its_limit_then_conflicts_and_stays(s: Stores) {
         let expires = Utc::now() + TimeDelta::hours(1);
         for expected in 1..=3 {
-            assert_eq!(s.counters.take("otp-ip#a#1", 3, expires).await.unwrap(), expected);
+            assert_eq!(
+                s.counters.take("otp-ip#a#1", 3, expires).await.unwrap(),
+                expected
+            );
         }
         for _ in 0..2 {
             assert_eq!(
@@ -405,7 +410,11 @@ mod cases {
             async move { counters.take("global#*#7", 4, expires).await }
         });
         let results = futures_util::future::join_all(takes).await;
-        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 4, "{results:?}");
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            4,
+            "{results:?}"
+        );
         for r in results.iter().filter(|r| r.is_err()) {
             assert!(
                 matches!(r, Err(StoreError::Conflict { what: "limit" })),

@@ -93,11 +93,15 @@ pub fn config_with_webhook(vars: &[(&str, &str)]) -> Config {
     Config::local_from_lookup(move |k| map.get(k).cloned()).expect("the test configuration")
 }
 
-/// `X-Whatspe-Signature` of `body` under `key`.
-pub fn signature(key: &[u8], body: &str) -> String {
+/// `X-Whatspe-Signature` of `body` at epoch second `t` under `key`, written out here (not with
+/// the server's code): `t=<t>,v1=<hex HMAC-SHA256(key, "<t>." + body)>`.
+pub fn signature(key: &[u8], t: i64, body: &str) -> String {
     format!(
-        "sha256={}",
-        hex(&whatspe::crypto::hmac_sha256(key, body.as_bytes()))
+        "t={t},v1={}",
+        hex(&whatspe::crypto::hmac_sha256(
+            key,
+            format!("{t}.{body}").as_bytes()
+        ))
     )
 }
 
@@ -376,17 +380,14 @@ impl TestApp {
         .await
     }
 
-    /// `body` signed with [`WEBHOOK_SECRET`], stamped with the gateway's current time.
+    /// `body` signed with [`WEBHOOK_SECRET`] at the gateway's current time.
     pub async fn signed_webhook(&self, body: &str) -> Reply {
         self.webhook(
             body,
-            &[
-                (
-                    "x-whatspe-signature",
-                    signature(WEBHOOK_SECRET.as_bytes(), body),
-                ),
-                ("x-whatspe-timestamp", self.now_secs().to_string()),
-            ],
+            &[(
+                "x-whatspe-signature",
+                signature(WEBHOOK_SECRET.as_bytes(), self.now_secs(), body),
+            )],
         )
         .await
     }

@@ -190,7 +190,8 @@ impl ClientIp {
     /// The request context a REST request has on API Gateway, with only `sourceIp` filled:
     /// what the local gateway attaches to each request from its peer address.
     pub fn context(ip: std::net::IpAddr) -> RequestContext {
-        let mut ctx = lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext::default();
+        let mut ctx =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext::default();
         ctx.identity.source_ip = Some(ip.to_string());
         RequestContext::ApiGatewayV1(ctx)
     }
@@ -202,7 +203,10 @@ impl ClientIp {
             Some(RequestContext::WebSocket(c)) => c.identity.source_ip.clone(),
             _ => None,
         };
-        Self(ip.filter(|ip| !ip.is_empty()).unwrap_or_else(|| "unknown".into()))
+        Self(
+            ip.filter(|ip| !ip.is_empty())
+                .unwrap_or_else(|| "unknown".into()),
+        )
     }
 }
 

@@ -10,8 +10,7 @@ use crate::domain::{
 };
 use crate::ports::{
     Attempt, ConnectionGateway, ConnectionStore, DeviceStore, LiveCode, OtpState, OtpStore,
-    PostError, PushSender,
-    Session, SessionStore, SmsSender, UserStore,
+    PostError, PushSender, Session, SessionStore, SmsSender, UserStore,
 };
 use crate::{Error, StoreError, crypto};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -566,9 +565,10 @@ impl AuthService {
             return Err(invalid_refresh());
         };
         let just_replaced = distance == 1
-            && session.previous_hash.as_deref().is_some_and(|p| {
-                crypto::constant_time_eq(p.as_bytes(), presented.hash.as_bytes())
-            });
+            && session
+                .previous_hash
+                .as_deref()
+                .is_some_and(|p| crypto::constant_time_eq(p.as_bytes(), presented.hash.as_bytes()));
         let in_grace = now < session.rotated_at + REFRESH_GRACE;
         let current_is_successor =
             crypto::constant_time_eq(session.token_hash.as_bytes(), successor_hash.as_bytes());

@@ -122,7 +122,11 @@ async fn five_wrong_guesses_kill_the_code_even_for_the_right_one() {
     h.auth.request_otp(PHONE, IP).await.unwrap();
     let code = h.last_code();
     for left in (1..=4).rev() {
-        let err = h.auth.verify_otp(PHONE, &wrong(&code), IP).await.unwrap_err();
+        let err = h
+            .auth
+            .verify_otp(PHONE, &wrong(&code), IP)
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "invalid_otp");
         assert!(
             err.to_string().contains(&format!("{left} attempt")),
@@ -138,7 +142,11 @@ async fn five_wrong_guesses_kill_the_code_even_for_the_right_one() {
         "otp_attempts_exceeded"
     );
     assert_eq!(
-        h.auth.verify_otp(PHONE, &code, IP).await.unwrap_err().code(),
+        h.auth
+            .verify_otp(PHONE, &code, IP)
+            .await
+            .unwrap_err()
+            .code(),
         "otp_attempts_exceeded"
     );
 }
@@ -149,11 +157,19 @@ async fn a_code_expires_after_five_minutes() {
     h.auth.request_otp(PHONE, IP).await.unwrap();
     let code = h.last_code();
     h.clock.advance(OTP_TTL - TimeDelta::milliseconds(1));
-    let still_good = h.auth.verify_otp(PHONE, &wrong(&code), IP).await.unwrap_err();
+    let still_good = h
+        .auth
+        .verify_otp(PHONE, &wrong(&code), IP)
+        .await
+        .unwrap_err();
     assert_eq!(still_good.code(), "invalid_otp");
     h.clock.advance(TimeDelta::milliseconds(1));
     assert_eq!(
-        h.auth.verify_otp(PHONE, &code, IP).await.unwrap_err().code(),
+        h.auth
+            .verify_otp(PHONE, &code, IP)
+            .await
+            .unwrap_err()
+            .code(),
         "otp_expired"
     );
 }
@@ -192,7 +208,11 @@ async fn a_new_code_replaces_the_previous_one() {
     let second = h.last_code();
     if first != second {
         assert_eq!(
-            h.auth.verify_otp(PHONE, &first, IP).await.unwrap_err().code(),
+            h.auth
+                .verify_otp(PHONE, &first, IP)
+                .await
+                .unwrap_err()
+                .code(),
             "invalid_otp"
         );
     }
@@ -454,7 +474,12 @@ async fn a_garbage_refresh_token_for_a_live_session_is_refused_and_revokes_nothi
     let h = harness();
     let (_, first) = h.sign_up("alice").await;
     let second = h.auth.refresh(&first.refresh_token).await.unwrap();
-    let sid = h.auth.tokens.verify_access(&second.access_token).unwrap().session_id;
+    let sid = h
+        .auth
+        .tokens
+        .verify_access(&second.access_token)
+        .unwrap()
+        .session_id;
     // The session id is readable in every access token; the secret part is made up.
     let made_up = [
         format!("{sid}.{}", "A".repeat(43)),
@@ -541,7 +566,11 @@ async fn one_ip_gets_its_hourly_sends_across_numbers_then_429() {
     }
     let err = h.auth.request_otp("9890900010", IP).await.unwrap_err();
     assert_eq!(err.code(), "otp_rate_limited");
-    assert_eq!(h.outbox.messages(None).len(), 10, "no text beyond the limit");
+    assert_eq!(
+        h.outbox.messages(None).len(),
+        10,
+        "no text beyond the limit"
+    );
     h.auth
         .request_otp("9890900010", "203.0.113.9")
         .await
@@ -660,8 +689,12 @@ async fn an_attacker_hammering_from_other_ips_cannot_lock_the_owner_out() {
             }
             let err = h.auth.verify_otp(PHONE, &guess, &ip).await.unwrap_err();
             assert!(
-                ["invalid_otp", "otp_attempts_exceeded", "otp_attempts_limited"]
-                    .contains(&err.code()),
+                [
+                    "invalid_otp",
+                    "otp_attempts_exceeded",
+                    "otp_attempts_limited"
+                ]
+                .contains(&err.code()),
                 "{}",
                 err.code()
             );

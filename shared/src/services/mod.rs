@@ -11,6 +11,7 @@ pub mod messages;
 pub mod presence;
 pub mod realtime;
 pub mod tokens;
+pub mod webhook;
 
 pub use auth::{AuthService, NewProfile, OtpSent, ProfilePatch, Verified};
 pub use contacts::{ContactService, Recipient, RequestOutcome, RequestWithProfile};

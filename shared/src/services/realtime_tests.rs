@@ -1000,15 +1000,23 @@ async fn a_reused_refresh_token_also_closes_the_sessions_sockets() {
     let h = harness();
     h.user("alice", 1).await;
     // A real session through sign-in: request-otp → verify-otp on the registered number.
-    h.app.auth.request_otp("9000000001", "198.51.100.7").await.unwrap();
+    h.app
+        .auth
+        .request_otp("9000000001", "198.51.100.7")
+        .await
+        .unwrap();
     let body = h.handles.outbox.messages(None).pop().unwrap().body;
     let code: String = body
         .split(|c: char| !c.is_ascii_digit())
         .find(|w| w.len() == 6)
         .unwrap()
         .to_owned();
-    let crate::services::Verified::Existing { tokens, user } =
-        h.app.auth.verify_otp("9000000001", &code, "198.51.100.7").await.unwrap()
+    let crate::services::Verified::Existing { tokens, user } = h
+        .app
+        .auth
+        .verify_otp("9000000001", &code, "198.51.100.7")
+        .await
+        .unwrap()
     else {
         panic!("a registered number signs in");
     };

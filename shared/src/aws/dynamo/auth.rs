@@ -3,8 +3,8 @@ use super::{Item, from_item, n, s, store_error, to_item, transaction_error};
 use crate::StoreError;
 use crate::domain::{PhoneNumber, SessionId, User, UserId, Username};
 use crate::ports::{
-    Attempt, LiveCode, OtpState, OtpStore, Page, PageRequest, Session, SessionStore, UserStore, Versioned,
-    decode_cursor,
+    Attempt, LiveCode, OtpState, OtpStore, Page, PageRequest, Session, SessionStore, UserStore,
+    Versioned, decode_cursor,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -626,7 +626,10 @@ mod tests {
         old.remove("clientSends");
         old.remove("failures");
         old.insert("codeMac".into(), AV::S("ab".repeat(32)));
-        old.insert("sends".into(), AV::L(vec![AV::S("2023-11-14T22:13:20Z".into())]));
+        old.insert(
+            "sends".into(),
+            AV::L(vec![AV::S("2023-11-14T22:13:20Z".into())]),
+        );
         let back = from_item::<OtpItem>(old).unwrap().into_state().value;
         assert_eq!((back.codes.len(), back.sends.len()), (0, 0));
     }
@@ -656,7 +659,10 @@ mod tests {
         );
         assert_eq!(item.get("ttl"), Some(&AV::N("1702592000".into())));
         assert_eq!(item.get("revoked"), Some(&AV::Bool(false)));
-        assert_eq!(Session::from(from_item::<SessionItem>(item.clone()).unwrap()), s);
+        assert_eq!(
+            Session::from(from_item::<SessionItem>(item.clone()).unwrap()),
+            s
+        );
 
         let mut old = item.clone();
         old.remove("rotations");
