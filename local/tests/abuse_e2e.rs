@@ -322,3 +322,85 @@ async fn the_body_only_webhook_signature_works_only_behind_the_migration_switch(
         "the new form works too",
     );
 }
+
+// ---------------------------------------------------------------- revocation
+
+/// After logout the access token stops working on REST within the session-check bound
+/// (`WHATSPE_SESSION_CHECK_SECONDS`), its open socket is closed, and it opens no new one.
+async fn logout_ends_the_token_on_rest_and_sockets_within_the_bound(app: TestApp, bound_secs: i64) {
+    let a = app.sign_up("+919890000001", "asha").await;
+    assert_ok(&app.get("/api/user", &a.token).await, 200, "before logout");
+    let mut socket = app.connect(&a).await;
+    assert_ok(
+        &app.post("/api/auth/logout", json!({}), &a.token).await,
+        200,
+        "logout",
+    );
+    if let Some(clock) = &app.clock {
+        clock.advance(chrono::TimeDelta::seconds(bound_secs));
+    }
+    let r = app.get("/api/user", &a.token).await;
+    assert_error(&r, 401, "session_revoked", "REST once the bound has passed");
+    let r = app
+        .post(
+            "/api/messages",
+            json!({"receiverId": a.id, "content": "x"}),
+            &a.token,
+        )
+        .await;
+    assert_error(&r, 401, "session_revoked", "any authenticated route");
+    match socket.read_raw(std::time::Duration::from_secs(10)).await {
+        common::ws::Read::Closed(_) | common::ws::Read::Ended(_) => {}
+        common::ws::Read::Frame(f) => panic!("the session's socket stays open: {f}"),
+        common::ws::Read::TimedOut => panic!("the session's socket stays open"),
+    }
+    let url = format!("ws://{}/ws?token={}", app.addr, a.token);
+    let refused = tokio_tungstenite::connect_async(url).await;
+    assert!(refused.is_err(), "a new socket with the token is refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_logout_the_access_token_stops_working_within_the_bound() {
+    let config = Config::for_tests();
+    let bound = config.session_check.as_secs() as i64;
+    assert_eq!(bound, 5, "the documented default bound");
+    logout_ends_the_token_on_rest_and_sockets_within_the_bound(memory_app(config).await, bound)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_logout_the_access_token_stops_working_on_dynamodb_via_moto() {
+    // On the system clock: a bound of 0 (every request reads the session), no sleeping.
+    let mut config = Config::for_tests();
+    config.session_check = std::time::Duration::ZERO;
+    logout_ends_the_token_on_rest_and_sockets_within_the_bound(moto_app(config).await, 0).await;
+}
+
+#[tokio::test]
+async fn within_the_bound_a_revoked_token_may_still_work_and_not_beyond() {
+    let app = memory_app(Config::for_tests()).await;
+    let a = app.sign_up("+919890000001", "asha").await;
+    assert_ok(
+        &app.get("/api/user", &a.token).await,
+        200,
+        "remembered as live",
+    );
+    assert_ok(
+        &app.post("/api/auth/logout", json!({}), &a.token).await,
+        200,
+        "logout",
+    );
+    app.clock().advance(chrono::TimeDelta::seconds(4));
+    assert_ok(
+        &app.get("/api/user", &a.token).await,
+        200,
+        "4 s later: still inside the 5 s bound (the documented staleness)",
+    );
+    app.clock().advance(chrono::TimeDelta::seconds(1));
+    assert_error(
+        &app.get("/api/user", &a.token).await,
+        401,
+        "session_revoked",
+        "5 s later",
+    );
+}

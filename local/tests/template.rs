@@ -205,6 +205,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "contacts",
             set(&[
+                ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:GetItem", "UsersTable"),
                 ("dynamodb:BatchGetItem", "UsersTable"),
                 ("dynamodb:Query", "UsersTable/index/by_username"),
@@ -232,6 +233,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "send_message",
             set(&[
+                ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:GetItem", "MessagesTable"),
                 ("dynamodb:PutItem", "MessagesTable"),
                 ("dynamodb:GetItem", "ConversationsTable"),
@@ -265,6 +267,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "get_messages",
             set(&[
+                ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:Query", "MessagesTable"),
                 ("dynamodb:GetItem", "ConversationsTable"),
                 ("dynamodb:BatchGetItem", "ConversationsTable"),
@@ -300,6 +303,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:UpdateItem", "ConversationsTable"),
                 ("sqs:SendMessage", "DeliveryQueue"),
                 ("execute-api:ManageConnections", WS_POST),
+                ("execute-api:ManageConnections", WS_DELETE),
                 // MSG / READ / DLV with `g`: the group send and the group cursors.
                 ("dynamodb:BatchGetItem", "GroupsTable"),
                 ("dynamodb:PutItem", "GroupsTable"),
@@ -332,6 +336,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "groups",
             set(&[
+                ("dynamodb:GetItem", "SessionsTable"),
                 // Every change is one transaction: META put, member rows put / updated /
                 // deleted / checked, invite items put and deleted, the system message.
                 ("dynamodb:GetItem", "GroupsTable"),
@@ -354,6 +359,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "media",
             set(&[
+                ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:PutItem", "MediaTable"),
                 ("dynamodb:GetItem", "MediaTable"),
                 ("dynamodb:BatchGetItem", "GroupsTable"),
@@ -373,6 +379,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "devices",
             set(&[
+                ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:GetItem", "DevicesTable"),
                 ("dynamodb:UpdateItem", "DevicesTable"),
                 ("sns:CreatePlatformEndpoint", "sns:app/*"),

@@ -513,8 +513,14 @@ impl<'a, P: PortSource> Services<'a, P> {
         Self { config, ports }
     }
 
+    /// Checks access tokens, and that their session was not revoked (within
+    /// [`Config::session_check`]).
     pub fn tokens(&self) -> Arc<TokenService> {
-        Arc::new(TokenService::new(self.config, self.ports.clock()))
+        let p = self.ports;
+        let bound = chrono::TimeDelta::from_std(self.config.session_check)
+            .unwrap_or(chrono::TimeDelta::seconds(5));
+        let check = crate::services::revocation::SessionCheck::new(p.sessions(), p.clock(), bound);
+        Arc::new(TokenService::new(self.config, p.clock()).with_session_check(check))
     }
 
     pub fn contacts(&self) -> Arc<ContactService> {

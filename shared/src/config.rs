@@ -74,6 +74,9 @@ pub struct Config {
     pub media_limits: crate::domain::MediaLimits,
     /// Sign-in (SMS) and directory limits: docs/api.md, "Abuse limits".
     pub limits: AbuseLimits,
+    /// How long an access token of a revoked session may still work: each process remembers
+    /// a session's state this long (0: every request reads it).
+    pub session_check: std::time::Duration,
 }
 
 /// The abuse limits, each configurable (`WHATSPE_*` in the table of docs/operations.md).
@@ -151,6 +154,8 @@ pub const ENV_JWT_AUDIENCE: &str = "WHATSPE_JWT_AUDIENCE";
 pub const ENV_DEFAULT_COUNTRY_CODE: &str = "WHATSPE_DEFAULT_COUNTRY_CODE";
 pub const ENV_SMS_SENDER_ID: &str = "WHATSPE_SMS_SENDER_ID";
 pub const ENV_WEBHOOK_SECRET: &str = "WHATSPE_WEBHOOK_SECRET";
+/// Seconds (0-60, default 5): the revocation bound ([`Config::session_check`]).
+pub const ENV_SESSION_CHECK_SECONDS: &str = "WHATSPE_SESSION_CHECK_SECONDS";
 /// `true` keeps the retired body-only webhook signature working (default `false`).
 pub const ENV_WEBHOOK_LEGACY_SIGNATURES: &str = "WHATSPE_WEBHOOK_LEGACY_SIGNATURES";
 pub const ENV_DELIVERY_QUEUE_URL: &str = "WHATSPE_DELIVERY_QUEUE_URL";
@@ -340,6 +345,18 @@ impl Config {
             lookups_per_minute: number(ENV_LOOKUPS_PER_MINUTE, d.lookups_per_minute)?,
             lookups_per_day: number(ENV_LOOKUPS_PER_DAY, d.lookups_per_day)?,
         };
+        let session_check = match get(ENV_SESSION_CHECK_SECONDS).filter(|v| !v.is_empty()) {
+            None => std::time::Duration::from_secs(5),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 60)
+                .map(std::time::Duration::from_secs)
+                .ok_or(ConfigError {
+                    var: ENV_SESSION_CHECK_SECONDS,
+                    problem: format!("must be a whole number of seconds from 0 to 60, not {v:?}"),
+                })?,
+        };
         let webhook_legacy_signatures = match get(ENV_WEBHOOK_LEGACY_SIGNATURES).as_deref() {
             None | Some("") | Some("false") => false,
             Some("true") => true,
@@ -389,6 +406,7 @@ impl Config {
             media_bucket: get(ENV_MEDIA_BUCKET).filter(|v| !v.is_empty()),
             media_limits,
             limits,
+            session_check,
         })
     }
 
@@ -522,6 +540,7 @@ mod tests {
         assert_eq!(c.sms_sender_id, None);
         assert_eq!(c.limits, AbuseLimits::default());
         assert!(!c.webhook_legacy_signatures, "the migration switch is off");
+        assert_eq!(c.session_check, std::time::Duration::from_secs(5));
         assert!(!format!("{c:?}").contains(KEY));
     }
 

@@ -166,7 +166,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
         let tokens = Arc::<TokenService>::from_ref(state);
-        let identity = tokens.verify_access(bearer_token(&parts.headers)?)?;
+        let identity = tokens.authenticate(bearer_token(&parts.headers)?).await?;
         let query: Query<Vec<(String, String)>> = Query::try_from_uri(&parts.uri)
             .map_err(|_| Error::validation("invalid_query", "the query string is malformed"))?;
         for (_, claimed) in query.0.iter().filter(|(k, _)| k == "userId") {

@@ -603,7 +603,8 @@ impl AuthService {
 
     /// Logout: ends `user`'s `session`. Its refresh token stops working at once, its open
     /// sockets are closed, the devices it registered stop getting pushes, and access tokens
-    /// issued for it expire within their 15 minutes.
+    /// issued for it stop working within the session check's bound
+    /// ([`crate::config::Config::session_check`]).
     pub async fn logout(&self, user: &UserId, session: &SessionId) -> Result<(), Error> {
         self.sessions.revoke(session).await?;
         self.close_sockets(user, session).await?;
@@ -636,8 +637,11 @@ impl AuthService {
                 Err(PostError::Gone) => {
                     self.connections.delete(&c.connection_id).await?;
                 }
+                // The socket may stay open (API Gateway ends it within 2 hours), but without its
+                // row it gets no deliveries, and its next frame is refused and closes it.
                 Err(PostError::Failed(e)) => {
-                    tracing::warn!(error = %e, "closing a revoked session's socket failed; it ends within 2 hours")
+                    tracing::warn!(error = %e, "closing a revoked session's socket failed; its row is deleted");
+                    self.connections.delete(&c.connection_id).await?;
                 }
             }
         }

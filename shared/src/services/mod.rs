@@ -10,6 +10,7 @@ pub mod media;
 pub mod messages;
 pub mod presence;
 pub mod realtime;
+pub mod revocation;
 pub mod tokens;
 pub mod webhook;
 

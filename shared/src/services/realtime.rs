@@ -196,6 +196,21 @@ impl RealtimeService {
                 "this connection is not registered",
             ));
         };
+        // A socket of a revoked session (logout, a reused refresh token) is closed at its next
+        // frame, within the session check's bound, even if the close at revocation failed.
+        if let Err(e) = self.tokens.session_live(&c.session_id).await {
+            let err = ErrorEvent {
+                code: e.code().into(),
+                msg: e.to_string(),
+                cm: None,
+            };
+            self.post(connection_id, &ServerFrame::Err(err)).await;
+            if let Err(e) = self.gateway.close(connection_id).await {
+                tracing::warn!(error = %e, "closing a revoked session's socket failed");
+            }
+            self.connections.delete(connection_id).await?;
+            return Ok(());
+        }
         if self.connections.mark_greeted(connection_id).await? {
             let conn = ConnEvent {
                 u: c.user_id,

@@ -1057,3 +1057,38 @@ async fn a_reused_refresh_token_also_closes_the_sessions_sockets() {
     );
     assert_eq!(h.handles.push.endpoints(), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_frame_on_a_socket_of_a_revoked_session_is_refused_and_closes_it_within_the_bound() {
+    let h = harness();
+    let (_, token) = h.user("alice", 1).await;
+    let sid = h.app.tokens.verify_access(&token).unwrap().session_id;
+    h.app
+        .realtime
+        .connect("c1", Some(&token), None)
+        .await
+        .unwrap();
+    h.app.realtime.frame("c1", r#"{"t":"PING"}"#).await.unwrap();
+    // Revoked behind the socket's back (as if the close at logout had failed).
+    h.ports.sessions.revoke(&sid).await.unwrap();
+    h.clock
+        .advance(TimeDelta::from_std(Config::for_tests().session_check).unwrap());
+    h.app.realtime.frame("c1", r#"{"t":"PING"}"#).await.unwrap();
+    let last = h.frames_to("c1").last().cloned().unwrap();
+    assert_eq!(last["t"], "ERR", "{last}");
+    assert_eq!(last["d"]["code"], "session_revoked", "{last}");
+    assert_eq!(h.handles.gateway.closed_by_server(), ["c1"]);
+    assert!(
+        h.ports.connections.get("c1").await.unwrap().is_none(),
+        "the row is gone: no more deliveries to it"
+    );
+    assert_eq!(
+        h.app
+            .realtime
+            .frame("c1", r#"{"t":"PING"}"#)
+            .await
+            .unwrap_err()
+            .code(),
+        "unknown_connection"
+    );
+}

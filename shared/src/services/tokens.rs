@@ -81,6 +81,8 @@ pub struct TokenService {
     /// Derives a refresh token's successor; a subkey of the JWT secret, so it never signs JWTs.
     rotation_key: [u8; 32],
     clock: Arc<dyn Clock>,
+    /// Whether an access token's session is still live ([`Self::authenticate`]).
+    sessions: Option<super::revocation::SessionCheck>,
 }
 
 impl TokenService {
@@ -96,6 +98,30 @@ impl TokenService {
                 b"whatspe refresh-token rotation v1",
             ),
             clock,
+            sessions: None,
+        }
+    }
+
+    /// Also checks, in [`Self::authenticate`], that an access token's session was not revoked.
+    pub fn with_session_check(mut self, check: super::revocation::SessionCheck) -> Self {
+        self.sessions = Some(check);
+        self
+    }
+
+    /// An access token, checked ([`Self::verify_access`]) and, when a session check is set,
+    /// whose session is not revoked (as of at most the check's bound ago): what every
+    /// authenticated REST request and socket frame goes through.
+    pub async fn authenticate(&self, token: &str) -> Result<Identity, Error> {
+        let identity = self.verify_access(token)?;
+        self.session_live(&identity.session_id).await?;
+        Ok(identity)
+    }
+
+    /// 401 `session_revoked` when the session check says `session` ended (Ok without a check).
+    pub async fn session_live(&self, session: &SessionId) -> Result<(), Error> {
+        match &self.sessions {
+            Some(check) => check.live(session).await,
+            None => Ok(()),
         }
     }
 
