@@ -404,3 +404,197 @@ async fn within_the_bound_a_revoked_token_may_still_work_and_not_beyond() {
         "5 s later",
     );
 }
+
+// ---------------------------------------------------------------- directory
+
+#[tokio::test]
+async fn a_stranger_sees_no_last_seen_and_a_contact_does_as_the_user_chooses() {
+    let app = memory_app(Config::for_tests()).await;
+    let a = app.sign_up("+919890000001", "asha").await;
+    let b = app.sign_up("+919890000002", "bela").await;
+    let c = app.sign_up("+919890000003", "chai").await;
+    app.befriend(&a, &b).await;
+    let me = app.get("/api/user", &a.token).await;
+    assert_eq!(me.body["lastSeenVisibility"], "contacts", "the default");
+    assert!(me.body["lastSeen"].is_string(), "the owner sees its own");
+
+    let search = |who: &common::Person| {
+        let token = who.token.clone();
+        let app = &app;
+        async move {
+            let r = app
+                .get(
+                    &format!("/api/users/search?query={}", "%2B919890000001"),
+                    &token,
+                )
+                .await;
+            assert_ok(&r, 200, "search by phone");
+            r.body[0].clone()
+        }
+    };
+    let profile = |who: &common::Person| {
+        let token = who.token.clone();
+        let id = a.id.clone();
+        let app = &app;
+        async move {
+            let r = app.get(&format!("/api/users/{id}"), &token).await;
+            assert_ok(&r, 200, "profile");
+            r.body
+        }
+    };
+    let contact_entry = || async {
+        let r = app.get("/api/contacts", &b.token).await;
+        assert_ok(&r, 200, "b's contacts");
+        r.body[0].clone()
+    };
+
+    let stranger = search(&c).await;
+    assert_eq!(stranger["id"], a.id.as_str());
+    assert!(
+        stranger.get("lastSeen").is_none(),
+        "a stranger's search: {stranger}"
+    );
+    assert!(
+        profile(&c).await.get("lastSeen").is_none(),
+        "a stranger's profile view"
+    );
+    assert!(
+        profile(&b).await["lastSeen"].is_string(),
+        "a contact's profile view"
+    );
+    let entry = contact_entry().await;
+    assert!(entry["lastSeen"].is_string(), "the contact list: {entry}");
+    assert_eq!(entry["online"], false);
+
+    let mut socket = app.connect(&a).await;
+    assert_eq!(
+        contact_entry().await["online"],
+        true,
+        "a contact sees online"
+    );
+
+    let r = app
+        .patch(
+            "/api/user",
+            json!({ "lastSeenVisibility": "nobody" }),
+            &a.token,
+        )
+        .await;
+    assert_ok(&r, 200, "hide last seen");
+    assert_eq!(r.body["lastSeenVisibility"], "nobody");
+    let entry = contact_entry().await;
+    assert!(
+        entry.get("lastSeen").is_none(),
+        "nobody: not even contacts: {entry}"
+    );
+    assert_eq!(entry["online"], false, "nobody: never online");
+    assert!(profile(&b).await.get("lastSeen").is_none());
+
+    let r = app
+        .patch(
+            "/api/user",
+            json!({ "lastSeenVisibility": "everyone" }),
+            &a.token,
+        )
+        .await;
+    assert_ok(&r, 200, "show last seen to everyone");
+    assert!(
+        search(&c).await["lastSeen"].is_string(),
+        "everyone: strangers too"
+    );
+    assert!(profile(&c).await["lastSeen"].is_string());
+
+    let r = app
+        .patch(
+            "/api/user",
+            json!({ "lastSeenVisibility": "friends" }),
+            &a.token,
+        )
+        .await;
+    assert_error(&r, 400, "invalid_body", "an unknown setting");
+    socket.send_json(json!({ "t": "PING" })).await;
+    let pong = socket
+        .next_frame(std::time::Duration::from_secs(10))
+        .await
+        .expect("an answer");
+    assert!(
+        ["PONG", "PRES"].contains(&pong["t"].as_str().unwrap()),
+        "{pong}"
+    );
+}
+
+async fn lookups_are_limited_per_caller(app: TestApp) {
+    let a = app.sign_up("+919890000001", "asha").await;
+    let b = app.sign_up("+919890000002", "bela").await;
+    for i in 0..2 {
+        let r = app
+            .get(
+                &format!("/api/users/search?query=%2B9198900100{i:02}"),
+                &a.token,
+            )
+            .await;
+        assert_ok(&r, 200, &format!("search {i}"));
+    }
+    let r = app
+        .post(
+            "/api/contacts/request",
+            json!({ "phoneNumber": "+919890010099" }),
+            &a.token,
+        )
+        .await;
+    assert_error(&r, 404, "user_not_found", "a request by phone counts too");
+    let r = app
+        .get("/api/users/search?query=%2B919890000002", &a.token)
+        .await;
+    assert_error(
+        &r,
+        429,
+        "lookup_rate_limited",
+        "the fourth look-up in a minute",
+    );
+    assert!(r.headers.contains_key("retry-after"));
+    let r = app
+        .post(
+            "/api/contacts/request",
+            json!({ "phoneNumber": "+919890000002" }),
+            &a.token,
+        )
+        .await;
+    assert_error(
+        &r,
+        429,
+        "lookup_rate_limited",
+        "a request by phone beyond the limit",
+    );
+    assert_ok(
+        &app.post(
+            "/api/contacts/request",
+            json!({ "receiverId": b.id }),
+            &a.token,
+        )
+        .await,
+        201,
+        "a request by id is not a look-up",
+    );
+    assert_ok(
+        &app.get("/api/users/search?query=asha", &b.token).await,
+        200,
+        "another caller has its own budget",
+    );
+}
+
+fn lookup_config() -> Config {
+    let mut config = Config::for_tests();
+    config.limits.lookups_per_minute = 3;
+    config
+}
+
+#[tokio::test]
+async fn directory_lookups_are_limited_per_caller() {
+    lookups_are_limited_per_caller(memory_app(lookup_config()).await).await;
+}
+
+#[tokio::test]
+async fn directory_lookups_are_limited_per_caller_on_dynamodb_via_moto() {
+    lookups_are_limited_per_caller(moto_app(lookup_config()).await).await;
+}

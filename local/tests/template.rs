@@ -205,6 +205,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "contacts",
             set(&[
+                ("dynamodb:UpdateItem", "RateLimitsTable"),
                 ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:GetItem", "UsersTable"),
                 ("dynamodb:BatchGetItem", "UsersTable"),

@@ -529,15 +529,22 @@ impl<'a, P: PortSource> Services<'a, P> {
             connections: p.connections(),
             clock: p.clock(),
         });
-        Arc::new(ContactService::new(
-            p.users(),
-            p.requests(),
-            p.contacts(),
-            presence,
-            p.notifier(),
-            p.clock(),
-            self.config.default_country_code.clone(),
-        ))
+        Arc::new(
+            ContactService::new(
+                p.users(),
+                p.requests(),
+                p.contacts(),
+                presence,
+                p.notifier(),
+                p.clock(),
+                self.config.default_country_code.clone(),
+            )
+            .with_lookup_limits(
+                self.rate_limits(),
+                self.config.limits.lookups_per_minute,
+                self.config.limits.lookups_per_day,
+            ),
+        )
     }
 
     /// Media messages are checked against the bucket (HEAD and a ranged GET only).

@@ -411,12 +411,15 @@ impl Config {
     }
 
     /// A complete configuration with random secrets, for tests: every client of a test comes
-    /// from 127.0.0.1, so the per-IP sign-in limits and the per-caller look-up limits are
-    /// raised out of the way (the tests of those limits set their own).
+    /// from 127.0.0.1 and some sign up a thousand users, so the per-IP, per-country and
+    /// overall sign-in limits and the per-caller look-up limits are raised out of the way (the
+    /// tests of those limits set their own).
     pub fn for_tests() -> Self {
         let mut config = Self::local_from_lookup(|_| None).expect("defaults are valid");
         config.limits.otp_ip_sends_per_hour = 100_000;
         config.limits.otp_ip_verifies_per_hour = 100_000;
+        config.limits.otp_country_sends_per_hour = 100_000;
+        config.limits.otp_global_sends_per_hour = 100_000;
         config.limits.lookups_per_minute = 100_000;
         config.limits.lookups_per_day = 100_000;
         config

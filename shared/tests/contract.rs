@@ -163,6 +163,7 @@ fn user(name: &str, n: u32) -> User {
         created_at: t(0),
         updated_at: t(0),
         verified: true,
+        last_seen_visibility: Default::default(),
     }
 }
 

@@ -96,6 +96,7 @@ fn user(name: &str, n: u32) -> User {
         created_at: now,
         updated_at: now,
         verified: true,
+        last_seen_visibility: Default::default(),
     }
 }
 

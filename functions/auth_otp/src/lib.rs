@@ -7,7 +7,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
-use whatspe::domain::{Email, PhoneNumber, ProfilePicture, StatusText, User, Username};
+use whatspe::domain::{
+    Email, LastSeenVisibility, PhoneNumber, ProfilePicture, StatusText, User, Username,
+};
 use whatspe::http::openapi::{AuthErrors, PublicErrors, UserIdClaim};
 use whatspe::http::{ApiJson, Caller, ClientIp, RouteTable, bearer_token, nullable};
 use whatspe::services::AuthService;
@@ -306,6 +308,8 @@ struct PatchBody {
     #[serde(default, deserialize_with = "nullable")]
     profile_picture: Option<Option<String>>,
     status: Option<String>,
+    /// Who sees your `lastSeen` and `online`: `everyone`, `contacts` (the default) or `nobody`.
+    last_seen_visibility: Option<LastSeenVisibility>,
 }
 
 /// Changes the caller's profile.
@@ -336,6 +340,7 @@ async fn update_me(
             .map(|p| p.as_deref().map(ProfilePicture::parse).transpose())
             .transpose()?,
         status: body.status.as_deref().map(StatusText::parse).transpose()?,
+        last_seen_visibility: body.last_seen_visibility,
     };
     Ok(Json(app.auth.update_profile(&caller.user_id, patch).await?))
 }

@@ -122,7 +122,8 @@ async fn search(
     ))
 }
 
-/// A user's public profile (the system sender, the nil UUID, has one too).
+/// A user's public profile (the system sender, the nil UUID, has one too); `lastSeen` only as
+/// the user's privacy setting allows (by default: to contacts).
 #[utoipa::path(
     get, path = "/api/users/{id}", operation_id = "getUserProfile", tag = "contacts",
     security(("accessToken" = [])),
@@ -135,10 +136,11 @@ async fn search(
 )]
 async fn profile(
     State(app): State<Deps>,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PublicProfile>, Error> {
-    Ok(Json(app.contacts.profile(&UserId::parse(&id)?).await?))
+    let id = UserId::parse(&id)?;
+    Ok(Json(app.contacts.profile(&caller.user_id, &id).await?))
 }
 
 /// Your contacts: public profile, phone number, online.

@@ -23,13 +23,13 @@ use whatspe::memory::{RecordingNotifier, RecordingPush};
 use whatspe_local::ws::Sockets;
 use whatspe_local::{Backend, Gateway, Options};
 
-/// What other users see of a user: the seed's user fields but `email` and `phoneNumber`.
-pub const PUBLIC_PROFILE_KEYS: [&str; 8] = [
+/// What strangers see of a user: the seed's user fields but `email`, `phoneNumber` and
+/// `lastSeen` (shown to contacts by default: the user's `lastSeenVisibility`).
+pub const PUBLIC_PROFILE_KEYS: [&str; 7] = [
     "id",
     "username",
     "status",
     "profilePicture",
-    "lastSeen",
     "verified",
     "createdAt",
     "updatedAt",
@@ -412,8 +412,10 @@ pub struct Person {
     pub phone: String,
     /// Its access token.
     pub token: String,
-    /// What other users should see of this person.
+    /// What strangers should see of this person.
     pub profile: Value,
+    /// Its `lastSeen` (contacts see it, by default).
+    pub last_seen: Value,
 }
 
 impl TestApp {
@@ -495,6 +497,7 @@ impl TestApp {
             phone: str_field(&user, "phoneNumber"),
             token,
             profile: public_part(&user),
+            last_seen: user["lastSeen"].clone(),
         }
     }
 

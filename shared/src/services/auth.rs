@@ -5,8 +5,8 @@ use super::tokens::{self, TokenPair, TokenService};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{
-    DEFAULT_STATUS, Email, OtpCode, PhoneNumber, ProfilePicture, SYSTEM_USERNAME, SessionId,
-    StatusText, User, UserId, Username,
+    DEFAULT_STATUS, Email, LastSeenVisibility, OtpCode, PhoneNumber, ProfilePicture,
+    SYSTEM_USERNAME, SessionId, StatusText, User, UserId, Username,
 };
 use crate::ports::{
     Attempt, ConnectionGateway, ConnectionStore, DeviceStore, LiveCode, OtpState, OtpStore,
@@ -70,6 +70,8 @@ pub struct ProfilePatch {
     pub email: Option<Option<Email>>,
     pub profile_picture: Option<Option<ProfilePicture>>,
     pub status: Option<StatusText>,
+    /// Who sees `lastSeen` and `online`.
+    pub last_seen_visibility: Option<LastSeenVisibility>,
 }
 
 /// The sign-in use cases, and the end of a session: when it is revoked (logout, or a reused
@@ -461,6 +463,7 @@ impl AuthService {
             created_at: now,
             updated_at: now,
             verified: true,
+            last_seen_visibility: LastSeenVisibility::default(),
         };
         self.users.create(&user).await.map_err(|e| match e {
             StoreError::Conflict { what: "username" } => username_taken(),
@@ -679,6 +682,9 @@ impl AuthService {
             }
             if let Some(s) = patch.status.clone() {
                 user.status = s;
+            }
+            if let Some(v) = patch.last_seen_visibility {
+                user.last_seen_visibility = v;
             }
             user.updated_at = self.clock.now();
             match self

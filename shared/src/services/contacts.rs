@@ -1,5 +1,6 @@
 //! Contacts and user discovery: search, requests, accept/reject, the contact list.
 
+use super::limits::{RateLimits, Rule};
 use crate::clock::Clock;
 use crate::domain::{
     ContactRequest, ContactView, CountryCode, PhoneNumber, PublicProfile, RequestId, RequestStatus,
@@ -51,6 +52,8 @@ pub struct ContactService {
     notifier: Arc<dyn Notifier>,
     clock: Arc<dyn Clock>,
     default_cc: CountryCode,
+    /// Directory look-ups per caller (search, request by phone number): per minute, per day.
+    lookups: Option<(Arc<RateLimits>, [Rule; 2])>,
 }
 
 fn user_not_found() -> Error {
@@ -98,7 +101,43 @@ impl ContactService {
             notifier,
             clock,
             default_cc,
+            lookups: None,
         }
+    }
+
+    /// Limits directory look-ups per caller: `per_minute` and `per_day` (429
+    /// `lookup_rate_limited`). Without it look-ups are not limited (unit tests).
+    pub fn with_lookup_limits(
+        mut self,
+        limits: Arc<RateLimits>,
+        per_minute: u32,
+        per_day: u32,
+    ) -> Self {
+        let rule = |name, max, window| Rule {
+            name,
+            max,
+            window,
+            code: "lookup_rate_limited",
+        };
+        self.lookups = Some((
+            limits,
+            [
+                rule("lookup-minute", per_minute, chrono::TimeDelta::minutes(1)),
+                rule("lookup-day", per_day, chrono::TimeDelta::days(1)),
+            ],
+        ));
+        self
+    }
+
+    /// Counts one directory look-up of `caller` (a search, a contact request by phone number):
+    /// what keeps a script from harvesting the directory (who has an account, their profile).
+    async fn count_lookup(&self, caller: &UserId) -> Result<(), Error> {
+        if let Some((limits, rules)) = &self.lookups {
+            for rule in rules {
+                limits.take(rule, &caller.to_string()).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Public profiles matching `query`: an exact phone number (when the query starts with `+`
@@ -117,6 +156,7 @@ impl ContactService {
                 format!("query must be 1-{SEARCH_QUERY_MAX} characters"),
             ));
         }
+        self.count_lookup(caller).await?;
         let not_caller = |u: &User| u.id != *caller;
         if q.starts_with(|c: char| c == '+' || c.is_ascii_digit()) {
             // A page cursor has no meaning for an exact match: a later page is empty.
@@ -155,13 +195,15 @@ impl ContactService {
         })
     }
 
-    /// A user's public profile.
-    pub async fn profile(&self, id: &UserId) -> Result<PublicProfile, Error> {
+    /// A user's public profile as `viewer` sees it (`lastSeen` per the user's privacy
+    /// setting and whether `viewer` is a contact).
+    pub async fn profile(&self, viewer: &UserId, id: &UserId) -> Result<PublicProfile, Error> {
         if id.is_system() {
             return Ok(PublicProfile::system());
         }
         let user = self.users.get(id).await?.ok_or_else(user_not_found)?;
-        Ok(PublicProfile::from(&user.value))
+        let contact = self.contacts.get(viewer, id).await?.is_some();
+        Ok(PublicProfile::seen_by(&user.value, contact))
     }
 
     async fn resolve(&self, who: &Recipient) -> Result<User, Error> {
@@ -184,6 +226,9 @@ impl ContactService {
         caller: &UserId,
         who: &Recipient,
     ) -> Result<RequestOutcome, Error> {
+        if matches!(who, Recipient::Phone(_) | Recipient::Username(_)) {
+            self.count_lookup(caller).await?;
+        }
         let receiver = self.resolve(who).await?;
         if receiver.id == *caller {
             return Err(Error::validation(

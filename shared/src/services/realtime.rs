@@ -4,7 +4,7 @@
 
 use super::{MessageService, NewMessage, SendOutcome, TokenService};
 use crate::clock::Clock;
-use crate::domain::{Content, MessageKind, UserId};
+use crate::domain::{Content, LastSeenVisibility, MessageKind, UserId};
 use crate::frames::{
     AckEvent, ClientFrame, ConnEvent, Empty, ErrorEvent, PresenceEvent, ServerFrame, TypingEvent,
 };
@@ -140,6 +140,15 @@ impl RealtimeService {
         on: bool,
         last_seen: Option<chrono::DateTime<chrono::Utc>>,
     ) {
+        // Nobody: no presence at all (WhatsApp's "last seen and online: nobody").
+        match self.users.get(user).await {
+            Ok(Some(u)) if u.value.last_seen_visibility == LastSeenVisibility::Nobody => return,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "presence: reading the user failed");
+                return;
+            }
+        }
         let frame = ServerFrame::Pres(PresenceEvent {
             u: *user,
             on,

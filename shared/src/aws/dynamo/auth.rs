@@ -524,6 +524,7 @@ mod tests {
             created_at: t(1_700_000_000),
             updated_at: t(1_700_000_001),
             verified: true,
+            last_seen_visibility: crate::domain::LastSeenVisibility::Contacts,
         }
     }
 
@@ -552,6 +553,15 @@ mod tests {
         assert_eq!(item.get("verified"), Some(&AV::Bool(true)));
         assert_eq!(str_attr(&item, "unPrefix"), "a");
         assert_eq!(str_attr(&item, "unKey"), "alice");
+        assert_eq!(str_attr(&item, "lastSeenVisibility"), "contacts");
+        let mut old = item.clone();
+        old.remove("lastSeenVisibility");
+        let back: UserItem = from_item(old).unwrap();
+        assert_eq!(
+            back.user,
+            user(),
+            "an item written before the setting existed reads as contacts"
+        );
         let back: UserItem = from_item(item).unwrap();
         assert_eq!(back.user, user());
         assert_eq!(back.version, 3);
