@@ -598,3 +598,177 @@ async fn directory_lookups_are_limited_per_caller() {
 async fn directory_lookups_are_limited_per_caller_on_dynamodb_via_moto() {
     lookups_are_limited_per_caller(moto_app(lookup_config()).await).await;
 }
+
+// ---------------------------------------------------------------- blocking
+
+/// Bea blocks Asha: Asha's messages are refused (as to a non-contact, so the block is not
+/// revealed) and reach none of Bea's devices; her typing and presence do not reach Bea; her
+/// new contact request looks sent to her but never reaches Bea. Unblocking restores messages.
+async fn a_blocked_users_messages_typing_and_presence_never_reach_the_blocker(app: TestApp) {
+    let a = app.sign_up("+919890000001", "asha").await;
+    let b = app.sign_up("+919890000002", "bela").await;
+    let c = app.sign_up("+919890000003", "chai").await;
+    app.befriend(&a, &b).await;
+    let mut bs = app.connect(&b).await;
+    app.send_ok(&a, &b, "before").await;
+    let f = bs
+        .next_frame(std::time::Duration::from_secs(30))
+        .await
+        .expect("a frame");
+    assert_eq!(f["t"], "MSG", "delivered before the block: {f}");
+
+    let r = app
+        .post(&format!("/api/users/{}/block", a.id), json!({}), &b.token)
+        .await;
+    assert_ok(&r, 200, "bela blocks asha");
+    assert_eq!(r.body["userId"], a.id.as_str());
+    let r = app
+        .post(&format!("/api/users/{}/block", a.id), json!({}), &b.token)
+        .await;
+    assert_ok(&r, 200, "blocking again is fine");
+    let r = app.get("/api/blocks", &b.token).await;
+    assert_ok(&r, 200, "bela's blocks");
+    assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.body);
+    assert_eq!(r.body[0]["user"]["id"], a.id.as_str());
+    assert!(
+        r.body[0]["user"].get("phoneNumber").is_none(),
+        "a public profile"
+    );
+    assert_error(
+        &app.post(&format!("/api/users/{}/block", b.id), json!({}), &b.token)
+            .await,
+        400,
+        "cannot_block_self",
+        "blocking yourself",
+    );
+    assert_error(
+        &app.post(
+            &format!("/api/users/{}/block", whatspe::domain::UserId::new_random()),
+            json!({}),
+            &b.token,
+        )
+        .await,
+        404,
+        "user_not_found",
+        "blocking nobody",
+    );
+
+    let r = app.send(&a, &b, "after").await;
+    assert_error(
+        &r,
+        403,
+        "not_a_contact",
+        "a blocked sender, told only what a non-contact is",
+    );
+    let mut asocket = app.connect(&a).await;
+    asocket
+        .send_json(json!({"t": "MSG", "d": {"r": b.id, "c": "over the socket", "cm": "m1"}}))
+        .await;
+    asocket
+        .send_json(json!({"t": "TYPING", "d": {"r": b.id}}))
+        .await;
+    asocket.send_json(json!({"t": "PING"})).await;
+    let mut answers = Vec::new();
+    while let Some(f) = asocket.next_frame(std::time::Duration::from_secs(10)).await {
+        let done = f["t"] == "PONG";
+        answers.push(f);
+        if done {
+            break;
+        }
+    }
+    let err = answers
+        .iter()
+        .find(|f| f["t"] == "ERR")
+        .expect("the socket MSG is refused");
+    assert_eq!(err["d"]["code"], "not_a_contact", "{err}");
+    assert!(
+        !answers.iter().any(|f| f["t"] == "ERR"
+            && f["d"]["cm"].is_null()
+            && f["d"]["code"] != "not_a_contact"),
+        "typing is dropped without an error: {answers:?}"
+    );
+
+    // Asha's request from a fresh start: remove the contact, ask again.
+    assert_eq!(
+        app.delete(&format!("/api/contacts/{}", b.id), &a.token)
+            .await
+            .status,
+        204
+    );
+    let r = app
+        .post(
+            "/api/contacts/request",
+            json!({ "receiverId": b.id }),
+            &a.token,
+        )
+        .await;
+    assert_ok(&r, 201, "asha's request looks sent");
+    let r = app.get("/api/contacts/requests/sent", &a.token).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1, "asha sees it pending");
+    let r = app.get("/api/contacts/requests/pending", &b.token).await;
+    assert_ok(&r, 200, "bela's pending requests");
+    assert_eq!(
+        r.body.as_array().unwrap().len(),
+        0,
+        "bela never sees it: {}",
+        r.body
+    );
+
+    // Bela's socket got nothing of Asha's since the block: no MSG, TYPING, REQ or PRES.
+    bs.send_json(json!({"t": "PING"})).await;
+    let mut seen = Vec::new();
+    while let Some(f) = bs.next_frame(std::time::Duration::from_secs(10)).await {
+        let done = f["t"] == "PONG";
+        seen.push(f);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().all(|f| f["t"] == "PONG"),
+        "bela's socket after the block: {seen:?}"
+    );
+
+    // A third user is unaffected; unblocking lets Asha's request show again.
+    app.befriend(&c, &b).await;
+    app.send_ok(&c, &b, "hi from chai").await;
+    assert_eq!(
+        app.delete(&format!("/api/users/{}/block", a.id), &b.token)
+            .await
+            .status,
+        204,
+        "unblock"
+    );
+    assert_eq!(
+        app.delete(&format!("/api/users/{}/block", a.id), &b.token)
+            .await
+            .status,
+        204,
+        "unblock again"
+    );
+    let r = app.get("/api/contacts/requests/pending", &b.token).await;
+    assert_eq!(
+        r.body.as_array().unwrap().len(),
+        1,
+        "after unblocking: {}",
+        r.body
+    );
+    let r = app.get("/api/blocks", &b.token).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_user_never_reaches_the_blocker() {
+    a_blocked_users_messages_typing_and_presence_never_reach_the_blocker(
+        memory_app(Config::for_tests()).await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_user_never_reaches_the_blocker_on_dynamodb_via_moto() {
+    a_blocked_users_messages_typing_and_presence_never_reach_the_blocker(
+        moto_app(Config::for_tests()).await,
+    )
+    .await;
+}

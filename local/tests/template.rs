@@ -205,6 +205,11 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "contacts",
             set(&[
+                ("dynamodb:GetItem", "BlocksTable"),
+                ("dynamodb:UpdateItem", "BlocksTable"),
+                ("dynamodb:DeleteItem", "BlocksTable"),
+                ("dynamodb:Query", "BlocksTable"),
+                ("dynamodb:BatchGetItem", "BlocksTable"),
                 ("dynamodb:UpdateItem", "RateLimitsTable"),
                 ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:GetItem", "UsersTable"),
@@ -234,6 +239,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "send_message",
             set(&[
+                ("dynamodb:GetItem", "BlocksTable"),
                 ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:GetItem", "MessagesTable"),
                 ("dynamodb:PutItem", "MessagesTable"),
@@ -287,6 +293,8 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "ws_connect",
             set(&[
+                ("dynamodb:GetItem", "BlocksTable"),
+                ("dynamodb:BatchGetItem", "BlocksTable"),
                 ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:GetItem", "ConnectionsTable"),
                 ("dynamodb:PutItem", "ConnectionsTable"),

@@ -17,18 +17,19 @@ use crate::domain::UserId;
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
-    MemoryBlobs, MemoryConnections, MemoryContacts, MemoryCounters, MemoryDevices, MemoryGroups,
-    MemoryLedger, MemoryMedia, MemoryMessages, MemoryOtpStore, MemoryQueue, MemorySessionStore,
-    MemoryUserStore, MessageStream, RecordingGateway, RecordingNotifier, RecordingPush, SmsOutbox,
+    MemoryBlobs, MemoryBlocks, MemoryConnections, MemoryContacts, MemoryCounters, MemoryDevices,
+    MemoryGroups, MemoryLedger, MemoryMedia, MemoryMessages, MemoryOtpStore, MemoryQueue,
+    MemorySessionStore, MemoryUserStore, MessageStream, RecordingGateway, RecordingNotifier,
+    RecordingPush, SmsOutbox,
 };
 use crate::ports::{
-    BlobStore, ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore, CounterStore,
-    DeliveryJob, DeliveryLedger, DeliveryQueue, DeviceStore, GroupStore, MediaStore, MessageStore,
-    Notifier, OtpStore, Platform, PushSender, SessionStore, SmsSender, UserStore,
+    BlobStore, BlockStore, ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore,
+    CounterStore, DeliveryJob, DeliveryLedger, DeliveryQueue, DeviceStore, GroupStore, MediaStore,
+    MessageStore, Notifier, OtpStore, Platform, PushSender, SessionStore, SmsSender, UserStore,
 };
 use crate::services::{
-    AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService, GroupService,
-    MediaService, MessageService, RateLimits, RealtimeService, TokenService,
+    AuthService, BlockService, ConnectionPresence, ContactService, DeliveryService, DeviceService,
+    GroupService, MediaService, MessageService, RateLimits, RealtimeService, TokenService,
 };
 use async_trait::async_trait;
 use std::sync::{Arc, OnceLock};
@@ -54,6 +55,7 @@ pub struct Ports {
     pub media: Arc<dyn MediaStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub counters: Arc<dyn CounterStore>,
+    pub blocks: Arc<dyn BlockStore>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -105,6 +107,7 @@ impl Ports {
             media: Arc::new(MemoryMedia::default()),
             blobs: handles.blobs.clone(),
             counters: Arc::new(MemoryCounters::new(clock.clone())),
+            blocks: Arc::new(MemoryBlocks::default()),
             clock,
         };
         (ports, handles)
@@ -163,6 +166,7 @@ pub trait PortSource {
     fn media(&self) -> Arc<dyn MediaStore>;
     fn blobs(&self) -> Arc<dyn BlobStore>;
     fn counters(&self) -> Arc<dyn CounterStore>;
+    fn blocks(&self) -> Arc<dyn BlockStore>;
     fn clock(&self) -> Arc<dyn Clock>;
 }
 
@@ -220,6 +224,9 @@ impl PortSource for Ports {
     }
     fn counters(&self) -> Arc<dyn CounterStore> {
         self.counters.clone()
+    }
+    fn blocks(&self) -> Arc<dyn BlockStore> {
+        self.blocks.clone()
     }
     fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
@@ -314,6 +321,7 @@ impl AwsWiring {
             media: self.media(),
             blobs: self.blobs(),
             counters: self.counters(),
+            blocks: self.blocks(),
             clock: self.clock(),
         }
     }
@@ -436,6 +444,12 @@ impl PortSource for AwsWiring {
             self.config.media_bucket.clone().unwrap_or_default(),
         ))
     }
+    fn blocks(&self) -> Arc<dyn BlockStore> {
+        Arc::new(crate::aws::dynamo::DynamoBlocks::new(
+            self.ddb(),
+            self.tables.blocks.clone(),
+        ))
+    }
     fn counters(&self) -> Arc<dyn CounterStore> {
         Arc::new(DynamoCounters::new(
             self.ddb(),
@@ -477,6 +491,7 @@ pub struct App {
     pub delivery: Arc<DeliveryService>,
     pub devices: Arc<DeviceService>,
     pub media: Arc<MediaService>,
+    pub blocks: Arc<BlockService>,
     pub tokens: Arc<TokenService>,
     pub config: Arc<Config>,
 }
@@ -495,6 +510,7 @@ impl App {
             delivery: wire.delivery(),
             devices: wire.devices(),
             media: wire.media(),
+            blocks: wire.blocks(),
             tokens,
             config: Arc::new(config),
         }
@@ -543,7 +559,8 @@ impl<'a, P: PortSource> Services<'a, P> {
                 self.rate_limits(),
                 self.config.limits.lookups_per_minute,
                 self.config.limits.lookups_per_day,
-            ),
+            )
+            .with_blocks(self.blocks()),
         )
     }
 
@@ -562,6 +579,7 @@ impl<'a, P: PortSource> Services<'a, P> {
             )
             .with_retry_budget(self.config.send_retry_budget)
             .with_legacy_webhooks(self.config.webhook_legacy_signatures)
+            .with_blocks(self.blocks())
             .with_media(self.media()),
         )
     }
@@ -594,7 +612,14 @@ impl<'a, P: PortSource> Services<'a, P> {
             messages,
             queue: p.queue(),
             clock: p.clock(),
+            blocks: self.blocks(),
         })
+    }
+
+    /// Blocking, over the blocks and users stores.
+    pub fn blocks(&self) -> Arc<BlockService> {
+        let p = self.ports;
+        Arc::new(BlockService::new(p.blocks(), p.users(), p.clock()))
     }
 
     pub fn groups(&self) -> Arc<GroupService> {

@@ -24,9 +24,9 @@ use whatspe::memory::{
     MemorySessionStore, MemoryUserStore,
 };
 use whatspe::ports::{
-    Attempt, ContactRequestStore, ContactStore, CounterStore, DedupGuard, HistoryRange, LiveCode,
-    MessageStore, OtpState, OtpStore, Page, PageRequest, RateGate, Session, SessionStore,
-    UserStore,
+    Attempt, Block, BlockStore, ContactRequestStore, ContactStore, CounterStore, DedupGuard,
+    HistoryRange, LiveCode, MessageStore, OtpState, OtpStore, Page, PageRequest, RateGate, Session,
+    SessionStore, UserStore,
 };
 use whatspe::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform};
 use whatspe::ports::{CursorKind, GroupChange, GroupStore, MemberChange};
@@ -43,6 +43,7 @@ struct Stores {
     ledger: Arc<dyn DeliveryLedger>,
     groups: Arc<dyn GroupStore>,
     counters: Arc<dyn CounterStore>,
+    blocks: Arc<dyn BlockStore>,
 }
 
 async fn memory() -> Stores {
@@ -63,6 +64,7 @@ async fn memory() -> Stores {
         counters: Arc::new(whatspe::memory::MemoryCounters::new(Arc::new(
             whatspe::clock::SystemClock,
         ))),
+        blocks: Arc::new(whatspe::memory::MemoryBlocks::default()),
     }
 }
 
@@ -120,6 +122,10 @@ async fn dynamodb() -> Stores {
         counters: Arc::new(whatspe::aws::dynamo::DynamoCounters::new(
             client.clone(),
             t.rate_limits.clone(),
+        )),
+        blocks: Arc::new(whatspe::aws::dynamo::DynamoBlocks::new(
+            client.clone(),
+            t.blocks.clone(),
         )),
         sessions: Arc::new(DynamoSessionStore::new(client.clone(), t.sessions)),
         requests: contacts.clone(),
@@ -422,6 +428,69 @@ mod cases {
                 "{r:?}"
             );
         }
+    }
+
+    pub async fn a_block_is_kept_once_listed_found_in_batches_and_removed(s: Stores) {
+        let a = UserId::new_random();
+        let mut others: Vec<UserId> = (0..5).map(|_| UserId::new_random()).collect();
+        others.sort();
+        for (i, o) in others.iter().enumerate() {
+            let b = Block {
+                blocker: a,
+                blocked: *o,
+                at: t(i as i64),
+            };
+            assert_eq!(s.blocks.put(&b).await.unwrap(), b);
+        }
+        let again = Block {
+            blocker: a,
+            blocked: others[0],
+            at: t(99),
+        };
+        assert_eq!(
+            s.blocks.put(&again).await.unwrap().at,
+            t(0),
+            "blocking again keeps the first time"
+        );
+        assert_eq!(
+            s.blocks.get(&a, &others[1]).await.unwrap().unwrap().at,
+            t(1)
+        );
+        assert_eq!(s.blocks.get(&others[1], &a).await.unwrap(), None, "one way");
+        let mut listed = Vec::new();
+        let mut page = PageRequest::first(2);
+        loop {
+            let p = s.blocks.list(&a, &page).await.unwrap();
+            listed.extend(p.items.iter().map(|b| b.blocked));
+            match p.next {
+                Some(n) => page.cursor = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(listed, others, "every block once, in id order");
+        let stranger = UserId::new_random();
+        let mut found = s
+            .blocks
+            .existing(&[
+                (a, others[2]),
+                (a, stranger),
+                (others[3], a),
+                (a, others[4]),
+            ])
+            .await
+            .unwrap();
+        found.sort();
+        let mut expected = vec![(a, others[2]), (a, others[4])];
+        expected.sort();
+        assert_eq!(found, expected);
+        s.blocks.delete(&a, &others[2]).await.unwrap();
+        s.blocks.delete(&a, &others[2]).await.unwrap();
+        assert_eq!(s.blocks.get(&a, &others[2]).await.unwrap(), None);
+        assert_eq!(
+            s.blocks.existing(&[(a, others[2])]).await.unwrap(),
+            vec![],
+            "gone"
+        );
     }
 
     pub async fn session_round_trips_and_ids_are_unique(s: Stores) {
@@ -2429,6 +2498,7 @@ contract_suite!(
     otp_write_is_compare_and_set_on_the_version,
     a_counter_counts_to_its_limit_then_conflicts_and_stays,
     concurrent_takes_at_a_limit_let_exactly_the_limit_through,
+    a_block_is_kept_once_listed_found_in_batches_and_removed,
     session_round_trips_and_ids_are_unique,
     rotation_requires_the_current_hash,
     concurrent_rotations_of_one_token_let_exactly_one_win,

@@ -2,6 +2,7 @@
 //! They follow the DynamoDB adapters' semantics exactly (the contract suite checks).
 
 mod auth;
+mod blocks;
 mod contacts;
 mod groups;
 mod limits;
@@ -12,6 +13,7 @@ mod realtime;
 mod stream;
 
 pub use auth::{MemoryOtpStore, MemorySessionStore, MemoryUserStore, SmsOutbox, SmsRecord};
+pub use blocks::MemoryBlocks;
 pub use contacts::{MemoryContacts, RecordingNotifier};
 pub use groups::MemoryGroups;
 pub use limits::MemoryCounters;

@@ -3,6 +3,7 @@
 //! `shared/tests/contract.rs` runs the same cases against both.
 
 mod auth;
+mod blocks;
 mod contacts;
 mod groups;
 mod limits;
@@ -14,6 +15,7 @@ mod realtime;
 pub use auth::{
     Attempt, LiveCode, OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore,
 };
+pub use blocks::{Block, BlockStore};
 pub use contacts::{ContactRequestStore, ContactStore, Notifier, Presence};
 pub use groups::{CursorKind, GroupChange, GroupStore, MemberChange};
 pub use limits::CounterStore;

@@ -54,6 +54,8 @@ pub struct ContactService {
     default_cc: CountryCode,
     /// Directory look-ups per caller (search, request by phone number): per minute, per day.
     lookups: Option<(Arc<RateLimits>, [Rule; 2])>,
+    /// A blocked user's requests and presence never reach the blocker.
+    blocks: Option<Arc<super::BlockService>>,
 }
 
 fn user_not_found() -> Error {
@@ -102,6 +104,32 @@ impl ContactService {
             clock,
             default_cc,
             lookups: None,
+            blocks: None,
+        }
+    }
+
+    /// Hides blocked users' requests and presence from the blocker.
+    pub fn with_blocks(mut self, blocks: Arc<super::BlockService>) -> Self {
+        self.blocks = Some(blocks);
+        self
+    }
+
+    /// Blocking (the contacts function serves its routes).
+    pub fn blocking(&self) -> Result<&super::BlockService, Error> {
+        self.blocks
+            .as_deref()
+            .ok_or_else(|| Error::internal("blocking is not wired"))
+    }
+
+    /// Those of `users` whom `caller` blocked (none without blocks).
+    async fn blocked_among(
+        &self,
+        caller: &UserId,
+        users: &[UserId],
+    ) -> Result<std::collections::HashSet<UserId>, Error> {
+        match &self.blocks {
+            Some(b) => b.blocked_among(caller, users).await,
+            None => Ok(Default::default()),
         }
     }
 
@@ -261,8 +289,13 @@ impl ContactService {
             };
             match self.requests.create(&request).await {
                 Ok(()) => {
-                    self.notify(&receiver.id, ServerFrame::Req(event(&request)))
-                        .await;
+                    // A blocked sender's request is stored (its sender sees it pending, so the
+                    // block is not revealed) but never shown to the blocker.
+                    let blocked = self.blocked_among(&receiver.id, &[*caller]).await?;
+                    if blocked.is_empty() {
+                        self.notify(&receiver.id, ServerFrame::Req(event(&request)))
+                            .await;
+                    }
                     return Ok(RequestOutcome::Created(request));
                 }
                 // A request between the two appeared meanwhile: look again.
@@ -364,7 +397,10 @@ impl ContactService {
         caller: &UserId,
         page: &PageRequest,
     ) -> Result<Page<RequestWithProfile>, Error> {
-        let requests = self.requests.pending_received(caller, page).await?;
+        let mut requests = self.requests.pending_received(caller, page).await?;
+        let senders: Vec<UserId> = requests.items.iter().map(|r| r.sender_id).collect();
+        let blocked = self.blocked_among(caller, &senders).await?;
+        requests.items.retain(|r| !blocked.contains(&r.sender_id));
         self.with_profiles(requests, |r| r.sender_id).await
     }
 
@@ -427,10 +463,19 @@ impl ContactService {
             .map(|u| (u.id, u))
             .collect();
         let online = self.presence.online(&ids).await?;
+        // A contact the caller blocked shows no presence: not online, no last seen.
+        let blocked = self.blocked_among(caller, &ids).await?;
         let items = ids
             .iter()
             .filter_map(|id| users.get(id))
-            .map(|u| ContactView::new(u, online.contains(&u.id)))
+            .map(|u| {
+                let mut view = ContactView::new(u, online.contains(&u.id));
+                if blocked.contains(&u.id) {
+                    view.online = false;
+                    view.profile.last_seen = None;
+                }
+                view
+            })
             .collect();
         Ok(Page {
             items,

@@ -84,6 +84,8 @@ pub struct MessageService {
     contention: Backoff,
     /// Checks and attaches the uploads media messages carry.
     media: Option<Arc<MediaService>>,
+    /// Refuses the messages of users the receiver blocked.
+    blocks: Option<Arc<super::BlockService>>,
 }
 
 fn fingerprint(sender: &UserId, m: &NewMessage) -> String {
@@ -117,6 +119,7 @@ impl MessageService {
             legacy_webhooks: false,
             contention: Backoff::CONTENTION,
             media: None,
+            blocks: None,
         }
     }
 
@@ -167,6 +170,12 @@ impl MessageService {
 
     /// Retries under contention stop `budget` after a send's first try (default
     /// [`Backoff::CONTENTION`]'s).
+    /// Refuses messages to a user from someone that user blocked.
+    pub fn with_blocks(mut self, blocks: Arc<super::BlockService>) -> Self {
+        self.blocks = Some(blocks);
+        self
+    }
+
     /// Accepts body-only webhook signatures too (`WHATSPE_WEBHOOK_LEGACY_SIGNATURES`).
     pub fn with_legacy_webhooks(mut self, on: bool) -> Self {
         self.legacy_webhooks = on;
@@ -194,6 +203,9 @@ impl MessageService {
                 "cannot_message_self",
                 "you cannot send a message to yourself",
             ));
+        }
+        if let Some(blocks) = &self.blocks {
+            blocks.may_message(sender, &m.receiver).await?;
         }
         let guard = m.client_message_id.as_ref().map(|key| DedupGuard {
             scope: sender.to_string(),

@@ -1,6 +1,7 @@
 //! Business rules, written against the ports only: one service per file.
 
 pub mod auth;
+pub mod blocks;
 pub mod contacts;
 pub mod delivery;
 pub mod devices;
@@ -15,6 +16,7 @@ pub mod tokens;
 pub mod webhook;
 
 pub use auth::{AuthService, NewProfile, OtpSent, ProfilePatch, Verified};
+pub use blocks::BlockService;
 pub use contacts::{ContactService, Recipient, RequestOutcome, RequestWithProfile};
 pub use delivery::{Delivered, DeliveryService};
 pub use devices::DeviceService;

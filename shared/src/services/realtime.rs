@@ -40,6 +40,8 @@ pub struct RealtimeService {
     pub(crate) messages: Arc<MessageService>,
     pub(crate) queue: Arc<dyn DeliveryQueue>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Typing and presence of a blocked user never reach the blocker.
+    pub(crate) blocks: Arc<super::BlockService>,
 }
 
 impl RealtimeService {
@@ -163,7 +165,15 @@ impl RealtimeService {
                     return;
                 }
             };
-            let to: Vec<UserId> = contacts.items.iter().map(|c| c.contact_id).collect();
+            let mut to: Vec<UserId> = contacts.items.iter().map(|c| c.contact_id).collect();
+            // Contacts who blocked the user get no presence of theirs.
+            match self.blocks.blocking(&to, user).await {
+                Ok(blockers) => to.retain(|c| !blockers.contains(c)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "presence: reading blocks failed");
+                    return;
+                }
+            }
             if !to.is_empty() {
                 let job = DeliveryJob {
                     to,
@@ -274,6 +284,10 @@ impl RealtimeService {
                         "not_a_contact",
                         "you can only type to your contacts",
                     ));
+                }
+                // Dropped without a word when `r` blocked the typist: the block is not revealed.
+                if self.blocks.blocks(&r, &c.user_id).await? {
+                    return Ok(());
                 }
                 let frame = ServerFrame::Typing(TypingEvent { s: c.user_id });
                 for peer in self.connections.of_user(&r, self.clock.now()).await? {

@@ -9,6 +9,7 @@
 //! each pin the exact stored items.
 
 mod auth;
+mod blocks;
 mod contacts;
 mod groups;
 pub mod keys;
@@ -19,6 +20,7 @@ mod realtime;
 pub mod tables;
 
 pub use auth::{DynamoOtpStore, DynamoSessionStore, DynamoUserStore};
+pub use blocks::DynamoBlocks;
 pub use contacts::DynamoContacts;
 pub use groups::DynamoGroups;
 pub use limits::DynamoCounters;

@@ -208,6 +208,16 @@ pub const MEDIA: TableDef = TableDef {
     stream: false,
 };
 
+/// Blocks: `USER#<blocker>` / `BLOCKED#<blocked>`.
+pub const BLOCKS: TableDef = TableDef {
+    entity: "blocks",
+    partition_key: "pk",
+    sort_key: Some("sk"),
+    indexes: &[],
+    ttl_attribute: None,
+    stream: false,
+};
+
 /// Abuse-limit counters (`LIMIT#<rule>#<subject>#<window>`), expiring after their window.
 pub const RATE_LIMITS: TableDef = TableDef {
     entity: "rate_limits",
@@ -232,6 +242,7 @@ pub const ALL: &[TableDef] = &[
     GROUPS,
     MEDIA,
     RATE_LIMITS,
+    BLOCKS,
 ];
 
 /// Physical table names for one deployment.
@@ -249,6 +260,7 @@ pub struct TableNames {
     pub groups: String,
     pub media: String,
     pub rate_limits: String,
+    pub blocks: String,
 }
 
 impl TableNames {
@@ -266,6 +278,7 @@ impl TableNames {
             groups: GROUPS.name(prefix),
             media: MEDIA.name(prefix),
             rate_limits: RATE_LIMITS.name(prefix),
+            blocks: BLOCKS.name(prefix),
         }
     }
 }
