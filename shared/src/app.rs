@@ -248,12 +248,23 @@ pub struct AwsWiring {
 }
 
 impl AwsWiring {
-    /// For a Lambda: configuration from the environment, SDK settings from `aws_config`
-    /// (endpoint overrides such as `AWS_ENDPOINT_URL` are honoured), no client built yet.
-    /// Fails at cold start with a clear message when the configuration is incomplete.
-    pub async fn from_lambda_env() -> Result<Self, crate::config::ConfigError> {
-        let config = Config::from_env()?;
+    /// For a Lambda: configuration from the environment with the `secrets` the function uses
+    /// read from Secrets Manager ([`crate::aws::secrets::resolve`]), SDK settings from
+    /// `aws_config` (endpoint overrides such as `AWS_ENDPOINT_URL` are honoured), no other
+    /// client built yet. Fails at cold start with a clear message when the configuration is
+    /// incomplete or a secret cannot be read.
+    pub async fn from_lambda_env(
+        secrets: &[crate::aws::secrets::SecretName],
+    ) -> Result<Self, crate::config::ConfigError> {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let env = |k: &str| std::env::var(k).ok();
+        let resolved = if secrets.is_empty() {
+            crate::aws::secrets::resolve_none()
+        } else {
+            let client = aws_sdk_secretsmanager::Client::new(&sdk);
+            crate::aws::secrets::resolve(&client, secrets, env).await?
+        };
+        let config = Config::from_lookup(|k| resolved.get(k).cloned().or_else(|| env(k)))?;
         let queue_url = config.delivery_queue_url.clone().unwrap_or_default();
         Ok(Self::new(config, sdk, &queue_url))
     }

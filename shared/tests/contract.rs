@@ -3128,3 +3128,65 @@ mod media {
         blobs_upload_head_range_download_delete(&S3Blobs::new(client, bucket), &put, &get).await;
     }
 }
+
+// ---------------------------------------------------------------- secrets at cold start
+
+mod secrets {
+    use super::*;
+    use whatspe::aws::secrets::{SecretName, resolve};
+
+    /// A function's secrets on moto's Secrets Manager: the ones it uses are read by ARN (or
+    /// taken from their variable when set), the others are random; a missing or unreadable
+    /// secret fails the cold start with the variable's name.
+    #[tokio::test]
+    async fn a_function_reads_only_its_secrets_by_arn_at_cold_start() {
+        let client = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
+        let name = format!("jwt-{}", hex::encode(whatspe::crypto::random_bytes::<6>()));
+        let created = client
+            .create_secret()
+            .name(&name)
+            .secret_string("jwt-key-from-secrets-manager-0123456789")
+            .send()
+            .await
+            .expect("create a secret on moto");
+        let arn = created.arn().unwrap().to_owned();
+        let env = std::collections::HashMap::from([
+            ("WHATSPE_JWT_SECRET_ARN".to_owned(), arn.clone()),
+            (
+                "WHATSPE_WEBHOOK_SECRET".to_owned(),
+                "a-local-webhook-key-0123456789abcdef".to_owned(),
+            ),
+            ("WHATSPE_OTP_SECRET_ARN".to_owned(), "never-read".to_owned()),
+        ]);
+        let get = |k: &str| env.get(k).cloned();
+        let values = resolve(&client, &[SecretName::Jwt, SecretName::Webhook], get)
+            .await
+            .unwrap();
+        assert_eq!(
+            values["WHATSPE_JWT_SECRET"],
+            "jwt-key-from-secrets-manager-0123456789"
+        );
+        assert_eq!(
+            values["WHATSPE_WEBHOOK_SECRET"],
+            "a-local-webhook-key-0123456789abcdef"
+        );
+        let otp = &values["WHATSPE_OTP_SECRET"];
+        assert_eq!(
+            otp.len(),
+            64,
+            "a secret the function does not use is random"
+        );
+        let again = resolve(&client, &[SecretName::Jwt], get).await.unwrap();
+        assert_ne!(&again["WHATSPE_OTP_SECRET"], otp, "random per cold start");
+
+        let err = resolve(&client, &[SecretName::Otp], |_| None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.var, "WHATSPE_OTP_SECRET_ARN", "{err}");
+        let err = resolve(&client, &[SecretName::Otp], get).await.unwrap_err();
+        assert_eq!(
+            err.var, "WHATSPE_OTP_SECRET_ARN",
+            "an unreadable secret: {err}"
+        );
+    }
+}
