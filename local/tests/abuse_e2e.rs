@@ -19,6 +19,22 @@ fn limits_config(ip_sends: u32) -> Config {
     config
 }
 
+/// request-otp for `phone` from the client IP `ip`.
+async fn request_otp_from(app: &TestApp, ip: &str, phone: &str) -> common::Reply {
+    app.post_public_from(ip, "/api/auth/request-otp", json!({ "phoneNumber": phone }))
+        .await
+}
+
+/// verify-otp of `code` for `phone` from the client IP `ip`.
+async fn verify_otp_from(app: &TestApp, ip: &str, phone: &str, code: &str) -> common::Reply {
+    app.post_public_from(
+        ip,
+        "/api/auth/verify-otp",
+        json!({ "phoneNumber": phone, "verificationCode": code }),
+    )
+    .await
+}
+
 async fn memory_app(config: Config) -> TestApp {
     spawn_app_with(config, Options::default()).await
 }
@@ -37,13 +53,7 @@ async fn fifty_numbers_from_one_ip_send_only_the_configured_number_of_texts(app:
     const CONFIGURED: usize = 5;
     let mut sent = 0;
     for i in 0..50 {
-        let r = app
-            .post_public_from(
-                "127.0.0.9",
-                "/api/auth/request-otp",
-                json!({ "phoneNumber": format!("+9198900{i:05}") }),
-            )
-            .await;
+        let r = request_otp_from(&app, "127.0.0.9", &format!("+9198900{i:05}")).await;
         match r.status {
             200 => sent += 1,
             429 => {
@@ -63,12 +73,7 @@ async fn fifty_numbers_from_one_ip_send_only_the_configured_number_of_texts(app:
         r.body
     );
     assert_ok(
-        &app.post_public_from(
-            "127.0.0.10",
-            "/api/auth/request-otp",
-            json!({ "phoneNumber": "+919890099999" }),
-        )
-        .await,
+        &request_otp_from(&app, "127.0.0.10", "+919890099999").await,
         200,
         "another client IP is not limited by the first one's script",
     );
@@ -100,26 +105,14 @@ const VICTIM_IP: &str = "127.0.0.1";
 /// does its next one.
 async fn a_victim_signs_in_while_attackers_hammer_its_number(app: TestApp) {
     let victim = app.sign_up(VICTIM, "victim").await;
-    let r = app
-        .post_public_from(
-            VICTIM_IP,
-            "/api/auth/request-otp",
-            json!({ "phoneNumber": VICTIM }),
-        )
-        .await;
+    let r = request_otp_from(&app, VICTIM_IP, VICTIM).await;
     assert_ok(&r, 200, "the victim asks for a code");
     let code = app.latest_code(VICTIM).await;
     let mut refused = 0;
     for a in 2..12 {
         let ip = format!("127.0.0.{a}");
         for _ in 0..4 {
-            let r = app
-                .post_public_from(
-                    &ip,
-                    "/api/auth/request-otp",
-                    json!({ "phoneNumber": VICTIM }),
-                )
-                .await;
+            let r = request_otp_from(&app, &ip, VICTIM).await;
             assert!(
                 [200, 429].contains(&r.status),
                 "{ip}: {} {}",
@@ -132,13 +125,7 @@ async fn a_victim_signs_in_while_attackers_hammer_its_number(app: TestApp) {
             if guess == code {
                 continue;
             }
-            let r = app
-                .post_public_from(
-                    &ip,
-                    "/api/auth/verify-otp",
-                    json!({ "phoneNumber": VICTIM, "verificationCode": guess }),
-                )
-                .await;
+            let r = verify_otp_from(&app, &ip, VICTIM, &guess).await;
             assert!(
                 [400, 429].contains(&r.status),
                 "{ip}: {} {}",
@@ -151,33 +138,15 @@ async fn a_victim_signs_in_while_attackers_hammer_its_number(app: TestApp) {
         }
     }
     assert!(refused > 0, "the attackers ran into the guess limits");
-    let r = app
-        .post_public_from(
-            VICTIM_IP,
-            "/api/auth/verify-otp",
-            json!({ "phoneNumber": VICTIM, "verificationCode": code }),
-        )
-        .await;
+    let r = verify_otp_from(&app, VICTIM_IP, VICTIM, &code).await;
     assert_ok(&r, 200, "the victim's code signs it in");
     assert_eq!(r.body["user"]["id"], victim.id.as_str());
     assert!(!str_field(&r.body, "accessToken").is_empty());
 
-    let r = app
-        .post_public_from(
-            VICTIM_IP,
-            "/api/auth/request-otp",
-            json!({ "phoneNumber": VICTIM }),
-        )
-        .await;
+    let r = request_otp_from(&app, VICTIM_IP, VICTIM).await;
     assert_ok(&r, 200, "the victim's next code");
     let code = app.latest_code(VICTIM).await;
-    let r = app
-        .post_public_from(
-            VICTIM_IP,
-            "/api/auth/verify-otp",
-            json!({ "phoneNumber": VICTIM, "verificationCode": code }),
-        )
-        .await;
+    let r = verify_otp_from(&app, VICTIM_IP, VICTIM, &code).await;
     assert_ok(&r, 200, "and the next sign-in");
 }
 
