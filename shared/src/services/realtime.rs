@@ -218,6 +218,11 @@ impl RealtimeService {
         // A socket of a revoked session (logout, a reused refresh token) is closed at its next
         // frame, within the session check's bound, even if the close at revocation failed.
         if let Err(e) = self.tokens.session_live(&c.session_id).await {
+            if e.code() != "session_revoked" {
+                // The check could not be made (the store is unavailable): this frame fails,
+                // the socket stays.
+                return Err(e);
+            }
             let err = ErrorEvent {
                 code: e.code().into(),
                 msg: e.to_string(),
