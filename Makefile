@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 # samconfig.toml environment for build/deploy: default (stack whatspe) or prod (whatspe-prod).
 ENV ?= default
-# Extra `sam deploy` arguments, e.g. DEPLOY_ARGS='--parameter-overrides JwtSecret=... OtpSecret=...'
+# Extra `sam deploy` arguments, e.g. DEPLOY_ARGS='--parameter-overrides TablePrefix=whatspe_prod_'
 DEPLOY_ARGS ?=
 MOTO_PORT ?= 5000
 

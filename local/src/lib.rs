@@ -253,6 +253,7 @@ pub async fn build_with(
                 )
                 .with_state(ws_state),
         )
+        .layer(middleware::from_fn(source_ip))
         .layer(middleware::from_fn(log_request));
     Ok(Gateway {
         router,
@@ -295,15 +296,35 @@ impl Notifier for RecordAndDeliver {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves `router` on `listener` until `shutdown` resolves. Each connection's peer address
+/// becomes its requests' client IP (see [`source_ip`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// API Gateway's request context with `identity.sourceIp` = the TCP peer's address, as API
+/// Gateway hands it to a function (lambda_http puts it in the request's extensions); the
+/// functions read the client IP from there ([`whatspe::http::ClientIp`]), never from a
+/// header.
+async fn source_ip(mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = peer {
+        req.extensions_mut()
+            .insert(whatspe::http::ClientIp::context(ip));
+    }
+    next.run(req).await
 }
 
 struct Tee {

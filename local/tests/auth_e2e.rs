@@ -596,6 +596,70 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
     );
 }
 
+/// The session id is readable in every access token: a made-up refresh token with a real
+/// session id must not end that session; a genuinely rotated one still does.
+#[tokio::test]
+async fn a_garbage_refresh_token_for_a_live_session_leaves_it_alive() {
+    garbage_refresh_leaves_the_session_alive(&spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn a_garbage_refresh_token_leaves_the_session_alive_on_dynamodb_via_moto() {
+    garbage_refresh_leaves_the_session_alive(&spawn_app_on_moto().await).await;
+}
+
+async fn garbage_refresh_leaves_the_session_alive(app: &TestApp) {
+    let (_, access, r1) = app.sign_up_with_tokens(PHONE, "meera").await;
+    let r = app.refresh(&r1).await;
+    assert_ok(&r, 200, "R1 → R2");
+    let r2 = str_field(&r.body, "refreshToken");
+    let sid = r2.split_once('.').unwrap().0.to_owned();
+    for (garbage, case) in [
+        (
+            format!("{sid}.{}", "A".repeat(43)),
+            "32 zero bytes as the secret",
+        ),
+        (
+            format!("{sid}.{}", "x".repeat(43)),
+            "a made-up 32-byte secret",
+        ),
+        (format!("{sid}.anything"), "not a secret at all"),
+        (format!("{sid}."), "an empty secret"),
+    ] {
+        assert_error(
+            &app.refresh(&garbage).await,
+            401,
+            "invalid_refresh_token",
+            case,
+        );
+    }
+    assert_ok(
+        &app.get("/api/user", &access).await,
+        200,
+        "the access token still works",
+    );
+    let r = app.refresh(&r2).await;
+    assert_ok(
+        &r,
+        200,
+        "the real refresh token still rotates: the session lives",
+    );
+    let r3 = str_field(&r.body, "refreshToken");
+
+    assert_error(
+        &app.refresh(&r1).await,
+        401,
+        "refresh_token_reused",
+        "R1, rotated two rotations ago, is reuse",
+    );
+    assert_error(
+        &app.refresh(&r3).await,
+        401,
+        "session_revoked",
+        "the reuse of a genuinely rotated token ended the session",
+    );
+}
+
 /// A phone retrying a refresh whose answer it lost, or two refreshes racing: the same token
 /// twice inside the grace window is not reuse.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

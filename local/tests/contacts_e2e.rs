@@ -62,6 +62,7 @@ fn contact_view(p: &Person) -> Value {
     let mut v = p.profile.clone();
     v["phoneNumber"] = json!(p.phone);
     v["online"] = json!(false);
+    v["lastSeen"] = p.last_seen.clone();
     v
 }
 

@@ -8,8 +8,8 @@ mod common;
 use chrono::TimeDelta;
 use common::{
     Body, Person, Reply, TestApp, WEBHOOK_SECRET, assert_error, assert_message, assert_ok,
-    config_with_webhook, ids, keys, millis, query_value, set_of, signature, spawn_app_on_moto_with,
-    spawn_app_with, str_field,
+    config_with_webhook, hex, ids, keys, millis, query_value, set_of, signature,
+    spawn_app_on_moto_with, spawn_app_with, str_field,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -1080,77 +1080,85 @@ async fn signed_webhook_messages_are_stored_once_and_bad_signatures_or_stale_tim
         "the same external id with other content",
     );
 
-    let now = app.now_secs().to_string();
-    let good_sig = signature(WEBHOOK_SECRET.as_bytes(), &body);
+    let now = app.now_secs();
+    let key = WEBHOOK_SECRET.as_bytes();
+    let good_sig = signature(key, now, &body);
     let other = webhook_body("order-43", &shop.id, &b.id, "Forged");
-    let other_sig = signature(WEBHOOK_SECRET.as_bytes(), &other);
-    let wrong_key = signature(b"some-other-secret-0123456789abcdef0123", &other);
-    let bare_hex = good_sig.trim_start_matches("sha256=").to_owned();
-    let ts = |secs: i64| ("x-whatspe-timestamp", secs.to_string());
-    let sig = |s: &str| ("x-whatspe-signature", s.to_owned());
+    let other_sig = signature(key, now, &other);
+    let wrong_key = signature(b"some-other-secret-0123456789abcdef0123", now, &other);
+    let tag = other_sig.split_once(",v1=").unwrap().1.to_owned();
+    let body_only = format!(
+        "sha256={}",
+        hex(&whatspe::crypto::hmac_sha256(key, other.as_bytes()))
+    );
+    let sig = |s: &str| vec![("x-whatspe-signature", s.to_owned())];
     let cases: Vec<WebhookCase> = vec![
         (
             "signed with another key",
             other.as_str(),
-            vec![sig(&wrong_key), ts(app.now_secs())],
+            sig(&wrong_key),
             "invalid_signature",
         ),
         (
             "signature of another body",
             other.as_str(),
-            vec![sig(&good_sig), ts(app.now_secs())],
+            sig(&good_sig),
             "invalid_signature",
         ),
         (
-            "no signature",
+            "a captured signature with a fresh timestamp",
             other.as_str(),
-            vec![ts(app.now_secs())],
+            sig(&format!("t={},v1={tag}", now + 1)),
             "invalid_signature",
         ),
+        ("no signature", other.as_str(), vec![], "invalid_signature"),
         (
-            "signature without sha256=",
-            body.as_str(),
-            vec![sig(&bare_hex), ts(app.now_secs())],
+            "the retired body-only signature, with a timestamp header",
+            other.as_str(),
+            vec![
+                ("x-whatspe-signature", body_only.clone()),
+                ("x-whatspe-timestamp", now.to_string()),
+            ],
             "invalid_signature",
         ),
         (
             "signature not hex",
             other.as_str(),
-            vec![sig("sha256=not-hex"), ts(app.now_secs())],
+            sig(&format!("t={now},v1=not-hex")),
             "invalid_signature",
         ),
         (
             "no timestamp",
             other.as_str(),
-            vec![sig(&other_sig)],
+            sig(&format!("v1={tag}")),
             "invalid_timestamp",
         ),
         (
             "timestamp not a number",
             other.as_str(),
-            vec![sig(&other_sig), ("x-whatspe-timestamp", "yesterday".into())],
+            sig(&format!("t=yesterday,v1={tag}")),
             "invalid_timestamp",
         ),
         (
             "timestamp 10 minutes old",
             other.as_str(),
-            vec![sig(&other_sig), ts(app.now_secs() - 600)],
+            sig(&signature(key, now - 600, &other)),
             "stale_timestamp",
         ),
         (
             "timestamp 10 minutes ahead",
             other.as_str(),
-            vec![sig(&other_sig), ts(app.now_secs() + 600)],
+            sig(&signature(key, now + 600, &other)),
             "stale_timestamp",
         ),
     ];
     for (case, body, headers, code) in cases {
         assert_error(&app.webhook(body, &headers).await, 401, code, case);
     }
-    assert_eq!(now, app.now_secs().to_string(), "the clock did not move");
+    assert_eq!(now, app.now_secs(), "the clock did not move");
 
     // A signature made now is stale once ten minutes have passed.
-    let stamped = vec![sig(&other_sig), ts(app.now_secs())];
+    let stamped = sig(&other_sig);
     app.advance(600);
     assert_error(
         &app.webhook(&other, &stamped).await,

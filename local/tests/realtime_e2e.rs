@@ -1849,6 +1849,7 @@ async fn reusing_a_rotated_refresh_token_closes_the_sessions_sockets() {
         phone: str_field(&user, "phoneNumber"),
         token: access,
         profile: Value::Null,
+        last_seen: Value::Null,
     };
     let mut socket = app.connect(&mira).await;
     let r = app

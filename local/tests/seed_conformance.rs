@@ -382,6 +382,7 @@ async fn seed_client_journey(app: &TestApp) {
         phone: alice_phone.clone(),
         token: str_field(&r.body, "accessToken"),
         profile: Value::Null,
+        last_seen: Value::Null,
     };
 
     let r = seed

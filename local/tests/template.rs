@@ -134,6 +134,7 @@ fn resource(v: &Value) -> String {
             .expect("GetAtt")
             .trim_end_matches(".Arn")
             .to_owned(),
+        Value::Tagged(t) if t.tag == "!Ref" => t.value.as_str().expect("Ref").to_owned(),
         Value::Tagged(t) if t.tag == "!Sub" => {
             let s = t.value.as_str().expect("Sub");
             let s = s
@@ -181,11 +182,14 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "auth_otp",
             set(&[
+                ("secretsmanager:GetSecretValue", "JwtSecret"),
+                ("secretsmanager:GetSecretValue", "OtpSecret"),
                 ("dynamodb:GetItem", "UsersTable"),
                 ("dynamodb:PutItem", "UsersTable"),
                 ("dynamodb:DeleteItem", "UsersTable"),
                 ("dynamodb:GetItem", "VerificationCodesTable"),
                 ("dynamodb:PutItem", "VerificationCodesTable"),
+                ("dynamodb:UpdateItem", "RateLimitsTable"),
                 ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:PutItem", "SessionsTable"),
                 ("dynamodb:UpdateItem", "SessionsTable"),
@@ -208,6 +212,14 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "contacts",
             set(&[
+                ("secretsmanager:GetSecretValue", "JwtSecret"),
+                ("dynamodb:GetItem", "BlocksTable"),
+                ("dynamodb:UpdateItem", "BlocksTable"),
+                ("dynamodb:DeleteItem", "BlocksTable"),
+                ("dynamodb:Query", "BlocksTable"),
+                ("dynamodb:BatchGetItem", "BlocksTable"),
+                ("dynamodb:UpdateItem", "RateLimitsTable"),
+                ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:GetItem", "UsersTable"),
                 ("dynamodb:BatchGetItem", "UsersTable"),
                 ("dynamodb:Query", "UsersTable/index/by_username"),
@@ -235,6 +247,10 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "send_message",
             set(&[
+                ("secretsmanager:GetSecretValue", "JwtSecret"),
+                ("secretsmanager:GetSecretValue", "WebhookSecret"),
+                ("dynamodb:GetItem", "BlocksTable"),
+                ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:GetItem", "MessagesTable"),
                 ("dynamodb:PutItem", "MessagesTable"),
                 // Message actions: one conditional update of the message.
@@ -274,6 +290,8 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "get_messages",
             set(&[
+                ("secretsmanager:GetSecretValue", "JwtSecret"),
+                ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:Query", "MessagesTable"),
                 ("dynamodb:GetItem", "ConversationsTable"),
                 ("dynamodb:BatchGetItem", "ConversationsTable"),
@@ -292,6 +310,9 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "ws_connect",
             set(&[
+                ("secretsmanager:GetSecretValue", "JwtSecret"),
+                ("dynamodb:GetItem", "BlocksTable"),
+                ("dynamodb:BatchGetItem", "BlocksTable"),
                 ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:GetItem", "ConnectionsTable"),
                 ("dynamodb:PutItem", "ConnectionsTable"),
@@ -309,6 +330,7 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:UpdateItem", "ConversationsTable"),
                 ("sqs:SendMessage", "DeliveryQueue"),
                 ("execute-api:ManageConnections", WS_POST),
+                ("execute-api:ManageConnections", WS_DELETE),
                 // MSG / READ / DLV with `g`: the group send and the group cursors.
                 ("dynamodb:BatchGetItem", "GroupsTable"),
                 ("dynamodb:PutItem", "GroupsTable"),
@@ -341,6 +363,8 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "groups",
             set(&[
+                ("secretsmanager:GetSecretValue", "JwtSecret"),
+                ("dynamodb:GetItem", "SessionsTable"),
                 // Every change is one transaction: META put, member rows put / updated /
                 // deleted / checked, invite items put and deleted, the system message.
                 ("dynamodb:GetItem", "GroupsTable"),
@@ -363,6 +387,8 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "media",
             set(&[
+                ("secretsmanager:GetSecretValue", "JwtSecret"),
+                ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:PutItem", "MediaTable"),
                 ("dynamodb:GetItem", "MediaTable"),
                 ("dynamodb:BatchGetItem", "GroupsTable"),
@@ -387,6 +413,8 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         (
             "devices",
             set(&[
+                ("secretsmanager:GetSecretValue", "JwtSecret"),
+                ("dynamodb:GetItem", "SessionsTable"),
                 ("dynamodb:GetItem", "DevicesTable"),
                 ("dynamodb:UpdateItem", "DevicesTable"),
                 ("sns:CreatePlatformEndpoint", "sns:app/*"),
@@ -675,4 +703,78 @@ fn the_web_client_is_served_from_a_private_bucket_with_the_rest_api_on_its_origi
         headers["ReferrerPolicy"]["ReferrerPolicy"].as_str(),
         Some("no-referrer")
     );
+}
+
+/// Which secrets each function gets (issue 15): only those it uses, as Secrets Manager ARNs
+/// read at cold start (`AwsWiring::from_lambda_env` in each `main.rs` names the same ones);
+/// no function and no global carries a secret's value, and no parameter takes one.
+#[test]
+fn every_function_gets_exactly_the_secrets_it_uses_and_no_value() {
+    let doc = template();
+    let expected: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        ("auth_otp", &["JwtSecret", "OtpSecret"][..]),
+        ("contacts", &["JwtSecret"][..]),
+        ("send_message", &["JwtSecret", "WebhookSecret"][..]),
+        ("get_messages", &["JwtSecret"][..]),
+        ("ws_connect", &["JwtSecret"][..]),
+        ("groups", &["JwtSecret"][..]),
+        ("media", &["JwtSecret"][..]),
+        ("devices", &["JwtSecret"][..]),
+        ("push", &[][..]),
+        ("relay", &[][..]),
+        ("media_sweep", &[][..]),
+    ]);
+    let env_secrets = |vars: &Value| -> BTreeSet<String> {
+        vars.as_mapping()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| {
+                        let k = k.as_str()?;
+                        assert!(
+                            !(k.starts_with("WHATSPE_") && k.ends_with("_SECRET")),
+                            "{k}: a secret's value in the environment"
+                        );
+                        k.ends_with("_SECRET_ARN").then(|| resource(v))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        env_secrets(&doc["Globals"]["Function"]["Environment"]["Variables"]).is_empty(),
+        "no secret for every function"
+    );
+    let mut seen = BTreeSet::new();
+    for (name, props) in functions(&doc) {
+        let want: BTreeSet<String> = expected
+            .get(name.as_str())
+            .unwrap_or_else(|| panic!("{name}: not in this test's map"))
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            env_secrets(&props["Environment"]["Variables"]),
+            want,
+            "{name}: the secret ARNs in its environment"
+        );
+        let readable: BTreeSet<String> = granted(&props)
+            .into_iter()
+            .filter(|(a, _)| a == "secretsmanager:GetSecretValue")
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(readable, want, "{name}: the secrets its role may read");
+        seen.insert(name);
+    }
+    assert_eq!(seen.len(), expected.len(), "every function is pinned");
+    for secret in ["JwtSecret", "OtpSecret", "WebhookSecret"] {
+        assert!(
+            doc["Parameters"].get(secret).is_none(),
+            "{secret}: not a template parameter"
+        );
+        assert_eq!(
+            doc["Resources"][secret]["Type"].as_str(),
+            Some("AWS::SecretsManager::Secret"),
+            "{secret}: generated in Secrets Manager"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::aws::apigw::ApiGatewayConnections;
 use crate::aws::dynamo::TableNames;
-use crate::aws::dynamo::{DynamoConnections, DynamoDevices, DynamoLedger};
+use crate::aws::dynamo::{DynamoConnections, DynamoCounters, DynamoDevices, DynamoLedger};
 use crate::aws::dynamo::{
     DynamoContacts, DynamoGroups, DynamoMedia, DynamoMessages, DynamoOtpStore, DynamoSessionStore,
     DynamoUserStore,
@@ -17,18 +17,19 @@ use crate::domain::UserId;
 use crate::error::BoxError;
 use crate::frames::ServerFrame;
 use crate::memory::{
-    MemoryBlobs, MemoryConnections, MemoryContacts, MemoryDevices, MemoryGroups, MemoryLedger,
-    MemoryMedia, MemoryMessages, MemoryOtpStore, MemoryQueue, MemorySessionStore, MemoryUserStore,
-    MessageStream, RecordingGateway, RecordingNotifier, RecordingPush, SmsOutbox,
+    MemoryBlobs, MemoryBlocks, MemoryConnections, MemoryContacts, MemoryCounters, MemoryDevices,
+    MemoryGroups, MemoryLedger, MemoryMedia, MemoryMessages, MemoryOtpStore, MemoryQueue,
+    MemorySessionStore, MemoryUserStore, MessageStream, RecordingGateway, RecordingNotifier,
+    RecordingPush, SmsOutbox,
 };
 use crate::ports::{
-    BlobStore, ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore, DeliveryJob,
-    DeliveryLedger, DeliveryQueue, DeviceStore, GroupStore, MediaStore, MessageStore, Notifier,
-    OtpStore, Platform, PushSender, SessionStore, SmsSender, UserStore,
+    BlobStore, BlockStore, ConnectionGateway, ConnectionStore, ContactRequestStore, ContactStore,
+    CounterStore, DeliveryJob, DeliveryLedger, DeliveryQueue, DeviceStore, GroupStore, MediaStore,
+    MessageStore, Notifier, OtpStore, Platform, PushSender, SessionStore, SmsSender, UserStore,
 };
 use crate::services::{
-    AuthService, ConnectionPresence, ContactService, DeliveryService, DeviceService, GroupService,
-    MediaService, MessageService, Readers, RealtimeService, TokenService,
+    AuthService, BlockService, ConnectionPresence, ContactService, DeliveryService, DeviceService,
+    GroupService, MediaService, MessageService, RateLimits, Readers, RealtimeService, TokenService,
 };
 use async_trait::async_trait;
 use std::sync::{Arc, OnceLock};
@@ -53,6 +54,8 @@ pub struct Ports {
     pub sms: Arc<dyn SmsSender>,
     pub media: Arc<dyn MediaStore>,
     pub blobs: Arc<dyn BlobStore>,
+    pub counters: Arc<dyn CounterStore>,
+    pub blocks: Arc<dyn BlockStore>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -103,6 +106,8 @@ impl Ports {
             sms: handles.outbox.clone(),
             media: Arc::new(MemoryMedia::default()),
             blobs: handles.blobs.clone(),
+            counters: Arc::new(MemoryCounters::new(clock.clone())),
+            blocks: Arc::new(MemoryBlocks::default()),
             clock,
         };
         (ports, handles)
@@ -160,6 +165,8 @@ pub trait PortSource {
     fn sms(&self) -> Arc<dyn SmsSender>;
     fn media(&self) -> Arc<dyn MediaStore>;
     fn blobs(&self) -> Arc<dyn BlobStore>;
+    fn counters(&self) -> Arc<dyn CounterStore>;
+    fn blocks(&self) -> Arc<dyn BlockStore>;
     fn clock(&self) -> Arc<dyn Clock>;
 }
 
@@ -215,6 +222,12 @@ impl PortSource for Ports {
     fn blobs(&self) -> Arc<dyn BlobStore> {
         self.blobs.clone()
     }
+    fn counters(&self) -> Arc<dyn CounterStore> {
+        self.counters.clone()
+    }
+    fn blocks(&self) -> Arc<dyn BlockStore> {
+        self.blocks.clone()
+    }
     fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
     }
@@ -235,12 +248,23 @@ pub struct AwsWiring {
 }
 
 impl AwsWiring {
-    /// For a Lambda: configuration from the environment, SDK settings from `aws_config`
-    /// (endpoint overrides such as `AWS_ENDPOINT_URL` are honoured), no client built yet.
-    /// Fails at cold start with a clear message when the configuration is incomplete.
-    pub async fn from_lambda_env() -> Result<Self, crate::config::ConfigError> {
-        let config = Config::from_env()?;
+    /// For a Lambda: configuration from the environment with the `secrets` the function uses
+    /// read from Secrets Manager ([`crate::aws::secrets::resolve`]), SDK settings from
+    /// `aws_config` (endpoint overrides such as `AWS_ENDPOINT_URL` are honoured), no other
+    /// client built yet. Fails at cold start with a clear message when the configuration is
+    /// incomplete or a secret cannot be read.
+    pub async fn from_lambda_env(
+        secrets: &[crate::aws::secrets::SecretName],
+    ) -> Result<Self, crate::config::ConfigError> {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let env = |k: &str| std::env::var(k).ok();
+        let resolved = if secrets.is_empty() {
+            crate::aws::secrets::resolve_none()
+        } else {
+            let client = aws_sdk_secretsmanager::Client::new(&sdk);
+            crate::aws::secrets::resolve(&client, secrets, env).await?
+        };
+        let config = Config::from_lookup(|k| resolved.get(k).cloned().or_else(|| env(k)))?;
         let queue_url = config.delivery_queue_url.clone().unwrap_or_default();
         Ok(Self::new(config, sdk, &queue_url))
     }
@@ -307,6 +331,8 @@ impl AwsWiring {
             sms: self.sms(),
             media: self.media(),
             blobs: self.blobs(),
+            counters: self.counters(),
+            blocks: self.blocks(),
             clock: self.clock(),
         }
     }
@@ -429,6 +455,18 @@ impl PortSource for AwsWiring {
             self.config.media_bucket.clone().unwrap_or_default(),
         ))
     }
+    fn blocks(&self) -> Arc<dyn BlockStore> {
+        Arc::new(crate::aws::dynamo::DynamoBlocks::new(
+            self.ddb(),
+            self.tables.blocks.clone(),
+        ))
+    }
+    fn counters(&self) -> Arc<dyn CounterStore> {
+        Arc::new(DynamoCounters::new(
+            self.ddb(),
+            self.tables.rate_limits.clone(),
+        ))
+    }
     fn clock(&self) -> Arc<dyn Clock> {
         Arc::new(SystemClock)
     }
@@ -464,6 +502,7 @@ pub struct App {
     pub delivery: Arc<DeliveryService>,
     pub devices: Arc<DeviceService>,
     pub media: Arc<MediaService>,
+    pub blocks: Arc<BlockService>,
     pub tokens: Arc<TokenService>,
     pub config: Arc<Config>,
 }
@@ -482,6 +521,7 @@ impl App {
             delivery: wire.delivery(),
             devices: wire.devices(),
             media: wire.media(),
+            blocks: wire.blocks(),
             tokens,
             config: Arc::new(config),
         }
@@ -500,8 +540,14 @@ impl<'a, P: PortSource> Services<'a, P> {
         Self { config, ports }
     }
 
+    /// Checks access tokens, and that their session was not revoked (within
+    /// [`Config::session_check`]).
     pub fn tokens(&self) -> Arc<TokenService> {
-        Arc::new(TokenService::new(self.config, self.ports.clock()))
+        let p = self.ports;
+        let bound = chrono::TimeDelta::from_std(self.config.session_check)
+            .unwrap_or(chrono::TimeDelta::seconds(5));
+        let check = crate::services::revocation::SessionCheck::new(p.sessions(), p.clock(), bound);
+        Arc::new(TokenService::new(self.config, p.clock()).with_session_check(check))
     }
 
     pub fn contacts(&self) -> Arc<ContactService> {
@@ -510,15 +556,23 @@ impl<'a, P: PortSource> Services<'a, P> {
             connections: p.connections(),
             clock: p.clock(),
         });
-        Arc::new(ContactService::new(
-            p.users(),
-            p.requests(),
-            p.contacts(),
-            presence,
-            p.notifier(),
-            p.clock(),
-            self.config.default_country_code.clone(),
-        ))
+        Arc::new(
+            ContactService::new(
+                p.users(),
+                p.requests(),
+                p.contacts(),
+                presence,
+                p.notifier(),
+                p.clock(),
+                self.config.default_country_code.clone(),
+            )
+            .with_lookup_limits(
+                self.rate_limits(),
+                self.config.limits.lookups_per_minute,
+                self.config.limits.lookups_per_day,
+            )
+            .with_blocks(self.blocks()),
+        )
     }
 
     /// Media messages are checked against the bucket (HEAD and a ranged GET only).
@@ -535,6 +589,8 @@ impl<'a, P: PortSource> Services<'a, P> {
                 self.config.webhook_secret.expose(),
             )
             .with_retry_budget(self.config.send_retry_budget)
+            .with_legacy_webhooks(self.config.webhook_legacy_signatures)
+            .with_blocks(self.blocks())
             .with_media(self.media()),
         )
     }
@@ -572,7 +628,14 @@ impl<'a, P: PortSource> Services<'a, P> {
             messages,
             queue: p.queue(),
             clock: p.clock(),
+            blocks: self.blocks(),
         })
+    }
+
+    /// Blocking, over the blocks and users stores.
+    pub fn blocks(&self) -> Arc<BlockService> {
+        let p = self.ports;
+        Arc::new(BlockService::new(p.blocks(), p.users(), p.clock()))
     }
 
     pub fn groups(&self) -> Arc<GroupService> {
@@ -624,8 +687,15 @@ impl<'a, P: PortSource> Services<'a, P> {
             p.devices(),
             p.push(),
             tokens,
+            self.rate_limits(),
             p.clock(),
         ))
+    }
+
+    /// The abuse-limit counters.
+    pub fn rate_limits(&self) -> Arc<RateLimits> {
+        let p = self.ports;
+        Arc::new(RateLimits::new(p.counters(), p.clock()))
     }
 }
 

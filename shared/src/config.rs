@@ -49,6 +49,9 @@ pub struct Config {
     pub sms_sender_id: Option<String>,
     /// HMAC key of `POST /api/webhooks/messages` signatures.
     pub webhook_secret: Secret,
+    /// Migration switch: body-only webhook signatures (`sha256=`, the first version) still
+    /// accepted. Off by default.
+    pub webhook_legacy_signatures: bool,
     /// The SQS delivery queue (required on Lambda; the local gateway has its own queue).
     pub delivery_queue_url: Option<String>,
     /// Per-sender message rate limit.
@@ -69,6 +72,54 @@ pub struct Config {
     pub media_bucket: Option<String>,
     /// Upload size caps per kind.
     pub media_limits: crate::domain::MediaLimits,
+    /// Sign-in (SMS) and directory limits: docs/api.md, "Abuse limits".
+    pub limits: AbuseLimits,
+    /// How long an access token of a revoked session may still work: each process remembers
+    /// a session's state this long (0: every request reads it).
+    pub session_check: std::time::Duration,
+}
+
+/// The abuse limits, each configurable (`WHATSPE_*` in the table of docs/operations.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbuseLimits {
+    /// Codes per phone number and client IP per 15 minutes.
+    pub otp_sends_per_phone: u32,
+    /// Wrong guesses per phone number per 24 hours, from all clients together, after which a
+    /// code answers only guesses from the client that asked for it.
+    pub otp_phone_daily_guesses: u32,
+    /// Wrong guesses per phone number and client IP per 24 hours.
+    pub otp_client_daily_guesses: u32,
+    /// Codes one client IP may have sent per hour, to any numbers.
+    pub otp_ip_sends_per_hour: u32,
+    /// Code checks (verify-otp) one client IP may make per hour, for any numbers.
+    pub otp_ip_verifies_per_hour: u32,
+    /// Codes sent per country calling code per hour.
+    pub otp_country_sends_per_hour: u32,
+    /// Codes sent per hour in total.
+    pub otp_global_sends_per_hour: u32,
+    /// Calling codes SMS may be sent to; `None`: every country.
+    pub sms_countries: Option<Vec<String>>,
+    /// Directory look-ups (user search, contact request by phone number) per caller per minute.
+    pub lookups_per_minute: u32,
+    /// Directory look-ups per caller per day.
+    pub lookups_per_day: u32,
+}
+
+impl Default for AbuseLimits {
+    fn default() -> Self {
+        Self {
+            otp_sends_per_phone: 3,
+            otp_phone_daily_guesses: 20,
+            otp_client_daily_guesses: 10,
+            otp_ip_sends_per_hour: 10,
+            otp_ip_verifies_per_hour: 60,
+            otp_country_sends_per_hour: 1_000,
+            otp_global_sends_per_hour: 10_000,
+            sms_countries: None,
+            lookups_per_minute: 30,
+            lookups_per_day: 500,
+        }
+    }
 }
 
 /// A token bucket: `burst` messages at once, refilled at `per_second`.
@@ -103,6 +154,10 @@ pub const ENV_JWT_AUDIENCE: &str = "WHATSPE_JWT_AUDIENCE";
 pub const ENV_DEFAULT_COUNTRY_CODE: &str = "WHATSPE_DEFAULT_COUNTRY_CODE";
 pub const ENV_SMS_SENDER_ID: &str = "WHATSPE_SMS_SENDER_ID";
 pub const ENV_WEBHOOK_SECRET: &str = "WHATSPE_WEBHOOK_SECRET";
+/// Seconds (0-60, default 5): the revocation bound ([`Config::session_check`]).
+pub const ENV_SESSION_CHECK_SECONDS: &str = "WHATSPE_SESSION_CHECK_SECONDS";
+/// `true` keeps the retired body-only webhook signature working (default `false`).
+pub const ENV_WEBHOOK_LEGACY_SIGNATURES: &str = "WHATSPE_WEBHOOK_LEGACY_SIGNATURES";
 pub const ENV_DELIVERY_QUEUE_URL: &str = "WHATSPE_DELIVERY_QUEUE_URL";
 pub const ENV_SEND_BURST: &str = "WHATSPE_SEND_BURST";
 pub const ENV_SEND_RATE_PER_SECOND: &str = "WHATSPE_SEND_RATE_PER_SECOND";
@@ -119,6 +174,18 @@ pub const ENV_MEDIA_MAX_IMAGE_BYTES: &str = "WHATSPE_MEDIA_MAX_IMAGE_BYTES";
 pub const ENV_MEDIA_MAX_AUDIO_BYTES: &str = "WHATSPE_MEDIA_MAX_AUDIO_BYTES";
 pub const ENV_MEDIA_MAX_VIDEO_BYTES: &str = "WHATSPE_MEDIA_MAX_VIDEO_BYTES";
 pub const ENV_MEDIA_MAX_DOCUMENT_BYTES: &str = "WHATSPE_MEDIA_MAX_DOCUMENT_BYTES";
+/// The abuse limits ([`AbuseLimits`]), each a whole number from 1 to 1000000.
+pub const ENV_OTP_SENDS_PER_PHONE: &str = "WHATSPE_OTP_SENDS_PER_PHONE";
+pub const ENV_OTP_PHONE_DAILY_GUESSES: &str = "WHATSPE_OTP_PHONE_DAILY_GUESSES";
+pub const ENV_OTP_CLIENT_DAILY_GUESSES: &str = "WHATSPE_OTP_CLIENT_DAILY_GUESSES";
+pub const ENV_OTP_IP_SENDS_PER_HOUR: &str = "WHATSPE_OTP_IP_SENDS_PER_HOUR";
+pub const ENV_OTP_IP_VERIFIES_PER_HOUR: &str = "WHATSPE_OTP_IP_VERIFIES_PER_HOUR";
+pub const ENV_OTP_COUNTRY_SENDS_PER_HOUR: &str = "WHATSPE_OTP_COUNTRY_SENDS_PER_HOUR";
+pub const ENV_OTP_GLOBAL_SENDS_PER_HOUR: &str = "WHATSPE_OTP_GLOBAL_SENDS_PER_HOUR";
+/// Comma-separated calling codes (`91,1,44`) SMS may go to; empty or `*`: every country.
+pub const ENV_SMS_COUNTRIES: &str = "WHATSPE_SMS_COUNTRIES";
+pub const ENV_LOOKUPS_PER_MINUTE: &str = "WHATSPE_LOOKUPS_PER_MINUTE";
+pub const ENV_LOOKUPS_PER_DAY: &str = "WHATSPE_LOOKUPS_PER_DAY";
 
 impl Config {
     /// Reads the process environment. Secrets are required: a function never runs with a
@@ -234,6 +301,72 @@ impl Config {
             video: bytes(ENV_MEDIA_MAX_VIDEO_BYTES, caps.video)?,
             document: bytes(ENV_MEDIA_MAX_DOCUMENT_BYTES, caps.document)?,
         };
+        let d = AbuseLimits::default();
+        let sms_countries = match get(ENV_SMS_COUNTRIES).map(|v| v.trim().to_owned()) {
+            None => None,
+            Some(v) if v.is_empty() || v == "*" => None,
+            Some(v) => Some(
+                v.split(',')
+                    .map(|c| {
+                        CountryCode::parse(c.trim())
+                            .map(|c| c.as_str().to_owned())
+                            .map_err(|problem| ConfigError {
+                                var: ENV_SMS_COUNTRIES,
+                                problem: format!("{c:?}: {problem}"),
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        let limits = AbuseLimits {
+            otp_sends_per_phone: number(ENV_OTP_SENDS_PER_PHONE, d.otp_sends_per_phone)?,
+            otp_phone_daily_guesses: number(
+                ENV_OTP_PHONE_DAILY_GUESSES,
+                d.otp_phone_daily_guesses,
+            )?,
+            otp_client_daily_guesses: number(
+                ENV_OTP_CLIENT_DAILY_GUESSES,
+                d.otp_client_daily_guesses,
+            )?,
+            otp_ip_sends_per_hour: number(ENV_OTP_IP_SENDS_PER_HOUR, d.otp_ip_sends_per_hour)?,
+            otp_ip_verifies_per_hour: number(
+                ENV_OTP_IP_VERIFIES_PER_HOUR,
+                d.otp_ip_verifies_per_hour,
+            )?,
+            otp_country_sends_per_hour: number(
+                ENV_OTP_COUNTRY_SENDS_PER_HOUR,
+                d.otp_country_sends_per_hour,
+            )?,
+            otp_global_sends_per_hour: number(
+                ENV_OTP_GLOBAL_SENDS_PER_HOUR,
+                d.otp_global_sends_per_hour,
+            )?,
+            sms_countries,
+            lookups_per_minute: number(ENV_LOOKUPS_PER_MINUTE, d.lookups_per_minute)?,
+            lookups_per_day: number(ENV_LOOKUPS_PER_DAY, d.lookups_per_day)?,
+        };
+        let session_check = match get(ENV_SESSION_CHECK_SECONDS).filter(|v| !v.is_empty()) {
+            None => std::time::Duration::from_secs(5),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 60)
+                .map(std::time::Duration::from_secs)
+                .ok_or(ConfigError {
+                    var: ENV_SESSION_CHECK_SECONDS,
+                    problem: format!("must be a whole number of seconds from 0 to 60, not {v:?}"),
+                })?,
+        };
+        let webhook_legacy_signatures = match get(ENV_WEBHOOK_LEGACY_SIGNATURES).as_deref() {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: ENV_WEBHOOK_LEGACY_SIGNATURES,
+                    problem: format!("must be true or false, not {other:?}"),
+                });
+            }
+        };
         let table_prefix = get(ENV_TABLE_PREFIX).unwrap_or_else(|| "whatspe_".into());
         if table_prefix.is_empty()
             || table_prefix.len() > 200
@@ -262,6 +395,7 @@ impl Config {
             default_country_code,
             sms_sender_id: get(ENV_SMS_SENDER_ID).filter(|v| !v.is_empty()),
             webhook_secret,
+            webhook_legacy_signatures,
             delivery_queue_url: get(ENV_DELIVERY_QUEUE_URL).filter(|v| !v.is_empty()),
             send_rate,
             send_retry_budget,
@@ -271,12 +405,24 @@ impl Config {
             apns_application_arn: get(ENV_APNS_APPLICATION_ARN).filter(|v| !v.is_empty()),
             media_bucket: get(ENV_MEDIA_BUCKET).filter(|v| !v.is_empty()),
             media_limits,
+            limits,
+            session_check,
         })
     }
 
-    /// A complete configuration with random secrets: for tests and the local gateway.
+    /// A complete configuration with random secrets, for tests: every client of a test comes
+    /// from 127.0.0.1 and some sign up a thousand users, so the per-IP, per-country and
+    /// overall sign-in limits and the per-caller look-up limits are raised out of the way (the
+    /// tests of those limits set their own).
     pub fn for_tests() -> Self {
-        Self::local_from_lookup(|_| None).expect("defaults are valid")
+        let mut config = Self::local_from_lookup(|_| None).expect("defaults are valid");
+        config.limits.otp_ip_sends_per_hour = 100_000;
+        config.limits.otp_ip_verifies_per_hour = 100_000;
+        config.limits.otp_country_sends_per_hour = 100_000;
+        config.limits.otp_global_sends_per_hour = 100_000;
+        config.limits.lookups_per_minute = 100_000;
+        config.limits.lookups_per_day = 100_000;
+        config
     }
 }
 
@@ -395,6 +541,40 @@ mod tests {
         assert_eq!(c.jwt_audience, "whatspe");
         assert_eq!(c.default_country_code.as_str(), "91");
         assert_eq!(c.sms_sender_id, None);
+        assert_eq!(c.limits, AbuseLimits::default());
+        assert!(!c.webhook_legacy_signatures, "the migration switch is off");
+        assert_eq!(c.session_check, std::time::Duration::from_secs(5));
         assert!(!format!("{c:?}").contains(KEY));
+    }
+
+    #[test]
+    fn abuse_limits_are_configurable_and_checked() {
+        let c = Config::local_from_lookup(lookup(&[
+            (ENV_OTP_IP_SENDS_PER_HOUR, "5"),
+            (ENV_OTP_GLOBAL_SENDS_PER_HOUR, "50"),
+            (ENV_SMS_COUNTRIES, "91, 1,44"),
+            (ENV_LOOKUPS_PER_MINUTE, "7"),
+        ]))
+        .unwrap();
+        assert_eq!(c.limits.otp_ip_sends_per_hour, 5);
+        assert_eq!(c.limits.otp_global_sends_per_hour, 50);
+        assert_eq!(c.limits.lookups_per_minute, 7);
+        assert_eq!(
+            c.limits.sms_countries,
+            Some(vec!["91".to_owned(), "1".to_owned(), "44".to_owned()])
+        );
+        for every in ["", "*"] {
+            let c = Config::local_from_lookup(lookup(&[(ENV_SMS_COUNTRIES, every)])).unwrap();
+            assert_eq!(c.limits.sms_countries, None, "{every:?}");
+        }
+        for (var, bad) in [
+            (ENV_SMS_COUNTRIES, "91,x"),
+            (ENV_SMS_COUNTRIES, "0091"),
+            (ENV_OTP_SENDS_PER_PHONE, "0"),
+            (ENV_LOOKUPS_PER_DAY, "lots"),
+        ] {
+            let err = Config::local_from_lookup(lookup(&[(var, bad)])).unwrap_err();
+            assert_eq!(err.var, var, "{bad:?}");
+        }
     }
 }

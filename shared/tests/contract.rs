@@ -24,11 +24,12 @@ use whatspe::memory::{
     MemoryConnections, MemoryContacts, MemoryDevices, MemoryGroups, MemoryMessages, MemoryOtpStore,
     MemorySessionStore, MemoryUserStore,
 };
-use whatspe::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform};
 use whatspe::ports::{
-    ContactRequestStore, ContactStore, DedupGuard, HistoryRange, MessageChange, MessageStore,
-    OtpState, OtpStore, Page, PageRequest, RateGate, Session, SessionStore, UserStore,
+    Attempt, Block, BlockStore, ContactRequestStore, ContactStore, CounterStore, DedupGuard,
+    HistoryRange, LiveCode, MessageChange, MessageStore, OtpState, OtpStore, Page, PageRequest,
+    RateGate, Session, SessionStore, UserStore,
 };
+use whatspe::ports::{Connection, ConnectionStore, DeliveryLedger, Device, DeviceStore, Platform};
 use whatspe::ports::{CursorKind, GroupChange, GroupStore, MemberChange};
 
 struct Stores {
@@ -42,6 +43,8 @@ struct Stores {
     devices: Arc<dyn DeviceStore>,
     ledger: Arc<dyn DeliveryLedger>,
     groups: Arc<dyn GroupStore>,
+    counters: Arc<dyn CounterStore>,
+    blocks: Arc<dyn BlockStore>,
 }
 
 async fn memory() -> Stores {
@@ -59,6 +62,10 @@ async fn memory() -> Stores {
         connections: Arc::new(MemoryConnections::default()),
         devices: Arc::new(MemoryDevices::default()),
         ledger: Arc::new(whatspe::memory::MemoryLedger::default()),
+        counters: Arc::new(whatspe::memory::MemoryCounters::new(Arc::new(
+            whatspe::clock::SystemClock,
+        ))),
+        blocks: Arc::new(whatspe::memory::MemoryBlocks::default()),
     }
 }
 
@@ -113,6 +120,14 @@ async fn dynamodb() -> Stores {
     Stores {
         users: Arc::new(DynamoUserStore::new(client.clone(), t.users)),
         otps: Arc::new(DynamoOtpStore::new(client.clone(), t.verification_codes)),
+        counters: Arc::new(whatspe::aws::dynamo::DynamoCounters::new(
+            client.clone(),
+            t.rate_limits.clone(),
+        )),
+        blocks: Arc::new(whatspe::aws::dynamo::DynamoBlocks::new(
+            client.clone(),
+            t.blocks.clone(),
+        )),
         sessions: Arc::new(DynamoSessionStore::new(client.clone(), t.sessions)),
         requests: contacts.clone(),
         contacts,
@@ -155,6 +170,7 @@ fn user(name: &str, n: u32) -> User {
         created_at: t(0),
         updated_at: t(0),
         verified: true,
+        last_seen_visibility: Default::default(),
     }
 }
 
@@ -166,12 +182,25 @@ fn conflict(r: Result<impl std::fmt::Debug, StoreError>) -> &'static str {
 }
 
 fn otp_state(n: u32, mac: Option<&str>, attempts: u32) -> OtpState {
+    let attempt = |client: &str, at| Attempt {
+        client: client.into(),
+        at,
+    };
     OtpState {
         phone: phone(n),
-        code_mac: mac.map(str::to_owned),
-        expires_at: t(300),
-        attempts,
-        sends: vec![t(0), t(10)],
+        codes: mac
+            .map(|m| LiveCode {
+                client: "c1".into(),
+                mac: m.to_owned(),
+                expires_at: t(300),
+                attempts,
+            })
+            .into_iter()
+            .collect(),
+        sends: vec![attempt("c1", t(0)), attempt("c2", t(10))],
+        failures: (0..attempts)
+            .map(|i| attempt("c1", t(20 + i64::from(i))))
+            .collect(),
         expire_after: t(900),
     }
 }
@@ -186,6 +215,7 @@ fn session(hash: &str) -> Session {
         rotated_at: t(0),
         expires_at: t(3600),
         revoked: false,
+        rotations: 0,
     }
 }
 
@@ -349,6 +379,121 @@ mod cases {
         assert_eq!((got.value, got.version), (used, 3));
     }
 
+    pub async fn a_counter_counts_to_its_limit_then_conflicts_and_stays(s: Stores) {
+        let expires = Utc::now() + TimeDelta::hours(1);
+        for expected in 1..=3 {
+            assert_eq!(
+                s.counters.take("otp-ip#a#1", 3, expires).await.unwrap(),
+                expected
+            );
+        }
+        for _ in 0..2 {
+            assert_eq!(
+                conflict(s.counters.take("otp-ip#a#1", 3, expires).await),
+                "limit"
+            );
+        }
+        assert_eq!(
+            s.counters.take("otp-ip#a#2", 3, expires).await.unwrap(),
+            1,
+            "another window is another counter"
+        );
+        assert_eq!(
+            s.counters.take("otp-ip#b#1", 3, expires).await.unwrap(),
+            1,
+            "another subject is another counter"
+        );
+        assert_eq!(
+            s.counters.take("otp-ip#a#1", 5, expires).await.unwrap(),
+            4,
+            "a higher limit lets the same counter go on"
+        );
+    }
+
+    pub async fn concurrent_takes_at_a_limit_let_exactly_the_limit_through(s: Stores) {
+        let expires = Utc::now() + TimeDelta::hours(1);
+        let counters = s.counters.clone();
+        let takes = (0..10).map(|_| {
+            let counters = counters.clone();
+            async move { counters.take("global#*#7", 4, expires).await }
+        });
+        let results = futures_util::future::join_all(takes).await;
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            4,
+            "{results:?}"
+        );
+        for r in results.iter().filter(|r| r.is_err()) {
+            assert!(
+                matches!(r, Err(StoreError::Conflict { what: "limit" })),
+                "{r:?}"
+            );
+        }
+    }
+
+    pub async fn a_block_is_kept_once_listed_found_in_batches_and_removed(s: Stores) {
+        let a = UserId::new_random();
+        let mut others: Vec<UserId> = (0..5).map(|_| UserId::new_random()).collect();
+        others.sort();
+        for (i, o) in others.iter().enumerate() {
+            let b = Block {
+                blocker: a,
+                blocked: *o,
+                at: t(i as i64),
+            };
+            assert_eq!(s.blocks.put(&b).await.unwrap(), b);
+        }
+        let again = Block {
+            blocker: a,
+            blocked: others[0],
+            at: t(99),
+        };
+        assert_eq!(
+            s.blocks.put(&again).await.unwrap().at,
+            t(0),
+            "blocking again keeps the first time"
+        );
+        assert_eq!(
+            s.blocks.get(&a, &others[1]).await.unwrap().unwrap().at,
+            t(1)
+        );
+        assert_eq!(s.blocks.get(&others[1], &a).await.unwrap(), None, "one way");
+        let mut listed = Vec::new();
+        let mut page = PageRequest::first(2);
+        loop {
+            let p = s.blocks.list(&a, &page).await.unwrap();
+            listed.extend(p.items.iter().map(|b| b.blocked));
+            match p.next {
+                Some(n) => page.cursor = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(listed, others, "every block once, in id order");
+        let stranger = UserId::new_random();
+        let mut found = s
+            .blocks
+            .existing(&[
+                (a, others[2]),
+                (a, stranger),
+                (others[3], a),
+                (a, others[4]),
+            ])
+            .await
+            .unwrap();
+        found.sort();
+        let mut expected = vec![(a, others[2]), (a, others[4])];
+        expected.sort();
+        assert_eq!(found, expected);
+        s.blocks.delete(&a, &others[2]).await.unwrap();
+        s.blocks.delete(&a, &others[2]).await.unwrap();
+        assert_eq!(s.blocks.get(&a, &others[2]).await.unwrap(), None);
+        assert_eq!(
+            s.blocks.existing(&[(a, others[2])]).await.unwrap(),
+            vec![],
+            "gone"
+        );
+    }
+
     pub async fn session_round_trips_and_ids_are_unique(s: Stores) {
         let se = session("h1");
         s.sessions.create(&se).await.unwrap();
@@ -378,8 +523,14 @@ mod cases {
         );
         let got = s.sessions.get(&se.id).await.unwrap().unwrap();
         assert_eq!(
-            (got.token_hash.as_str(), got.rotated_at, got.expires_at),
-            ("h2", t(5), t(99))
+            (
+                got.token_hash.as_str(),
+                got.rotated_at,
+                got.expires_at,
+                got.rotations
+            ),
+            ("h2", t(5), t(99), 1),
+            "rotated once; the failed rotations are not counted"
         );
         assert_eq!(
             conflict(
@@ -2484,6 +2635,9 @@ contract_suite!(
     renaming_to_a_taken_username_conflicts_and_changes_nothing,
     otp_first_write_requires_no_record,
     otp_write_is_compare_and_set_on_the_version,
+    a_counter_counts_to_its_limit_then_conflicts_and_stays,
+    concurrent_takes_at_a_limit_let_exactly_the_limit_through,
+    a_block_is_kept_once_listed_found_in_batches_and_removed,
     session_round_trips_and_ids_are_unique,
     rotation_requires_the_current_hash,
     concurrent_rotations_of_one_token_let_exactly_one_win,
@@ -3130,5 +3284,67 @@ mod media {
             })
         };
         blobs_upload_head_range_download_delete(&S3Blobs::new(client, bucket), &put, &get).await;
+    }
+}
+
+// ---------------------------------------------------------------- secrets at cold start
+
+mod secrets {
+    use super::*;
+    use whatspe::aws::secrets::{SecretName, resolve};
+
+    /// A function's secrets on moto's Secrets Manager: the ones it uses are read by ARN (or
+    /// taken from their variable when set), the others are random; a missing or unreadable
+    /// secret fails the cold start with the variable's name.
+    #[tokio::test]
+    async fn a_function_reads_only_its_secrets_by_arn_at_cold_start() {
+        let client = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
+        let name = format!("jwt-{}", hex::encode(whatspe::crypto::random_bytes::<6>()));
+        let created = client
+            .create_secret()
+            .name(&name)
+            .secret_string("jwt-key-from-secrets-manager-0123456789")
+            .send()
+            .await
+            .expect("create a secret on moto");
+        let arn = created.arn().unwrap().to_owned();
+        let env = std::collections::HashMap::from([
+            ("WHATSPE_JWT_SECRET_ARN".to_owned(), arn.clone()),
+            (
+                "WHATSPE_WEBHOOK_SECRET".to_owned(),
+                "a-local-webhook-key-0123456789abcdef".to_owned(),
+            ),
+            ("WHATSPE_OTP_SECRET_ARN".to_owned(), "never-read".to_owned()),
+        ]);
+        let get = |k: &str| env.get(k).cloned();
+        let values = resolve(&client, &[SecretName::Jwt, SecretName::Webhook], get)
+            .await
+            .unwrap();
+        assert_eq!(
+            values["WHATSPE_JWT_SECRET"],
+            "jwt-key-from-secrets-manager-0123456789"
+        );
+        assert_eq!(
+            values["WHATSPE_WEBHOOK_SECRET"],
+            "a-local-webhook-key-0123456789abcdef"
+        );
+        let otp = &values["WHATSPE_OTP_SECRET"];
+        assert_eq!(
+            otp.len(),
+            64,
+            "a secret the function does not use is random"
+        );
+        let again = resolve(&client, &[SecretName::Jwt], get).await.unwrap();
+        assert_ne!(&again["WHATSPE_OTP_SECRET"], otp, "random per cold start");
+
+        let err = resolve(&client, &[SecretName::Otp], |_| None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.var, "WHATSPE_OTP_SECRET_ARN", "{err}");
+        let err = resolve(&client, &[SecretName::Otp], get).await.unwrap_err();
+        assert_eq!(
+            err.var, "WHATSPE_OTP_SECRET_ARN",
+            "an unreadable secret: {err}"
+        );
     }
 }

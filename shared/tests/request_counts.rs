@@ -96,6 +96,7 @@ fn user(name: &str, n: u32) -> User {
         created_at: now,
         updated_at: now,
         verified: true,
+        last_seen_visibility: Default::default(),
     }
 }
 
@@ -192,7 +193,7 @@ fn text(to: &User, s: &str, client_id: Option<&str>) -> NewMessage {
 }
 
 #[tokio::test]
-async fn a_send_costs_one_dynamodb_request_and_its_relay_one_sqs_request() {
+async fn a_send_costs_a_block_read_and_one_transaction_and_its_relay_one_sqs_request() {
     let s = setup().await;
     let sent = s
         .app
@@ -205,8 +206,9 @@ async fn a_send_costs_one_dynamodb_request_and_its_relay_one_sqs_request() {
     };
     assert_eq!(
         s.ddb.take(),
-        ["TransactWriteItems"],
-        "message, rows, contact check and rate in one transaction"
+        ["GetItem", "TransactWriteItems"],
+        "whether the receiver blocked the sender; then message, rows, contact check and rate \
+         in one transaction"
     );
     assert_eq!(
         s.sqs.take(),
@@ -237,8 +239,8 @@ async fn a_send_costs_one_dynamodb_request_and_its_relay_one_sqs_request() {
     assert!(matches!(sent, SendOutcome::Created(_)));
     assert_eq!(
         s.ddb.take(),
-        ["TransactWriteItems"],
-        "the dedup guard rides in the same transaction"
+        ["GetItem", "TransactWriteItems"],
+        "the block read, then the dedup guard rides in the same transaction"
     );
     assert_eq!(s.sqs.take(), Vec::<String>::new());
 }

@@ -7,9 +7,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use whatspe::Error;
-use whatspe::domain::{Email, PhoneNumber, StatusText, User, Username};
+use whatspe::domain::{Email, LastSeenVisibility, PhoneNumber, StatusText, User, Username};
 use whatspe::http::openapi::{AuthErrors, PublicErrors, UserIdClaim};
-use whatspe::http::{ApiJson, Caller, RouteTable, bearer_token, nullable};
+use whatspe::http::{ApiJson, Caller, ClientIp, RouteTable, bearer_token, nullable};
 use whatspe::services::{AuthService, MediaService};
 use whatspe::services::{NewProfile, ProfilePatch, TokenPair, Verified};
 
@@ -70,9 +70,10 @@ struct OtpSent {
 )]
 async fn request_otp(
     State(app): State<Deps>,
+    ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<RequestOtpBody>,
 ) -> Result<Json<OtpSent>, Error> {
-    let sent = app.auth.request_otp(&body.phone_number).await?;
+    let sent = app.auth.request_otp(&body.phone_number, &ip).await?;
     Ok(Json(OtpSent {
         message: "OTP sent successfully",
         phone_number: sent.phone,
@@ -158,11 +159,12 @@ struct NewNumber {
 )]
 async fn verify_otp(
     State(app): State<Deps>,
+    ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<VerifyOtpBody>,
 ) -> Result<Json<VerifyOtpAnswer>, Error> {
     let res = match app
         .auth
-        .verify_otp(&body.phone_number, body.code()?)
+        .verify_otp(&body.phone_number, body.code()?, &ip)
         .await?
     {
         Verified::Existing { user, tokens } => VerifyOtpAnswer::SignedIn(SignedIn {
@@ -311,6 +313,8 @@ struct PatchBody {
     #[serde(default, deserialize_with = "nullable")]
     profile_picture: Option<Option<String>>,
     status: Option<String>,
+    /// Who sees your `lastSeen` and `online`: `everyone`, `contacts` (the default) or `nobody`.
+    last_seen_visibility: Option<LastSeenVisibility>,
 }
 
 /// Changes the caller's profile.
@@ -339,6 +343,7 @@ async fn update_me(
             .transpose()?,
         profile_picture: None,
         status: body.status.as_deref().map(StatusText::parse).transpose()?,
+        last_seen_visibility: body.last_seen_visibility,
     };
     // The picture last: its check reads the bucket and attaches the upload, after every
     // other field has passed.

@@ -31,6 +31,9 @@ pub fn route_table() -> RouteTable<Deps> {
         .get("/api/contacts/requests/sent", sent)
         .post("/api/contacts/accept/{id}", accept)
         .post("/api/contacts/reject/{id}", reject)
+        .post("/api/users/{id}/block", block)
+        .delete("/api/users/{id}/block", unblock)
+        .get("/api/blocks", blocks)
 }
 
 /// The OpenAPI description of these routes (the local gateway merges every function's).
@@ -44,7 +47,10 @@ pub fn route_table() -> RouteTable<Deps> {
     pending,
     sent,
     accept,
-    reject
+    reject,
+    block,
+    unblock,
+    blocks
 ))]
 pub struct ApiDoc;
 
@@ -122,7 +128,8 @@ async fn search(
     ))
 }
 
-/// A user's public profile (the system sender, the nil UUID, has one too).
+/// A user's public profile (the system sender, the nil UUID, has one too); `lastSeen` only as
+/// the user's privacy setting allows (by default: to contacts).
 #[utoipa::path(
     get, path = "/api/users/{id}", operation_id = "getUserProfile", tag = "contacts",
     security(("accessToken" = [])),
@@ -135,10 +142,11 @@ async fn search(
 )]
 async fn profile(
     State(app): State<Deps>,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PublicProfile>, Error> {
-    Ok(Json(app.contacts.profile(&UserId::parse(&id)?).await?))
+    let id = UserId::parse(&id)?;
+    Ok(Json(app.contacts.profile(&caller.user_id, &id).await?))
 }
 
 /// Your contacts: public profile, phone number, online.
@@ -367,4 +375,102 @@ async fn reject(
             .reject(&caller.user_id, &RequestId::parse(&id)?)
             .await?,
     ))
+}
+
+/// A user you blocked.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"userId": "8dc6cd40-e514-42b6-acb2-873e5cf39b7e", "blockedAt": "2026-12-02T08:00:00Z"}))]
+struct Blocked {
+    user_id: UserId,
+    blocked_at: chrono::DateTime<chrono::Utc>,
+    /// Their public profile (in `GET /api/blocks`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<PublicProfile>,
+}
+
+/// Blocks a user: their messages, contact requests, typing and presence no longer reach you;
+/// they are not told. Idempotent (blocking again keeps the first time).
+#[utoipa::path(
+    post, path = "/api/users/{id}/block", operation_id = "blockUser", tag = "contacts",
+    security(("accessToken" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The user to block (UUID)"), UserIdClaim),
+    responses(
+        (status = 200, description = "Blocked", body = Blocked),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+        AuthErrors,
+    ),
+)]
+async fn block(
+    State(app): State<Deps>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Blocked>, Error> {
+    let target = UserId::parse(&id)?;
+    let b = app
+        .contacts
+        .blocking()?
+        .block(&caller.user_id, &target)
+        .await?;
+    Ok(Json(Blocked {
+        user_id: b.blocked,
+        blocked_at: b.at,
+        user: None,
+    }))
+}
+
+/// Unblocks a user (idempotent: 204 whether or not they were blocked).
+#[utoipa::path(
+    delete, path = "/api/users/{id}/block", operation_id = "unblockUser", tag = "contacts",
+    security(("accessToken" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The user to unblock (UUID)"), UserIdClaim),
+    responses((status = 204, description = "Not blocked (any more)"), AuthErrors),
+)]
+async fn unblock(
+    State(app): State<Deps>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, Error> {
+    let target = UserId::parse(&id)?;
+    app.contacts
+        .blocking()?
+        .unblock(&caller.user_id, &target)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The users you blocked, with their public profiles.
+#[utoipa::path(
+    get, path = "/api/blocks", operation_id = "listBlocks", tag = "contacts",
+    security(("accessToken" = [])),
+    params(ListParams, UserIdClaim),
+    responses(
+        (status = 200, description = "Blocked users", body = Vec<Blocked>,
+         headers(("X-Next-Cursor" = String, description = "Cursor of the next page, when there is one"))),
+        AuthErrors,
+    ),
+)]
+async fn blocks(
+    State(app): State<Deps>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> Result<Response, Error> {
+    let page = p.page(LIST_PAGE_DEFAULT, LIST_PAGE_MAX)?;
+    let found = app
+        .contacts
+        .blocking()?
+        .list(&caller.user_id, &page)
+        .await?;
+    Ok(paged(Page {
+        items: found
+            .items
+            .into_iter()
+            .map(|(b, profile)| Blocked {
+                user_id: b.blocked,
+                blocked_at: b.at,
+                user: Some(profile),
+            })
+            .collect(),
+        next: found.next,
+    }))
 }

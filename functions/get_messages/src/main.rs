@@ -4,11 +4,12 @@
 
 use lambda_http::{Error, run, tracing};
 use whatspe::app::{AwsWiring, Services};
+use whatspe::aws::secrets::SecretName;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let aws = AwsWiring::from_lambda_env().await?;
+    let aws = AwsWiring::from_lambda_env(&[SecretName::Jwt]).await?;
     let wire = Services::new(&aws.config, &aws);
     let tokens = wire.tokens();
     let deps = get_messages::Deps {

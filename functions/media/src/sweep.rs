@@ -7,7 +7,7 @@ use whatspe::app::{AwsWiring, Services};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let aws = AwsWiring::from_lambda_env().await?;
+    let aws = AwsWiring::from_lambda_env(&[]).await?;
     let media = Services::new(&aws.config, &aws).media();
     run(service_fn(|_: LambdaEvent<serde_json::Value>| {
         let media = media.clone();

@@ -9,7 +9,7 @@ use whatspe::app::{AwsWiring, Services};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let aws = AwsWiring::from_lambda_env().await?;
+    let aws = AwsWiring::from_lambda_env(&[]).await?;
     let messages = Services::new(&aws.config, &aws).messages();
     tracing::debug!(clients = ?aws.clients_built(), "wired");
     run(service_fn(|event: LambdaEvent<Event>| {

@@ -259,14 +259,15 @@ fn webhook_sender(raw: &str) -> Result<UserId, Error> {
     }
 }
 
-/// Signed by the integration; the signature is checked before the body is even parsed.
+/// Signed by the integration (`X-Whatspe-Signature: t=<epoch s>,v1=<hex HMAC-SHA256(secret,
+/// t.body)>`); the signature is checked before the body is even parsed.
 /// Answers the seed's `{"success": true}` with the stored message beside it (201 new, 200 a
 /// retry of the same `id`).
 #[utoipa::path(
     post, path = "/api/webhooks/messages", operation_id = "deliverWebhookMessage", tag = "messages",
     request_body = WebhookBody,
     params(
-        ("X-Whatspe-Timestamp" = String, Header, description = "Epoch seconds, within 5 minutes of the server clock"),
+        ("X-Whatspe-Timestamp" = Option<String>, Header, description = "Only behind the migration switch WHATSPE_WEBHOOK_LEGACY_SIGNATURES, with a body-only `sha256=` signature: epoch seconds; the current signature carries its timestamp (`t=`)"),
     ),
     security(("webhookSignature" = [])),
     responses(

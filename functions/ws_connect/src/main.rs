@@ -6,11 +6,12 @@
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 use whatspe::app::{AwsWiring, Services};
+use whatspe::aws::secrets::SecretName;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let aws = AwsWiring::from_lambda_env().await?;
+    let aws = AwsWiring::from_lambda_env(&[SecretName::Jwt]).await?;
     let wire = Services::new(&aws.config, &aws);
     let realtime = wire.realtime(wire.tokens(), wire.messages());
     tracing::debug!(clients = ?aws.clients_built(), "wired");

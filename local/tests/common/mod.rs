@@ -23,13 +23,13 @@ use whatspe::memory::{RecordingNotifier, RecordingPush};
 use whatspe_local::ws::Sockets;
 use whatspe_local::{Backend, Gateway, Options};
 
-/// What other users see of a user: the seed's user fields but `email` and `phoneNumber`.
-pub const PUBLIC_PROFILE_KEYS: [&str; 8] = [
+/// What strangers see of a user: the seed's user fields but `email`, `phoneNumber` and
+/// `lastSeen` (shown to contacts by default: the user's `lastSeenVisibility`).
+pub const PUBLIC_PROFILE_KEYS: [&str; 7] = [
     "id",
     "username",
     "status",
     "profilePicture",
-    "lastSeen",
     "verified",
     "createdAt",
     "updatedAt",
@@ -93,11 +93,15 @@ pub fn config_with_webhook(vars: &[(&str, &str)]) -> Config {
     Config::local_from_lookup(move |k| map.get(k).cloned()).expect("the test configuration")
 }
 
-/// `X-Whatspe-Signature` of `body` under `key`.
-pub fn signature(key: &[u8], body: &str) -> String {
+/// `X-Whatspe-Signature` of `body` at epoch second `t` under `key`, written out here (not with
+/// the server's code): `t=<t>,v1=<hex HMAC-SHA256(key, "<t>." + body)>`.
+pub fn signature(key: &[u8], t: i64, body: &str) -> String {
     format!(
-        "sha256={}",
-        hex(&whatspe::crypto::hmac_sha256(key, body.as_bytes()))
+        "t={t},v1={}",
+        hex(&whatspe::crypto::hmac_sha256(
+            key,
+            format!("{t}.{body}").as_bytes()
+        ))
     )
 }
 
@@ -302,6 +306,23 @@ impl TestApp {
         Reply::read(res).await
     }
 
+    /// A POST without a token from the client IP `ip`, a loopback address (127.0.0.2, …)
+    /// the gateway sees as the caller's address, as API Gateway sees a caller's.
+    pub async fn post_public_from(&self, ip: &str, path: &str, body: Value) -> Reply {
+        let client = reqwest::Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().expect("an IP address"))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("reqwest client");
+        let res = client
+            .post(format!("{}{path}", self.base_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path} from {ip}: no answer: {e}"));
+        Reply::read(res).await
+    }
+
     pub async fn get(&self, path: &str, bearer: &str) -> Reply {
         self.request(Method::GET, path, Body::Empty, Some(bearer))
             .await
@@ -359,17 +380,14 @@ impl TestApp {
         .await
     }
 
-    /// `body` signed with [`WEBHOOK_SECRET`], stamped with the gateway's current time.
+    /// `body` signed with [`WEBHOOK_SECRET`] at the gateway's current time.
     pub async fn signed_webhook(&self, body: &str) -> Reply {
         self.webhook(
             body,
-            &[
-                (
-                    "x-whatspe-signature",
-                    signature(WEBHOOK_SECRET.as_bytes(), body),
-                ),
-                ("x-whatspe-timestamp", self.now_secs().to_string()),
-            ],
+            &[(
+                "x-whatspe-signature",
+                signature(WEBHOOK_SECRET.as_bytes(), self.now_secs(), body),
+            )],
         )
         .await
     }
@@ -394,8 +412,10 @@ pub struct Person {
     pub phone: String,
     /// Its access token.
     pub token: String,
-    /// What other users should see of this person.
+    /// What strangers should see of this person.
     pub profile: Value,
+    /// Its `lastSeen` (contacts see it, by default).
+    pub last_seen: Value,
 }
 
 impl TestApp {
@@ -477,6 +497,7 @@ impl TestApp {
             phone: str_field(&user, "phoneNumber"),
             token,
             profile: public_part(&user),
+            last_seen: user["lastSeen"].clone(),
         }
     }
 

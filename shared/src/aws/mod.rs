@@ -10,6 +10,7 @@
 pub mod apigw;
 pub mod dynamo;
 pub mod s3;
+pub mod secrets;
 pub mod sns;
 pub mod sns_push;
 pub mod sqs;

@@ -46,11 +46,13 @@ pub struct ContactView {
 }
 
 impl ContactView {
+    /// A contact as the other side sees it: `lastSeen` and `online` unless the contact's
+    /// privacy setting is `nobody`.
     pub fn new(user: &User, online: bool) -> Self {
         Self {
-            profile: PublicProfile::from(user),
+            profile: PublicProfile::seen_by(user, true),
             phone_number: user.phone_number.clone(),
-            online,
+            online: online && user.last_seen_visibility != super::LastSeenVisibility::Nobody,
         }
     }
 }

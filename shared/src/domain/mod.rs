@@ -30,4 +30,4 @@ pub use message::{
 };
 pub use phone::{CountryCode, PhoneNumber};
 pub use text::{Email, OtpCode, ProfilePicture, StatusText, Username};
-pub use user::{DEFAULT_STATUS, PublicProfile, SYSTEM_USERNAME, User};
+pub use user::{DEFAULT_STATUS, LastSeenVisibility, PublicProfile, SYSTEM_USERNAME, User};

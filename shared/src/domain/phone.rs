@@ -88,6 +88,27 @@ impl PhoneNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The country calling code the number starts with (`+919890999999` → `91`, `+1…` → `1`,
+    /// `+971…` → `971`), by ITU-T E.164's assignment: zones 1 and 7 are one digit, the listed
+    /// two-digit codes are two, every other code is three digits.
+    pub fn calling_code(&self) -> &str {
+        const TWO_DIGIT: &[&str] = &[
+            "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45",
+            "46", "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61",
+            "62", "63", "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94",
+            "95", "98",
+        ];
+        let digits = &self.0[1..];
+        let len = if digits.starts_with('1') || digits.starts_with('7') {
+            1
+        } else if TWO_DIGIT.contains(&&digits[..2]) {
+            2
+        } else {
+            3
+        };
+        &digits[..len]
+    }
 }
 
 impl fmt::Display for PhoneNumber {
@@ -115,6 +136,24 @@ mod tests {
 
     fn india() -> CountryCode {
         CountryCode::parse("91").unwrap()
+    }
+
+    #[test]
+    fn calling_codes_follow_the_e164_zones() {
+        for (number, code) in [
+            ("+919890999999", "91"),
+            ("+14155550100", "1"),
+            ("+74951234567", "7"),
+            ("+447700900123", "44"),
+            ("+97150123456", "971"),
+            ("+2348012345678", "234"),
+            ("+8613800138000", "86"),
+            ("+35312345678", "353"),
+            ("+88212345678", "882"),
+        ] {
+            let phone = PhoneNumber::parse_e164(number).unwrap();
+            assert_eq!(phone.calling_code(), code, "{number}");
+        }
     }
 
     #[test]

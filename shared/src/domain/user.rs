@@ -20,6 +20,22 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
     /// The phone number was proven by an OTP (always true for accounts created by register).
     pub verified: bool,
+    /// Who sees `lastSeen` and `online` (WhatsApp's "Last seen and online" privacy setting).
+    #[serde(default)]
+    pub last_seen_visibility: LastSeenVisibility,
+}
+
+/// Who may see a user's `lastSeen` and whether they are online.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LastSeenVisibility {
+    /// Anyone who sees the profile (search results, requests, group members).
+    Everyone,
+    /// Only contacts (the default).
+    #[default]
+    Contacts,
+    /// Nobody: no `lastSeen`, never `online`, no presence frames.
+    Nobody,
 }
 
 /// What other users may see of a user: the seed's user fields except the e-mail address and
@@ -31,20 +47,36 @@ pub struct PublicProfile {
     pub username: Username,
     pub status: StatusText,
     pub profile_picture: Option<ProfilePicture>,
-    pub last_seen: DateTime<Utc>,
+    /// Shown only as the user's privacy setting allows: to everyone, to contacts (the
+    /// default), or to nobody; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<DateTime<Utc>>,
     pub verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// What anyone may see of a user: `lastSeen` only when the user shows it to everyone.
 impl From<&User> for PublicProfile {
     fn from(u: &User) -> Self {
+        Self::seen_by(u, false)
+    }
+}
+
+impl PublicProfile {
+    /// `u` as `viewer_is_contact` sees it: `lastSeen` per the user's privacy setting.
+    pub fn seen_by(u: &User, viewer_is_contact: bool) -> Self {
+        let shown = match u.last_seen_visibility {
+            LastSeenVisibility::Everyone => true,
+            LastSeenVisibility::Contacts => viewer_is_contact,
+            LastSeenVisibility::Nobody => false,
+        };
         Self {
             id: u.id,
             username: u.username.clone(),
             status: u.status.clone(),
             profile_picture: u.profile_picture.clone(),
-            last_seen: u.last_seen,
+            last_seen: shown.then_some(u.last_seen),
             verified: u.verified,
             created_at: u.created_at,
             updated_at: u.updated_at,
@@ -65,7 +97,7 @@ impl PublicProfile {
             username: Username::parse(SYSTEM_USERNAME).expect("the system username is valid"),
             status: StatusText::parse("System notifications").expect("a valid status"),
             profile_picture: None,
-            last_seen: epoch,
+            last_seen: Some(epoch),
             verified: true,
             created_at: epoch,
             updated_at: epoch,
@@ -90,6 +122,7 @@ impl User {
             created_at: now,
             updated_at: now,
             verified: true,
+            last_seen_visibility: LastSeenVisibility::default(),
         }
     }
 }

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, Request};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
+use lambda_http::request::RequestContext;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
@@ -165,7 +166,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
         let tokens = Arc::<TokenService>::from_ref(state);
-        let identity = tokens.verify_access(bearer_token(&parts.headers)?)?;
+        let identity = tokens.authenticate(bearer_token(&parts.headers)?).await?;
         let query: Query<Vec<(String, String)>> = Query::try_from_uri(&parts.uri)
             .map_err(|_| Error::validation("invalid_query", "the query string is malformed"))?;
         for (_, claimed) in query.0.iter().filter(|(k, _)| k == "userId") {
@@ -175,6 +176,45 @@ where
             user_id: identity.user_id,
             session_id: identity.session_id,
         })
+    }
+}
+
+/// The client's IP address as API Gateway saw it: the request context's `sourceIp`, which
+/// lambda_http puts in the request's extensions (the local gateway fills the same context from
+/// the peer address). Never from a header such as `X-Forwarded-For`, which a client can set.
+/// Without a context (a router called directly) every request is one client, `unknown`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIp(pub String);
+
+impl ClientIp {
+    /// The request context a REST request has on API Gateway, with only `sourceIp` filled:
+    /// what the local gateway attaches to each request from its peer address.
+    pub fn context(ip: std::net::IpAddr) -> RequestContext {
+        let mut ctx =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext::default();
+        ctx.identity.source_ip = Some(ip.to_string());
+        RequestContext::ApiGatewayV1(ctx)
+    }
+
+    fn from_context(ctx: Option<&RequestContext>) -> Self {
+        let ip = match ctx {
+            Some(RequestContext::ApiGatewayV1(c)) => c.identity.source_ip.clone(),
+            Some(RequestContext::ApiGatewayV2(c)) => c.http.source_ip.clone(),
+            Some(RequestContext::WebSocket(c)) => c.identity.source_ip.clone(),
+            _ => None,
+        };
+        Self(
+            ip.filter(|ip| !ip.is_empty())
+                .unwrap_or_else(|| "unknown".into()),
+        )
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_context(parts.extensions.get::<RequestContext>()))
     }
 }
 

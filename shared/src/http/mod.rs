@@ -9,7 +9,7 @@ mod routes;
 pub use routes::RouteTable;
 
 pub use extract::{
-    ApiBody, ApiJson, ApiPath, ApiQuery, Caller, bearer_token, nullable, page_limit,
+    ApiBody, ApiJson, ApiPath, ApiQuery, Caller, ClientIp, bearer_token, nullable, page_limit,
 };
 
 /// Header carrying the next page's opaque cursor (pass it back as `?cursor=`).

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, IntoResponses, Modify, ToSchema};
 pub const BEARER: &str = "accessToken";
 /// Security scheme: `Authorization: Bearer <registrationToken>` (from verify-otp, for register).
 pub const REGISTRATION: &str = "registrationToken";
-/// Security scheme: the webhook's `X-Whatspe-Signature` (with `X-Whatspe-Timestamp`).
+/// Security scheme: the webhook's `X-Whatspe-Signature` (`t=…,v1=…`).
 pub const WEBHOOK: &str = "webhookSignature";
 
 /// Every error: `{"error":{"code":"snake_case_code","message":"human text"}}`. 5xx bodies are
@@ -106,8 +106,8 @@ impl Modify for SecuritySchemes {
             WEBHOOK,
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-Whatspe-Signature",
-                "sha256=<hex HMAC-SHA256(secret, raw body)>, with X-Whatspe-Timestamp: <epoch \
-                 seconds> within 5 minutes",
+                "t=<epoch seconds>,v1=<hex HMAC-SHA256(secret, t + \".\" + raw body)>; t within \
+                 5 minutes of the server clock",
             ))),
         );
     }

@@ -209,6 +209,7 @@ impl SessionStore for MemorySessionStore {
                 s.previous_hash = Some(std::mem::replace(&mut s.token_hash, new_hash.to_owned()));
                 s.rotated_at = now;
                 s.expires_at = expires_at;
+                s.rotations += 1;
                 Ok(())
             }
             _ => Err(StoreError::conflict("token")),

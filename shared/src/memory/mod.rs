@@ -2,8 +2,10 @@
 //! They follow the DynamoDB adapters' semantics exactly (the contract suite checks).
 
 mod auth;
+mod blocks;
 mod contacts;
 mod groups;
+mod limits;
 mod media;
 mod messages;
 mod queue;
@@ -11,8 +13,10 @@ mod realtime;
 mod stream;
 
 pub use auth::{MemoryOtpStore, MemorySessionStore, MemoryUserStore, SmsOutbox, SmsRecord};
+pub use blocks::MemoryBlocks;
 pub use contacts::{MemoryContacts, RecordingNotifier};
 pub use groups::MemoryGroups;
+pub use limits::MemoryCounters;
 pub use media::{LOCAL_BLOBS_PATH, MemoryBlobs, MemoryMedia, SignedRequest};
 pub use messages::MemoryMessages;
 pub use queue::{MAX_RECEIVES, MemoryQueue, QueuedRecord};

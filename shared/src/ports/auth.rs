@@ -37,20 +37,40 @@ pub trait UserStore: Send + Sync {
     ) -> Result<u64, StoreError>;
 }
 
-/// The OTP state of one phone number: the live code (as an HMAC) and the recent sends.
+/// The OTP state of one phone number: the live codes, each bound to the client (IP) that
+/// asked for it, and the recent sends and wrong guesses per client.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OtpState {
     pub phone: PhoneNumber,
-    /// Hex HMAC-SHA256 of the live code; `None` once it was used.
-    pub code_mac: Option<String>,
-    /// When the live code stops working.
-    pub expires_at: DateTime<Utc>,
-    /// Wrong guesses against the live code.
-    pub attempts: u32,
-    /// Send times inside the rate-limit window, oldest first.
-    pub sends: Vec<DateTime<Utc>>,
+    /// Codes not used yet, oldest first; at most one per client.
+    pub codes: Vec<LiveCode>,
+    /// Sends inside the per-phone window, oldest first.
+    pub sends: Vec<Attempt>,
+    /// Wrong guesses of the last 24 hours, oldest first.
+    pub failures: Vec<Attempt>,
     /// After this instant the record carries no information (the store may expire it).
     pub expire_after: DateTime<Utc>,
+}
+
+/// One code sent and not used yet (stored as is in the OTP item: camelCase attributes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveCode {
+    /// The client that asked for it (a keyed hash of its IP address, never the address).
+    pub client: String,
+    /// Hex HMAC-SHA256 of the code.
+    pub mac: String,
+    /// When the code stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Wrong guesses against it from its own client.
+    pub attempts: u32,
+}
+
+/// A send or a wrong guess: by which client, when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Attempt {
+    pub client: String,
+    pub at: DateTime<Utc>,
 }
 
 /// OTP state per phone number, written with optimistic concurrency.
@@ -78,6 +98,10 @@ pub struct Session {
     pub rotated_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked: bool,
+    /// How many times the token was rotated: the length of the chain of refresh tokens issued
+    /// for this session (each derived from the one before), so a presented token can be
+    /// recognised as a genuine, rotated one of this session.
+    pub rotations: u32,
 }
 
 /// Sessions, rotated with a compare-and-set on the current token hash.
@@ -88,7 +112,8 @@ pub trait SessionStore: Send + Sync {
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
     /// Replaces the token hash if the session exists, is not revoked and its hash is still
     /// `expected_hash`, in one conditional write that also keeps `expected_hash` as the
-    /// previous hash and `now` as the rotation time; `Conflict("token")` otherwise.
+    /// previous hash and `now` as the rotation time, and counts the rotation;
+    /// `Conflict("token")` otherwise.
     async fn rotate(
         &self,
         id: &SessionId,

@@ -3,16 +3,22 @@
 //! `shared/tests/contract.rs` runs the same cases against both.
 
 mod auth;
+mod blocks;
 mod contacts;
 mod groups;
+mod limits;
 mod media;
 mod messages;
 mod paging;
 mod realtime;
 
-pub use auth::{OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore};
+pub use auth::{
+    Attempt, LiveCode, OtpState, OtpStore, Session, SessionStore, SmsSender, UserStore,
+};
+pub use blocks::{Block, BlockStore};
 pub use contacts::{ContactRequestStore, ContactStore, Notifier, Presence};
 pub use groups::{CursorKind, GroupChange, GroupStore, MemberChange};
+pub use limits::CounterStore;
 pub use media::{BlobHead, BlobStore, MediaStore, Presigned};
 pub use messages::{
     DedupGuard, DeliveryJob, DeliveryQueue, FANOUT_BUCKETS, FANOUT_CHUNK, Fanout, HistoryRange,

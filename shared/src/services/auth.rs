@@ -1,15 +1,16 @@
 //! Phone-number sign-in: OTP request and verification, registration, sessions, profile.
 
+use super::limits::{RateLimits, Rule};
 use super::tokens::{self, TokenPair, TokenService};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{
-    DEFAULT_STATUS, Email, OtpCode, PhoneNumber, ProfilePicture, SYSTEM_USERNAME, SessionId,
-    StatusText, User, UserId, Username,
+    DEFAULT_STATUS, Email, LastSeenVisibility, OtpCode, PhoneNumber, ProfilePicture,
+    SYSTEM_USERNAME, SessionId, StatusText, User, UserId, Username,
 };
 use crate::ports::{
-    ConnectionGateway, ConnectionStore, DeviceStore, OtpState, OtpStore, PostError, PushSender,
-    Session, SessionStore, SmsSender, UserStore,
+    Attempt, ConnectionGateway, ConnectionStore, DeviceStore, LiveCode, OtpState, OtpStore,
+    PostError, PushSender, Session, SessionStore, SmsSender, UserStore,
 };
 use crate::{Error, StoreError, crypto};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -17,11 +18,17 @@ use std::sync::Arc;
 
 /// How long a code works.
 pub const OTP_TTL: TimeDelta = TimeDelta::minutes(5);
-/// Wrong guesses after which a code is dead.
+/// Wrong guesses after which a code is dead (guesses from the client that asked for it).
 pub const OTP_MAX_ATTEMPTS: u32 = 5;
-/// At most [`OTP_MAX_SENDS`] codes per phone per window.
+/// The per-phone send limit counts sends per client in windows of this length.
 pub const OTP_SEND_WINDOW: TimeDelta = TimeDelta::minutes(15);
-pub const OTP_MAX_SENDS: usize = 3;
+/// Wrong guesses are counted over this long (the daily caps).
+pub const OTP_GUESS_WINDOW: TimeDelta = TimeDelta::hours(24);
+/// Live codes kept per phone number (one per client that asked); beyond it a new code
+/// replaces the code of the client with the most wrong guesses (the oldest on a tie).
+pub const OTP_MAX_LIVE_CODES: usize = 8;
+/// History entries kept per phone number (sends, wrong guesses): bounds the item's size.
+const OTP_MAX_HISTORY: usize = 200;
 /// A refresh token's lifetime; every rotation starts it again.
 pub const REFRESH_TTL: TimeDelta = TimeDelta::days(30);
 /// How long after a rotation the token it replaced still gets the same new token (a client
@@ -63,6 +70,8 @@ pub struct ProfilePatch {
     pub email: Option<Option<Email>>,
     pub profile_picture: Option<Option<ProfilePicture>>,
     pub status: Option<StatusText>,
+    /// Who sees `lastSeen` and `online`.
+    pub last_seen_visibility: Option<LastSeenVisibility>,
 }
 
 /// The sign-in use cases, and the end of a session: when it is revoked (logout, or a reused
@@ -78,6 +87,7 @@ pub struct AuthService {
     devices: Arc<dyn DeviceStore>,
     push: Arc<dyn PushSender>,
     tokens: Arc<TokenService>,
+    limits: Arc<RateLimits>,
     clock: Arc<dyn Clock>,
     otp_key: Vec<u8>,
     config: Config,
@@ -103,10 +113,12 @@ impl AuthService {
         devices: Arc<dyn DeviceStore>,
         push: Arc<dyn PushSender>,
         tokens: Arc<TokenService>,
+        limits: Arc<RateLimits>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             otp_key: config.otp_secret.expose().to_vec(),
+            limits,
             users,
             otps,
             sessions,
@@ -134,45 +146,115 @@ impl AuthService {
         .to_vec()
     }
 
-    /// Sends a fresh code to `phone`, replacing any live one. At most
-    /// [`OTP_MAX_SENDS`] per [`OTP_SEND_WINDOW`]; beyond that 429 with the time to wait.
-    pub async fn request_otp(&self, raw_phone: &str) -> Result<OtpSent, Error> {
+    /// The client a request came from, as stored with codes and attempts: a keyed hash of
+    /// its IP address (the address itself is never stored).
+    fn client_tag(&self, client_ip: &str) -> String {
+        let mac = crypto::hmac_sha256(&self.otp_key, format!("client:{client_ip}").as_bytes());
+        hex::encode(&mac[..12])
+    }
+
+    fn rule(&self, name: &'static str, max: u32, window: TimeDelta) -> Rule {
+        Rule {
+            name,
+            max,
+            window,
+            code: "otp_rate_limited",
+        }
+    }
+
+    /// Sends a fresh code to `phone` for the client at `client_ip`, replacing that client's
+    /// live code (other clients' codes stay: an attacker asking for codes does not void the
+    /// owner's). Limits, each 429 `otp_rate_limited` with the time to wait: per phone and
+    /// client ([`AbuseLimits::otp_sends_per_phone`] per [`OTP_SEND_WINDOW`]), per client IP,
+    /// per country calling code and in total per hour; the number's country must be on the
+    /// SMS allowlist (400 `sms_country_not_allowed`).
+    ///
+    /// [`AbuseLimits::otp_sends_per_phone`]: crate::config::AbuseLimits
+    pub async fn request_otp(&self, raw_phone: &str, client_ip: &str) -> Result<OtpSent, Error> {
         let phone = self.parse_phone(raw_phone)?;
+        let limits = &self.config.limits;
+        if let Some(allowed) = &limits.sms_countries
+            && !allowed.iter().any(|c| c == phone.calling_code())
+        {
+            return Err(Error::validation(
+                "sms_country_not_allowed",
+                format!(
+                    "sign-in codes cannot be sent to +{} numbers",
+                    phone.calling_code()
+                ),
+            ));
+        }
+        let client = self.client_tag(client_ip);
+        let per_phone = limits.otp_sends_per_phone as usize;
+        // The phone's own limit first: it costs nothing to check and needs no counter.
+        if let Some(current) = self.otps.get(&phone).await? {
+            self.phone_sends_left(&current.value, &client, per_phone)?;
+        }
+        // Then the counters, cheapest subject first: an attacker spends its own IP's budget
+        // before it can touch a country's or everyone's.
+        let hour = TimeDelta::hours(1);
+        for (rule, subject) in [
+            (
+                self.rule("otp-ip", limits.otp_ip_sends_per_hour, hour),
+                client.as_str(),
+            ),
+            (
+                self.rule("otp-country", limits.otp_country_sends_per_hour, hour),
+                phone.calling_code(),
+            ),
+            (
+                self.rule("otp-global", limits.otp_global_sends_per_hour, hour),
+                "*",
+            ),
+        ] {
+            self.limits.take(&rule, subject).await?;
+        }
         for _ in 0..CAS_RETRIES {
             let now = self.clock.now();
             let current = self.otps.get(&phone).await?;
-            let mut sends: Vec<DateTime<Utc>> = current
-                .as_ref()
-                .map(|c| {
-                    c.value
-                        .sends
-                        .iter()
-                        .copied()
-                        .filter(|t| *t + OTP_SEND_WINDOW > now)
-                        .collect()
-                })
-                .unwrap_or_default();
-            if sends.len() >= OTP_MAX_SENDS {
-                let wait = (sends[0] + OTP_SEND_WINDOW - now).num_milliseconds().max(0) as u64;
-                return Err(Error::RateLimited {
-                    code: "otp_rate_limited",
-                    message: format!(
-                        "at most {OTP_MAX_SENDS} codes per {} minutes; try again later",
-                        OTP_SEND_WINDOW.num_minutes()
-                    ),
-                    retry_after: std::time::Duration::from_millis(wait),
-                });
-            }
+            let mut state = match &current {
+                Some(c) => pruned(c.value.clone(), now),
+                None => OtpState {
+                    phone: phone.clone(),
+                    codes: vec![],
+                    sends: vec![],
+                    failures: vec![],
+                    expire_after: now,
+                },
+            };
+            self.phone_sends_left(&state, &client, per_phone)?;
             let code = OtpCode::generate();
-            sends.push(now);
-            let state = OtpState {
-                phone: phone.clone(),
-                code_mac: Some(hex::encode(self.code_mac(&phone, &code))),
+            state.codes.retain(|c| c.client != client);
+            state.codes.push(LiveCode {
+                client: client.clone(),
+                mac: hex::encode(self.code_mac(&phone, &code)),
                 expires_at: now + OTP_TTL,
                 attempts: 0,
-                expire_after: (sends[0] + OTP_SEND_WINDOW).max(now + OTP_TTL),
-                sends,
-            };
+            });
+            if state.codes.len() > OTP_MAX_LIVE_CODES {
+                // Room for the new code: drop the code of the client with the most wrong
+                // guesses (a guesser, not the owner waiting for its text), the oldest on a tie.
+                let failures = |c: &LiveCode| {
+                    state
+                        .failures
+                        .iter()
+                        .filter(|a| a.client == c.client)
+                        .count()
+                };
+                let last = state.codes.len() - 1;
+                let drop = (0..last)
+                    .max_by_key(|&i| (failures(&state.codes[i]), std::cmp::Reverse(i)))
+                    .unwrap_or(0);
+                state.codes.remove(drop);
+            }
+            push_bounded(
+                &mut state.sends,
+                Attempt {
+                    client: client.clone(),
+                    at: now,
+                },
+            );
+            state.expire_after = expiry(&state, now);
             match self.otps.put(&state, current.map(|c| c.version)).await {
                 Ok(_) => {}
                 Err(StoreError::Conflict { .. }) => continue,
@@ -197,38 +279,125 @@ impl AuthService {
         Err(busy())
     }
 
-    /// Checks a code. Single use; [`OTP_MAX_ATTEMPTS`] wrong guesses kill it.
-    pub async fn verify_otp(&self, raw_phone: &str, raw_code: &str) -> Result<Verified, Error> {
+    /// 429 when `client` already had `max` codes sent to this phone in the current
+    /// [`OTP_SEND_WINDOW`].
+    fn phone_sends_left(&self, state: &OtpState, client: &str, max: usize) -> Result<(), Error> {
+        let now = self.clock.now();
+        let mine: Vec<&Attempt> = state
+            .sends
+            .iter()
+            .filter(|a| a.client == client && a.at + OTP_SEND_WINDOW > now)
+            .collect();
+        if mine.len() < max {
+            return Ok(());
+        }
+        let wait = mine[mine.len() - max].at + OTP_SEND_WINDOW - now;
+        Err(Error::RateLimited {
+            code: "otp_rate_limited",
+            message: format!(
+                "at most {max} codes per {} minutes; try again later",
+                OTP_SEND_WINDOW.num_minutes()
+            ),
+            retry_after: wait.to_std().unwrap_or_default(),
+        })
+    }
+
+    /// Checks a code sent to `phone`, guessed by the client at `client_ip`. Single use.
+    ///
+    /// Guessing is bounded per phone across codes, and a stranger's guessing cannot lock the
+    /// owner out: a client's wrong guesses count against its own budget
+    /// ([`AbuseLimits::otp_client_daily_guesses`] a day per phone) and only kill its own code
+    /// ([`OTP_MAX_ATTEMPTS`]); any client may match any live code (a phone that switched from
+    /// Wi-Fi to mobile data between asking and typing has another IP) until the phone has had
+    /// [`AbuseLimits::otp_phone_daily_guesses`] wrong guesses in a day; from then on a guess is
+    /// checked only against the code its own client asked for. Verify calls per client IP are
+    /// limited too (spraying one guess at many numbers).
+    ///
+    /// [`AbuseLimits::otp_client_daily_guesses`]: crate::config::AbuseLimits
+    /// [`AbuseLimits::otp_phone_daily_guesses`]: crate::config::AbuseLimits
+    pub async fn verify_otp(
+        &self,
+        raw_phone: &str,
+        raw_code: &str,
+        client_ip: &str,
+    ) -> Result<Verified, Error> {
         let phone = self.parse_phone(raw_phone)?;
         let code = OtpCode::parse(raw_code)?;
+        let client = self.client_tag(client_ip);
+        let limits = &self.config.limits;
+        let rule = self.rule(
+            "otp-verify-ip",
+            limits.otp_ip_verifies_per_hour,
+            TimeDelta::hours(1),
+        );
+        self.limits.take(&rule, &client).await?;
         let mac = self.code_mac(&phone, &code);
         for _ in 0..CAS_RETRIES {
             let now = self.clock.now();
             let Some(current) = self.otps.get(&phone).await? else {
                 return Err(no_code());
             };
-            let mut state = current.value;
-            let Some(stored) = state.code_mac.as_deref().and_then(|h| hex::decode(h).ok()) else {
-                return Err(no_code());
-            };
-            if now >= state.expires_at {
-                return Err(Error::validation(
-                    "otp_expired",
-                    "the code has expired; request a new one",
-                ));
+            let mut state = pruned(current.value, now);
+            let mine = state.failures.iter().filter(|a| a.client == client);
+            if mine.clone().count() >= limits.otp_client_daily_guesses as usize {
+                let oldest = mine.map(|a| a.at).min().unwrap_or(now);
+                return Err(too_many_guesses(oldest + OTP_GUESS_WINDOW - now));
             }
-            if state.attempts >= OTP_MAX_ATTEMPTS {
-                return Err(attempts_exceeded());
+            let bound = state.failures.len() >= limits.otp_phone_daily_guesses as usize;
+            let eligible: Vec<usize> = (0..state.codes.len())
+                .filter(|&i| !bound || state.codes[i].client == client)
+                .collect();
+            let usable: Vec<usize> = eligible
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let c = &state.codes[i];
+                    now < c.expires_at && c.attempts < OTP_MAX_ATTEMPTS
+                })
+                .collect();
+            if usable.is_empty() {
+                return Err(if state.codes.is_empty() {
+                    no_code()
+                } else if eligible.is_empty() {
+                    let oldest = state.failures.first().map(|a| a.at).unwrap_or(now);
+                    too_many_guesses(oldest + OTP_GUESS_WINDOW - now)
+                } else if eligible.iter().any(|&i| {
+                    let c = &state.codes[i];
+                    now < c.expires_at && c.attempts >= OTP_MAX_ATTEMPTS
+                }) {
+                    attempts_exceeded()
+                } else {
+                    Error::validation("otp_expired", "the code has expired; request a new one")
+                });
             }
-            if !crypto::constant_time_eq(&stored, &mac) {
-                state.attempts += 1;
+            // Every usable code is compared, in constant time each, whichever matches.
+            let matched = usable.iter().fold(false, |hit, &i| {
+                let stored = hex::decode(&state.codes[i].mac).unwrap_or_default();
+                crypto::constant_time_eq(&stored, &mac) | hit
+            });
+            if !matched {
+                push_bounded(
+                    &mut state.failures,
+                    Attempt {
+                        client: client.clone(),
+                        at: now,
+                    },
+                );
+                let own = state.codes.iter_mut().find(|c| c.client == client);
+                let own_left = own.map(|c| {
+                    c.attempts += 1;
+                    OTP_MAX_ATTEMPTS - c.attempts.min(OTP_MAX_ATTEMPTS)
+                });
+                state.expire_after = expiry(&state, now);
                 match self.otps.put(&state, Some(current.version)).await {
                     Ok(_) => {}
                     Err(StoreError::Conflict { .. }) => continue,
                     Err(e) => return Err(e.into()),
                 }
-                let left = OTP_MAX_ATTEMPTS - state.attempts;
-                if left == 0 {
+                let used = state.failures.iter().filter(|a| a.client == client).count() as u32;
+                let budget_left = limits.otp_client_daily_guesses.saturating_sub(used);
+                let left = own_left.map_or(budget_left, |l| l.min(budget_left));
+                if own_left == Some(0) {
                     return Err(attempts_exceeded());
                 }
                 return Err(Error::validation(
@@ -236,10 +405,12 @@ impl AuthService {
                     format!("the code is not correct; {left} attempt(s) left"),
                 ));
             }
-            state.code_mac = None;
+            // Signed in: every pending code of the number is spent.
+            state.codes.clear();
+            state.expire_after = expiry(&state, now);
             match self.otps.put(&state, Some(current.version)).await {
                 Ok(_) => {}
-                // Someone used or guessed at the code at the same moment: decide again.
+                // Someone used or guessed at a code at the same moment: decide again.
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -292,6 +463,7 @@ impl AuthService {
             created_at: now,
             updated_at: now,
             verified: true,
+            last_seen_visibility: LastSeenVisibility::default(),
         };
         self.users.create(&user).await.map_err(|e| match e {
             StoreError::Conflict { what: "username" } => username_taken(),
@@ -319,6 +491,7 @@ impl AuthService {
                 rotated_at: now,
                 expires_at: now + REFRESH_TTL,
                 revoked: false,
+                rotations: 0,
             })
             .await?;
         let (access_token, expires_in) = self.tokens.issue_access(user_id, &id)?;
@@ -335,18 +508,18 @@ impl AuthService {
     /// doubled refresh: the token the last rotation replaced, presented within
     /// [`REFRESH_GRACE`] of that rotation, gets the same new refresh token again (the
     /// successor is derived from the presented secret, so it can be re-derived).
+    /// A token that was never issued for the session (garbage after a real session id, which
+    /// anyone can read in an access token) is refused with 401 and revokes nothing.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Error> {
-        let invalid =
-            || Error::unauthorized("invalid_refresh_token", "the refresh token is not valid");
-        let presented = tokens::parse_refresh_token(refresh_token).ok_or_else(invalid)?;
+        let presented = tokens::parse_refresh_token(refresh_token).ok_or_else(invalid_refresh)?;
         let sid = presented.session;
-        let session = self.sessions.get(&sid).await?.ok_or_else(invalid)?;
+        let session = self.sessions.get(&sid).await?.ok_or_else(invalid_refresh)?;
         let now = self.clock.now();
         live(&session, now)?;
         let (refresh_token, new_hash) = self.tokens.next_refresh_token(&presented);
         if !crypto::constant_time_eq(presented.hash.as_bytes(), session.token_hash.as_bytes()) {
             return self
-                .replay_rotation(&session, &presented.hash, refresh_token, &new_hash, now)
+                .replay_rotation(&session, &presented, refresh_token, &new_hash, now)
                 .await;
         }
         match self
@@ -358,10 +531,10 @@ impl AuthService {
             // Rotated (or revoked) in the meantime: by a request with the same token (the same
             // pair again), or else it is reuse.
             Err(StoreError::Conflict { .. }) => {
-                let session = self.sessions.get(&sid).await?.ok_or_else(invalid)?;
+                let session = self.sessions.get(&sid).await?.ok_or_else(invalid_refresh)?;
                 live(&session, now)?;
                 return self
-                    .replay_rotation(&session, &presented.hash, refresh_token, &new_hash, now)
+                    .replay_rotation(&session, &presented, refresh_token, &new_hash, now)
                     .await;
             }
             Err(e) => return Err(e.into()),
@@ -375,21 +548,30 @@ impl AuthService {
     }
 
     /// A refresh with a token that is not the session's current one. If it is the token the
-    /// last rotation replaced, within [`REFRESH_GRACE`] of that rotation, and the current
-    /// token is its successor: the same refresh token again and an access token for the
-    /// session (no write). Anything else is reuse.
+    /// last rotation replaced, within [`REFRESH_GRACE`] of that rotation: the same refresh
+    /// token again and an access token for the session (no write). Any other token this
+    /// session really issued and rotated is reuse (revokes); a token it never issued is
+    /// invalid (revokes nothing).
     async fn replay_rotation(
         &self,
         session: &Session,
-        presented_hash: &str,
+        presented: &tokens::RefreshToken,
         successor: String,
         successor_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, Error> {
-        let just_replaced = session
-            .previous_hash
-            .as_deref()
-            .is_some_and(|p| crypto::constant_time_eq(p.as_bytes(), presented_hash.as_bytes()));
+        let Some(distance) =
+            self.tokens
+                .rotations_since(presented, &session.token_hash, session.rotations)
+        else {
+            tracing::info!(session = %session.id, "a refresh token this session never issued: refused, nothing revoked");
+            return Err(invalid_refresh());
+        };
+        let just_replaced = distance == 1
+            && session
+                .previous_hash
+                .as_deref()
+                .is_some_and(|p| crypto::constant_time_eq(p.as_bytes(), presented.hash.as_bytes()));
         let in_grace = now < session.rotated_at + REFRESH_GRACE;
         let current_is_successor =
             crypto::constant_time_eq(session.token_hash.as_bytes(), successor_hash.as_bytes());
@@ -424,7 +606,8 @@ impl AuthService {
 
     /// Logout: ends `user`'s `session`. Its refresh token stops working at once, its open
     /// sockets are closed, the devices it registered stop getting pushes, and access tokens
-    /// issued for it expire within their 15 minutes.
+    /// issued for it stop working within the session check's bound
+    /// ([`crate::config::Config::session_check`]).
     pub async fn logout(&self, user: &UserId, session: &SessionId) -> Result<(), Error> {
         self.sessions.revoke(session).await?;
         self.close_sockets(user, session).await?;
@@ -457,8 +640,11 @@ impl AuthService {
                 Err(PostError::Gone) => {
                     self.connections.delete(&c.connection_id).await?;
                 }
+                // The socket may stay open (API Gateway ends it within 2 hours), but without its
+                // row it gets no deliveries, and its next frame is refused and closes it.
                 Err(PostError::Failed(e)) => {
-                    tracing::warn!(error = %e, "closing a revoked session's socket failed; it ends within 2 hours")
+                    tracing::warn!(error = %e, "closing a revoked session's socket failed; its row is deleted");
+                    self.connections.delete(&c.connection_id).await?;
                 }
             }
         }
@@ -497,6 +683,9 @@ impl AuthService {
             if let Some(s) = patch.status.clone() {
                 user.status = s;
             }
+            if let Some(v) = patch.last_seen_visibility {
+                user.last_seen_visibility = v;
+            }
             user.updated_at = self.clock.now();
             match self
                 .users
@@ -530,11 +719,51 @@ fn live(session: &Session, now: DateTime<Utc>) -> Result<(), Error> {
     Ok(())
 }
 
+fn invalid_refresh() -> Error {
+    Error::unauthorized("invalid_refresh_token", "the refresh token is not valid")
+}
+
 fn no_code() -> Error {
     Error::validation(
         "otp_not_found",
         "no code is pending for this number (never requested, or already used); request one",
     )
+}
+
+/// `state` without what no longer counts at `now`: expired codes, sends outside the send
+/// window, wrong guesses older than a day.
+fn pruned(mut state: OtpState, now: DateTime<Utc>) -> OtpState {
+    state.codes.retain(|c| c.expires_at > now - OTP_TTL);
+    state.sends.retain(|a| a.at + OTP_SEND_WINDOW > now);
+    state.failures.retain(|a| a.at + OTP_GUESS_WINDOW > now);
+    state
+}
+
+/// Appends `entry`, dropping the oldest beyond [`OTP_MAX_HISTORY`].
+fn push_bounded(list: &mut Vec<Attempt>, entry: Attempt) {
+    list.push(entry);
+    if list.len() > OTP_MAX_HISTORY {
+        list.remove(0);
+    }
+}
+
+/// When `state` stops mattering: its last code's expiry (kept a while longer so that a late
+/// guess is told "expired", not "never requested"), send or wrong guess.
+fn expiry(state: &OtpState, now: DateTime<Utc>) -> DateTime<Utc> {
+    let codes = state.codes.iter().map(|c| c.expires_at + OTP_TTL);
+    let sends = state.sends.iter().map(|a| a.at + OTP_SEND_WINDOW);
+    let failures = state.failures.iter().map(|a| a.at + OTP_GUESS_WINDOW);
+    codes.chain(sends).chain(failures).max().unwrap_or(now)
+}
+
+fn too_many_guesses(wait: TimeDelta) -> Error {
+    Error::RateLimited {
+        code: "otp_attempts_limited",
+        message: "too many wrong codes for this number today; try again later, or use a code \
+                  requested from this device"
+            .into(),
+        retry_after: wait.to_std().unwrap_or_default(),
+    }
 }
 
 fn attempts_exceeded() -> Error {

@@ -11,10 +11,13 @@ struct Harness {
 }
 
 fn harness() -> Harness {
+    harness_with(Config::for_tests())
+}
+
+fn harness_with(config: Config) -> Harness {
     let clock = Arc::new(ManualClock::starting_now());
     let (ports, handles) = Ports::in_memory(clock.clone());
     let outbox = handles.outbox;
-    let config = Config::for_tests();
     let tokens = Arc::new(TokenService::new(&config, clock.clone()));
     let auth = AuthService::new(
         config,
@@ -27,6 +30,7 @@ fn harness() -> Harness {
         ports.devices.clone(),
         ports.push.clone(),
         tokens,
+        Arc::new(RateLimits::new(ports.counters.clone(), clock.clone())),
         clock.clone(),
     );
     Harness {
@@ -38,6 +42,8 @@ fn harness() -> Harness {
 }
 
 const PHONE: &str = "9890999999";
+/// The client IP of the phone's owner.
+const IP: &str = "198.51.100.7";
 
 impl Harness {
     /// The code in the newest text to PHONE.
@@ -52,10 +58,10 @@ impl Harness {
     }
 
     async fn sign_up(&self, username: &str) -> (User, TokenPair) {
-        self.auth.request_otp(PHONE).await.unwrap();
+        self.auth.request_otp(PHONE, IP).await.unwrap();
         let Verified::New { registration_token } = self
             .auth
-            .verify_otp(PHONE, &self.last_code())
+            .verify_otp(PHONE, &self.last_code(), IP)
             .await
             .unwrap()
         else {
@@ -81,36 +87,46 @@ fn wrong(code: &str) -> String {
 #[tokio::test]
 async fn the_code_is_stored_only_as_an_hmac_and_sent_by_sms() {
     let h = harness();
-    let sent = h.auth.request_otp(PHONE).await.unwrap();
+    let sent = h.auth.request_otp(PHONE, IP).await.unwrap();
     assert_eq!(sent.phone.as_str(), "+919890999999");
     assert_eq!(sent.expires_in, 300);
     let code = h.last_code();
     let stored = h.ports.otps.get(&sent.phone).await.unwrap().unwrap().value;
-    let mac = stored.code_mac.expect("a live code");
-    assert_eq!(mac.len(), 64, "hex HMAC-SHA256");
-    assert!(!mac.contains(&code), "the code itself is never stored");
+    let [live] = &stored.codes[..] else {
+        panic!("one live code: {:?}", stored.codes)
+    };
+    assert_eq!(live.mac.len(), 64, "hex HMAC-SHA256");
+    assert!(!live.mac.contains(&code), "the code itself is never stored");
+    assert!(
+        !live.client.contains(IP) && !format!("{stored:?}").contains(IP),
+        "nor the client's IP address"
+    );
 }
 
 #[tokio::test]
 async fn a_code_verifies_once_then_is_gone() {
     let h = harness();
-    h.auth.request_otp(PHONE).await.unwrap();
+    h.auth.request_otp(PHONE, IP).await.unwrap();
     let code = h.last_code();
     assert!(matches!(
-        h.auth.verify_otp(PHONE, &code).await.unwrap(),
+        h.auth.verify_otp(PHONE, &code, IP).await.unwrap(),
         Verified::New { .. }
     ));
-    let err = h.auth.verify_otp(PHONE, &code).await.unwrap_err();
+    let err = h.auth.verify_otp(PHONE, &code, IP).await.unwrap_err();
     assert_eq!(err.code(), "otp_not_found");
 }
 
 #[tokio::test]
 async fn five_wrong_guesses_kill_the_code_even_for_the_right_one() {
     let h = harness();
-    h.auth.request_otp(PHONE).await.unwrap();
+    h.auth.request_otp(PHONE, IP).await.unwrap();
     let code = h.last_code();
     for left in (1..=4).rev() {
-        let err = h.auth.verify_otp(PHONE, &wrong(&code)).await.unwrap_err();
+        let err = h
+            .auth
+            .verify_otp(PHONE, &wrong(&code), IP)
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "invalid_otp");
         assert!(
             err.to_string().contains(&format!("{left} attempt")),
@@ -119,14 +135,18 @@ async fn five_wrong_guesses_kill_the_code_even_for_the_right_one() {
     }
     assert_eq!(
         h.auth
-            .verify_otp(PHONE, &wrong(&code))
+            .verify_otp(PHONE, &wrong(&code), IP)
             .await
             .unwrap_err()
             .code(),
         "otp_attempts_exceeded"
     );
     assert_eq!(
-        h.auth.verify_otp(PHONE, &code).await.unwrap_err().code(),
+        h.auth
+            .verify_otp(PHONE, &code, IP)
+            .await
+            .unwrap_err()
+            .code(),
         "otp_attempts_exceeded"
     );
 }
@@ -134,14 +154,22 @@ async fn five_wrong_guesses_kill_the_code_even_for_the_right_one() {
 #[tokio::test]
 async fn a_code_expires_after_five_minutes() {
     let h = harness();
-    h.auth.request_otp(PHONE).await.unwrap();
+    h.auth.request_otp(PHONE, IP).await.unwrap();
     let code = h.last_code();
     h.clock.advance(OTP_TTL - TimeDelta::milliseconds(1));
-    let still_good = h.auth.verify_otp(PHONE, &wrong(&code)).await.unwrap_err();
+    let still_good = h
+        .auth
+        .verify_otp(PHONE, &wrong(&code), IP)
+        .await
+        .unwrap_err();
     assert_eq!(still_good.code(), "invalid_otp");
     h.clock.advance(TimeDelta::milliseconds(1));
     assert_eq!(
-        h.auth.verify_otp(PHONE, &code).await.unwrap_err().code(),
+        h.auth
+            .verify_otp(PHONE, &code, IP)
+            .await
+            .unwrap_err()
+            .code(),
         "otp_expired"
     );
 }
@@ -150,10 +178,10 @@ async fn a_code_expires_after_five_minutes() {
 async fn a_fourth_send_within_fifteen_minutes_is_rate_limited_until_the_window_moves() {
     let h = harness();
     for _ in 0..3 {
-        h.auth.request_otp(PHONE).await.unwrap();
+        h.auth.request_otp(PHONE, IP).await.unwrap();
         h.clock.advance(TimeDelta::minutes(1));
     }
-    let Error::RateLimited { retry_after, .. } = h.auth.request_otp(PHONE).await.unwrap_err()
+    let Error::RateLimited { retry_after, .. } = h.auth.request_otp(PHONE, IP).await.unwrap_err()
     else {
         panic!("expected 429");
     };
@@ -166,7 +194,7 @@ async fn a_fourth_send_within_fifteen_minutes_is_rate_limited_until_the_window_m
     );
     h.clock.advance(TimeDelta::minutes(12));
     h.auth
-        .request_otp(PHONE)
+        .request_otp(PHONE, IP)
         .await
         .expect("the oldest send left the window");
 }
@@ -174,25 +202,29 @@ async fn a_fourth_send_within_fifteen_minutes_is_rate_limited_until_the_window_m
 #[tokio::test]
 async fn a_new_code_replaces_the_previous_one() {
     let h = harness();
-    h.auth.request_otp(PHONE).await.unwrap();
+    h.auth.request_otp(PHONE, IP).await.unwrap();
     let first = h.last_code();
-    h.auth.request_otp(PHONE).await.unwrap();
+    h.auth.request_otp(PHONE, IP).await.unwrap();
     let second = h.last_code();
     if first != second {
         assert_eq!(
-            h.auth.verify_otp(PHONE, &first).await.unwrap_err().code(),
+            h.auth
+                .verify_otp(PHONE, &first, IP)
+                .await
+                .unwrap_err()
+                .code(),
             "invalid_otp"
         );
     }
-    assert!(h.auth.verify_otp(PHONE, &second).await.is_ok());
+    assert!(h.auth.verify_otp(PHONE, &second, IP).await.is_ok());
 }
 
 #[tokio::test]
 async fn a_known_number_signs_in_and_gets_a_session() {
     let h = harness();
     let (user, _) = h.sign_up("alice").await;
-    h.auth.request_otp(PHONE).await.unwrap();
-    match h.auth.verify_otp(PHONE, &h.last_code()).await.unwrap() {
+    h.auth.request_otp(PHONE, IP).await.unwrap();
+    match h.auth.verify_otp(PHONE, &h.last_code(), IP).await.unwrap() {
         Verified::Existing {
             user: signed_in,
             tokens,
@@ -435,4 +467,293 @@ async fn renaming_to_a_taken_username_is_a_conflict() {
         h.auth.me(&alice.id).await.unwrap().username.as_str(),
         "alice"
     );
+}
+
+#[tokio::test]
+async fn a_garbage_refresh_token_for_a_live_session_is_refused_and_revokes_nothing() {
+    let h = harness();
+    let (_, first) = h.sign_up("alice").await;
+    let second = h.auth.refresh(&first.refresh_token).await.unwrap();
+    let sid = h
+        .auth
+        .tokens
+        .verify_access(&second.access_token)
+        .unwrap()
+        .session_id;
+    // The session id is readable in every access token; the secret part is made up.
+    let made_up = [
+        format!("{sid}.{}", "A".repeat(43)),
+        format!("{sid}.{}", "_".repeat(43)),
+        crate::services::tokens::new_refresh_token(&sid).0,
+    ];
+    for garbage in &made_up {
+        assert_eq!(
+            h.auth.refresh(garbage).await.unwrap_err().code(),
+            "invalid_refresh_token",
+            "{garbage}"
+        );
+    }
+    for malformed in [format!("{sid}.x"), format!("{sid}"), format!("{sid}.")] {
+        assert_eq!(
+            h.auth.refresh(&malformed).await.unwrap_err().code(),
+            "invalid_refresh_token",
+            "{malformed}"
+        );
+    }
+    let stored = h.ports.sessions.get(&sid).await.unwrap().unwrap();
+    assert!(!stored.revoked, "nothing was revoked");
+    h.auth
+        .refresh(&second.refresh_token)
+        .await
+        .expect("the real token still rotates");
+}
+
+#[tokio::test]
+async fn a_token_rotated_many_times_ago_is_still_recognised_as_reuse() {
+    let h = harness();
+    let (_, first) = h.sign_up("alice").await;
+    let mut current = first.clone();
+    for _ in 0..20 {
+        h.clock.advance(TimeDelta::minutes(15));
+        current = h.auth.refresh(&current.refresh_token).await.unwrap();
+    }
+    assert_eq!(
+        h.auth
+            .refresh(&first.refresh_token)
+            .await
+            .unwrap_err()
+            .code(),
+        "refresh_token_reused",
+        "twenty rotations ago"
+    );
+    assert_eq!(
+        h.auth
+            .refresh(&current.refresh_token)
+            .await
+            .unwrap_err()
+            .code(),
+        "session_revoked"
+    );
+}
+
+// ---------------------------------------------------------------- abuse limits
+
+/// The default limits, as deployed (the tests' configuration raises the per-IP ones).
+fn deployed_limits() -> Config {
+    let mut config = Config::for_tests();
+    config.limits = crate::config::AbuseLimits::default();
+    config
+}
+
+fn code_in(h: &Harness, phone: &str) -> String {
+    let phone = h.auth.parse_phone(phone).unwrap();
+    let msgs = h.outbox.messages(Some(&phone));
+    let body = &msgs.last().expect("a text was sent").body;
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn one_ip_gets_its_hourly_sends_across_numbers_then_429() {
+    let h = harness_with(deployed_limits());
+    for i in 0..10 {
+        h.auth
+            .request_otp(&format!("98909{i:05}"), IP)
+            .await
+            .unwrap();
+    }
+    let err = h.auth.request_otp("9890900010", IP).await.unwrap_err();
+    assert_eq!(err.code(), "otp_rate_limited");
+    assert_eq!(
+        h.outbox.messages(None).len(),
+        10,
+        "no text beyond the limit"
+    );
+    h.auth
+        .request_otp("9890900010", "203.0.113.9")
+        .await
+        .expect("another IP has its own budget");
+    h.clock.advance(TimeDelta::hours(1));
+    h.auth
+        .request_otp("9890900011", IP)
+        .await
+        .expect("the next hour");
+}
+
+#[tokio::test]
+async fn country_and_global_hourly_limits_stop_sends_from_every_ip() {
+    let mut config = deployed_limits();
+    config.limits.otp_country_sends_per_hour = 3;
+    config.limits.otp_global_sends_per_hour = 5;
+    let h = harness_with(config);
+    for i in 0..3 {
+        h.auth
+            .request_otp(&format!("+9198909{i:05}"), &format!("203.0.113.{i}"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        h.auth
+            .request_otp("+919890900099", "203.0.113.50")
+            .await
+            .unwrap_err()
+            .code(),
+        "otp_rate_limited",
+        "India's hourly budget is spent"
+    );
+    for i in 0..2 {
+        h.auth
+            .request_otp(&format!("+4477009{i:05}"), &format!("203.0.113.{}", 10 + i))
+            .await
+            .expect("another country");
+    }
+    assert_eq!(
+        h.auth
+            .request_otp("+14155550100", "203.0.113.60")
+            .await
+            .unwrap_err()
+            .code(),
+        "otp_rate_limited",
+        "the global budget is spent"
+    );
+    assert_eq!(h.outbox.messages(None).len(), 5);
+}
+
+#[tokio::test]
+async fn only_allowlisted_countries_get_codes() {
+    let mut config = deployed_limits();
+    config.limits.sms_countries = Some(vec!["91".into(), "44".into()]);
+    let h = harness_with(config);
+    let err = h.auth.request_otp("+14155550100", IP).await.unwrap_err();
+    assert_eq!(err.code(), "sms_country_not_allowed");
+    assert!(h.outbox.messages(None).is_empty());
+    h.auth.request_otp("+447700900123", IP).await.unwrap();
+    h.auth.request_otp(PHONE, IP).await.unwrap();
+}
+
+#[tokio::test]
+async fn wrong_guesses_are_capped_per_client_across_codes() {
+    let h = harness_with(deployed_limits());
+    let mut guesses = 0;
+    // Three codes, four wrong guesses each (never killing a code): the daily cap of 10 per
+    // client still stops the eleventh guess, whatever the code.
+    'outer: for _ in 0..3 {
+        h.auth.request_otp(PHONE, "203.0.113.66").await.unwrap();
+        let code = code_in(&h, PHONE);
+        for _ in 0..4 {
+            if guesses == 10 {
+                break 'outer;
+            }
+            let err = h
+                .auth
+                .verify_otp(PHONE, &wrong(&code), "203.0.113.66")
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), "invalid_otp", "guess {guesses}");
+            guesses += 1;
+        }
+    }
+    let code = code_in(&h, PHONE);
+    let err = h
+        .auth
+        .verify_otp(PHONE, &code, "203.0.113.66")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "otp_attempts_limited", "even the right code");
+    let Error::RateLimited { retry_after, .. } = err else {
+        panic!("429")
+    };
+    assert!(retry_after <= std::time::Duration::from_secs(24 * 3600));
+}
+
+#[tokio::test]
+async fn an_attacker_hammering_from_other_ips_cannot_lock_the_owner_out() {
+    let h = harness_with(deployed_limits());
+    let (owner, _) = h.sign_up("alice").await;
+    // The owner asks for a code; before it types it, twelve attacker IPs ask for codes (sent
+    // to the owner's phone, which the attacker cannot read) and guess until their budgets
+    // are gone.
+    h.auth.request_otp(PHONE, IP).await.unwrap();
+    let owners_code = h.last_code();
+    for a in 0..12 {
+        let ip = format!("203.0.113.{a}");
+        for _ in 0..3 {
+            h.auth.request_otp(PHONE, &ip).await.unwrap();
+        }
+        for g in 0..12 {
+            let guess = format!("{:06}", a * 100 + g);
+            if guess == owners_code {
+                continue;
+            }
+            let err = h.auth.verify_otp(PHONE, &guess, &ip).await.unwrap_err();
+            assert!(
+                [
+                    "invalid_otp",
+                    "otp_attempts_exceeded",
+                    "otp_attempts_limited"
+                ]
+                .contains(&err.code()),
+                "{}",
+                err.code()
+            );
+        }
+        assert_eq!(
+            h.auth.request_otp(PHONE, &ip).await.unwrap_err().code(),
+            "otp_rate_limited",
+            "each attacker IP has had its codes"
+        );
+    }
+    let Verified::Existing { user, .. } = h
+        .auth
+        .verify_otp(PHONE, &owners_code, IP)
+        .await
+        .expect("the owner's code still works")
+    else {
+        panic!("a known number");
+    };
+    assert_eq!(user.id, owner.id);
+    // And the next sign-in too.
+    h.auth.request_otp(PHONE, IP).await.expect("a new code");
+    assert!(h.auth.verify_otp(PHONE, &h.last_code(), IP).await.is_ok());
+}
+
+#[tokio::test]
+async fn once_a_number_had_its_daily_wrong_guesses_a_code_answers_only_its_own_client() {
+    let h = harness_with(deployed_limits());
+    // The owner asks for a code (it will type it later, maybe from another network).
+    h.auth.request_otp(PHONE, IP).await.unwrap();
+    let owners = h.last_code();
+    // Before the cap, any client may use a live code: a phone that changed networks.
+    h.auth.request_otp(PHONE, IP).await.unwrap();
+    let again = h.last_code();
+    assert_ne!(owners, "", "a code");
+    // Two attacker IPs spend the number's 20 wrong guesses without knowing any code.
+    for a in 0..2 {
+        for g in 0..10 {
+            let guess = format!("{:06}", 500_000 + a * 10 + g);
+            if guess == again {
+                continue;
+            }
+            let _ = h
+                .auth
+                .verify_otp(PHONE, &guess, &format!("203.0.113.{a}"))
+                .await;
+        }
+    }
+    let stranger = h
+        .auth
+        .verify_otp(PHONE, &again, "192.0.2.200")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        stranger.code(),
+        "otp_attempts_limited",
+        "a client that asked for no code gets no more guesses at this number today"
+    );
+    h.auth
+        .verify_otp(PHONE, &again, IP)
+        .await
+        .expect("the client that asked still gets in with its code");
 }

@@ -1,5 +1,6 @@
 //! Contacts and user discovery: search, requests, accept/reject, the contact list.
 
+use super::limits::{RateLimits, Rule};
 use crate::clock::Clock;
 use crate::domain::{
     ContactRequest, ContactView, CountryCode, PhoneNumber, PublicProfile, RequestId, RequestStatus,
@@ -51,6 +52,10 @@ pub struct ContactService {
     notifier: Arc<dyn Notifier>,
     clock: Arc<dyn Clock>,
     default_cc: CountryCode,
+    /// Directory look-ups per caller (search, request by phone number): per minute, per day.
+    lookups: Option<(Arc<RateLimits>, [Rule; 2])>,
+    /// A blocked user's requests and presence never reach the blocker.
+    blocks: Option<Arc<super::BlockService>>,
 }
 
 fn user_not_found() -> Error {
@@ -98,7 +103,69 @@ impl ContactService {
             notifier,
             clock,
             default_cc,
+            lookups: None,
+            blocks: None,
         }
+    }
+
+    /// Hides blocked users' requests and presence from the blocker.
+    pub fn with_blocks(mut self, blocks: Arc<super::BlockService>) -> Self {
+        self.blocks = Some(blocks);
+        self
+    }
+
+    /// Blocking (the contacts function serves its routes).
+    pub fn blocking(&self) -> Result<&super::BlockService, Error> {
+        self.blocks
+            .as_deref()
+            .ok_or_else(|| Error::internal("blocking is not wired"))
+    }
+
+    /// Those of `users` whom `caller` blocked (none without blocks).
+    async fn blocked_among(
+        &self,
+        caller: &UserId,
+        users: &[UserId],
+    ) -> Result<std::collections::HashSet<UserId>, Error> {
+        match &self.blocks {
+            Some(b) => b.blocked_among(caller, users).await,
+            None => Ok(Default::default()),
+        }
+    }
+
+    /// Limits directory look-ups per caller: `per_minute` and `per_day` (429
+    /// `lookup_rate_limited`). Without it look-ups are not limited (unit tests).
+    pub fn with_lookup_limits(
+        mut self,
+        limits: Arc<RateLimits>,
+        per_minute: u32,
+        per_day: u32,
+    ) -> Self {
+        let rule = |name, max, window| Rule {
+            name,
+            max,
+            window,
+            code: "lookup_rate_limited",
+        };
+        self.lookups = Some((
+            limits,
+            [
+                rule("lookup-minute", per_minute, chrono::TimeDelta::minutes(1)),
+                rule("lookup-day", per_day, chrono::TimeDelta::days(1)),
+            ],
+        ));
+        self
+    }
+
+    /// Counts one directory look-up of `caller` (a search, a contact request by phone number):
+    /// what keeps a script from harvesting the directory (who has an account, their profile).
+    async fn count_lookup(&self, caller: &UserId) -> Result<(), Error> {
+        if let Some((limits, rules)) = &self.lookups {
+            for rule in rules {
+                limits.take(rule, &caller.to_string()).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Public profiles matching `query`: an exact phone number (when the query starts with `+`
@@ -117,6 +184,7 @@ impl ContactService {
                 format!("query must be 1-{SEARCH_QUERY_MAX} characters"),
             ));
         }
+        self.count_lookup(caller).await?;
         let not_caller = |u: &User| u.id != *caller;
         if q.starts_with(|c: char| c == '+' || c.is_ascii_digit()) {
             // A page cursor has no meaning for an exact match: a later page is empty.
@@ -155,13 +223,15 @@ impl ContactService {
         })
     }
 
-    /// A user's public profile.
-    pub async fn profile(&self, id: &UserId) -> Result<PublicProfile, Error> {
+    /// A user's public profile as `viewer` sees it (`lastSeen` per the user's privacy
+    /// setting and whether `viewer` is a contact).
+    pub async fn profile(&self, viewer: &UserId, id: &UserId) -> Result<PublicProfile, Error> {
         if id.is_system() {
             return Ok(PublicProfile::system());
         }
         let user = self.users.get(id).await?.ok_or_else(user_not_found)?;
-        Ok(PublicProfile::from(&user.value))
+        let contact = self.contacts.get(viewer, id).await?.is_some();
+        Ok(PublicProfile::seen_by(&user.value, contact))
     }
 
     async fn resolve(&self, who: &Recipient) -> Result<User, Error> {
@@ -184,6 +254,9 @@ impl ContactService {
         caller: &UserId,
         who: &Recipient,
     ) -> Result<RequestOutcome, Error> {
+        if matches!(who, Recipient::Phone(_) | Recipient::Username(_)) {
+            self.count_lookup(caller).await?;
+        }
         let receiver = self.resolve(who).await?;
         if receiver.id == *caller {
             return Err(Error::validation(
@@ -216,8 +289,13 @@ impl ContactService {
             };
             match self.requests.create(&request).await {
                 Ok(()) => {
-                    self.notify(&receiver.id, ServerFrame::Req(event(&request)))
-                        .await;
+                    // A blocked sender's request is stored (its sender sees it pending, so the
+                    // block is not revealed) but never shown to the blocker.
+                    let blocked = self.blocked_among(&receiver.id, &[*caller]).await?;
+                    if blocked.is_empty() {
+                        self.notify(&receiver.id, ServerFrame::Req(event(&request)))
+                            .await;
+                    }
                     return Ok(RequestOutcome::Created(request));
                 }
                 // A request between the two appeared meanwhile: look again.
@@ -319,7 +397,10 @@ impl ContactService {
         caller: &UserId,
         page: &PageRequest,
     ) -> Result<Page<RequestWithProfile>, Error> {
-        let requests = self.requests.pending_received(caller, page).await?;
+        let mut requests = self.requests.pending_received(caller, page).await?;
+        let senders: Vec<UserId> = requests.items.iter().map(|r| r.sender_id).collect();
+        let blocked = self.blocked_among(caller, &senders).await?;
+        requests.items.retain(|r| !blocked.contains(&r.sender_id));
         self.with_profiles(requests, |r| r.sender_id).await
     }
 
@@ -382,10 +463,19 @@ impl ContactService {
             .map(|u| (u.id, u))
             .collect();
         let online = self.presence.online(&ids).await?;
+        // A contact the caller blocked shows no presence: not online, no last seen.
+        let blocked = self.blocked_among(caller, &ids).await?;
         let items = ids
             .iter()
             .filter_map(|id| users.get(id))
-            .map(|u| ContactView::new(u, online.contains(&u.id)))
+            .map(|u| {
+                let mut view = ContactView::new(u, online.contains(&u.id));
+                if blocked.contains(&u.id) {
+                    view.online = false;
+                    view.profile.last_seen = None;
+                }
+                view
+            })
             .collect();
         Ok(Page {
             items,

@@ -23,7 +23,7 @@ use std::time::Duration;
 pub const HISTORY_PAGE_DEFAULT: usize = 50;
 pub const HISTORY_PAGE_MAX: usize = 100;
 /// How far a webhook's timestamp may be from the server clock.
-pub const WEBHOOK_TOLERANCE_SECS: i64 = 300;
+pub const WEBHOOK_TOLERANCE_SECS: i64 = super::webhook::TOLERANCE_SECS;
 const ATTEMPTS: usize = 4;
 
 /// A message to send, parsed.
@@ -102,10 +102,14 @@ pub struct MessageService {
     clock: Arc<dyn Clock>,
     rate: SendRate,
     webhook_key: Vec<u8>,
+    /// Whether body-only webhook signatures still work (a migration switch).
+    legacy_webhooks: bool,
     /// How sends retry when concurrent sends win the conversation's rows.
     contention: Backoff,
     /// Checks and attaches the uploads media messages carry.
     media: Option<Arc<MediaService>>,
+    /// Refuses the messages of users the receiver blocked.
+    blocks: Option<Arc<super::BlockService>>,
 }
 
 fn fingerprint(sender: &UserId, m: &NewMessage) -> String {
@@ -136,8 +140,10 @@ impl MessageService {
             clock,
             rate,
             webhook_key: webhook_key.to_vec(),
+            legacy_webhooks: false,
             contention: Backoff::CONTENTION,
             media: None,
+            blocks: None,
         }
     }
 
@@ -192,6 +198,18 @@ impl MessageService {
 
     /// Retries under contention stop `budget` after a send's first try (default
     /// [`Backoff::CONTENTION`]'s).
+    /// Refuses messages to a user from someone that user blocked.
+    pub fn with_blocks(mut self, blocks: Arc<super::BlockService>) -> Self {
+        self.blocks = Some(blocks);
+        self
+    }
+
+    /// Accepts body-only webhook signatures too (`WHATSPE_WEBHOOK_LEGACY_SIGNATURES`).
+    pub fn with_legacy_webhooks(mut self, on: bool) -> Self {
+        self.legacy_webhooks = on;
+        self
+    }
+
     pub fn with_retry_budget(mut self, budget: Duration) -> Self {
         self.contention.budget = budget;
         self
@@ -213,6 +231,9 @@ impl MessageService {
                 "cannot_message_self",
                 "you cannot send a message to yourself",
             ));
+        }
+        if let Some(blocks) = &self.blocks {
+            blocks.may_message(sender, &m.receiver).await?;
         }
         let guard = m.client_message_id.as_ref().map(|key| DedupGuard {
             scope: sender.to_string(),
@@ -739,42 +760,16 @@ impl MessageService {
         }
     }
 
-    /// Checks a webhook's `X-Whatspe-Signature: sha256=<hex>` (HMAC-SHA256 of the raw body)
-    /// and its `X-Whatspe-Timestamp` (epoch seconds, within ±5 minutes).
+    /// Checks a webhook's `X-Whatspe-Signature` ([`super::webhook::verify`]; the legacy
+    /// timestamp header matters only behind the migration switch).
     pub fn verify_webhook(
         &self,
         body: &[u8],
         signature: Option<&str>,
         timestamp: Option<&str>,
     ) -> Result<(), Error> {
-        let bad_sig = || {
-            Error::unauthorized(
-                "invalid_signature",
-                "X-Whatspe-Signature does not match the body",
-            )
-        };
-        let tag = signature
-            .and_then(|s| s.trim().strip_prefix("sha256="))
-            .and_then(|h| hex::decode(h).ok())
-            .ok_or_else(bad_sig)?;
-        if !crypto::hmac_sha256_verify(&self.webhook_key, body, &tag) {
-            return Err(bad_sig());
-        }
-        let ts: i64 = timestamp
-            .and_then(|t| t.trim().parse().ok())
-            .ok_or_else(|| {
-                Error::unauthorized(
-                    "invalid_timestamp",
-                    "X-Whatspe-Timestamp must be epoch seconds",
-                )
-            })?;
-        if (self.clock.now().timestamp() - ts).abs() > WEBHOOK_TOLERANCE_SECS {
-            return Err(Error::unauthorized(
-                "stale_timestamp",
-                "X-Whatspe-Timestamp is more than 5 minutes from the server clock",
-            ));
-        }
-        Ok(())
+        let (key, legacy) = (&self.webhook_key, self.legacy_webhooks);
+        super::webhook::verify(key, legacy, self.clock.now(), body, signature, timestamp)
     }
 
     /// Stores and delivers a message from an integration (already authenticated by

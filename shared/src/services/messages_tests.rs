@@ -499,55 +499,28 @@ async fn receipts_move_forward_only_and_tell_the_peer() {
     );
 }
 
-fn sign(body: &[u8]) -> String {
-    format!("sha256={}", hex::encode(crypto::hmac_sha256(KEY, body)))
-}
-
 #[tokio::test]
-async fn webhooks_need_a_valid_signature_and_a_fresh_timestamp() {
+async fn webhooks_need_a_signature_of_their_timestamp_and_body() {
+    // The cases are in `webhook`'s tests; here: the service checks against its key and clock.
     let h = harness().await;
     let body = br#"{"id":"ext-1"}"#;
-    let now = h.clock.now().timestamp().to_string();
-    assert!(
+    let now = h.clock.now().timestamp();
+    let sign = |t| crate::services::webhook::sign(KEY, t, body);
+    assert!(h.svc.verify_webhook(body, Some(&sign(now)), None).is_ok());
+    assert_eq!(
         h.svc
-            .verify_webhook(body, Some(&sign(body)), Some(&now))
-            .is_ok()
+            .verify_webhook(body, Some(&sign(now - 360)), None)
+            .unwrap_err()
+            .code(),
+        "stale_timestamp"
     );
-    let cases: [(&str, Option<String>, Option<String>, &str); 6] = [
-        ("no signature", None, Some(now.clone()), "invalid_signature"),
-        (
-            "wrong signature",
-            Some(sign(b"other")),
-            Some(now.clone()),
-            "invalid_signature",
-        ),
-        (
-            "not sha256=",
-            Some(sign(body).replace("sha256=", "sha1=")),
-            Some(now.clone()),
-            "invalid_signature",
-        ),
-        ("no timestamp", Some(sign(body)), None, "invalid_timestamp"),
-        (
-            "6 minutes old",
-            Some(sign(body)),
-            Some((h.clock.now().timestamp() - 360).to_string()),
-            "stale_timestamp",
-        ),
-        (
-            "6 minutes ahead",
-            Some(sign(body)),
-            Some((h.clock.now().timestamp() + 360).to_string()),
-            "stale_timestamp",
-        ),
-    ];
-    for (case, sig, ts, code) in cases {
-        let err = h
-            .svc
-            .verify_webhook(body, sig.as_deref(), ts.as_deref())
-            .unwrap_err();
-        assert_eq!(err.code(), code, "{case}");
-    }
+    assert_eq!(
+        h.svc
+            .verify_webhook(b"{}", Some(&sign(now)), None)
+            .unwrap_err()
+            .code(),
+        "invalid_signature"
+    );
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use super::{MessageService, NewMessage, SendOutcome, TokenService};
 use crate::clock::Clock;
-use crate::domain::{Content, MessageKind, UserId};
+use crate::domain::{Content, LastSeenVisibility, MessageKind, UserId};
 use crate::frames::{
     AckEvent, ClientFrame, ConnEvent, Empty, ErrorEvent, PresenceEvent, ServerFrame, TypingEvent,
 };
@@ -40,6 +40,8 @@ pub struct RealtimeService {
     pub(crate) messages: Arc<MessageService>,
     pub(crate) queue: Arc<dyn DeliveryQueue>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Typing and presence of a blocked user never reach the blocker.
+    pub(crate) blocks: Arc<super::BlockService>,
 }
 
 impl RealtimeService {
@@ -140,6 +142,15 @@ impl RealtimeService {
         on: bool,
         last_seen: Option<chrono::DateTime<chrono::Utc>>,
     ) {
+        // Nobody: no presence at all (WhatsApp's "last seen and online: nobody").
+        match self.users.get(user).await {
+            Ok(Some(u)) if u.value.last_seen_visibility == LastSeenVisibility::Nobody => return,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "presence: reading the user failed");
+                return;
+            }
+        }
         let frame = ServerFrame::Pres(PresenceEvent {
             u: *user,
             on,
@@ -154,7 +165,15 @@ impl RealtimeService {
                     return;
                 }
             };
-            let to: Vec<UserId> = contacts.items.iter().map(|c| c.contact_id).collect();
+            let mut to: Vec<UserId> = contacts.items.iter().map(|c| c.contact_id).collect();
+            // Contacts who blocked the user get no presence of theirs.
+            match self.blocks.blocking(&to, user).await {
+                Ok(blockers) => to.retain(|c| !blockers.contains(c)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "presence: reading blocks failed");
+                    return;
+                }
+            }
             if !to.is_empty() {
                 let job = DeliveryJob {
                     to,
@@ -196,6 +215,26 @@ impl RealtimeService {
                 "this connection is not registered",
             ));
         };
+        // A socket of a revoked session (logout, a reused refresh token) is closed at its next
+        // frame, within the session check's bound, even if the close at revocation failed.
+        if let Err(e) = self.tokens.session_live(&c.session_id).await {
+            if e.code() != "session_revoked" {
+                // The check could not be made (the store is unavailable): this frame fails,
+                // the socket stays.
+                return Err(e);
+            }
+            let err = ErrorEvent {
+                code: e.code().into(),
+                msg: e.to_string(),
+                cm: None,
+            };
+            self.post(connection_id, &ServerFrame::Err(err)).await;
+            if let Err(e) = self.gateway.close(connection_id).await {
+                tracing::warn!(error = %e, "closing a revoked session's socket failed");
+            }
+            self.connections.delete(connection_id).await?;
+            return Ok(());
+        }
         if self.connections.mark_greeted(connection_id).await? {
             let conn = ConnEvent {
                 u: c.user_id,
@@ -250,6 +289,10 @@ impl RealtimeService {
                         "not_a_contact",
                         "you can only type to your contacts",
                     ));
+                }
+                // Dropped without a word when `r` blocked the typist: the block is not revealed.
+                if self.blocks.blocks(&r, &c.user_id).await? {
+                    return Ok(());
                 }
                 let frame = ServerFrame::Typing(TypingEvent { s: c.user_id });
                 for peer in self.connections.of_user(&r, self.clock.now()).await? {

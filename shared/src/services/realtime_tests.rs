@@ -53,6 +53,7 @@ impl Harness {
             rotated_at: now,
             expires_at: now + TimeDelta::days(30),
             revoked: false,
+            rotations: 0,
         };
         self.ports.sessions.create(&session).await.unwrap();
         (id, self.app.tokens.issue_access(&u.id, &id).unwrap().0)
@@ -1039,15 +1040,23 @@ async fn a_reused_refresh_token_also_closes_the_sessions_sockets() {
     let h = harness();
     h.user("alice", 1).await;
     // A real session through sign-in: request-otp → verify-otp on the registered number.
-    h.app.auth.request_otp("9000000001").await.unwrap();
+    h.app
+        .auth
+        .request_otp("9000000001", "198.51.100.7")
+        .await
+        .unwrap();
     let body = h.handles.outbox.messages(None).pop().unwrap().body;
     let code: String = body
         .split(|c: char| !c.is_ascii_digit())
         .find(|w| w.len() == 6)
         .unwrap()
         .to_owned();
-    let crate::services::Verified::Existing { tokens, user } =
-        h.app.auth.verify_otp("9000000001", &code).await.unwrap()
+    let crate::services::Verified::Existing { tokens, user } = h
+        .app
+        .auth
+        .verify_otp("9000000001", &code, "198.51.100.7")
+        .await
+        .unwrap()
     else {
         panic!("a registered number signs in");
     };
@@ -1087,4 +1096,39 @@ async fn a_reused_refresh_token_also_closes_the_sessions_sockets() {
         "the leaked session's device is unregistered"
     );
     assert_eq!(h.handles.push.endpoints(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_frame_on_a_socket_of_a_revoked_session_is_refused_and_closes_it_within_the_bound() {
+    let h = harness();
+    let (_, token) = h.user("alice", 1).await;
+    let sid = h.app.tokens.verify_access(&token).unwrap().session_id;
+    h.app
+        .realtime
+        .connect("c1", Some(&token), None)
+        .await
+        .unwrap();
+    h.app.realtime.frame("c1", r#"{"t":"PING"}"#).await.unwrap();
+    // Revoked behind the socket's back (as if the close at logout had failed).
+    h.ports.sessions.revoke(&sid).await.unwrap();
+    h.clock
+        .advance(TimeDelta::from_std(Config::for_tests().session_check).unwrap());
+    h.app.realtime.frame("c1", r#"{"t":"PING"}"#).await.unwrap();
+    let last = h.frames_to("c1").last().cloned().unwrap();
+    assert_eq!(last["t"], "ERR", "{last}");
+    assert_eq!(last["d"]["code"], "session_revoked", "{last}");
+    assert_eq!(h.handles.gateway.closed_by_server(), ["c1"]);
+    assert!(
+        h.ports.connections.get("c1").await.unwrap().is_none(),
+        "the row is gone: no more deliveries to it"
+    );
+    assert_eq!(
+        h.app
+            .realtime
+            .frame("c1", r#"{"t":"PING"}"#)
+            .await
+            .unwrap_err()
+            .code(),
+        "unknown_connection"
+    );
 }

@@ -17,6 +17,10 @@ pub const ACCESS_TTL: TimeDelta = TimeDelta::minutes(15);
 /// Lifetime of a registration token (from verify-otp to register).
 pub const REGISTRATION_TTL: TimeDelta = TimeDelta::minutes(10);
 const ISSUER: &str = "whatspe";
+/// How far back [`TokenService::rotations_since`] recognises a rotated refresh token (one
+/// HMAC per step: a bound on the work an invalid token can cause). A client refreshing every
+/// 15 minutes reaches it after about 100 days; a token that old is refused without revoking.
+pub const MAX_ANCESTRY: u32 = 10_000;
 
 /// Who a valid access token speaks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +81,8 @@ pub struct TokenService {
     /// Derives a refresh token's successor; a subkey of the JWT secret, so it never signs JWTs.
     rotation_key: [u8; 32],
     clock: Arc<dyn Clock>,
+    /// Whether an access token's session is still live ([`Self::authenticate`]).
+    sessions: Option<super::revocation::SessionCheck>,
 }
 
 impl TokenService {
@@ -92,6 +98,30 @@ impl TokenService {
                 b"whatspe refresh-token rotation v1",
             ),
             clock,
+            sessions: None,
+        }
+    }
+
+    /// Also checks, in [`Self::authenticate`], that an access token's session was not revoked.
+    pub fn with_session_check(mut self, check: super::revocation::SessionCheck) -> Self {
+        self.sessions = Some(check);
+        self
+    }
+
+    /// An access token, checked ([`Self::verify_access`]) and, when a session check is set,
+    /// whose session is not revoked (as of at most the check's bound ago): what every
+    /// authenticated REST request and socket frame goes through.
+    pub async fn authenticate(&self, token: &str) -> Result<Identity, Error> {
+        let identity = self.verify_access(token)?;
+        self.session_live(&identity.session_id).await?;
+        Ok(identity)
+    }
+
+    /// 401 `session_revoked` when the session check says `session` ended (Ok without a check).
+    pub async fn session_live(&self, session: &SessionId) -> Result<(), Error> {
+        match &self.sessions {
+            Some(check) => check.live(session).await,
+            None => Ok(()),
         }
     }
 
@@ -100,12 +130,41 @@ impl TokenService {
     /// retried refresh can be given the same token again; unpredictable without that key and
     /// the presented secret, which the server never stores.
     pub fn next_refresh_token(&self, presented: &RefreshToken) -> (String, String) {
+        encode_refresh(
+            &presented.session,
+            &self.successor_secret(&presented.session, &presented.secret),
+        )
+    }
+
+    fn successor_secret(&self, session: &SessionId, secret: &[u8; 32]) -> [u8; 32] {
         let mut input = Vec::with_capacity(64);
-        input.extend_from_slice(presented.session.to_string().as_bytes());
+        input.extend_from_slice(session.to_string().as_bytes());
         input.push(b'.');
-        input.extend_from_slice(&presented.secret);
-        let secret = crypto::hmac_sha256(&self.rotation_key, &input);
-        encode_refresh(&presented.session, &secret)
+        input.extend_from_slice(secret);
+        crypto::hmac_sha256(&self.rotation_key, &input)
+    }
+
+    /// How many rotations ago `presented` was the session's token, if it ever was one that a
+    /// rotation replaced: 1 for the token the last rotation replaced, 2 for the one before, …,
+    /// at most `rotations` (the session's count) and [`MAX_ANCESTRY`]. Every token is derived
+    /// from the one before, so walking `presented`'s successors reaches `current_hash` exactly
+    /// when it is an ancestor; a made-up secret never does (that would take a SHA-256
+    /// collision), so a guessed or garbage token can never pass for a leaked one.
+    pub fn rotations_since(
+        &self,
+        presented: &RefreshToken,
+        current_hash: &str,
+        rotations: u32,
+    ) -> Option<u32> {
+        let mut secret = presented.secret;
+        for distance in 1..=rotations.min(MAX_ANCESTRY) {
+            secret = self.successor_secret(&presented.session, &secret);
+            let hash = hex::encode(crypto::sha256(&secret));
+            if crypto::constant_time_eq(hash.as_bytes(), current_hash.as_bytes()) {
+                return Some(distance);
+            }
+        }
+        None
     }
 
     fn sign<C: Serialize>(&self, claims: &C) -> Result<String, Error> {

@@ -3,8 +3,8 @@ use super::{Item, from_item, n, s, store_error, to_item, transaction_error};
 use crate::StoreError;
 use crate::domain::{PhoneNumber, SessionId, User, UserId, Username};
 use crate::ports::{
-    OtpState, OtpStore, Page, PageRequest, Session, SessionStore, UserStore, Versioned,
-    decode_cursor,
+    Attempt, LiveCode, OtpState, OtpStore, Page, PageRequest, Session, SessionStore, UserStore,
+    Versioned, decode_cursor,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -57,17 +57,19 @@ pub(crate) struct GuardItem {
     user_id: UserId,
 }
 
-/// `verification_codes` table: `OTP#<e164>`.
+/// `verification_codes` table: `OTP#<e164>`. Items written before codes were bound to
+/// clients (one `codeMac`, send times only) read as having no live code and no history.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct OtpItem {
     pk: String,
     phone_number: PhoneNumber,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    code_mac: Option<String>,
-    expires_at: DateTime<Utc>,
-    attempts: u32,
-    sends: Vec<DateTime<Utc>>,
+    #[serde(default)]
+    codes: Vec<LiveCode>,
+    #[serde(default, rename = "clientSends")]
+    sends: Vec<Attempt>,
+    #[serde(default)]
+    failures: Vec<Attempt>,
     expire_after: DateTime<Utc>,
     /// DynamoDB TTL (epoch seconds).
     ttl: i64,
@@ -79,10 +81,9 @@ impl OtpItem {
         Self {
             pk: keys::otp_pk(&st.phone),
             phone_number: st.phone.clone(),
-            code_mac: st.code_mac.clone(),
-            expires_at: st.expires_at,
-            attempts: st.attempts,
+            codes: st.codes.clone(),
             sends: st.sends.clone(),
+            failures: st.failures.clone(),
             expire_after: st.expire_after,
             ttl: st.expire_after.timestamp(),
             version,
@@ -93,10 +94,9 @@ impl OtpItem {
             version: self.version,
             value: OtpState {
                 phone: self.phone_number,
-                code_mac: self.code_mac,
-                expires_at: self.expires_at,
-                attempts: self.attempts,
+                codes: self.codes,
                 sends: self.sends,
+                failures: self.failures,
                 expire_after: self.expire_after,
             },
         }
@@ -117,6 +117,9 @@ pub(crate) struct SessionItem {
     rotated_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     revoked: bool,
+    /// Absent on items written before rotations were counted: 0.
+    #[serde(default)]
+    rotations: u32,
     /// DynamoDB TTL (epoch seconds).
     ttl: i64,
 }
@@ -133,6 +136,7 @@ impl From<&Session> for SessionItem {
             rotated_at: s.rotated_at,
             expires_at: s.expires_at,
             revoked: s.revoked,
+            rotations: s.rotations,
             ttl: s.expires_at.timestamp(),
         }
     }
@@ -149,6 +153,7 @@ impl From<SessionItem> for Session {
             rotated_at: i.rotated_at,
             expires_at: i.expires_at,
             revoked: i.revoked,
+            rotations: i.rotations,
         }
     }
 }
@@ -452,7 +457,7 @@ impl SessionStore for DynamoSessionStore {
             .key("pk", s(keys::session_pk(id)))
             .update_expression(
                 "SET tokenHash = :new, previousHash = :old, rotatedAt = :now, expiresAt = :exp, \
-                 #ttl = :ttl",
+                 #ttl = :ttl ADD rotations :one",
             )
             .condition_expression("attribute_exists(pk) AND tokenHash = :old AND revoked = :no")
             .expression_attribute_names("#ttl", "ttl")
@@ -461,6 +466,7 @@ impl SessionStore for DynamoSessionStore {
             .expression_attribute_values(":now", ts(now)?)
             .expression_attribute_values(":exp", ts(expires_at)?)
             .expression_attribute_values(":ttl", n(expires_at.timestamp()))
+            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(
                 ":no",
                 aws_sdk_dynamodb::types::AttributeValue::Bool(false),
@@ -518,6 +524,7 @@ mod tests {
             created_at: t(1_700_000_000),
             updated_at: t(1_700_000_001),
             verified: true,
+            last_seen_visibility: crate::domain::LastSeenVisibility::Contacts,
         }
     }
 
@@ -546,6 +553,15 @@ mod tests {
         assert_eq!(item.get("verified"), Some(&AV::Bool(true)));
         assert_eq!(str_attr(&item, "unPrefix"), "a");
         assert_eq!(str_attr(&item, "unKey"), "alice");
+        assert_eq!(str_attr(&item, "lastSeenVisibility"), "contacts");
+        let mut old = item.clone();
+        old.remove("lastSeenVisibility");
+        let back: UserItem = from_item(old).unwrap();
+        assert_eq!(
+            back.user,
+            user(),
+            "an item written before the setting existed reads as contacts"
+        );
         let back: UserItem = from_item(item).unwrap();
         assert_eq!(back.user, user());
         assert_eq!(back.version, 3);
@@ -572,20 +588,39 @@ mod tests {
     fn otp_item_golden() {
         let st = OtpState {
             phone: user().phone_number,
-            code_mac: Some("ab".repeat(32)),
-            expires_at: t(1_700_000_300),
-            attempts: 2,
-            sends: vec![t(1_700_000_000)],
+            codes: vec![LiveCode {
+                client: "c1".into(),
+                mac: "ab".repeat(32),
+                expires_at: t(1_700_000_300),
+                attempts: 2,
+            }],
+            sends: vec![Attempt {
+                client: "c1".into(),
+                at: t(1_700_000_000),
+            }],
+            failures: vec![],
             expire_after: t(1_700_000_900),
         };
         let item = to_item(&OtpItem::new(&st, 4)).unwrap();
         assert_eq!(str_attr(&item, "pk"), "OTP#+919890999999");
         assert_eq!(item.get("ttl"), Some(&AV::N("1700000900".into())));
-        assert_eq!(item.get("attempts"), Some(&AV::N("2".into())));
+        let AV::L(codes) = &item["codes"] else {
+            panic!("codes is a list")
+        };
+        let AV::M(code) = &codes[0] else {
+            panic!("a code is a map")
+        };
+        assert_eq!(code.get("client"), Some(&AV::S("c1".into())));
+        assert_eq!(code.get("mac"), Some(&AV::S("ab".repeat(32))));
+        assert_eq!(code.get("attempts"), Some(&AV::N("2".into())));
         assert_eq!(
-            item.get("sends"),
-            Some(&AV::L(vec![AV::S("2023-11-14T22:13:20Z".into())]))
+            code.get("expiresAt"),
+            Some(&AV::S("2023-11-14T22:18:20Z".into()))
         );
+        let AV::L(sends) = &item["clientSends"] else {
+            panic!("clientSends is a list")
+        };
+        assert_eq!(sends.len(), 1);
         let back = from_item::<OtpItem>(item).unwrap().into_state();
         assert_eq!(
             back,
@@ -595,15 +630,18 @@ mod tests {
             }
         );
 
-        let used = OtpState {
-            code_mac: None,
-            ..st
-        };
-        let item = to_item(&OtpItem::new(&used, 5)).unwrap();
-        assert!(
-            !item.contains_key("codeMac"),
-            "a used code leaves no MAC behind"
+        // An item of the previous format: its code is not honoured (it asked for a new one).
+        let mut old = to_item(&OtpItem::new(&st, 5)).unwrap();
+        old.remove("codes");
+        old.remove("clientSends");
+        old.remove("failures");
+        old.insert("codeMac".into(), AV::S("ab".repeat(32)));
+        old.insert(
+            "sends".into(),
+            AV::L(vec![AV::S("2023-11-14T22:13:20Z".into())]),
         );
+        let back = from_item::<OtpItem>(old).unwrap().into_state().value;
+        assert_eq!((back.codes.len(), back.sends.len()), (0, 0));
     }
 
     #[test]
@@ -617,6 +655,7 @@ mod tests {
             rotated_at: t(1_700_000_000),
             expires_at: t(1_702_592_000),
             revoked: false,
+            rotations: 0,
         };
         let item = to_item(&SessionItem::from(&s)).unwrap();
         assert_eq!(
@@ -630,15 +669,28 @@ mod tests {
         );
         assert_eq!(item.get("ttl"), Some(&AV::N("1702592000".into())));
         assert_eq!(item.get("revoked"), Some(&AV::Bool(false)));
-        assert_eq!(Session::from(from_item::<SessionItem>(item).unwrap()), s);
+        assert_eq!(
+            Session::from(from_item::<SessionItem>(item.clone()).unwrap()),
+            s
+        );
+
+        let mut old = item.clone();
+        old.remove("rotations");
+        assert_eq!(
+            Session::from(from_item::<SessionItem>(old).unwrap()),
+            s,
+            "an item written before rotations were counted reads as 0"
+        );
 
         let rotated = Session {
             previous_hash: Some("ef".repeat(32)),
             rotated_at: t(1_700_000_100),
+            rotations: 1,
             ..s
         };
         let item = to_item(&SessionItem::from(&rotated)).unwrap();
         assert_eq!(str_attr(&item, "previousHash"), "ef".repeat(32));
+        assert_eq!(item.get("rotations"), Some(&AV::N("1".into())));
         assert_eq!(str_attr(&item, "rotatedAt"), "2023-11-14T22:15:00Z");
         assert_eq!(
             Session::from(from_item::<SessionItem>(item).unwrap()),

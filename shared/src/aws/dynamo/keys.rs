@@ -31,6 +31,21 @@ pub fn otp_pk(phone: &PhoneNumber) -> String {
     format!("OTP#{phone}")
 }
 
+/// `blocks` table: the partition of one blocker's blocks.
+pub fn blocks_pk(blocker: &UserId) -> String {
+    user_pk(blocker)
+}
+
+/// `blocks` table: the block of one user.
+pub fn block_sk(blocked: &UserId) -> String {
+    format!("BLOCKED#{blocked}")
+}
+
+/// `rate_limits` table: one abuse-limit counter (rule, subject and window are in `key`).
+pub fn limit_pk(key: &str) -> String {
+    format!("LIMIT#{key}")
+}
+
 /// `sessions` table: one login session.
 pub fn session_pk(id: &SessionId) -> String {
     format!("SESSION#{id}")

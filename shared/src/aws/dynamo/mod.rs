@@ -9,17 +9,21 @@
 //! each pin the exact stored items.
 
 mod auth;
+mod blocks;
 mod contacts;
 mod groups;
 pub mod keys;
+mod limits;
 mod media;
 mod messages;
 mod realtime;
 pub mod tables;
 
 pub use auth::{DynamoOtpStore, DynamoSessionStore, DynamoUserStore};
+pub use blocks::DynamoBlocks;
 pub use contacts::DynamoContacts;
 pub use groups::DynamoGroups;
+pub use limits::DynamoCounters;
 pub use media::DynamoMedia;
 pub use messages::{DEDUP_TTL, DynamoMessages, message_from_stream_image, stream_image};
 pub use realtime::{DELIVERY_PROGRESS_TTL, DynamoConnections, DynamoDevices, DynamoLedger};

@@ -208,6 +208,26 @@ pub const MEDIA: TableDef = TableDef {
     stream: false,
 };
 
+/// Blocks: `USER#<blocker>` / `BLOCKED#<blocked>`.
+pub const BLOCKS: TableDef = TableDef {
+    entity: "blocks",
+    partition_key: "pk",
+    sort_key: Some("sk"),
+    indexes: &[],
+    ttl_attribute: None,
+    stream: false,
+};
+
+/// Abuse-limit counters (`LIMIT#<rule>#<subject>#<window>`), expiring after their window.
+pub const RATE_LIMITS: TableDef = TableDef {
+    entity: "rate_limits",
+    partition_key: "pk",
+    sort_key: None,
+    indexes: &[],
+    ttl_attribute: Some("ttl"),
+    stream: false,
+};
+
 /// Every table, in creation order.
 pub const ALL: &[TableDef] = &[
     USERS,
@@ -221,6 +241,8 @@ pub const ALL: &[TableDef] = &[
     DEVICES,
     GROUPS,
     MEDIA,
+    RATE_LIMITS,
+    BLOCKS,
 ];
 
 /// Physical table names for one deployment.
@@ -237,6 +259,8 @@ pub struct TableNames {
     pub devices: String,
     pub groups: String,
     pub media: String,
+    pub rate_limits: String,
+    pub blocks: String,
 }
 
 impl TableNames {
@@ -253,6 +277,8 @@ impl TableNames {
             devices: DEVICES.name(prefix),
             groups: GROUPS.name(prefix),
             media: MEDIA.name(prefix),
+            rate_limits: RATE_LIMITS.name(prefix),
+            blocks: BLOCKS.name(prefix),
         }
     }
 }
