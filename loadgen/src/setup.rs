@@ -192,15 +192,18 @@ pub fn fresh_phones(n: usize) -> Vec<String> {
 
 /// Opens `user`'s socket at `ws_base` (`ws://host:port/ws`) and waits for CONN then PONG.
 pub async fn open_socket(ws_base: &str, user: &User) -> Result<Ws, Error> {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("{ws_base}?token={}", user.token)).await?;
+    // A small read chunk: tungstenite zero-fills a whole chunk before every read attempt.
+    let config =
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+    let url = format!("{ws_base}?token={}", user.token);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     ws.send(Message::text(r#"{"t":"PING"}"#)).await?;
     let ready = async {
         while let Some(m) = ws.next().await {
-            if let Message::Text(t) = m? {
-                if t.as_str().contains(r#""t":"PONG""#) {
-                    return Ok::<_, Error>(());
-                }
+            if let Message::Text(t) = m?
+                && t.as_str().contains(r#""t":"PONG""#)
+            {
+                return Ok::<_, Error>(());
             }
         }
         Err("the socket closed before PONG".into())
