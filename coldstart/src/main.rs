@@ -72,7 +72,7 @@ enum Seen {
 /// The current cold start: its event, where to report, whether the event was served.
 type Run = (String, mpsc::UnboundedSender<Seen>, bool);
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Mock(Arc<Mutex<Option<Run>>>);
 
 async fn next(State(m): State<Mock>) -> axum::response::Response {
@@ -140,15 +140,29 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// One cold start: (init, first invocation, peak RSS in KB, whether it answered).
+/// One cold start: (init, first invocation, peak RSS in KB, whether it answered). Each gets a
+/// mock API of its own: a killed process's last `next` request must not take the following
+/// process's event.
 async fn cold_start(
     exe: &std::path::Path,
-    api: &str,
-    mock: &Mock,
     event: &Value,
 ) -> Result<(Duration, Duration, u64, bool), String> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    *mock.0.lock().unwrap() = Some((event.to_string(), tx, false));
+    let mock = Mock(Arc::new(Mutex::new(Some((event.to_string(), tx, false)))));
+    let app = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/{outcome}", post(done))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(mock);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let api = listener
+        .local_addr()
+        .map_err(|e| e.to_string())?
+        .to_string();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let api = api.as_str();
     let key = "cold-start-benchmark-secret-0123456789abcdef";
     let started = Instant::now();
     let mut child = Command::new(exe)
@@ -199,6 +213,7 @@ async fn cold_start(
         .unwrap_or_else(|_| Err("no answer within 20 s".into()));
     let _ = child.kill();
     let _ = child.wait();
+    server.abort();
     result
 }
 
@@ -228,18 +243,6 @@ async fn main() {
             .and_then(|e| e.parent().map(PathBuf::from))
             .unwrap_or_default()
     });
-    let mock = Mock::default();
-    let app = axum::Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/{outcome}", post(done))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state(mock.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let api = listener.local_addr().expect("address").to_string();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
     println!("{runs} cold starts each, binaries in {}", dir.display());
     println!(
         "{:<14} {:>12} {:>9} {:>9} {:>11} {:>9} {:>8}",
@@ -254,7 +257,7 @@ async fn main() {
         let size = std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0);
         let (mut inits, mut firsts, mut rss, mut answered) = (Vec::new(), Vec::new(), 0, 0);
         for _ in 0..runs {
-            match cold_start(&exe, &api, &mock, &event).await {
+            match cold_start(&exe, &event).await {
                 Ok((init, first, kb, ok)) => {
                     inits.push(init);
                     firsts.push(first);
