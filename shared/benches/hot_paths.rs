@@ -5,6 +5,8 @@
 //!
 //! `cargo bench -p whatspe --bench hot_paths`
 
+mod common;
+
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -16,7 +18,7 @@ use whatspe::domain::{
     ContactRequest, Content, MessageKind, RequestId, RequestStatus, SessionId, UserId,
 };
 use whatspe::frames::{ClientFrame, MessageEvent, ServerFrame};
-use whatspe::ports::{Connection, DeliveryJob};
+use whatspe::ports::Connection;
 use whatspe::services::NewMessage;
 
 struct Setup {
@@ -70,25 +72,7 @@ async fn setup() -> Setup {
 impl Setup {
     /// Relays what was committed and delivers every queued job: the jobs delivered.
     async fn drain(&self) -> usize {
-        let batch = self.handles.stream.try_take(usize::MAX);
-        for m in &batch {
-            self.app.messages.relay(m).await.unwrap();
-        }
-        let n = batch.len();
-        self.handles.stream.ack(batch, n);
-        let mut jobs = 0;
-        loop {
-            let records = self.handles.queue.receive(10);
-            if records.is_empty() {
-                return jobs;
-            }
-            for r in records {
-                let job: DeliveryJob = serde_json::from_str(&r.body).unwrap();
-                self.app.delivery.deliver(&job, r.receives).await.unwrap();
-                self.handles.queue.delete(&r.id);
-                jobs += 1;
-            }
-        }
+        common::drain(&self.app, &self.handles).await
     }
 
     async fn send(&self) {
