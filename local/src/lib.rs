@@ -64,6 +64,9 @@ pub struct Options {
     /// Whether the SQS event source feeds the `push` function (like an event source
     /// mapping's `Enabled`); off, jobs stay on the queue for inspection.
     pub event_source: bool,
+    /// Whether the functions post frames through the HTTP `/@connections` API with the real
+    /// management-API client (always on an AWS endpoint) rather than in process.
+    pub management_api_over_http: bool,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             visibility_timeout: Duration::from_secs(30),
             idle_timeout: ws::IDLE_TIMEOUT,
             event_source: true,
+            management_api_over_http: false,
         }
     }
 }
@@ -188,7 +192,11 @@ pub async fn build_with(
             )
         }
     };
-    let gateway = Arc::new(LocalConnectionGateway::new(sdk_for_gateway.clone()));
+    let sockets = Arc::new(Sockets::default());
+    let gateway = Arc::new(match sqs.is_some() || options.management_api_over_http {
+        true => LocalConnectionGateway::over_http(sockets.clone(), sdk_for_gateway.clone()),
+        false => LocalConnectionGateway::in_process(sockets.clone()),
+    });
     let management_api = gateway.clone();
     ports.gateway = gateway.clone();
     // Events are recorded for the local view and delivered through the queue, as on AWS.
@@ -224,7 +232,6 @@ pub async fn build_with(
             }
         }
     }
-    let sockets = Arc::new(Sockets::default());
     let ws_state = WsState {
         app: app.clone(),
         sockets: sockets.clone(),

@@ -13,6 +13,11 @@ use whatspe::memory::MemoryQueue;
 
 /// Records per batch (Lambda's SQS event source default).
 const BATCH: usize = 10;
+/// Batches handled at once from the in-process queue. Lambda's event source for a FIFO queue
+/// runs a batch per active message group in parallel (up to the function's concurrency); the
+/// queue never hands out records of a group with records in flight, so order within a group
+/// holds however many batches run.
+const CONCURRENT_BATCHES: usize = 8;
 
 /// One received record.
 struct Record {
@@ -73,9 +78,14 @@ async fn feed(source: &dyn Source, app: &App) {
     }
 }
 
-/// Feeds the in-process queue to the `push` function, forever.
+/// Feeds the in-process queue to the `push` function, [`CONCURRENT_BATCHES`] batches at a
+/// time, forever.
 pub async fn run_local(queue: Arc<MemoryQueue>, app: App) {
-    feed(&LocalSource(queue), &app).await
+    let feeders = (0..CONCURRENT_BATCHES).map(|_| {
+        let (source, app) = (LocalSource(queue.clone()), app.clone());
+        tokio::spawn(async move { feed(&source, &app).await })
+    });
+    futures_util::future::join_all(feeders).await;
 }
 
 /// Polls a real SQS queue (moto, or AWS) and feeds it to the `push` function, forever.

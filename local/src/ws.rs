@@ -24,6 +24,12 @@ use whatspe::ports::{ConnectionGateway, PostError};
 /// API Gateway's limits.
 pub const MAX_MESSAGE_BYTES: usize = whatspe::frames::MAX_FRAME_BYTES;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// Bytes read from a socket per read call. tungstenite zero-fills this much of its buffer
+/// before every read attempt, and the socket task polls its reader again after every frame it
+/// writes: its 128 KiB default cost a 128 KiB `memset` per outgoing frame (6 % of the
+/// gateway's CPU under load). A larger message is read in several calls; its limit is
+/// [`MAX_MESSAGE_BYTES`].
+const READ_CHUNK: usize = 4096;
 
 enum Outgoing {
     Text(String),
@@ -55,42 +61,95 @@ impl Sockets {
     }
 }
 
-/// The `ConnectionGateway` the functions use locally: the real management-API client,
-/// pointed at this gateway once its address is known (at the first WebSocket upgrade).
+/// The `ConnectionGateway` the functions use locally. On the memory backend it hands frames
+/// straight to the sockets, in process: API Gateway's management API is a network hop with
+/// SigV4 on AWS, and the Lambda functions pay it there through [`ApiGatewayConnections`], but
+/// looping it back over HTTP here would only measure the emulation. On an AWS endpoint (and
+/// when [`crate::Options::management_api_over_http`] asks) it is the real management-API
+/// client, pointed at this gateway's `/@connections` once its address is known (at the first
+/// WebSocket upgrade).
 pub struct LocalConnectionGateway {
-    sdk: aws_config::SdkConfig,
+    sockets: Arc<Sockets>,
+    /// Over HTTP: the SDK settings of the management-API client.
+    sdk: Option<aws_config::SdkConfig>,
     client: OnceLock<ApiGatewayConnections>,
 }
 
 impl LocalConnectionGateway {
-    pub fn new(sdk: aws_config::SdkConfig) -> Self {
+    /// Posts to `sockets` directly.
+    pub fn in_process(sockets: Arc<Sockets>) -> Self {
         Self {
-            sdk,
+            sockets,
+            sdk: None,
             client: OnceLock::new(),
         }
     }
-    /// Points the management API at this gateway (`host` = `ip:port`). The first call wins:
-    /// `main` calls it with the listener's address; otherwise the first upgrade's `Host`.
+    /// Posts through `POST /@connections/{id}` with the real management-API client.
+    pub fn over_http(sockets: Arc<Sockets>, sdk: aws_config::SdkConfig) -> Self {
+        Self {
+            sockets,
+            sdk: Some(sdk),
+            client: OnceLock::new(),
+        }
+    }
+    /// Points the management API at this gateway (`host` = `ip:port`); nothing to do in
+    /// process. The first call wins: `main` calls it with the listener's address; otherwise
+    /// the first upgrade's `Host`.
     pub fn point_at(&self, host: &str) {
-        self.client
-            .get_or_init(|| ApiGatewayConnections::new(&self.sdk, &format!("http://{host}")));
+        if let Some(sdk) = &self.sdk {
+            self.client
+                .get_or_init(|| ApiGatewayConnections::new(sdk, &format!("http://{host}")));
+        }
     }
 }
 
 #[async_trait]
 impl ConnectionGateway for LocalConnectionGateway {
     async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), PostError> {
-        match self.client.get() {
-            Some(c) => c.post(connection_id, data).await,
+        match (&self.sdk, self.client.get()) {
+            (None, _) => self.sockets.post(connection_id, data),
+            (Some(_), Some(c)) => c.post(connection_id, data).await,
             // No socket ever opened: no connection can be live.
-            None => Err(PostError::Gone),
+            (Some(_), None) => Err(PostError::Gone),
         }
     }
 
     async fn close(&self, connection_id: &str) -> Result<(), PostError> {
-        match self.client.get() {
-            Some(c) => c.close(connection_id).await,
-            None => Err(PostError::Gone),
+        match (&self.sdk, self.client.get()) {
+            (None, _) => self.sockets.close(connection_id),
+            (Some(_), Some(c)) => c.close(connection_id).await,
+            (Some(_), None) => Err(PostError::Gone),
+        }
+    }
+}
+
+impl Sockets {
+    /// Queues `data` as a text frame on the socket (what `POST /@connections/{id}` does).
+    pub fn post(&self, id: &str, data: &[u8]) -> Result<(), PostError> {
+        if data.len() > MAX_MESSAGE_BYTES {
+            return Err(PostError::Failed(
+                "PayloadTooLargeException: Message too long".into(),
+            ));
+        }
+        let text = String::from_utf8_lossy(data).into_owned();
+        match self.lock().get(id) {
+            Some(socket) if socket.tx.send(Outgoing::Text(text)).is_ok() => Ok(()),
+            _ => Err(PostError::Gone),
+        }
+    }
+
+    /// Closes the socket with 1000 (what `DELETE /@connections/{id}` does).
+    pub fn close(&self, id: &str) -> Result<(), PostError> {
+        match self.lock().get(id) {
+            Some(socket)
+                if socket
+                    .tx
+                    .send(Outgoing::Close(1000, "Closed by the server"))
+                    .is_ok() =>
+            {
+                Ok(())
+            }
+            _ => Err(PostError::Gone),
         }
     }
 }
@@ -185,7 +244,9 @@ pub async fn upgrade(
         };
         return (status, [("content-type", "application/json")], body).into_response();
     }
-    let mut ws = ws.max_message_size(MAX_MESSAGE_BYTES);
+    let mut ws = ws
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_CHUNK);
     if let Some(p) = answer
         .headers
         .get("sec-websocket-protocol")
@@ -302,12 +363,9 @@ pub async fn post_to_connection(
         )
             .into_response();
     }
-    let text = String::from_utf8_lossy(&body).into_owned();
-    match s.sockets.lock().get(&id) {
-        Some(socket) if socket.tx.send(Outgoing::Text(text)).is_ok() => {
-            StatusCode::OK.into_response()
-        }
-        _ => gone(),
+    match s.sockets.post(&id, &body) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(_) => gone(),
     }
 }
 
@@ -326,15 +384,8 @@ pub async fn get_connection(State(s): State<WsState>, Path(id): Path<String>) ->
 
 /// `DELETE /@connections/{id}`: closes the connection.
 pub async fn delete_connection(State(s): State<WsState>, Path(id): Path<String>) -> Response {
-    match s.sockets.lock().get(&id) {
-        Some(socket)
-            if socket
-                .tx
-                .send(Outgoing::Close(1000, "Closed by the server"))
-                .is_ok() =>
-        {
-            StatusCode::NO_CONTENT.into_response()
-        }
-        _ => gone(),
+    match s.sockets.close(&id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => gone(),
     }
 }

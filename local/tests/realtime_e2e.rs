@@ -1073,6 +1073,8 @@ async fn a_delivery_that_fails_once_is_redelivered_after_the_visibility_timeout_
         Config::for_tests(),
         Options {
             visibility_timeout: visibility,
+            // The proxy fails posts on the HTTP management API.
+            management_api_over_http: true,
             ..Options::default()
         },
     )

@@ -7,6 +7,8 @@
 //!
 //! `cargo bench -p whatspe --bench fanout`
 
+mod common;
+
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use whatspe::domain::{
     ContactRequest, Content, ConversationId, GroupName, MessageKind, RequestId, RequestStatus,
     SessionId, UserId,
 };
-use whatspe::ports::{Connection, DeliveryJob, Device, Platform};
+use whatspe::ports::{Connection, Device, Platform};
 use whatspe::services::NewGroup;
 
 const MEMBERS: usize = 1024;
@@ -115,27 +117,9 @@ async fn setup(members: usize, online: usize) -> Setup {
 }
 
 impl Setup {
-    /// Relays what was committed and delivers every queued job: returns the jobs delivered.
+    /// Relays what was committed and delivers every queued job: the jobs delivered.
     async fn drain(&self) -> usize {
-        let batch = self.handles.stream.try_take(usize::MAX);
-        for m in &batch {
-            self.app.messages.relay(m).await.unwrap();
-        }
-        let n = batch.len();
-        self.handles.stream.ack(batch, n);
-        let mut jobs = 0;
-        loop {
-            let records = self.handles.queue.receive(100);
-            if records.is_empty() {
-                return jobs;
-            }
-            for r in records {
-                let job: DeliveryJob = serde_json::from_str(&r.body).unwrap();
-                self.app.delivery.deliver(&job, r.receives).await.unwrap();
-                self.handles.queue.delete(&r.id);
-                jobs += 1;
-            }
-        }
+        common::drain(&self.app, &self.handles).await
     }
 
     /// One message: send, relay, deliver every job.

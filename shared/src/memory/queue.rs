@@ -2,14 +2,14 @@
 //! with a record in flight yields nothing more until it is deleted or becomes visible again),
 //! deduplication of a job queued twice within 5 minutes, a visibility timeout, redelivery of
 //! records that were not deleted, and a dead-letter queue after [`MAX_RECEIVES`] receives.
-//! The unit tests read its job log; the local gateway's event source (`whatspe-local`'s
+//! The unit tests read its job log (the last [`LOG_CAPACITY`] jobs); the local gateway's event source (`whatspe-local`'s
 //! `queue` module) receives from it and feeds the `push` function.
 
 use super::lock;
 use crate::error::BoxError;
 use crate::ports::{DeliveryJob, DeliveryQueue};
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -18,6 +18,9 @@ use tokio::sync::Notify;
 pub const MAX_RECEIVES: u32 = 5;
 /// SQS FIFO's deduplication window.
 pub const DEDUP_WINDOW: Duration = Duration::from_secs(5 * 60);
+/// How many of the latest accepted jobs [`MemoryQueue::jobs`] keeps for tests to read: a
+/// bounded log, so a long-running local gateway does not keep every job it ever queued.
+pub const LOG_CAPACITY: usize = 1024;
 
 /// One record as a consumer receives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,8 @@ struct State {
     /// Visible records by enqueue order.
     ready: BTreeMap<u64, Stored>,
     in_flight: HashMap<String, (u64, Stored, Instant)>,
+    /// How many records of each group are in flight: such a group yields nothing more.
+    busy: HashMap<String, usize>,
     dead: Vec<String>,
     /// Deduplication ids queued within the last [`DEDUP_WINDOW`].
     seen: HashMap<String, Instant>,
@@ -50,6 +55,16 @@ struct State {
 }
 
 impl State {
+    /// One record of `group` is no longer in flight.
+    fn settle(&mut self, group: &str) {
+        if let Some(n) = self.busy.get_mut(group) {
+            *n -= 1;
+            if *n == 0 {
+                self.busy.remove(group);
+            }
+        }
+    }
+
     fn push(&mut self, group: Option<String>, body: String) {
         self.next_id += 1;
         let id = format!("local-{}", self.next_id);
@@ -66,9 +81,10 @@ impl State {
     }
 }
 
-/// An in-process SQS FIFO queue that also keeps a log of every job it accepted.
+/// An in-process SQS FIFO queue that also keeps a log of the last [`LOG_CAPACITY`] jobs it
+/// accepted.
 pub struct MemoryQueue {
-    log: Mutex<Vec<DeliveryJob>>,
+    log: Mutex<VecDeque<DeliveryJob>>,
     state: Mutex<State>,
     wake: Notify,
     visibility: Duration,
@@ -92,9 +108,10 @@ impl MemoryQueue {
         }
     }
 
-    /// Every job the queue accepted, oldest first (delivered or not; duplicates dropped).
+    /// The last [`LOG_CAPACITY`] jobs the queue accepted, oldest first (delivered or not;
+    /// duplicates dropped).
     pub fn jobs(&self) -> Vec<DeliveryJob> {
-        lock(&self.log).clone()
+        lock(&self.log).iter().cloned().collect()
     }
 
     /// Bodies that failed [`MAX_RECEIVES`] times and were moved to the dead-letter queue.
@@ -139,25 +156,20 @@ impl MemoryQueue {
             .collect();
         for id in expired {
             if let Some((seq, r, _)) = s.in_flight.remove(&id) {
+                s.settle(&r.group);
                 s.ready.insert(seq, r);
             }
         }
-        let blocked: HashSet<String> = s
-            .in_flight
-            .values()
-            .map(|(_, r, _)| r.group.clone())
-            .collect();
-        let candidates: Vec<u64> = s
+        // The oldest records of the groups with nothing in flight, in order, until `max`.
+        let taken: Vec<u64> = s
             .ready
             .iter()
-            .filter(|(_, r)| !blocked.contains(&r.group))
+            .filter(|(_, r)| !s.busy.contains_key(&r.group))
+            .take(max)
             .map(|(seq, _)| *seq)
             .collect();
         let mut batch = Vec::new();
-        for seq in candidates {
-            if batch.len() >= max {
-                break;
-            }
+        for seq in taken {
             let Some(mut r) = s.ready.remove(&seq) else {
                 continue;
             };
@@ -172,6 +184,7 @@ impl MemoryQueue {
                 body: r.body.clone(),
                 receives: r.receives,
             });
+            *s.busy.entry(r.group.clone()).or_default() += 1;
             s.in_flight
                 .insert(r.id.clone(), (seq, r, now + self.visibility));
         }
@@ -180,7 +193,10 @@ impl MemoryQueue {
 
     /// Deletes a received record (its consumer handled it).
     pub fn delete(&self, id: &str) {
-        lock(&self.state).in_flight.remove(id);
+        let mut s = lock(&self.state);
+        if let Some((_, r, _)) = s.in_flight.remove(id) {
+            s.settle(&r.group);
+        }
     }
 
     /// Waits until a record may be visible: one is enqueued, or the next in-flight record's
@@ -225,7 +241,12 @@ impl DeliveryQueue for MemoryQueue {
         s.seen.insert(id.clone(), now);
         s.seen_order.push_back((now, id));
         s.push(Some(job.group()), body);
-        lock(&self.log).push(job.clone());
+        let mut log = lock(&self.log);
+        if log.len() == LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(job.clone());
+        drop(log);
         drop(s);
         self.wake.notify_one();
         Ok(())
