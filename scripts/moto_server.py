@@ -7,10 +7,12 @@ transaction that is still being applied and is then rolled back. Real DynamoDB m
 write to an item, and every transaction, atomic; the contract tests race writes on purpose to
 check that exactly one wins, and the relay must never see a write that did not commit. One
 lock around every DynamoDB and DynamoDB Streams request (their `X-Amz-Target` starts with
-`DynamoDB`) gives moto that atomicity, more coarsely: those requests are serialised. So are
-the `/moto-api/` requests the tests read moto's models through (`data.json` walks every
-backend, and fails if a table changes under it). SQS, SNS and S3 keep their threads, so SQS
-long polls block nothing.
+`DynamoDB`) gives moto that atomicity, more coarsely: those requests are serialised. The
+`/moto-api/` requests the tests read moto's models through are not: `data.json` walks every
+backend, which takes seconds once a test run made hundreds of tables, and holding the lock
+that long starved every other test's DynamoDB requests (a REST call timed out after 30 s). A
+`data.json` read that meets a table changing under it fails instead, and the tests read it
+again. SQS, SNS and S3 keep their threads, so SQS long polls block nothing.
 
 One more repair: moto rolls a cancelled transaction back by putting a copy of each table in
 place, and the copy carries a copy of the table's stream shard. A shard iterator taken before
@@ -33,9 +35,7 @@ _dispatch = DomainDispatcherApplication.__call__
 
 
 def _serialised(self, environ, start_response):  # type: ignore[no-untyped-def]
-    exclusive = environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB") or environ.get(
-        "PATH_INFO", ""
-    ).startswith("/moto-api/")
+    exclusive = environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB")
     if not exclusive:
         return _dispatch(self, environ, start_response)
     with _lock:

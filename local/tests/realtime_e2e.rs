@@ -1718,12 +1718,16 @@ async fn an_offline_receiver_gets_an_sns_mobile_push_through_moto() {
     let id = str_field(&m, "id");
     let deadline = Instant::now() + MOTO_DELIVERY * 5;
     let published = loop {
-        let data: Value = reqwest::get(format!("{}/moto-api/data.json", common::moto_endpoint()))
-            .await
-            .expect("moto's model data")
-            .json()
-            .await
-            .expect("JSON");
+        // Read outside moto's DynamoDB lock (scripts/moto_server.py): a read that meets a
+        // table changing under it fails, and the loop reads again.
+        let read = async {
+            reqwest::get(format!("{}/moto-api/data.json", common::moto_endpoint()))
+                .await?
+                .error_for_status()?
+                .json::<Value>()
+                .await
+        };
+        let data = read.await.unwrap_or(Value::Null);
         let endpoints = data["sns"]["PlatformEndpoint"]
             .as_array()
             .cloned()

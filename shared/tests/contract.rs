@@ -2772,12 +2772,27 @@ mod sms {
         );
         sender.send(&phone(7), &body).await.expect("SNS publish");
         // moto records every SMS it was asked to send as an `SMS` model instance.
-        let data: serde_json::Value = reqwest::get(format!("{}/moto-api/data.json", endpoint()))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        // data.json is read outside moto's DynamoDB lock (scripts/moto_server.py): a read
+        // that meets a table changing under it fails, and is made again.
+        let mut tries = 0;
+        let data: serde_json::Value = loop {
+            let read = async {
+                reqwest::get(format!("{}/moto-api/data.json", endpoint()))
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await
+            };
+            match read.await {
+                Ok(v) => break v,
+                Err(e) if tries < 20 => {
+                    tries += 1;
+                    eprintln!("data.json: {e}; reading it again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("moto's data.json: {e}"),
+            }
+        };
         let sent = data["sns"]["SMS"]
             .as_array()
             .expect("moto lists SMS instances");
