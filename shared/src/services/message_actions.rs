@@ -269,22 +269,8 @@ impl MessageService {
         self.own_within(caller, &t.message, DELETE_WINDOW, "delet")?;
         let act = self.act(ActKind::Delete, caller, None);
         let change = MessageChange::Delete { at: act.at };
-        match self
-            .messages
-            .change(chat, id, &change, &act)
-            .await
-            .map(|m| (m, t.group))
-        {
-            Ok((after, group)) => {
-                let status = self
-                    .status_for_caller(caller, &after, group.as_ref())
-                    .await?;
-                Ok(MessageView::new(&after, status))
-            }
-            // Only a delete deletes: whoever lost the race finds it deleted.
-            Err(StoreError::Conflict { .. }) => Err(message_deleted()),
-            Err(e) => Err(e.into()),
-        }
+        // A lost race finds the message deleted: 409, as for a second delete.
+        self.apply_change(caller, t, change, act).await
     }
 
     /// Forwards a message the caller can see to up to [`FORWARD_MAX`] chats they are in: a
