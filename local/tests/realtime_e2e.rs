@@ -351,8 +351,14 @@ impl WsClient {
 
     /// PING → PONG: the socket is open and served.
     async fn ping_pong(&mut self, case: &str) {
+        self.ping_pong_within(DELIVERY, case).await;
+    }
+
+    /// PING → PONG within `within`. A socket answers its frames in order, so the PONG waits
+    /// for whatever the frames before it wrote (on moto, each write is a slow HTTP round trip).
+    async fn ping_pong_within(&mut self, within: Duration, case: &str) {
         self.send_json(json!({ "t": "PING" })).await;
-        self.expect_frame("PONG", DELIVERY, case).await;
+        self.expect_frame("PONG", within, case).await;
     }
 
     /// The server closes the socket within `within`: its close code.
@@ -1581,7 +1587,7 @@ async fn realtime_journey_works_on_dynamodb_sqs_and_sns_via_moto() {
     let first_id = str_field(&m, "id");
     b1.send_json(json!({ "t": "READ", "d": { "p": a.id, "upTo": first_id } }))
         .await;
-    b1.ping_pong("after B's READ").await;
+    b1.ping_pong_within(MOTO_DELIVERY, "after B's READ").await;
 
     // Offline: stored, caught up after reconnecting.
     b1.close().await;
