@@ -250,13 +250,22 @@ pub struct AwsWiring {
 impl AwsWiring {
     /// For a Lambda: configuration from the environment with the `secrets` the function uses
     /// read from Secrets Manager ([`crate::aws::secrets::resolve`]), SDK settings from
-    /// `aws_config` (endpoint overrides such as `AWS_ENDPOINT_URL` are honoured), no other
-    /// client built yet. Fails at cold start with a clear message when the configuration is
+    /// `aws_config` (endpoint overrides such as `AWS_ENDPOINT_URL` are honoured) over
+    /// [`crate::aws::tls::lambda_https_client`] (AWS's own roots, not the system's: faster to
+    /// start, and nothing else is trusted), no other client built yet. Fails at cold start with a clear message when the configuration is
     /// incomplete or a secret cannot be read.
     pub async fn from_lambda_env(
         secrets: &[crate::aws::secrets::SecretName],
     ) -> Result<Self, crate::config::ConfigError> {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let http =
+            crate::aws::tls::lambda_https_client().map_err(|e| crate::config::ConfigError {
+                var: "TLS",
+                problem: format!("the HTTPS client's trust store: {e}"),
+            })?;
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http)
+            .load()
+            .await;
         let env = |k: &str| std::env::var(k).ok();
         let resolved = if secrets.is_empty() {
             crate::aws::secrets::resolve_none()

@@ -4,6 +4,7 @@
 //! - [`sns`]: SMS (OTP texts); [`sns_push`]: mobile push through SNS platform endpoints.
 //! - [`s3`]: the media bucket (presigned upload/download URLs, HEAD, ranged GET).
 //! - [`apigw`]: the connection gateway (API Gateway management API `PostToConnection`).
+//! - [`tls`]: the functions' HTTPS client (trusting Amazon Trust Services' roots only).
 //!
 //! Adapters see SDK types and ports, never HTTP; services never see an SDK type.
 
@@ -14,3 +15,4 @@ pub mod secrets;
 pub mod sns;
 pub mod sns_push;
 pub mod sqs;
+pub mod tls;
