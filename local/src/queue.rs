@@ -4,8 +4,8 @@
 //! timeout, redelivery, dead-letter queue) or, on an AWS endpoint, from the real queue.
 
 use async_trait::async_trait;
-use aws_lambda_events::sqs::SqsEvent;
-use std::collections::HashSet;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use whatspe::app::App;
@@ -36,35 +36,31 @@ trait Source: Send + Sync {
     async fn delete(&self, handled: &[&Record]);
 }
 
-/// An SQS event of `records`, as Lambda's event source builds it.
-fn sqs_event(records: &[Record]) -> Result<SqsEvent, serde_json::Error> {
-    let records: Vec<serde_json::Value> = records
+/// An SQS event of `records`, as Lambda's event source builds it (the typed event, as
+/// lambda_runtime hands it to `push` once it has parsed Lambda's JSON).
+fn sqs_event(records: &[Record]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = records
         .iter()
         .map(|r| {
-            serde_json::json!({
-                "messageId": r.id,
-                "receiptHandle": r.id,
-                "body": r.body,
-                "attributes": { "ApproximateReceiveCount": r.receives.to_string() },
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-            })
+            let mut m = SqsMessage::default();
+            m.message_id = Some(r.id.clone());
+            m.receipt_handle = Some(r.receipt_handle.clone());
+            m.body = Some(r.body.clone());
+            m.attributes =
+                HashMap::from([("ApproximateReceiveCount".to_owned(), r.receives.to_string())]);
+            m.event_source = Some("aws:sqs".into());
+            m
         })
         .collect();
-    serde_json::from_value(serde_json::json!({ "Records": records }))
+    event
 }
 
 /// Feeds `source` to the `push` function, forever.
 async fn feed(source: &dyn Source, app: &App) {
     loop {
         let batch = source.receive().await;
-        let event = match sqs_event(&batch) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(error = %e, "building the SQS event failed");
-                continue;
-            }
-        };
+        let event = sqs_event(&batch);
         let response = push::handle(&app.delivery, event).await;
         let failed: HashSet<String> = response
             .batch_item_failures
@@ -191,5 +187,30 @@ impl Source for SqsSource {
         {
             tracing::warn!(error = %e, "deleting delivered records failed; they will be redelivered");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed event is the one Lambda's JSON SQS event parses into.
+    #[test]
+    fn an_event_is_what_lambdas_json_for_it_parses_into() {
+        let e = sqs_event(&[Record {
+            id: "m-1".into(),
+            receipt_handle: "rh-1".into(),
+            body: "{\"job\":1}".into(),
+            receives: 3,
+        }]);
+        let json = serde_json::to_value(&e).expect("serialises");
+        let r = &json["Records"][0];
+        assert_eq!(r["messageId"], "m-1");
+        assert_eq!(r["receiptHandle"], "rh-1");
+        assert_eq!(r["body"], "{\"job\":1}");
+        assert_eq!(r["attributes"]["ApproximateReceiveCount"], "3");
+        assert_eq!(r["eventSource"], "aws:sqs");
+        let parsed: SqsEvent = serde_json::from_value(json).expect("parses as Lambda's event");
+        assert_eq!(parsed, e);
     }
 }

@@ -6,9 +6,8 @@
 //! [`MessageStream`]; on an AWS endpoint (moto, DynamoDB Local, AWS) from the table's real
 //! stream through the DynamoDB Streams API.
 
-use aws_lambda_events::dynamodb::Event;
+use aws_lambda_events::dynamodb::{Event, EventRecord, StreamRecord, StreamViewType};
 use aws_sdk_dynamodbstreams::types::{AttributeValue as Av, ShardIteratorType};
-use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,40 +22,39 @@ const RETRY_AFTER: Duration = Duration::from_millis(100);
 /// How often the real stream is polled when it had nothing (Lambda polls 4 times a second).
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
-/// One stream record as Lambda's DynamoDB event carries it.
-fn record(sequence_number: &str, name: &str, image: serde_dynamo::Item) -> Value {
-    json!({
-        "eventID": sequence_number,
-        "eventName": name,
-        "eventSource": "aws:dynamodb",
-        "eventVersion": "1.1",
-        "awsRegion": "local",
-        "dynamodb": {
-            "ApproximateCreationDateTime": chrono::Utc::now().timestamp(),
-            "NewImage": image,
-            "SequenceNumber": sequence_number,
-            "SizeBytes": 0,
-            "StreamViewType": "NEW_IMAGE",
-        },
-    })
+/// One stream record as Lambda's DynamoDB event carries it, built as the typed event (what
+/// `relay` receives once lambda_runtime has parsed Lambda's JSON), not through JSON: the
+/// relay's own parsing of the image (`NewImage`) is the same as on Lambda.
+fn record(sequence_number: &str, name: &str, image: serde_dynamo::Item) -> EventRecord {
+    let mut change = StreamRecord::default();
+    // Whole seconds, as in Lambda's event (epoch seconds).
+    change.approximate_creation_date_time =
+        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
+    change.new_image = image;
+    change.sequence_number = Some(sequence_number.to_owned());
+    change.stream_view_type = Some(StreamViewType::NewImage);
+    let mut r = EventRecord::default();
+    r.event_id = sequence_number.to_owned();
+    r.event_name = name.to_owned();
+    r.event_source = Some("aws:dynamodb".into());
+    r.event_version = Some("1.1".into());
+    r.aws_region = "local".into();
+    r.change = change;
+    r
 }
 
-fn event(records: Vec<Value>) -> Result<Event, serde_json::Error> {
-    serde_json::from_value(json!({ "Records": records }))
+fn event(records: Vec<EventRecord>) -> Event {
+    let mut e = Event::default();
+    e.records = records;
+    e
 }
 
 /// Runs the relay on `records` (sequence number, event record); returns how many leading
 /// records it relayed (all of them, or up to the first failure).
-async fn relay(app: &App, records: Vec<(String, Value)>) -> usize {
+async fn relay(app: &App, records: Vec<(String, EventRecord)>) -> usize {
     let n = records.len();
     let order: Vec<String> = records.iter().map(|(s, _)| s.clone()).collect();
-    let event = match event(records.into_iter().map(|(_, r)| r).collect()) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "building the stream event failed");
-            return 0;
-        }
-    };
+    let event = event(records.into_iter().map(|(_, r)| r).collect());
     let response = relay::handle(&app.messages, event).await;
     match response
         .batch_item_failures
@@ -73,7 +71,7 @@ pub async fn run_memory(stream: Arc<MessageStream>, app: App) {
     let mut next_seq: u64 = 0;
     loop {
         let batch = stream.take(BATCH).await;
-        let records: Vec<(String, Value)> = batch
+        let records: Vec<(String, EventRecord)> = batch
             .iter()
             .filter_map(|m| {
                 let image = whatspe::aws::dynamo::stream_image(m).ok()?;
@@ -256,7 +254,7 @@ async fn poll_shard(
             return false;
         }
     };
-    let mut records: Vec<(String, Value)> = out
+    let mut records: Vec<(String, EventRecord)> = out
         .records()
         .iter()
         .filter_map(|r| {
@@ -287,5 +285,32 @@ async fn poll_shard(
             true
         }
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed record is the one Lambda's JSON stream record parses into: serialised with
+    /// Lambda's field names, parsing that JSON back gives the same event.
+    #[test]
+    fn a_record_is_what_lambdas_json_for_it_parses_into() {
+        let image: serde_dynamo::Item = HashMap::from([(
+            "pk".to_owned(),
+            serde_dynamo::AttributeValue::S("c#1".into()),
+        )])
+        .into();
+        let e = event(vec![record("000000000000000000042", "MODIFY", image)]);
+        let json = serde_json::to_value(&e).expect("serialises");
+        let r = &json["Records"][0];
+        assert_eq!(r["eventName"], "MODIFY");
+        assert_eq!(r["eventSource"], "aws:dynamodb");
+        assert_eq!(r["eventID"], "000000000000000000042");
+        assert_eq!(r["dynamodb"]["SequenceNumber"], "000000000000000000042");
+        assert_eq!(r["dynamodb"]["StreamViewType"], "NEW_IMAGE");
+        assert_eq!(r["dynamodb"]["NewImage"]["pk"]["S"], "c#1");
+        let parsed: Event = serde_json::from_value(json).expect("parses as Lambda's event");
+        assert_eq!(parsed, e);
     }
 }
