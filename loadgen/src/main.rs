@@ -11,9 +11,11 @@ whatspe-loadgen: end-to-end load on a WhatsPe gateway (send → receiver's socke
 
 USAGE: whatspe-loadgen [--url http://HOST:PORT] [--pid PID] [--tokens FILE]
                        [--pairs 20] [--rate 500] [--secs 10] [--via rest|socket] [--max]
+                       [--server-threads N]
 
   --url     the gateway; without it the release whatspe-local next to this binary is
-            started on a free port (built first if missing), with send rate limits lifted
+            started on a free port (built first if missing), with the send, sign-in and
+            look-up rate limits lifted
   --ws-url  its WebSocket endpoint (default: --url with ws:// and /ws)
   --pid     the server's pid, for its CPU per message and peak memory (automatic when
             the gateway was started by the loadgen)
@@ -23,6 +25,8 @@ USAGE: whatspe-loadgen [--url http://HOST:PORT] [--pid PID] [--tokens FILE]
   --rate    messages per second in total, open loop
   --secs    how long to send (per step with --max)
   --via     rest: POST /api/messages; socket: {\"t\":\"MSG\"} on the sender's socket
+  --server-threads  the started gateway's worker threads (its --threads; default: one
+            per core)
   --max     ramp from --rate to the highest rate with p99 < 100 ms and nothing lost
 
 Latency is from a message's due time to its MSG frame on the receiver's socket.";
@@ -37,6 +41,7 @@ struct Args {
     secs: f64,
     via: Via,
     max: bool,
+    server_threads: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -50,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
         secs: 10.0,
         via: Via::Rest,
         max: false,
+        server_threads: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -71,6 +77,9 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--max" => a.max = true,
+            "--server-threads" => {
+                a.server_threads = Some(value()?.parse().map_err(|_| bad("a count"))?)
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -95,7 +104,7 @@ impl Drop for Spawned {
 }
 
 /// Starts the release `whatspe-local` (in-memory stores) on a free port: its base URL.
-fn spawn_gateway() -> Result<(Spawned, String), Error> {
+fn spawn_gateway(threads: Option<usize>) -> Result<(Spawned, String), Error> {
     let exe = std::env::current_exe()?.with_file_name("whatspe-local");
     if !exe.exists() {
         eprintln!("building {} first", exe.display());
@@ -107,10 +116,19 @@ fn spawn_gateway() -> Result<(Spawned, String), Error> {
             return Err(format!("no gateway binary at {}", exe.display()).into());
         }
     }
-    let mut child = Command::new(&exe)
-        .args(["--port", "0", "--store", "memory"])
+    let mut command = Command::new(&exe);
+    command.args(["--port", "0", "--store", "memory"]);
+    if let Some(n) = threads {
+        command.args(["--threads", &n.to_string()]);
+    }
+    let mut child = command
         .env("WHATSPE_SEND_BURST", "1000000")
         .env("WHATSPE_SEND_RATE_PER_SECOND", "1000000")
+        // Every user signs up and looks the others up from 127.0.0.1.
+        .env("WHATSPE_OTP_IP_SENDS_PER_HOUR", "1000000")
+        .env("WHATSPE_OTP_IP_VERIFIES_PER_HOUR", "1000000")
+        .env("WHATSPE_LOOKUPS_PER_MINUTE", "1000000")
+        .env("WHATSPE_LOOKUPS_PER_DAY", "1000000")
         .env(
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -153,7 +171,7 @@ async fn run(a: Args) -> Result<(), Error> {
     let (_spawned, url, pid) = match &a.url {
         Some(url) => (None, url.clone(), a.pid),
         None => {
-            let (child, url) = spawn_gateway()?;
+            let (child, url) = spawn_gateway(a.server_threads)?;
             let pid = child.0.id();
             println!("started the release gateway (pid {pid}) at {url}");
             (Some(child), url, Some(pid))

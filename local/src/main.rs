@@ -7,7 +7,7 @@ use whatspe_local::Backend;
 const USAGE: &str = "\
 whatspe-local: the WhatsPe local gateway
 
-USAGE: whatspe-local [--host HOST] [--port PORT] [--store memory|aws] [--init]
+USAGE: whatspe-local [--host HOST] [--port PORT] [--store memory|aws] [--threads N] [--init]
        whatspe-local --redrive-dlq
        whatspe-local --print-openapi
 
@@ -16,6 +16,8 @@ USAGE: whatspe-local [--host HOST] [--port PORT] [--store memory|aws] [--init]
   --store  memory (default): embedded in-memory stores, no set-up
            aws: DynamoDB + SNS adapters on the endpoint in AWS_ENDPOINT_URL (moto, DynamoDB
                 Local) or real AWS; the default when AWS_ENDPOINT_URL[_DYNAMODB] is set.
+  --threads  worker threads (default: one per core); 1 runs everything on one thread,
+             which spends less CPU per message but serves on one core (docs/performance.md)
   --init   with aws: create the missing tables and the delivery queue, print the queue URL
            and exit (for `cargo lambda watch` against an emulator).
   --redrive-dlq  move every job of the delivery queue's dead-letter queue back to the queue
@@ -34,6 +36,7 @@ struct Args {
     aws: bool,
     init: bool,
     redrive: bool,
+    threads: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -46,12 +49,22 @@ fn parse_args() -> Result<Args, String> {
         aws: endpoint_set,
         init: false,
         redrive: false,
+        threads: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--host" => args.host = value()?,
+            "--threads" => {
+                args.threads = Some(
+                    value()?
+                        .parse()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or("--threads must be a number ≥ 1")?,
+                )
+            }
             "--port" => {
                 args.port = value()?
                     .parse()
@@ -102,22 +115,42 @@ async fn aws_sdk_config() -> aws_config::SdkConfig {
     loader.load().await
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,aws_config=warn,aws_smithy_runtime=warn".into()),
         )
         .init();
-    if let Err(e) = run().await {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("whatspe-local: {e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = match args.threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let result: Result<(), Box<dyn std::error::Error + Send + Sync>> = runtime
+        .map_err(|e| format!("starting the runtime: {e}").into())
+        .and_then(|rt| rt.block_on(run(args)));
+    if let Err(e) = result {
         eprintln!("whatspe-local: {e}");
         std::process::exit(1);
     }
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let args = parse_args().map_err(|e| format!("{e}\n\n{USAGE}"))?;
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let config = Config::local_from_lookup(|k| std::env::var(k).ok())?;
     if args.redrive {
         let sdk = aws_sdk_config().await;
