@@ -325,6 +325,21 @@ pub async fn ramp(
     best
 }
 
+/// The limits the started gateway lifts: every user of a run sends as fast as the run asks,
+/// and signs up and looks the others up from 127.0.0.1 with a +91 number. (The names are
+/// `whatspe::config`'s `ENV_*`; this binary talks HTTP only and does not link the domain
+/// crate — `tests/smoke.rs` pins that the two lists agree.)
+pub const LIFTED_LIMITS: [&str; 8] = [
+    "WHATSPE_SEND_BURST",
+    "WHATSPE_SEND_RATE_PER_SECOND",
+    "WHATSPE_OTP_IP_SENDS_PER_HOUR",
+    "WHATSPE_OTP_IP_VERIFIES_PER_HOUR",
+    "WHATSPE_OTP_COUNTRY_SENDS_PER_HOUR",
+    "WHATSPE_OTP_GLOBAL_SENDS_PER_HOUR",
+    "WHATSPE_LOOKUPS_PER_MINUTE",
+    "WHATSPE_LOOKUPS_PER_DAY",
+];
+
 #[cfg(test)]
 mod tests {
     #[test]

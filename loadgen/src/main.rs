@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use whatspe_loadgen::setup::{Api, Error, User};
-use whatspe_loadgen::{Report, Rig, Via, ramp};
+use whatspe_loadgen::{LIFTED_LIMITS, Report, Rig, Via, ramp};
 
 const USAGE: &str = "\
 whatspe-loadgen: end-to-end load on a WhatsPe gateway (send → receiver's socket)
@@ -121,14 +121,10 @@ fn spawn_gateway(threads: Option<usize>) -> Result<(Spawned, String), Error> {
     if let Some(n) = threads {
         command.args(["--threads", &n.to_string()]);
     }
+    for var in LIFTED_LIMITS {
+        command.env(var, "1000000");
+    }
     let mut child = command
-        .env("WHATSPE_SEND_BURST", "1000000")
-        .env("WHATSPE_SEND_RATE_PER_SECOND", "1000000")
-        // Every user signs up and looks the others up from 127.0.0.1.
-        .env("WHATSPE_OTP_IP_SENDS_PER_HOUR", "1000000")
-        .env("WHATSPE_OTP_IP_VERIFIES_PER_HOUR", "1000000")
-        .env("WHATSPE_LOOKUPS_PER_MINUTE", "1000000")
-        .env("WHATSPE_LOOKUPS_PER_DAY", "1000000")
         .env(
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),

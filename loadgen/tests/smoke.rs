@@ -62,3 +62,23 @@ async fn a_short_run_delivers_every_message_once() {
         assert!(r.server_peak_rss.is_some(), "the pid's memory is read");
     }
 }
+
+/// The limits the loadgen's own gateway lifts are the gateway's own settings (a renamed
+/// variable would otherwise leave a limit in place and fail sign-ups mid-run).
+#[test]
+fn the_lifted_limits_are_the_gateways_settings() {
+    use whatspe::config;
+    assert_eq!(
+        whatspe_loadgen::LIFTED_LIMITS,
+        [
+            config::ENV_SEND_BURST,
+            config::ENV_SEND_RATE_PER_SECOND,
+            config::ENV_OTP_IP_SENDS_PER_HOUR,
+            config::ENV_OTP_IP_VERIFIES_PER_HOUR,
+            config::ENV_OTP_COUNTRY_SENDS_PER_HOUR,
+            config::ENV_OTP_GLOBAL_SENDS_PER_HOUR,
+            config::ENV_LOOKUPS_PER_MINUTE,
+            config::ENV_LOOKUPS_PER_DAY,
+        ]
+    );
+}

@@ -129,19 +129,19 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let runtime = match args.threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        Some(n) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
-            .enable_all()
-            .build(),
-        None => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
+    let mut runtime = match args.threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        threads => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = threads {
+                b.worker_threads(n);
+            }
+            b
+        }
     };
     let result: Result<(), Box<dyn std::error::Error + Send + Sync>> = runtime
+        .enable_all()
+        .build()
         .map_err(|e| format!("starting the runtime: {e}").into())
         .and_then(|rt| rt.block_on(run(args)));
     if let Err(e) = result {

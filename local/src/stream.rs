@@ -8,6 +8,7 @@
 
 use aws_lambda_events::dynamodb::{Event, EventRecord, StreamRecord, StreamViewType};
 use aws_sdk_dynamodbstreams::types::{AttributeValue as Av, ShardIteratorType};
+use chrono::SubsecRound;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +29,7 @@ const POLL_EVERY: Duration = Duration::from_millis(100);
 fn record(sequence_number: &str, name: &str, image: serde_dynamo::Item) -> EventRecord {
     let mut change = StreamRecord::default();
     // Whole seconds, as in Lambda's event (epoch seconds).
-    change.approximate_creation_date_time =
-        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
+    change.approximate_creation_date_time = chrono::Utc::now().trunc_subsecs(0);
     change.new_image = image;
     change.sequence_number = Some(sequence_number.to_owned());
     change.stream_view_type = Some(StreamViewType::NewImage);

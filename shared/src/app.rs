@@ -252,8 +252,8 @@ impl AwsWiring {
     /// read from Secrets Manager ([`crate::aws::secrets::resolve`]), SDK settings from
     /// `aws_config` (endpoint overrides such as `AWS_ENDPOINT_URL` are honoured) over
     /// [`crate::aws::tls::lambda_https_client`] (AWS's own roots, not the system's: faster to
-    /// start, and nothing else is trusted), no other client built yet. Fails at cold start with a clear message when the configuration is
-    /// incomplete or a secret cannot be read.
+    /// start, and nothing else is trusted), no other client built yet. Fails at cold start
+    /// with a clear message when the configuration is incomplete or a secret cannot be read.
     pub async fn from_lambda_env(
         secrets: &[crate::aws::secrets::SecretName],
     ) -> Result<Self, crate::config::ConfigError> {
