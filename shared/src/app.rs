@@ -233,6 +233,35 @@ impl PortSource for Ports {
     }
 }
 
+/// The SDK settings of a Lambda function, over `http`: the region and the execution role's
+/// credentials straight from the variables Lambda sets (`AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, read through `lookup`), the rest (endpoint
+/// overrides such as `AWS_ENDPOINT_URL`, retries, timeouts) from `aws_config`. Naming the
+/// region and credentials skips `aws_config`'s provider chains, which cost every cold start
+/// their construction (the web-identity provider builds an STS client) to end up at these same
+/// variables on Lambda. Where they are missing (a function binary run elsewhere), the chains
+/// are used as before.
+pub async fn lambda_sdk_config(
+    http: aws_sdk_dynamodb::config::SharedHttpClient,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> aws_config::SdkConfig {
+    let set = |k: &str| lookup(k).filter(|v| !v.is_empty());
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
+    if let Some(region) = set("AWS_REGION") {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if let (Some(id), Some(secret)) = (set("AWS_ACCESS_KEY_ID"), set("AWS_SECRET_ACCESS_KEY")) {
+        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            id,
+            secret,
+            set("AWS_SESSION_TOKEN"),
+            None,
+            "lambda-environment",
+        ));
+    }
+    loader.load().await
+}
+
 /// The AWS adapters, built on demand: each SDK client is built once, the first time a port
 /// needs it, so a Lambda that wires only its own services builds only the clients those use.
 pub struct AwsWiring {
@@ -262,11 +291,8 @@ impl AwsWiring {
                 var: "TLS",
                 problem: format!("the HTTPS client's trust store: {e}"),
             })?;
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http)
-            .load()
-            .await;
         let env = |k: &str| std::env::var(k).ok();
+        let sdk = lambda_sdk_config(http, env).await;
         let resolved = if secrets.is_empty() {
             crate::aws::secrets::resolve_none()
         } else {
@@ -759,5 +785,33 @@ mod tests {
             ["dynamodb", "sqs", "s3", "apigatewaymanagement"],
             "clients built for realtime"
         );
+    }
+
+    #[tokio::test]
+    async fn a_lambda_signs_with_the_region_and_role_credentials_lambda_sets() {
+        use aws_sdk_dynamodb::config::ProvideCredentials;
+        let env = [
+            ("AWS_REGION", "ap-southeast-4"),
+            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLEROLEKEY"),
+            ("AWS_SECRET_ACCESS_KEY", "role-secret"),
+            ("AWS_SESSION_TOKEN", "role-session-token"),
+        ];
+        let lookup = |k: &str| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        let http = crate::aws::tls::lambda_https_client().expect("the HTTPS client");
+        let sdk = lambda_sdk_config(http, lookup).await;
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("ap-southeast-4"));
+        let credentials = sdk
+            .credentials_provider()
+            .expect("a credentials provider")
+            .provide_credentials()
+            .await
+            .expect("credentials");
+        assert_eq!(credentials.access_key_id(), "ASIAEXAMPLEROLEKEY");
+        assert_eq!(credentials.secret_access_key(), "role-secret");
+        assert_eq!(credentials.session_token(), Some("role-session-token"));
     }
 }

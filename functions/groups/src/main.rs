@@ -6,7 +6,7 @@ use lambda_http::{Error, run, tracing};
 use whatspe::app::{AwsWiring, Services};
 use whatspe::aws::secrets::SecretName;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let aws = AwsWiring::from_lambda_env(&[SecretName::Jwt]).await?;
