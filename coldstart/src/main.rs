@@ -3,7 +3,8 @@
 //! (process start → its first `GET …/invocation/next`), the first invocation (event served →
 //! its response), peak RSS and binary size. The events are ones each function answers without
 //! an AWS call (a request without a token, an empty batch): this measures the runtime and our
-//! code, not AWS latency.
+//! code, not AWS latency. The same listener answers Secrets Manager's `GetSecretValue`, so each
+//! function reads its secrets at init by ARN, as on Lambda (over loopback HTTP, not TLS).
 //!
 //! ```text
 //! cargo build --release -p whatspe-coldstart -p auth_otp -p contacts -p send_message \
@@ -130,6 +131,41 @@ async fn done(
     ""
 }
 
+/// Secrets Manager's `GetSecretValue` (the only AWS call a function makes at cold start), on
+/// the mock API's listener, which is also the functions' `AWS_ENDPOINT_URL`: each function
+/// reads its secrets at init as on Lambda, a signed request and its parsed answer, over
+/// loopback HTTP instead of TLS to the regional endpoint. Any other AWS call is refused.
+async fn aws(headers: HeaderMap, body: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let json_type = [("content-type", "application/x-amz-json-1.1")];
+    let arn = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|b| b["SecretId"].as_str().map(str::to_owned));
+    match (target, arn) {
+        ("secretsmanager.GetSecretValue", Some(arn)) => {
+            let answer = json!({
+                "ARN": arn, "Name": "bench", "VersionId": "v1",
+                "SecretString": SECRET, "VersionStages": ["AWSCURRENT"], "CreatedDate": 0
+            });
+            (json_type, answer.to_string()).into_response()
+        }
+        _ => (
+            axum::http::StatusCode::BAD_REQUEST,
+            json_type,
+            json!({"__type": "UnrecognizedClientException", "message": "cold-start mock"})
+                .to_string(),
+        )
+            .into_response(),
+    }
+}
+
+/// The value of every secret the mock serves.
+const SECRET: &str = "cold-start-benchmark-secret-0123456789abcdef";
+
 async fn init_error(State(m): State<Mock>) -> &'static str {
     if let Some((_, tx, _)) = m.0.lock().unwrap().as_ref() {
         let _ = tx.send(Seen::Done(Instant::now(), false));
@@ -156,6 +192,7 @@ async fn cold_start(
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route("/2018-06-01/runtime/invocation/{id}/{outcome}", post(done))
         .route("/2018-06-01/runtime/init/error", post(init_error))
+        .route("/", post(aws))
         .with_state(mock);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -166,7 +203,8 @@ async fn cold_start(
         .to_string();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let api = api.as_str();
-    let key = "cold-start-benchmark-secret-0123456789abcdef";
+    let endpoint = format!("http://{api}");
+    let arn = |name: &str| format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}");
     let started = Instant::now();
     let mut child = Command::new(exe)
         .env_clear()
@@ -178,13 +216,15 @@ async fn cold_start(
             ("AWS_LAMBDA_LOG_STREAM_NAME", "bench"),
             ("AWS_LAMBDA_LOG_GROUP_NAME", "bench"),
             ("AWS_REGION", "us-east-1"),
-            // Nothing listens there: a call that does reach for AWS fails at once.
-            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+            // The mock: Secrets Manager answers, every other call is refused at once.
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
             ("AWS_ACCESS_KEY_ID", "bench"),
             ("AWS_SECRET_ACCESS_KEY", "bench"),
-            ("WHATSPE_JWT_SECRET", key),
-            ("WHATSPE_OTP_SECRET", key),
-            ("WHATSPE_WEBHOOK_SECRET", key),
+            ("AWS_SESSION_TOKEN", "bench"),
+            // As on Lambda: the secrets' ARNs, not their values.
+            ("WHATSPE_JWT_SECRET_ARN", arn("jwt").as_str()),
+            ("WHATSPE_OTP_SECRET_ARN", arn("otp").as_str()),
+            ("WHATSPE_WEBHOOK_SECRET_ARN", arn("webhook").as_str()),
             (
                 "WHATSPE_DELIVERY_QUEUE_URL",
                 "https://sqs.us-east-1.amazonaws.com/1/delivery.fifo",
