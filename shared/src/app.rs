@@ -279,7 +279,8 @@ pub struct AwsWiring {
 impl AwsWiring {
     /// For a Lambda: configuration from the environment with the `secrets` the function uses
     /// read from Secrets Manager ([`crate::aws::secrets::resolve`]), SDK settings from
-    /// `aws_config` (endpoint overrides such as `AWS_ENDPOINT_URL` are honoured) over
+    /// [`lambda_sdk_config`] (the region and role credentials Lambda sets; endpoint overrides
+    /// such as `AWS_ENDPOINT_URL` are honoured) over
     /// [`crate::aws::tls::lambda_https_client`] (AWS's own roots, not the system's: faster to
     /// start, and nothing else is trusted), no other client built yet. Fails at cold start
     /// with a clear message when the configuration is incomplete or a secret cannot be read.
