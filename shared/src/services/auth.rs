@@ -147,9 +147,10 @@ impl AuthService {
     }
 
     /// The client a request came from, as stored with codes and attempts: a keyed hash of
-    /// its IP address (the address itself is never stored).
+    /// its network (the address itself is never stored). See [`client_network`].
     fn client_tag(&self, client_ip: &str) -> String {
-        let mac = crypto::hmac_sha256(&self.otp_key, format!("client:{client_ip}").as_bytes());
+        let network = client_network(client_ip);
+        let mac = crypto::hmac_sha256(&self.otp_key, format!("client:{network}").as_bytes());
         hex::encode(&mac[..12])
     }
 
@@ -783,6 +784,26 @@ fn claimable(username: &Username) -> Result<(), Error> {
         return Err(username_taken());
     }
     Ok(())
+}
+
+/// The unit the per-client limits count: an IPv4 address as it is, an IPv6 address by its
+/// /64 prefix. One IPv6 subscriber (a home line, a phone, a cloud VM) is routed a whole /64 and
+/// can use any of its 2^64 addresses, so counting single IPv6 addresses would give an attacker
+/// an unlimited number of "clients". An IPv4-mapped IPv6 address counts as its IPv4 address.
+/// Anything that is not an address (no request context) is one client by its text.
+pub fn client_network(client_ip: &str) -> String {
+    use std::net::IpAddr;
+    match client_ip.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+        Err(_) => client_ip.to_owned(),
+    }
 }
 
 #[cfg(test)]

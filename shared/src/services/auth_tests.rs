@@ -757,3 +757,45 @@ async fn once_a_number_had_its_daily_wrong_guesses_a_code_answers_only_its_own_c
         .await
         .expect("the client that asked still gets in with its code");
 }
+
+#[test]
+fn an_ipv6_client_is_its_64_prefix_and_a_mapped_ipv4_its_address() {
+    assert_eq!(
+        client_network("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+        "2001:db8:1:2::/64"
+    );
+    assert_eq!(
+        client_network("2001:db8:1:2::1"),
+        client_network("2001:db8:1:2:ffff::9")
+    );
+    assert_ne!(
+        client_network("2001:db8:1:2::1"),
+        client_network("2001:db8:1:3::1")
+    );
+    assert_eq!(client_network("::ffff:198.51.100.7"), "198.51.100.7");
+    assert_eq!(client_network("198.51.100.7"), "198.51.100.7");
+    assert_eq!(client_network("unknown"), "unknown");
+}
+
+#[tokio::test]
+async fn addresses_of_one_ipv6_64_share_one_budget() {
+    let h = harness_with(deployed_limits());
+    // An attacker rotating through the addresses of its /64: one budget of 10 an hour.
+    for i in 0..10 {
+        h.auth
+            .request_otp(&format!("98909{i:05}"), &format!("2001:db8:7:7::{:x}", i + 1))
+            .await
+            .unwrap();
+    }
+    let err = h
+        .auth
+        .request_otp("9890900010", "2001:db8:7:7:dead:beef:0:1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "otp_rate_limited");
+    assert_eq!(h.outbox.messages(None).len(), 10, "no text beyond the limit");
+    h.auth
+        .request_otp("9890900010", "2001:db8:7:8::1")
+        .await
+        .expect("the next /64 is another subscriber");
+}
