@@ -741,3 +741,172 @@ async fn a_blocked_user_never_reaches_the_blocker_on_dynamodb_via_moto() {
     )
     .await;
 }
+
+/// What else could carry the blocked user to the blocker, closed: Asha (blocked by Bea) can
+/// neither react to nor edit her earlier message to Bea (refused as a message is), nor forward
+/// into their chat (and a forward with that chat among its targets sends nothing anywhere),
+/// nor put Bea in a group; her delete for everyone still works (it only takes back what Bea
+/// has). Last seen is hidden both ways, in profiles and contact lists.
+async fn a_blocked_user_cannot_reach_the_blocker_by_actions_groups_or_presence(app: TestApp) {
+    let a = app.sign_up("+919890000011", "asha").await;
+    let b = app.sign_up("+919890000012", "bela").await;
+    let c = app.sign_up("+919890000013", "chai").await;
+    app.befriend(&a, &b).await;
+    app.befriend(&a, &c).await;
+    let to_b = app.send_ok(&a, &b, "to bela").await;
+    let to_c = app.send_ok(&a, &c, "to chai").await;
+    let (m_b, chat_b) = (str_field(&to_b, "id"), str_field(&to_b, "chatId"));
+    let chat_c = str_field(&to_c, "chatId");
+    let seen = |r: &common::Reply| r.body.get("lastSeen").is_some();
+    // Contacts see each other's last seen (the default setting) before the block.
+    assert!(seen(
+        &app.get(&format!("/api/users/{}", a.id), &b.token).await
+    ));
+    assert!(seen(
+        &app.get(&format!("/api/users/{}", b.id), &a.token).await
+    ));
+
+    let mut bs = app.connect(&b).await;
+    assert_ok(
+        &app.post(&format!("/api/users/{}/block", a.id), json!({}), &b.token)
+            .await,
+        200,
+        "bela blocks asha",
+    );
+    let msg_path = format!("/api/chats/{chat_b}/messages/{m_b}");
+    assert_error(
+        &app.post(
+            &format!("{msg_path}/reactions"),
+            json!({"emoji": "👍"}),
+            &a.token,
+        )
+        .await,
+        403,
+        "not_a_contact",
+        "a blocked user's reaction",
+    );
+    assert_error(
+        &app.patch(&msg_path, json!({"content": "edited"}), &a.token)
+            .await,
+        403,
+        "not_a_contact",
+        "a blocked user's edit",
+    );
+    assert_error(
+        &app.post(
+            &format!("/api/messages/{}/forward", str_field(&to_c, "id")),
+            json!({"chatId": chat_c, "chatIds": [chat_c, chat_b]}),
+            &a.token,
+        )
+        .await,
+        403,
+        "not_a_contact",
+        "a forward into the blocker's chat",
+    );
+    let r = app
+        .get(&format!("/api/chats/{chat_c}/messages"), &c.token)
+        .await;
+    assert_ok(&r, 200, "chai's history");
+    assert_eq!(
+        r.items("chai's history").len(),
+        1,
+        "the refused forward sent nothing to chai either: {}",
+        r.body
+    );
+    assert_error(
+        &app.post(
+            "/api/groups",
+            json!({"name": "trap", "memberIds": [b.id, c.id]}),
+            &a.token,
+        )
+        .await,
+        403,
+        "not_a_contact",
+        "a group with the blocker",
+    );
+    let r = app.get("/api/groups", &a.token).await;
+    assert_ok(&r, 200, "asha's groups");
+    assert!(
+        r.items("asha's groups").is_empty(),
+        "no group made: {}",
+        r.body
+    );
+    // Bea's own view of her message, unchanged by the refused edit and reaction.
+    let r = app
+        .get(&format!("/api/chats/{chat_b}/messages"), &b.token)
+        .await;
+    let history = r.items("bela's history");
+    assert_eq!(history.len(), 1, "{}", r.body);
+    assert_eq!(history[0]["content"], "to bela");
+    assert!(
+        history[0]
+            .get("reactions")
+            .is_none_or(|r| r.as_array().is_some_and(|a| a.is_empty())
+                || r.as_object().is_some_and(|o| o.is_empty())),
+        "{}",
+        history[0]
+    );
+    // A delete for everyone is still hers to make.
+    assert_ok(
+        &app.delete(&msg_path, &a.token).await,
+        200,
+        "asha takes it back",
+    );
+
+    // Last seen, hidden both ways: profiles and contact lists.
+    assert!(!seen(
+        &app.get(&format!("/api/users/{}", a.id), &b.token).await
+    ));
+    assert!(!seen(
+        &app.get(&format!("/api/users/{}", b.id), &a.token).await
+    ));
+    let r = app.get("/api/contacts", &a.token).await;
+    assert_ok(&r, 200, "asha's contacts");
+    let bela = r
+        .items("asha's contacts")
+        .into_iter()
+        .find(|v| v.to_string().contains(b.id.as_str()))
+        .expect("bela is still asha's contact");
+    assert!(
+        !bela.to_string().contains("lastSeen") && !bela.to_string().contains("\"online\":true"),
+        "asha sees nothing of bela's presence: {bela}"
+    );
+
+    // Bea's socket: the DEL, and nothing else of Asha's (no RCT, EDIT, MSG, GRP).
+    bs.send_json(json!({"t": "PING"})).await;
+    let mut frames = Vec::new();
+    while let Some(f) = bs.next_frame(std::time::Duration::from_secs(10)).await {
+        let done = f["t"] == "PONG";
+        frames.push(f);
+        if done {
+            break;
+        }
+    }
+    let kinds: Vec<&str> = frames.iter().filter_map(|f| f["t"].as_str()).collect();
+    assert!(
+        kinds.iter().all(|k| matches!(*k, "DEL" | "PONG" | "PRES")),
+        "bela's socket: {frames:?}"
+    );
+    assert!(
+        !frames
+            .iter()
+            .any(|f| f["t"] == "PRES" && f["d"]["u"] == a.id.as_str()),
+        "no presence of asha: {frames:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_user_cannot_reach_the_blocker_by_other_routes() {
+    a_blocked_user_cannot_reach_the_blocker_by_actions_groups_or_presence(
+        memory_app(Config::for_tests()).await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_user_cannot_reach_the_blocker_by_other_routes_on_dynamodb_via_moto() {
+    a_blocked_user_cannot_reach_the_blocker_by_actions_groups_or_presence(
+        moto_app(Config::for_tests()).await,
+    )
+    .await;
+}

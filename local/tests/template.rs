@@ -376,8 +376,9 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:DeleteItem", "GroupsTable"),
                 ("dynamodb:ConditionCheckItem", "GroupsTable"),
                 ("dynamodb:PutItem", "MessagesTable"),
-                // Members added directly are the adder's contacts.
+                // Members added directly are the adder's contacts, who did not block them.
                 ("dynamodb:GetItem", "ContactsTable"),
+                ("dynamodb:BatchGetItem", "BlocksTable"),
                 // A new avatar: an image upload of the caller's, checked and attached.
                 ("dynamodb:GetItem", "MediaTable"),
                 ("dynamodb:UpdateItem", "MediaTable"),

@@ -683,7 +683,8 @@ impl<'a, P: PortSource> Services<'a, P> {
                 p.clock(),
                 self.config.group_max_members,
             )
-            .with_media(self.media()),
+            .with_media(self.media())
+            .with_blocks(self.blocks()),
         )
     }
 

@@ -783,7 +783,10 @@ async fn addresses_of_one_ipv6_64_share_one_budget() {
     // An attacker rotating through the addresses of its /64: one budget of 10 an hour.
     for i in 0..10 {
         h.auth
-            .request_otp(&format!("98909{i:05}"), &format!("2001:db8:7:7::{:x}", i + 1))
+            .request_otp(
+                &format!("98909{i:05}"),
+                &format!("2001:db8:7:7::{:x}", i + 1),
+            )
             .await
             .unwrap();
     }
@@ -793,7 +796,11 @@ async fn addresses_of_one_ipv6_64_share_one_budget() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "otp_rate_limited");
-    assert_eq!(h.outbox.messages(None).len(), 10, "no text beyond the limit");
+    assert_eq!(
+        h.outbox.messages(None).len(),
+        10,
+        "no text beyond the limit"
+    );
     h.auth
         .request_otp("9890900010", "2001:db8:7:8::1")
         .await

@@ -111,6 +111,27 @@ impl BlockService {
             .collect())
     }
 
+    /// Those of `users` between whom and `user` there is a block either way: `user` blocked
+    /// them, or they blocked `user` (one batched read). Presence is hidden both ways, as on
+    /// WhatsApp: the blocker sees nothing of the blocked user, and stops sharing its own.
+    pub async fn blocked_either_way(
+        &self,
+        user: &UserId,
+        users: &[UserId],
+    ) -> Result<HashSet<UserId>, Error> {
+        let pairs: Vec<(UserId, UserId)> = users
+            .iter()
+            .flat_map(|u| [(*user, *u), (*u, *user)])
+            .collect();
+        Ok(self
+            .blocks
+            .existing(&pairs)
+            .await?
+            .into_iter()
+            .map(|(a, b)| if a == *user { b } else { a })
+            .collect())
+    }
+
     /// Those of `users` whom `blocker` blocked (one batched read).
     pub async fn blocked_among(
         &self,

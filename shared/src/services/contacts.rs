@@ -121,6 +121,19 @@ impl ContactService {
             .ok_or_else(|| Error::internal("blocking is not wired"))
     }
 
+    /// Those of `users` with a block between them and `caller`, either way (none without
+    /// blocks): their presence is hidden from each other.
+    async fn blocked_either_way(
+        &self,
+        caller: &UserId,
+        users: &[UserId],
+    ) -> Result<std::collections::HashSet<UserId>, Error> {
+        match &self.blocks {
+            Some(b) => b.blocked_either_way(caller, users).await,
+            None => Ok(Default::default()),
+        }
+    }
+
     /// Those of `users` whom `caller` blocked (none without blocks).
     async fn blocked_among(
         &self,
@@ -231,7 +244,12 @@ impl ContactService {
         }
         let user = self.users.get(id).await?.ok_or_else(user_not_found)?;
         let contact = self.contacts.get(viewer, id).await?.is_some();
-        Ok(PublicProfile::seen_by(&user.value, contact))
+        let mut profile = PublicProfile::seen_by(&user.value, contact);
+        if profile.last_seen.is_some() && !self.blocked_either_way(viewer, &[*id]).await?.is_empty()
+        {
+            profile.last_seen = None;
+        }
+        Ok(profile)
     }
 
     async fn resolve(&self, who: &Recipient) -> Result<User, Error> {
@@ -463,8 +481,9 @@ impl ContactService {
             .map(|u| (u.id, u))
             .collect();
         let online = self.presence.online(&ids).await?;
-        // A contact the caller blocked shows no presence: not online, no last seen.
-        let blocked = self.blocked_among(caller, &ids).await?;
+        // A contact the caller blocked, or who blocked the caller, shows no presence: not
+        // online, no last seen.
+        let blocked = self.blocked_either_way(caller, &ids).await?;
         let items = ids
             .iter()
             .filter_map(|id| users.get(id))

@@ -49,6 +49,8 @@ pub struct GroupService {
     contention: Backoff,
     /// Checks avatars (image uploads of the caller's) and attaches them to the group.
     media: Option<Arc<super::MediaService>>,
+    /// Nobody is added by someone they blocked.
+    blocks: Option<Arc<super::BlockService>>,
 }
 
 /// What one change does, decided from the group as read.
@@ -183,7 +185,14 @@ impl GroupService {
             max_members,
             contention: Backoff::CONTENTION,
             media: None,
+            blocks: None,
         }
+    }
+
+    /// A user who blocked the adder cannot be added by them (refused as a non-contact is).
+    pub fn with_blocks(mut self, blocks: Arc<super::BlockService>) -> Self {
+        self.blocks = Some(blocks);
+        self
     }
 
     /// Avatars are checked by `media`: an image upload of the caller's, with the declared size
@@ -212,7 +221,9 @@ impl GroupService {
         media.attach(&id, MediaUse::Chat(*group)).await
     }
 
-    /// Checks users to add: 1–90 distinct people, not the adder, all the adder's contacts.
+    /// Checks users to add: 1–90 distinct people, not the adder, all the adder's contacts,
+    /// none of whom blocked the adder (told apart from a non-contact by nothing: the blocked
+    /// user is not told).
     async fn check_new(&self, adder: &UserId, users: &[UserId]) -> Result<(), Error> {
         if users.len() > MAX_ADD_PER_REQUEST {
             return Err(Error::validation(
@@ -238,7 +249,15 @@ impl GroupService {
         let found =
             futures_util::future::try_join_all(users.iter().map(|u| self.contacts.get(adder, u)))
                 .await?;
-        if let Some((u, _)) = users.iter().zip(&found).find(|(_, c)| c.is_none()) {
+        let blockers = match &self.blocks {
+            Some(b) => b.blocking(users, adder).await?,
+            None => Default::default(),
+        };
+        if let Some((u, _)) = users
+            .iter()
+            .zip(&found)
+            .find(|(u, c)| c.is_none() || blockers.contains(*u))
+        {
             return Err(Error::forbidden(
                 "not_a_contact",
                 format!("{u} is not one of your contacts; share an invite link instead"),

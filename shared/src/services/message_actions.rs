@@ -28,6 +28,8 @@ fn message_deleted() -> Error {
 struct Target {
     message: Message,
     group: Option<(GroupMeta, Member)>,
+    /// In a 1:1 chat, the other member.
+    peer: Option<UserId>,
 }
 
 impl MessageService {
@@ -74,9 +76,9 @@ impl MessageService {
         chat: &ConversationId,
         id: &MessageId,
     ) -> Result<Target, Error> {
-        let group = match self.resolve_chat(caller, chat).await? {
-            Chat::Group(g) => Some(self.membership(caller, &g).await?),
-            Chat::Direct(_) => None,
+        let (group, peer) = match self.resolve_chat(caller, chat).await? {
+            Chat::Group(g) => (Some(self.membership(caller, &g).await?), None),
+            Chat::Direct(p) => (None, Some(p)),
         };
         let message = self
             .messages
@@ -84,7 +86,21 @@ impl MessageService {
             .await?
             .filter(|m| group.as_ref().is_none_or(|(_, me)| m.id >= me.from))
             .ok_or_else(message_not_found)?;
-        Ok(Target { message, group })
+        Ok(Target {
+            message,
+            group,
+            peer,
+        })
+    }
+
+    /// A reaction or an edit reaches the other member like a message: refused (as a message
+    /// is, 403 `not_a_contact`) when that member blocked the caller. A delete for everyone is
+    /// not: it only takes back what the blocker already has.
+    async fn may_reach(&self, caller: &UserId, t: &Target) -> Result<(), Error> {
+        match (&self.blocks, &t.peer) {
+            (Some(blocks), Some(peer)) => blocks.may_message(caller, peer).await,
+            _ => Ok(()),
+        }
     }
 
     /// The status of `m` for the caller (as history shows it).
@@ -179,6 +195,7 @@ impl MessageService {
         if t.message.is_deleted() {
             return Err(message_deleted());
         }
+        self.may_reach(caller, &t).await?;
         let (change, act) = match emoji {
             Some(e) => {
                 let act = self.act(ActKind::React, caller, Some(e.clone()));
@@ -248,6 +265,7 @@ impl MessageService {
                 "only text messages can be edited",
             ));
         }
+        self.may_reach(caller, &t).await?;
         let act = self.act(ActKind::Edit, caller, None);
         let change = MessageChange::Edit {
             content,
@@ -306,7 +324,11 @@ impl MessageService {
         // Every target first, so a bad one sends nothing.
         let mut resolved = Vec::with_capacity(targets.len());
         for target in targets {
-            resolved.push((*target, self.resolve_chat(caller, target).await?));
+            let to = self.resolve_chat(caller, target).await?;
+            if let (Chat::Direct(peer), Some(blocks)) = (&to, &self.blocks) {
+                blocks.may_message(caller, peer).await?;
+            }
+            resolved.push((*target, to));
         }
         let mut out = Vec::with_capacity(resolved.len());
         for (target, to) in resolved {

@@ -166,8 +166,9 @@ impl RealtimeService {
                 }
             };
             let mut to: Vec<UserId> = contacts.items.iter().map(|c| c.contact_id).collect();
-            // Contacts who blocked the user get no presence of theirs.
-            match self.blocks.blocking(&to, user).await {
+            // No presence across a block, either way: contacts who blocked the user, and
+            // those the user blocked.
+            match self.blocks.blocked_either_way(user, &to).await {
                 Ok(blockers) => to.retain(|c| !blockers.contains(c)),
                 Err(e) => {
                     tracing::warn!(error = %e, "presence: reading blocks failed");
