@@ -269,6 +269,24 @@ async fn actions_reach_every_device_once(app: TestApp, first: u32, delivery: Dur
         .await;
     assert_ok(&r, 200, "ann removes hers");
     assert_eq!(r.body["reactions"][0]["count"], 1);
+    // History shows the message's reaction summary.
+    let seen = app.seen(&ann, &chat, &id1).await;
+    assert_eq!(
+        seen["reactions"],
+        json!([{"emoji": "❤️", "count": 1, "userIds": [ben.id]}]),
+        "{seen}"
+    );
+    // A reaction to the chat's last message shows in the chat list.
+    let r = app.react(&ann, &chat, &reply_id, "👍").await;
+    assert_ok(&r, 200, "ann reacts to ben's reply, the last message");
+    for d in [&mut ann1, &mut ann2, &mut ben1] {
+        d.expect("RCT", &reply_id, delivery).await;
+    }
+    app.chat_entry_until(&ben, &chat, delivery, |m| {
+        m["id"] == reply_id
+            && m["reactions"] == json!([{"emoji": "👍", "count": 1, "userIds": [ann.id]}])
+    })
+    .await;
 
     // An edit of the chat's last message: frames, history and the chat list.
     let m2 = app.send_ok(&ann, &ben, "see you tomorow").await;
@@ -383,7 +401,29 @@ async fn actions_reach_every_device_once(app: TestApp, first: u32, delivery: Dur
         assert_eq!(f["d"]["x"], "Count me in!");
     }
     app.chat_entry_until(&cid, &group, delivery, |m| {
-        m["id"] == greply && m["content"] == "Count me in!"
+        m["id"] == greply && m["content"] == "Count me in!" && m["reactions"][0]["emoji"] == "🎉"
+    })
+    .await;
+
+    // A delete for everyone in the group: the tombstone for every member, in the chat list.
+    let r = app.delete_message(&ben, &group, &greply).await;
+    assert_ok(&r, 200, "ben deletes his group message for everyone");
+    for d in [&mut ann1, &mut ann2, &mut ben1, &mut cid1] {
+        let f = d.expect("DEL", &greply, delivery).await;
+        assert_eq!(
+            (&f["d"]["g"], &f["d"]["s"]),
+            (&json!(group), &json!(ben.id))
+        );
+    }
+    let seen = app.seen(&cid, &group, &greply).await;
+    assert_eq!(
+        (&seen["deleted"], &seen["content"]),
+        (&json!(true), &json!("")),
+        "{seen}"
+    );
+    assert!(seen.get("reactions").is_none(), "wiped: {seen}");
+    app.chat_entry_until(&ann, &group, delivery, |m| {
+        m["id"] == greply && m["deleted"] == true && m["content"] == ""
     })
     .await;
 
@@ -394,6 +434,9 @@ async fn actions_reach_every_device_once(app: TestApp, first: u32, delivery: Dur
     }
     for d in [&ann1, &ann2] {
         assert_eq!(d.count("MSG", &reply_id), 1, "{}: {:?}", d.ws.who, d.log);
+    }
+    for d in [&ann1, &ann2, &ben1] {
+        assert_eq!(d.count("RCT", &reply_id), 1, "{}: {:?}", d.ws.who, d.log);
     }
     for d in [&ann1, &ann2, &ben1] {
         assert_eq!(d.count("RCT", &id1), 4, "{}: {:?}", d.ws.who, d.log);
@@ -408,6 +451,7 @@ async fn actions_reach_every_device_once(app: TestApp, first: u32, delivery: Dur
     for d in [&ann1, &ann2, &ben1, &cid1] {
         assert_eq!(d.count("RCT", &greply), 1, "{}", d.ws.who);
         assert_eq!(d.count("EDIT", &greply), 1, "{}", d.ws.who);
+        assert_eq!(d.count("DEL", &greply), 1, "{}", d.ws.who);
         assert_eq!(d.count("MSG", &fw_group), 1, "{}", d.ws.who);
     }
 }
@@ -632,4 +676,168 @@ async fn memory_concurrent_actions_settle() {
 #[tokio::test]
 async fn moto_concurrent_actions_settle() {
     concurrent_actions_settle(moto().await, 50, MOTO_DELIVERY).await;
+}
+
+/// Concurrent edits alone (no delete to end the race): each is applied or refused as a whole
+/// (200, or 409 `concurrent_update`), at least one wins, every win is one EDIT frame, and the
+/// history, the chat list and the last EDIT frame all show the same final text.
+async fn concurrent_edits_settle(app: TestApp, first: u32, delivery: Duration) {
+    let ann = app.sign_up(&phone(first), "ann").await;
+    let ben = app.sign_up(&phone(first + 1), "ben").await;
+    app.befriend(&ann, &ben).await;
+    let mut ben1 = Device::open(&app, &ben).await;
+    let m = app.send_ok(&ann, &ben, "v0").await;
+    let (id, chat) = (str_field(&m, "id"), str_field(&m, "chatId"));
+    ben1.expect("MSG", &id, delivery).await;
+    let app = std::sync::Arc::new(app);
+    let tasks: Vec<_> = (1..=8)
+        .map(|i| {
+            let (app, ann, chat, id) = (app.clone(), ann.clone(), chat.clone(), id.clone());
+            tokio::spawn(async move {
+                let r = app.edit(&ann, &chat, &id, &format!("v{i}")).await;
+                (r.status, r.body)
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 => won.push(body["content"].as_str().unwrap().to_owned()),
+            409 => assert_eq!(body["code"], "concurrent_update", "{body}"),
+            other => panic!("an edit answered {other}: {body}"),
+        }
+    }
+    assert!(!won.is_empty(), "at least one edit wins");
+    let seen = app.seen(&ben, &chat, &id).await;
+    let last = seen["content"].as_str().unwrap().to_owned();
+    assert!(
+        won.contains(&last),
+        "history shows a winning edit: {last} of {won:?}"
+    );
+    assert_eq!(seen["edited"], true);
+    app.chat_entry_until(&ann, &chat, delivery, |m| {
+        m["id"] == id && m["content"] == last
+    })
+    .await;
+    // The frames: one per winning edit, the last of them carrying the final text.
+    let started = Instant::now();
+    while ben1.count("EDIT", &id) < won.len() && started.elapsed() < delivery {
+        ben1.settle(Duration::from_millis(100)).await;
+    }
+    ben1.settle(Duration::from_millis(500)).await;
+    let edits: Vec<&Value> = ben1.log.iter().filter(|f| about(f, "EDIT", &id)).collect();
+    assert_eq!(edits.len(), won.len(), "one EDIT per win: {:?}", ben1.log);
+    assert_eq!(edits.last().unwrap()["d"]["x"], last.as_str(), "{edits:?}");
+}
+
+#[tokio::test]
+async fn memory_concurrent_edits_settle() {
+    concurrent_edits_settle(spawn_app().await, 60, DELIVERY).await;
+}
+
+#[tokio::test]
+async fn moto_concurrent_edits_settle() {
+    concurrent_edits_settle(moto().await, 70, MOTO_DELIVERY).await;
+}
+
+/// A real PNG header followed by filler.
+fn png_bytes() -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    b.extend((0..512 - b.len()).map(|i| (i % 251) as u8));
+    b
+}
+
+/// Actions on a media message, with the receiver offline on a phone that gets pushes: a reply
+/// quotes its kind and caption, an edit is refused (text only), reactions and the delete reach
+/// nobody's phone (only the messages themselves are pushed), and the delete wipes the media
+/// reference from history.
+#[tokio::test]
+async fn media_actions_and_no_pushes_for_actions() {
+    let app = spawn_app().await;
+    let ann = app.sign_up(&phone(80), "ann").await;
+    let ben = app.sign_up(&phone(81), "ben").await;
+    app.befriend(&ann, &ben).await;
+    let r = app
+        .post(
+            "/api/devices",
+            json!({"platform": "fcm", "token": "ben-phone"}),
+            &ben.token,
+        )
+        .await;
+    assert_ok(&r, 201, "ben's phone takes pushes");
+
+    let bytes = png_bytes();
+    let r = app
+        .post(
+            "/api/media",
+            json!({"contentType": "image/png", "size": bytes.len()}),
+            &ann.token,
+        )
+        .await;
+    assert_ok(&r, 201, "an upload ticket");
+    let put = app
+        .client
+        .put(str_field(&r.body, "uploadUrl"))
+        .header("content-type", "image/png")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200, "uploaded");
+    let media_id = str_field(&r.body, "mediaId");
+    let r = app
+        .post(
+            "/api/messages",
+            json!({"receiverId": ben.id, "type": "image", "mediaId": media_id,
+                   "caption": "the view"}),
+            &ann.token,
+        )
+        .await;
+    assert_ok(&r, 201, "ann sends a photo");
+    let (id, chat) = (str_field(&r.body, "id"), str_field(&r.body, "chatId"));
+    let pushed = |n: usize, case: &str| {
+        let sent = app.push.sent();
+        assert_eq!(sent.len(), n, "{case}: {sent:?}");
+    };
+    let started = Instant::now();
+    while app.push.sent().is_empty() && started.elapsed() < DELIVERY {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pushed(1, "the photo is pushed to ben's phone");
+
+    let r = app
+        .post(
+            "/api/messages",
+            json!({"receiverId": ann.id, "content": "wow", "replyTo": id}),
+            &ben.token,
+        )
+        .await;
+    assert_ok(&r, 201, "ben replies to the photo");
+    assert_eq!(
+        r.body["replyTo"],
+        json!({"id": id, "senderId": ann.id, "type": "image", "text": "the view"}),
+        "the quote names the kind and the caption"
+    );
+    assert_error(
+        &app.edit(&ann, &chat, &id, "new caption").await,
+        400,
+        "not_text",
+        "editing a photo",
+    );
+    assert_ok(&app.react(&ann, &chat, &id, "🔥").await, 200, "ann reacts");
+    assert_ok(
+        &app.delete_message(&ann, &chat, &id).await,
+        200,
+        "ann deletes the photo for everyone",
+    );
+    let seen = app.seen(&ben, &chat, &id).await;
+    assert_eq!(seen["deleted"], true, "{seen}");
+    for gone in ["mediaId", "caption", "thumbnail", "reactions"] {
+        assert!(seen.get(gone).is_none(), "{gone} wiped: {seen}");
+    }
+    // Ann's phone got nothing (she sent everything from REST and has no device), ben's got
+    // only the photo: no push for the reaction or the delete, whatever time passes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    pushed(1, "actions are never pushed");
 }

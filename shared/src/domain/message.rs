@@ -195,12 +195,11 @@ pub struct Extras {
 }
 
 impl Message {
-    /// The copy a chat-list entry keeps: the content cut to [`PREVIEW_CHARS`], without
-    /// reactions or the last action.
+    /// The copy a chat-list entry keeps: the content cut to [`PREVIEW_CHARS`], with its
+    /// reactions (the chat list shows them on its last message), without the last action.
     pub fn preview(&self) -> Message {
         let mut p = self.clone();
         p.content = Content::preview_of(&self.content);
-        p.extras.reactions.clear();
         p.extras.act = None;
         p
     }

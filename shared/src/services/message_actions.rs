@@ -359,29 +359,26 @@ impl MessageService {
     }
 
     /// The relay's part of an action (the changed message from the stream): the chat list's
-    /// last message follows an edit or delete of it, then the action's frame is queued for
+    /// last message follows any action on it, then the action's frame is queued for
     /// every member's devices (a group's members who could see the message, in the fan-out's
     /// buckets). Never pushed. A failure is returned: the stream retries the record, and the
     /// job's id (the frame's hash) keeps a retried relay from queuing it twice.
     pub(super) async fn relay_action(&self, m: &Message) -> Result<(), Error> {
-        let Some(act) = &m.extras.act else {
+        if m.extras.act.is_none() {
             return Ok(());
-        };
+        }
         let Some(frame) = ServerFrame::of_action(m) else {
             return Ok(());
         };
-        let reshown = matches!(act.kind, ActKind::Edit | ActKind::Delete);
+        // Every action changes what the chat list shows of its last message: the text (edit),
+        // the tombstone (delete), the reactions (react, unreact).
         if m.is_group() {
-            if reshown {
-                self.refresh_group_last(m).await?;
-            }
+            self.refresh_group_last(m).await?;
             return self.fan_out_frame(m, frame).await;
         }
-        if reshown {
-            for member in [m.sender_id, m.receiver_id] {
-                if !member.is_system() {
-                    self.messages.refresh_last(&member, m).await?;
-                }
+        for member in [m.sender_id, m.receiver_id] {
+            if !member.is_system() {
+                self.messages.refresh_last(&member, m).await?;
             }
         }
         let mut to = vec![m.sender_id, m.receiver_id];
@@ -396,7 +393,7 @@ impl MessageService {
         self.queue.enqueue(&job).await.map_err(Error::Unavailable)
     }
 
-    /// A group's chat-list entry follows an edit or delete of its last message (a META
+    /// A group's chat-list entry follows an action on its last message (a META
     /// commit like any group change, retried while concurrent changes win).
     async fn refresh_group_last(&self, m: &Message) -> Result<(), Error> {
         let mut retry = self.contention.start();
