@@ -806,3 +806,39 @@ async fn addresses_of_one_ipv6_64_share_one_budget() {
         .await
         .expect("the next /64 is another subscriber");
 }
+
+/// The eviction the lockout argument allows: eight attacker IPs that only ask (never guess)
+/// push the owner's code out of the eight live ones. Every one of their codes was texted to
+/// the owner's phone, and any live code is the owner's to use (no foreign wrong guesses
+/// yet), so the owner signs in with the latest text; or asks again and gets a fresh one.
+#[tokio::test]
+async fn askers_who_push_the_owners_code_out_leave_the_owner_a_code_that_works() {
+    let h = harness_with(deployed_limits());
+    let (owner, _) = h.sign_up("alice").await;
+    h.auth.request_otp(PHONE, IP).await.unwrap();
+    let owners_code = h.last_code();
+    for a in 0..OTP_MAX_LIVE_CODES {
+        h.auth
+            .request_otp(PHONE, &format!("203.0.113.{a}"))
+            .await
+            .unwrap();
+    }
+    let phone = h.auth.parse_phone(PHONE).unwrap();
+    let state = h.ports.otps.get(&phone).await.unwrap().unwrap().value;
+    let owner_client = h.auth.client_tag(IP);
+    assert_eq!(state.codes.len(), OTP_MAX_LIVE_CODES);
+    assert!(
+        state.codes.iter().all(|c| c.client != owner_client),
+        "the owner's first code ({owners_code}) was pushed out"
+    );
+    let latest = h.last_code();
+    let Verified::Existing { user, .. } = h
+        .auth
+        .verify_otp(PHONE, &latest, IP)
+        .await
+        .expect("the latest text on the owner's phone works from the owner's IP")
+    else {
+        panic!("a known number");
+    };
+    assert_eq!(user.id, owner.id);
+}
