@@ -6,13 +6,12 @@
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use std::collections::HashMap;
 use std::sync::Arc;
-use whatspe::domain::MediaLimits;
 use whatspe::memory::MemoryBlobs;
 use whatspe::services::MediaService;
 
@@ -22,19 +21,14 @@ struct BlobState {
     media: Arc<MediaService>,
 }
 
-/// The largest body a blob URL takes (the largest cap; each URL also binds its own length).
-fn body_limit() -> usize {
-    let l = MediaLimits::default();
-    l.image.max(l.audio).max(l.video).max(l.document) as usize + 1
-}
-
 pub fn routes(blobs: Option<Arc<MemoryBlobs>>, media: Arc<MediaService>) -> Router {
     Router::new()
         .route(
             "/_local/blobs/{*key}",
-            put(upload)
-                .get(download)
-                .layer(DefaultBodyLimit::max(body_limit())),
+            // No body limit layer: an upload reads at most its URL's signed length (below),
+            // and the media service signs only lengths within the configured caps
+            // (`WHATSPE_MEDIA_MAX_*_BYTES`), so those caps are this server's limit.
+            put(upload).get(download),
         )
         .route("/_local/media/sweep", post(sweep))
         .with_state(BlobState { blobs, media })
@@ -84,7 +78,8 @@ async fn upload(
     if header(header::CONTENT_LENGTH).and_then(|l| l.parse::<u64>().ok()) != Some(length) {
         return denied("Content-Length is not the signed one");
     }
-    // Never more than the signed length, whatever the headers said.
+    // Never more than the signed length, whatever the headers said (a body cut short is
+    // refused too).
     let bytes: Bytes = match axum::body::to_bytes(body, length as usize).await {
         Ok(b) if b.len() as u64 == length => b,
         _ => return denied("the body is not the signed Content-Length"),

@@ -278,7 +278,7 @@ pub async fn build_with(
 
 /// The media bucket the local gateway creates on an AWS endpoint when none is configured:
 /// the table prefix made a valid bucket name (`whatspe_` → `whatspe-media`).
-fn local_bucket_name(prefix: &str) -> String {
+pub fn local_bucket_name(prefix: &str) -> String {
     let mut name: String = format!("{prefix}media")
         .to_ascii_lowercase()
         .chars()

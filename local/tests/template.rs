@@ -706,6 +706,151 @@ fn the_web_client_is_served_from_a_private_bucket_with_the_rest_api_on_its_origi
     );
 }
 
+/// The media bucket (issue 14): private (every public-access block on, ACLs off), encrypted at
+/// rest, reachable over TLS only (its one bucket policy denies plain HTTP and allows nothing),
+/// CORS for browser PUTs and GETs from `MediaCorsOrigin` only, and a lifecycle that finishes
+/// what the hourly sweep starts: versioned, so a swept object's version expires a day later
+/// under the code's own `media/` prefix, with its delete marker; stale multipart uploads go.
+#[test]
+fn the_media_bucket_is_private_encrypted_tls_only_with_cors_and_a_lifecycle() {
+    let doc = template();
+    let r = resources(&doc);
+    let bucket = &r["MediaBucket"];
+    assert_eq!(bucket["Type"].as_str(), Some("AWS::S3::Bucket"));
+    assert_eq!(
+        bucket["DeletionPolicy"].as_str(),
+        Some("Retain"),
+        "users' media outlives the stack"
+    );
+    let props = &bucket["Properties"];
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            props["PublicAccessBlockConfiguration"][flag].as_bool(),
+            Some(true),
+            "the media bucket is private: {flag}"
+        );
+    }
+    assert_eq!(
+        props["OwnershipControls"]["Rules"][0]["ObjectOwnership"].as_str(),
+        Some("BucketOwnerEnforced"),
+        "ACLs off"
+    );
+    let sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        .as_sequence()
+        .expect("encryption rules");
+    assert_eq!(sse.len(), 1);
+    assert_eq!(
+        sse[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"].as_str(),
+        Some("AES256"),
+        "SSE-S3"
+    );
+
+    // TLS only: the bucket's one policy, a Deny of everything without secure transport.
+    let policies: Vec<&Value> = r
+        .values()
+        .filter(|v| v["Type"].as_str() == Some("AWS::S3::BucketPolicy"))
+        .filter(|v| resource(&v["Properties"]["Bucket"]) == "MediaBucket")
+        .collect();
+    assert_eq!(policies.len(), 1, "one policy on the media bucket");
+    let statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements");
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    let deny = &statements[0];
+    assert_eq!(deny["Effect"].as_str(), Some("Deny"), "it grants nothing");
+    assert_eq!(deny["Principal"].as_str(), Some("*"));
+    assert_eq!(deny["Action"].as_str(), Some("s3:*"));
+    let covered: BTreeSet<String> = deny["Resource"]
+        .as_sequence()
+        .expect("resources")
+        .iter()
+        .map(resource)
+        .collect();
+    assert_eq!(
+        covered,
+        BTreeSet::from(["MediaBucket".to_owned(), "MediaBucket/*".to_owned()]),
+        "the bucket and every object"
+    );
+    assert_eq!(
+        deny["Condition"]["Bool"]["aws:SecureTransport"].as_str(),
+        Some("false")
+    );
+
+    // CORS: browsers PUT (the presigned upload) and GET from the configured origin only.
+    let cors = props["CorsConfiguration"]["CorsRules"]
+        .as_sequence()
+        .expect("CORS rules");
+    assert_eq!(cors.len(), 1);
+    let methods: BTreeSet<&str> = cors[0]["AllowedMethods"]
+        .as_sequence()
+        .expect("methods")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        methods,
+        BTreeSet::from(["PUT", "GET", "HEAD"]),
+        "no DELETE, no POST"
+    );
+    let origins = cors[0]["AllowedOrigins"].as_sequence().expect("origins");
+    assert_eq!(origins.len(), 1);
+    assert_eq!(intrinsic(&origins[0], "!Ref"), "MediaCorsOrigin");
+    assert!(
+        doc["Parameters"]["MediaCorsOrigin"].is_mapping(),
+        "a parameter"
+    );
+
+    // The lifecycle after the sweep.
+    assert_eq!(
+        props["VersioningConfiguration"]["Status"].as_str(),
+        Some("Enabled")
+    );
+    let rules: BTreeMap<&str, &Value> = props["LifecycleConfiguration"]["Rules"]
+        .as_sequence()
+        .expect("lifecycle rules")
+        .iter()
+        .map(|rule| {
+            assert_eq!(rule["Status"].as_str(), Some("Enabled"), "{rule:?}");
+            (rule["Id"].as_str().expect("a rule id"), rule)
+        })
+        .collect();
+    let deleted = rules["ExpireDeletedMedia"];
+    assert_eq!(
+        deleted["Prefix"].as_str(),
+        Some(whatspe::domain::media::MEDIA_PREFIX),
+        "the code's prefix"
+    );
+    assert_eq!(
+        deleted["NoncurrentVersionExpiration"]["NoncurrentDays"].as_i64(),
+        Some(1)
+    );
+    assert_eq!(deleted["ExpiredObjectDeleteMarker"].as_bool(), Some(true));
+    assert!(
+        deleted.get("ExpirationInDays").is_none(),
+        "current objects are the sweep's to delete, never the lifecycle's (sent media stays)"
+    );
+    assert_eq!(
+        rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+            .as_i64(),
+        Some(1)
+    );
+    // The sweep that deletes what no message took, hourly.
+    let sweep = &functions(&doc)["media_sweep"];
+    let schedules: Vec<&str> = sweep["Events"]
+        .as_mapping()
+        .expect("events")
+        .values()
+        .filter(|e| e["Type"].as_str() == Some("Schedule"))
+        .filter_map(|e| e["Properties"]["Schedule"].as_str())
+        .collect();
+    assert_eq!(schedules, ["rate(1 hour)"]);
+}
+
 /// Which secrets each function gets (issue 15): only those it uses, as Secrets Manager ARNs
 /// read at cold start (`AwsWiring::from_lambda_env` in each `main.rs` names the same ones);
 /// no function and no global carries a secret's value, and no parameter takes one.

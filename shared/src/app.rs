@@ -644,6 +644,7 @@ impl<'a, P: PortSource> Services<'a, P> {
             },
             p.clock(),
             self.config.media_limits,
+            self.config.media_types.clone(),
         ))
     }
 

@@ -72,6 +72,8 @@ pub struct Config {
     pub media_bucket: Option<String>,
     /// Upload size caps per kind.
     pub media_limits: crate::domain::MediaLimits,
+    /// The content types uploads may have (each with a file signature the server checks).
+    pub media_types: crate::domain::MediaTypes,
     /// Sign-in (SMS) and directory limits: docs/api.md, "Abuse limits".
     pub limits: AbuseLimits,
     /// How long an access token of a revoked session may still work: each process remembers
@@ -174,6 +176,13 @@ pub const ENV_MEDIA_MAX_IMAGE_BYTES: &str = "WHATSPE_MEDIA_MAX_IMAGE_BYTES";
 pub const ENV_MEDIA_MAX_AUDIO_BYTES: &str = "WHATSPE_MEDIA_MAX_AUDIO_BYTES";
 pub const ENV_MEDIA_MAX_VIDEO_BYTES: &str = "WHATSPE_MEDIA_MAX_VIDEO_BYTES";
 pub const ENV_MEDIA_MAX_DOCUMENT_BYTES: &str = "WHATSPE_MEDIA_MAX_DOCUMENT_BYTES";
+/// The MIME allowlist per kind, comma-separated (`image/jpeg,image/png`); unset or empty: the
+/// default list. Only types with a file signature the server checks
+/// ([`crate::domain::media::known_content_types`]), each under its own kind.
+pub const ENV_MEDIA_IMAGE_TYPES: &str = "WHATSPE_MEDIA_IMAGE_TYPES";
+pub const ENV_MEDIA_AUDIO_TYPES: &str = "WHATSPE_MEDIA_AUDIO_TYPES";
+pub const ENV_MEDIA_VIDEO_TYPES: &str = "WHATSPE_MEDIA_VIDEO_TYPES";
+pub const ENV_MEDIA_DOCUMENT_TYPES: &str = "WHATSPE_MEDIA_DOCUMENT_TYPES";
 /// The abuse limits ([`AbuseLimits`]), each a whole number from 1 to 1000000.
 pub const ENV_OTP_SENDS_PER_PHONE: &str = "WHATSPE_OTP_SENDS_PER_PHONE";
 pub const ENV_OTP_PHONE_DAILY_GUESSES: &str = "WHATSPE_OTP_PHONE_DAILY_GUESSES";
@@ -301,6 +310,23 @@ impl Config {
             video: bytes(ENV_MEDIA_MAX_VIDEO_BYTES, caps.video)?,
             document: bytes(ENV_MEDIA_MAX_DOCUMENT_BYTES, caps.document)?,
         };
+        let mut media_types = Vec::new();
+        for (var, kind) in [
+            (ENV_MEDIA_IMAGE_TYPES, crate::domain::MessageKind::Image),
+            (ENV_MEDIA_AUDIO_TYPES, crate::domain::MessageKind::Audio),
+            (ENV_MEDIA_VIDEO_TYPES, crate::domain::MessageKind::Video),
+            (
+                ENV_MEDIA_DOCUMENT_TYPES,
+                crate::domain::MessageKind::Document,
+            ),
+        ] {
+            media_types.extend(match get(var).filter(|v| !v.trim().is_empty()) {
+                None => crate::domain::MediaTypes::default_of(kind),
+                Some(v) => crate::domain::MediaTypes::parse_kind(kind, &v)
+                    .map_err(|problem| ConfigError { var, problem })?,
+            });
+        }
+        let media_types = crate::domain::MediaTypes::new(media_types);
         let d = AbuseLimits::default();
         let sms_countries = match get(ENV_SMS_COUNTRIES).map(|v| v.trim().to_owned()) {
             None => None,
@@ -405,6 +431,7 @@ impl Config {
             apns_application_arn: get(ENV_APNS_APPLICATION_ARN).filter(|v| !v.is_empty()),
             media_bucket: get(ENV_MEDIA_BUCKET).filter(|v| !v.is_empty()),
             media_limits,
+            media_types,
             limits,
             session_check,
         })
@@ -545,6 +572,95 @@ mod tests {
         assert!(!c.webhook_legacy_signatures, "the migration switch is off");
         assert_eq!(c.session_check, std::time::Duration::from_secs(5));
         assert!(!format!("{c:?}").contains(KEY));
+    }
+
+    #[test]
+    fn media_caps_are_configurable_and_checked() {
+        use crate::domain::{MediaLimits, MessageKind};
+        let c = Config::local_from_lookup(lookup(&[])).unwrap();
+        assert_eq!(c.media_limits, MediaLimits::default());
+        assert_eq!(c.media_limits.cap(MessageKind::Image), 16 * 1024 * 1024);
+        let c = Config::local_from_lookup(lookup(&[
+            (ENV_MEDIA_MAX_IMAGE_BYTES, "2048"),
+            (ENV_MEDIA_MAX_VIDEO_BYTES, "209715200"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.media_limits,
+            MediaLimits {
+                image: 2048,
+                video: 200 * 1024 * 1024,
+                ..MediaLimits::default()
+            }
+        );
+        for (var, bad) in [
+            (ENV_MEDIA_MAX_IMAGE_BYTES, "0"),
+            (ENV_MEDIA_MAX_AUDIO_BYTES, "-1"),
+            (ENV_MEDIA_MAX_VIDEO_BYTES, "5368709121"),
+            (ENV_MEDIA_MAX_DOCUMENT_BYTES, "100MB"),
+        ] {
+            let err = Config::local_from_lookup(lookup(&[(var, bad)])).unwrap_err();
+            assert_eq!(err.var, var, "{bad:?}");
+            assert!(err.problem.contains("5 GiB"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_media_allowlist_is_configurable_per_kind_and_only_with_known_signatures() {
+        use crate::domain::MediaTypes;
+        let allowed = |c: &Config| c.media_types.iter().map(str::to_owned).collect::<Vec<_>>();
+        let c = Config::local_from_lookup(lookup(&[])).unwrap();
+        assert_eq!(c.media_types, MediaTypes::default());
+        for blank in ["", "  "] {
+            let c = Config::local_from_lookup(lookup(&[(ENV_MEDIA_IMAGE_TYPES, blank)])).unwrap();
+            assert_eq!(c.media_types, MediaTypes::default(), "{blank:?}");
+        }
+
+        // One kind narrowed, one widened; the others keep their defaults.
+        let c = Config::local_from_lookup(lookup(&[
+            (ENV_MEDIA_IMAGE_TYPES, "image/jpeg, image/heic"),
+            (ENV_MEDIA_AUDIO_TYPES, "audio/ogg,audio/flac"),
+        ]))
+        .unwrap();
+        let list = allowed(&c);
+        assert_eq!(
+            &list[..4],
+            ["image/jpeg", "image/heic", "audio/ogg", "audio/flac"]
+        );
+        assert!(list.contains(&"video/mp4".to_owned()) && list.contains(&"application/pdf".into()));
+        assert!(c.media_types.check("image/heic").is_ok());
+        for off in ["image/png", "audio/mpeg", "text/html"] {
+            assert_eq!(
+                c.media_types.check(off).unwrap_err().code(),
+                "unsupported_media_type",
+                "{off}"
+            );
+        }
+
+        // Refused at start-up, naming the variable and the entry.
+        for (var, bad, says) in [
+            (
+                ENV_MEDIA_IMAGE_TYPES,
+                "image/png,image/svg+xml",
+                "no file signature",
+            ),
+            (ENV_MEDIA_DOCUMENT_TYPES, "text/plain", "no file signature"),
+            (
+                ENV_MEDIA_DOCUMENT_TYPES,
+                "application/octet-stream",
+                "no file signature",
+            ),
+            (
+                ENV_MEDIA_IMAGE_TYPES,
+                "video/mp4",
+                "is a video type, not an image one",
+            ),
+            (ENV_MEDIA_VIDEO_TYPES, "video/mp4,", "empty entry"),
+        ] {
+            let err = Config::local_from_lookup(lookup(&[(var, bad)])).unwrap_err();
+            assert_eq!(err.var, var, "{bad:?}");
+            assert!(err.problem.contains(says), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -41,9 +41,9 @@ whatspe::function_deps!(media: MediaService);
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"contentType": "image/png", "size": 48213, "fileName": "cat.png"}))]
 struct UploadBody {
-    /// On the allowlist: image/jpeg, image/png, image/gif, image/webp, audio/mpeg, audio/ogg,
-    /// audio/mp4, audio/aac, video/mp4, video/webm, video/3gpp, application/pdf,
-    /// application/zip and the Office Open XML types.
+    /// On the allowlist, by default: image/jpeg, image/png, image/gif, image/webp, audio/mpeg,
+    /// audio/ogg, audio/mp4, audio/aac, video/mp4, video/webm, video/3gpp, application/pdf,
+    /// application/zip and the Office Open XML types (a deployment may change it: docs/media.md).
     content_type: String,
     /// Bytes: image and audio ≤ 16 MB, video and document ≤ 100 MB (configurable).
     size: u64,

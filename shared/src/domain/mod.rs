@@ -21,8 +21,8 @@ pub use group::{
 };
 pub use ids::{RequestId, SessionId, UserId};
 pub use media::{
-    MediaId, MediaLimits, MediaMeta, MediaRef, MediaState, MediaType, MediaUse, parse_caption,
-    parse_file_name, parse_thumbnail,
+    MediaId, MediaLimits, MediaMeta, MediaRef, MediaState, MediaType, MediaTypes, MediaUse,
+    parse_caption, parse_file_name, parse_thumbnail,
 };
 pub use message::{
     ChatKind, ChatView, Content, Conversation, ConversationId, Cursors, Extras, MAX_CONTENT_BYTES,

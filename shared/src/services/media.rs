@@ -5,7 +5,7 @@
 use crate::clock::Clock;
 use crate::domain::media::{DOWNLOAD_URL_SECS, PENDING_TTL_SECS, SNIFF_BYTES, UPLOAD_URL_SECS};
 use crate::domain::{
-    ConversationId, MediaId, MediaLimits, MediaMeta, MediaRef, MediaState, MediaType, MediaUse,
+    ConversationId, MediaId, MediaLimits, MediaMeta, MediaRef, MediaState, MediaTypes, MediaUse,
     MessageKind, ProfilePicture, UserId, parse_caption, parse_file_name, parse_thumbnail,
 };
 use crate::ports::{BlobStore, ContactStore, GroupStore, MediaStore, MessageStore, UserStore};
@@ -92,6 +92,7 @@ pub struct MediaService {
     readers: Readers,
     clock: Arc<dyn Clock>,
     limits: MediaLimits,
+    types: MediaTypes,
 }
 
 impl MediaService {
@@ -101,6 +102,7 @@ impl MediaService {
         readers: Readers,
         clock: Arc<dyn Clock>,
         limits: MediaLimits,
+        types: MediaTypes,
     ) -> Self {
         Self {
             media,
@@ -108,6 +110,7 @@ impl MediaService {
             readers,
             clock,
             limits,
+            types,
         }
     }
 
@@ -119,7 +122,7 @@ impl MediaService {
         size: u64,
         file_name: Option<&str>,
     ) -> Result<UploadTicket, Error> {
-        let content_type = MediaType::parse(content_type)?;
+        let content_type = self.types.check(content_type)?;
         let file_name = file_name.map(parse_file_name).transpose()?;
         let cap = self.limits.cap(content_type.kind());
         if size == 0 {
