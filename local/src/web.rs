@@ -33,6 +33,7 @@ pub static ASSETS: &[Asset] = assets!(
     "app.css",
     "config.json",
     "favicon.svg",
+    "js/actions.js",
     "js/api.js",
     "js/app.js",
     "js/auth.js",

@@ -1,6 +1,6 @@
 // The signed-in app: chat list, contacts, the conversation, groups.
 
-import { h, mount, icon, timeOf, lastSeenText, throttle, SYSTEM_USER } from './util.js';
+import { h, mount, icon, timeOf, lastSeenText, throttle, kindName, SYSTEM_USER } from './util.js';
 import { ACCEPT, upload, downloadUrl } from './media.js';
 import { messageActions, messageDecorators, composerExtras } from './extensions.js';
 import { groupInfo, newGroup } from './groups.js';
@@ -12,6 +12,9 @@ const TICKS = {
   delivered: ['✓✓', 'Delivered'],
   read: ['✓✓', 'Read'],
 };
+
+/** What a message deleted for everyone shows, on both sides (and in the chat list). */
+export const DELETED_TEXT = 'This message was deleted';
 
 const EVENT_TEXT = {
   created: 'created the group',
@@ -175,7 +178,8 @@ export class AppView {
     if (!m) return '';
     if (m.event) return this.eventText(m);
     const who = chat.kind === 'group' && m.senderId !== SYSTEM_USER ? `${this.store.nameOf(m.senderId)}: ` : '';
-    const body = m.type === 'text' ? m.content : m.media?.caption || (m.type === 'image' ? 'Photo' : m.type[0].toUpperCase() + m.type.slice(1));
+    if (m.deleted) return `${who}${DELETED_TEXT}`;
+    const body = m.type === 'text' ? m.content : m.media?.caption || kindName(m.type);
     return who + body;
   }
 
@@ -332,6 +336,8 @@ export class AppView {
   }
 
   open(key) {
+    this.composeMode(null);
+    if (this.sheet?.open) this.sheet.close();
     if (this.observer) this.observer.disconnect();
     if (this.topObserver) this.topObserver.disconnect();
     this.els = new Map();
@@ -346,8 +352,9 @@ export class AppView {
     this.list = h('ol', { class: 'messages', role: 'log', 'aria-label': `Messages with ${this.store.title(chat)}`, tabindex: '0' });
     this.top = h('li', { class: 'top', 'aria-hidden': 'true' });
     this.list.append(this.top);
+    this.composerBar = h('div', { class: 'composer-bar', id: 'composer-bar', hidden: true });
     this.composer = this.buildComposer(chat);
-    mount(this.conversation, this.header, this.list, this.composer);
+    mount(this.conversation, this.header, this.list, this.composerBar, this.composer);
     this.renderHeader();
     this.observer = new IntersectionObserver((entries) => this.onSeen(entries), { root: this.list, threshold: 0.6 });
     this.topObserver = new IntersectionObserver(
@@ -407,6 +414,9 @@ export class AppView {
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
         ev.preventDefault();
         form.requestSubmit();
+      } else if (ev.key === 'Escape' && this.mode) {
+        ev.preventDefault();
+        this.composeMode(null);
       }
     });
     const file = h('input', { type: 'file', id: 'attach', accept: ACCEPT, class: 'sr-only' });
@@ -415,7 +425,6 @@ export class AppView {
       file.value = '';
       if (f) await this.sendFile(chat, f, input.value.trim());
     });
-    const extras = () => Object.assign({}, ...composerExtras.map((x) => x(chat) ?? {}));
     const form = h(
       'form',
       {
@@ -423,8 +432,16 @@ export class AppView {
         onsubmit: (ev) => {
           ev.preventDefault();
           const text = input.value;
+          if (this.mode?.onSubmit) {
+            // Editing: the text replaces the message's (the mode decides what to do with it).
+            if (this.mode.onSubmit(text) === false) return;
+            this.composeMode(null);
+            input.value = '';
+            return;
+          }
           if (!text.trim()) return;
-          this.store.send(chat, { content: text, extra: extras() });
+          this.store.send(chat, { content: text, extra: this.extras(chat) });
+          this.composeMode(null);
           input.value = '';
           input.focus();
         },
@@ -434,15 +451,69 @@ export class AppView {
       input,
       h('button', { type: 'submit', class: 'primary send' }, 'Send'),
     );
+    this.sendButton = form.querySelector('.send');
+    this.attachButton = form.querySelector('.attach');
     if (chat.left) form.hidden = true;
     return form;
+  }
+
+  /** Every composer extra (`{rp}` while replying), merged: the extra MSG fields of a send. */
+  extras(chat) {
+    return Object.assign({}, ...composerExtras.map((x) => x(chat) ?? {}));
+  }
+
+  /**
+   * The bar above the composer (replying to, or editing, a message), or none (null).
+   * `{label, preview, cancelLabel, text?, submitLabel?, onSubmit?(text), onClose?()}`: `text`
+   * fills the box; `onSubmit` takes the next submit instead of a send (false: keep the mode).
+   * Closed after a send, by its cancel button, by Escape in the box, and when the chat changes.
+   */
+  composeMode(mode) {
+    const old = this.mode;
+    this.mode = mode;
+    if (old && old !== mode) old.onClose?.();
+    const bar = this.composerBar;
+    const input = this.composerInput;
+    if (!bar || !input) return;
+    // The bar takes room from the messages: keep the newest in view if they were.
+    const l = this.list;
+    const atBottom = l && l.scrollHeight - l.scrollTop - l.clientHeight < 60;
+    requestAnimationFrame(() => atBottom && (l.scrollTop = l.scrollHeight));
+    // The text an edit put in the box is not a draft: it goes with the edit.
+    if (old?.text !== undefined && old !== mode) input.value = '';
+    if (!mode) {
+      bar.hidden = true;
+      bar.replaceChildren();
+      input.removeAttribute('aria-describedby');
+      if (this.sendButton) this.sendButton.textContent = 'Send';
+      if (this.attachButton) this.attachButton.hidden = false;
+      return;
+    }
+    mount(
+      bar,
+      h(
+        'div',
+        { class: 'composer-bar-body', id: 'composer-bar-text' },
+        h('span', { class: 'composer-bar-label' }, mode.label),
+        mode.preview ? h('span', { class: 'composer-bar-preview' }, mode.preview) : null,
+      ),
+      h('button', { type: 'button', class: 'icon-button', 'aria-label': mode.cancelLabel, title: mode.cancelLabel, onclick: () => (this.composeMode(null), input.focus()) }, '✕'),
+    );
+    bar.hidden = false;
+    input.setAttribute('aria-describedby', 'composer-bar-text');
+    if (mode.text !== undefined) input.value = mode.text;
+    if (this.sendButton) this.sendButton.textContent = mode.submitLabel ?? 'Send';
+    if (this.attachButton) this.attachButton.hidden = !!mode.onSubmit;
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
   }
 
   async sendFile(chat, file, caption) {
     this.toast(`Uploading ${file.name}…`);
     try {
       const up = await upload(this.api, file);
-      this.store.send(chat, { type: up.kind, mediaId: up.mediaId, caption, thumbnail: up.thumbnail });
+      this.store.send(chat, { type: up.kind, mediaId: up.mediaId, caption, thumbnail: up.thumbnail, extra: this.extras(chat) });
+      this.composeMode(null);
       if (caption) this.composerInput.value = '';
       this.toast('');
     } catch (e) {
@@ -479,6 +550,16 @@ export class AppView {
         this.els.set(m.id, el);
         if (m.senderId === this.api.me.id) mineAdded = true;
         if (!m.pending && m.senderId !== this.api.me.id && m.senderId !== SYSTEM_USER) this.observer.observe(el);
+      } else if (!m.deleted !== !el.classList.contains('deleted')) {
+        // Deleted for everyone: the bubble becomes a tombstone (or back, if the delete failed).
+        const had = el.contains(document.activeElement);
+        const fresh = this.messageEl(chat, m);
+        this.observer.unobserve(el);
+        el.replaceWith(fresh);
+        el = fresh;
+        this.els.set(m.id, el);
+        if (m.senderId !== this.api.me.id) this.observer.observe(el);
+        if (had) this.list.focus();
       } else {
         this.update(chat, m, el);
         this.els.set(m.id, el);
@@ -503,31 +584,59 @@ export class AppView {
     }
     const mine = m.senderId === me;
     const bubble = h('div', { class: 'bubble' });
+    const stack = h('div', { class: 'stack' }, bubble);
+    const el = h('li', { class: `msg ${mine ? 'out' : 'in'}`, dataset: { id: m.id } }, stack);
     if (chat.kind === 'group' && !mine) bubble.append(h('span', { class: 'sender' }, this.store.nameOf(m.senderId)));
+    const meta = h('span', { class: 'meta' }, h('time', { datetime: m.createdAt }, timeOf(m.createdAt)));
+    if (m.deleted) {
+      el.classList.add('deleted');
+      bubble.append(h('span', { class: 'text tombstone' }, h('span', { 'aria-hidden': 'true' }, '🚫 '), DELETED_TEXT), meta);
+      el.dataset.rev = String(m.rev ?? 0);
+      return el;
+    }
     if (m.media) bubble.append(this.mediaEl(m));
     else if (m.type !== 'text') bubble.append(h('span', { class: 'text' }, icon('file'), ` ${m.content}`));
     if (m.type === 'text') bubble.append(h('span', { class: 'text' }, m.content));
-    const meta = h('span', { class: 'meta' }, h('time', { datetime: m.createdAt }, timeOf(m.createdAt)));
     bubble.append(meta);
-    const el = h('li', { class: `msg ${mine ? 'out' : 'in'}`, dataset: { id: m.id } }, bubble);
     if (mine) meta.append(h('span', { class: 'tick' }));
-    const actions = messageActions.filter((a) => a.available(this.store, chat, m));
-    if (actions.length && !m.pending) {
-      el.append(
-        h(
-          'div',
-          { class: 'actions' },
-          actions.map((a) => h('button', { type: 'button', onclick: () => a.run(this.store, chat, m, this) }, a.label)),
-        ),
-      );
-    }
-    for (const d of messageDecorators) d(this.store, chat, m, bubble);
+    const options = h(
+      'button',
+      {
+        type: 'button',
+        class: 'msg-options',
+        'aria-label': 'Message options',
+        'aria-haspopup': 'dialog',
+        title: 'Message options',
+        onclick: (ev) => this.openActions(chat, el.dataset.id, ev.currentTarget),
+      },
+      h('span', { 'aria-hidden': 'true' }, '⌄'),
+    );
+    el.append(options);
     this.update(chat, m, el);
     return el;
   }
 
+  /**
+   * What depends on a message's actions: its text (edits), the options button (none on a
+   * pending message, or when no action applies), and the decorators (a reply's quote,
+   * reactions, *edited*). Redrawn whenever the message's `rev` moves.
+   */
+  decorate(chat, m, el) {
+    el.dataset.rev = String(m.rev ?? 0);
+    const bubble = el.querySelector('.bubble');
+    const text = bubble.querySelector(':scope > .text');
+    if (text && m.type === 'text' && text.textContent !== m.content) text.textContent = m.content;
+    el.querySelector('.msg-options').hidden = m.pending || !messageActions.some((a) => a.available(this.store, chat, m));
+    for (const d of messageDecorators) d(this.store, chat, m, bubble, this);
+  }
+
   update(chat, m, el) {
     el.dataset.id = m.id;
+    if (m.deleted) return;
+    if (el.dataset.rev !== String(m.rev ?? 0) || el.dataset.pending !== String(!!m.pending)) {
+      el.dataset.pending = String(!!m.pending);
+      if (!m.deleted && !m.event && m.senderId !== SYSTEM_USER) this.decorate(chat, m, el);
+    }
     if (m.media && !m.pending && !el.dataset.media) {
       el.dataset.media = 'loading';
       this.loadMedia(el, m);
@@ -598,6 +707,94 @@ export class AppView {
         }
       })
       .catch(() => {});
+  }
+
+  // ------------------------------------------------------------------ message actions
+
+  /**
+   * The message options (WhatsApp's long-press sheet): every action available now, drawn by
+   * the action (`render`) or as a button (`run`). A modal dialog: focus stays inside, Escape
+   * or a click outside closes it, and focus goes back to the message's options button.
+   */
+  openActions(chat, id, trigger) {
+    const m = chat.messages.get(id);
+    if (!m || m.pending || m.deleted) return;
+    const actions = messageActions.filter((a) => a.available(this.store, chat, m));
+    if (!actions.length) return;
+    const sheet = this.ensureSheet();
+    const close = () => sheet.open && sheet.close();
+    const who = m.senderId === this.api.me.id ? 'Your message' : `Message from ${this.store.nameOf(m.senderId)}`;
+    const snippet = m.type === 'text' ? m.content : m.media?.caption || kindName(m.type);
+    this.sheetReturn = trigger;
+    mount(
+      sheet,
+      h('h2', { id: 'sheet-title', class: 'sheet-title' }, who),
+      h('p', { class: 'sheet-snippet' }, snippet),
+      actions.map((a) =>
+        a.render
+          ? a.render(this.store, chat, m, this, close)
+          : h('button', { type: 'button', class: `sheet-action${a.danger ? ' danger' : ''}`, onclick: () => (close(), a.run(this.store, chat, m, this)) }, a.label),
+      ),
+      h('button', { type: 'button', class: 'sheet-action', onclick: close }, 'Cancel'),
+    );
+    if (!sheet.open) sheet.showModal();
+    sheet.querySelector('button:not([disabled])')?.focus();
+  }
+
+  /** Asks in the sheet: resolves true when the user confirms. */
+  confirm({ title, text, confirmLabel, danger = false }) {
+    const sheet = this.ensureSheet();
+    return new Promise((resolve) => {
+      const done = (ok) => {
+        sheet.removeEventListener('close', onClose);
+        if (sheet.open) sheet.close();
+        resolve(ok);
+      };
+      // (A close event still on its way from the sheet this replaced is not the answer.)
+      const onClose = () => sheet.open || done(false);
+      mount(
+        sheet,
+        h('h2', { id: 'sheet-title', class: 'sheet-title' }, title),
+        text ? h('p', { class: 'sheet-snippet' }, text) : null,
+        h('button', { type: 'button', class: `sheet-action${danger ? ' danger' : ''}`, onclick: () => done(true) }, confirmLabel),
+        h('button', { type: 'button', class: 'sheet-action', onclick: () => done(false) }, 'Cancel'),
+      );
+      sheet.addEventListener('close', onClose);
+      if (!sheet.open) sheet.showModal();
+      sheet.querySelector('.sheet-action').focus();
+    });
+  }
+
+  ensureSheet() {
+    if (!this.sheet) {
+      this.sheet = h('dialog', { class: 'sheet', 'aria-labelledby': 'sheet-title' });
+      // A click on the backdrop (the dialog itself, outside its content box) closes it.
+      this.sheet.addEventListener('click', (ev) => {
+        if (ev.target !== this.sheet) return;
+        const r = this.sheet.getBoundingClientRect();
+        const inside = ev.clientX >= r.left && ev.clientX <= r.right && ev.clientY >= r.top && ev.clientY <= r.bottom;
+        if (!inside) this.sheet.close();
+      });
+      this.sheet.addEventListener('close', () => {
+        if (this.sheet.open) return; // reopened (a confirmation) before this event came
+        const back = this.sheetReturn;
+        this.sheetReturn = null;
+        if (back?.isConnected && document.activeElement !== this.composerInput) back.focus();
+      });
+      this.shell.append(this.sheet);
+    }
+    return this.sheet;
+  }
+
+  /** Brings a message into view and flashes it (a quote's target). */
+  reveal(id) {
+    const el = this.els.get(id);
+    if (!el) return false;
+    el.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    el.classList.remove('flash');
+    void el.offsetWidth;
+    el.classList.add('flash');
+    return true;
   }
 
   onSeen(entries) {

@@ -4,6 +4,7 @@ import { Api } from './api.js';
 import { Socket } from './socket.js';
 import { Store } from './store.js';
 import { AppView } from './app.js';
+import './actions.js'; // message actions: registers on the extension points
 import { signIn } from './auth.js';
 
 /**

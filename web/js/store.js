@@ -2,9 +2,12 @@
 // id), receipts and ticks, typing, presence, the catch-up sync after every CONN, read
 // receipts only for what was shown, and the offline outbox.
 //
-// Extension points for message actions (replies, reactions, edits, deletes): `frameHandlers`
-// takes handlers for frame types this file does not handle (RCT, EDIT, DEL, …), `chatById`
-// finds their chat, and `send()` takes extra MSG fields (e.g. `{rp}`); see docs/web.md.
+// Message actions (docs/api.md, docs/realtime.md): messages keep their reply quote, reactions
+// (one per member), `edited` and `deleted`, from history pages (the truth when they were
+// fetched) and from the RCT / EDIT / DEL frames, which js/actions.js hands to applyReaction /
+// applyEdit / applyDelete through `frameHandlers` (frame types this file does not handle).
+// Every change bumps the message's `rev`, which tells the view to redraw it. `send()` takes
+// extra MSG fields (`{rp}` for a reply); see docs/web.md.
 
 import { NEWEST, maxId, clientMessageId, SYSTEM_USER } from './util.js';
 
@@ -103,18 +106,31 @@ export class Store extends EventTarget {
     return `d:${m.senderId === this.me.id ? m.receiverId : m.senderId}`;
   }
 
-  /** A REST message (MessageView) in the client's shape. */
-  fromRest(m) {
+  /**
+   * A REST message (MessageView) in the client's shape. `seenAt` is when the request that
+   * brought it was made: its reactions are the truth as of then (see mergeSnapshot).
+   */
+  fromRest(m, seenAt = Date.now()) {
     return {
       id: m.id,
+      chatId: m.chatId ?? null,
       cm: m.clientMessageId ?? null,
       senderId: m.senderId,
       content: m.content,
       type: m.type,
       status: m.status,
       createdAt: m.createdAt,
-      media: m.media ?? null,
+      media: m.deleted ? null : m.media ?? null,
       event: m.event ?? null,
+      replyTo: m.deleted ? null : m.replyTo ?? null,
+      forwarded: !!m.forwarded,
+      edited: !!m.edited,
+      editedAt: m.editedAt ?? null,
+      deleted: !!m.deleted,
+      deletedAt: m.deletedAt ?? null,
+      reactions: reactionsByUser(m.reactions),
+      snapshotAt: seenAt,
+      rev: 0,
     };
   }
 
@@ -131,6 +147,15 @@ export class Store extends EventTarget {
       media: d.mid ? { mediaId: d.mid, caption: d.cap ?? null, thumbnail: d.th ?? null } : null,
       event: null,
       more: !!d.more,
+      replyTo: d.q ?? null,
+      forwarded: !!d.fw,
+      edited: false,
+      editedAt: null,
+      deleted: false,
+      deletedAt: null,
+      reactions: {},
+      snapshotAt: 0, // a MSG frame says nothing about later actions
+      rev: 0,
     };
   }
 
@@ -139,7 +164,12 @@ export class Store extends EventTarget {
     const had = chat.messages.get(msg.id);
     if (had) {
       if (RANK[msg.status] > RANK[had.status]) had.status = msg.status;
-      if (had.more && !msg.more) Object.assign(had, msg);
+      if (msg.snapshotAt) this.mergeSnapshot(chat, had, msg);
+      else if (had.more && !msg.more) {
+        had.content = msg.content;
+        had.more = false;
+        had.rev++;
+      }
       return false;
     }
     // Our own message whose ACK has not come yet (another device's echo, or a REST page).
@@ -150,6 +180,130 @@ export class Store extends EventTarget {
       chat.updatedAt = msg.createdAt;
     }
     return true;
+  }
+
+  /**
+   * A history page's copy of a message this device holds: its actions as of the request.
+   * A delete is final; an edit is taken when newer than the one shown; reactions are replaced
+   * unless a reaction changed here (a frame, or a tap) after the request was made.
+   */
+  mergeSnapshot(chat, had, snap) {
+    let changed = false;
+    if (had.more && !snap.more) {
+      had.content = snap.content;
+      had.more = false;
+      changed = true;
+    }
+    if (snap.cm && !had.cm) {
+      // My message, whose ACK has not come: this page names it (as a new one would, above).
+      had.cm = snap.cm;
+      chat.messages.delete(`cm:${snap.cm}`);
+      changed = true;
+    }
+    if (snap.deleted && !had.deleted) {
+      tombstone(had, snap.deletedAt);
+      changed = true;
+    } else if (!had.deleted) {
+      if (snap.edited && (!had.editedAt || snap.editedAt > had.editedAt)) {
+        Object.assign(had, { content: snap.content, edited: true, editedAt: snap.editedAt });
+        changed = true;
+      }
+      if (snap.replyTo && !had.replyTo) {
+        had.replyTo = snap.replyTo;
+        changed = true;
+      }
+      if (snap.forwarded && !had.forwarded) {
+        had.forwarded = true;
+        changed = true;
+      }
+      if (snap.snapshotAt > (had.reactedAt ?? 0) && !sameReactions(had.reactions, snap.reactions)) {
+        had.reactions = snap.reactions;
+        changed = true;
+      }
+    }
+    if (changed) this.changed(chat, had);
+  }
+
+  /** A message changed (an action): redraw it, and the chat list if it is the last one. */
+  changed(chat, m) {
+    m.rev = (m.rev ?? 0) + 1;
+    if (chat.lastMessage?.id === m.id) {
+      chat.lastMessage = { ...chat.lastMessage, ...pick(m, ['content', 'edited', 'editedAt', 'deleted', 'deletedAt', 'media']) };
+      this.emit('chats');
+    }
+    this.emit('messages', chat.key);
+  }
+
+  /**
+   * The chat an action frame (RCT, EDIT, DEL: `{c, id, g?}`) is about. A 1:1 chat is keyed by
+   * the peer, whom the frame does not name when I sent the message: the chat holding the
+   * message (or showing it as its last) is the one.
+   */
+  chatOfAction(d) {
+    if (d.g) return this.chats.get(`g:${d.g}`) ?? null;
+    const byId = this.chatById(d.c);
+    if (byId) return byId;
+    for (const c of this.chats.values()) {
+      if (c.messages.has(d.id) || c.lastMessage?.id === d.id) {
+        c.chatId = d.c;
+        return c;
+      }
+    }
+    return null;
+  }
+
+  /** `user` reacted with `emoji` (null: took their reaction back). One per user. */
+  applyReaction(chat, id, user, emoji) {
+    const m = chat.messages.get(id);
+    if (!m || m.deleted) return;
+    m.reactedAt = Date.now();
+    if ((m.reactions[user] ?? null) === (emoji ?? null)) return;
+    const next = { ...m.reactions };
+    if (emoji) next[user] = emoji;
+    else delete next[user];
+    m.reactions = next;
+    this.changed(chat, m);
+  }
+
+  /** The sender edited a message (`at`: the server's editedAt; null while my edit is on its way). */
+  applyEdit(chat, id, text, at) {
+    const apply = (m) => {
+      if (!m || m.deleted || (at && m.editedAt && m.editedAt > at)) return false;
+      Object.assign(m, { content: text, edited: true, editedAt: at ?? m.editedAt ?? null });
+      return true;
+    };
+    const m = chat.messages.get(id);
+    if (apply(m)) this.changed(chat, m);
+    else if (!m && apply(chat.lastMessage?.id === id ? chat.lastMessage : null)) this.emit('chats');
+  }
+
+  /** The sender deleted a message for everyone: a tombstone from now on. */
+  applyDelete(chat, id, at) {
+    const m = chat.messages.get(id);
+    if (m && !m.deleted) {
+      tombstone(m, at);
+      this.changed(chat, m);
+    } else if (!m && chat.lastMessage?.id === id && !chat.lastMessage.deleted) {
+      tombstone(chat.lastMessage, at);
+      this.emit('chats');
+    }
+  }
+
+  /** What a reply shows of `m` (the server's quote: the first 100 characters of its text). */
+  quoteOf(m) {
+    if (!m) return null;
+    const text = m.type === 'text' ? m.content : m.media?.caption;
+    return { id: m.id, senderId: m.senderId, type: m.type, text: text ? [...text].slice(0, 100).join('') : undefined };
+  }
+
+  /** The chat's id (REST paths of actions need it): a 1:1 chat opened only live may lack it. */
+  async chatIdOf(chat) {
+    if (!chat.chatId) {
+      const page = await this.api.call('GET', this.historyPath(chat, `before=${NEWEST}&limit=1`));
+      if (page.data[0]) chat.chatId = page.data[0].chatId;
+    }
+    if (!chat.chatId) throw new Error('This chat has no messages yet');
+    return chat.chatId;
   }
 
   /** The tick of one of my messages: the server's status, moved on by receipts since. */
@@ -204,6 +358,7 @@ export class Store extends EventTarget {
     chat.loadingOlder = true;
     try {
       const before = chat.older ?? NEWEST;
+      const seenAt = Date.now();
       let page;
       try {
         page = await this.api.call('GET', this.historyPath(chat, `before=${before}&limit=${PAGE}`));
@@ -213,7 +368,7 @@ export class Store extends EventTarget {
       }
       for (const m of page.data) {
         if (!chat.chatId) chat.chatId = m.chatId;
-        this.addMessage(chat, this.fromRest(m));
+        this.addMessage(chat, this.fromRest(m, seenAt));
       }
       if (!chat.older && page.data.length) chat.syncedUpTo = maxId(chat.syncedUpTo, page.data[0].id);
       chat.older = page.next ?? null;
@@ -233,8 +388,9 @@ export class Store extends EventTarget {
       return this.loadOlder(chat);
     }
     for (let i = 0; i < 50; i++) {
+      const seenAt = Date.now();
       const page = await this.api.call('GET', this.historyPath(chat, `after=${after}&limit=100`));
-      for (const m of page.data) this.addMessage(chat, this.fromRest(m));
+      for (const m of page.data) this.addMessage(chat, this.fromRest(m, seenAt));
       if (page.data.length) chat.syncedUpTo = maxId(chat.syncedUpTo, page.data[page.data.length - 1].id);
       if (!page.next || !page.data.length) break;
       after = page.next;
@@ -242,10 +398,25 @@ export class Store extends EventTarget {
     this.emit('messages', chat.key);
   }
 
+  /**
+   * The newest page again, for the actions (reactions, edits, deletes) on messages this device
+   * already held while its socket was down: their frames are not replayed, history has them.
+   * A `before` page, so it marks nothing read.
+   */
+  async refreshRecent(chat) {
+    const seenAt = Date.now();
+    const page = await this.api.call('GET', this.historyPath(chat, `before=${NEWEST}&limit=${PAGE}`));
+    for (const m of page.data) this.addMessage(chat, this.fromRest(m, seenAt));
+    this.emit('messages', chat.key);
+  }
+
   // ------------------------------------------------------------------ the sync
 
   /** After every CONN: the chat list, what each loaded chat missed, the outbox. */
   onReady() {
+    // A MSG sent on the socket that just went away may never have arrived (or its ACK may
+    // be lost): send everything unacknowledged again at once, with the same cm.
+    for (const o of this.outbox) o.sentAt = 0;
     const attempt = () =>
       this.sync().then(
         () => (this.live = this.socket.ready),
@@ -285,8 +456,10 @@ export class Store extends EventTarget {
       chat.unreadCount = e.unreadCount;
       chat.updatedAt = e.updatedAt;
       if (e.lastMessage) chat.lastMessage = { ...this.fromRest(e.lastMessage), chatId: e.chatId };
-      if (chat.loaded && e.lastMessage && (!chat.syncedUpTo || e.lastMessage.id > chat.syncedUpTo)) {
-        await this.catchUp(chat);
+      if (chat.loaded) {
+        if (e.lastMessage && (!chat.syncedUpTo || e.lastMessage.id > chat.syncedUpTo)) await this.catchUp(chat);
+        // Actions taken on held messages while this device was away.
+        await this.refreshRecent(chat);
       } else if (!chat.loaded && e.unreadCount > 0 && e.lastMessage && e.lastMessage.senderId !== this.me.id) {
         // This device has the chat's newest message (as the list's preview): delivered.
         this.delivered(chat, e.lastMessage.id, true);
@@ -501,7 +674,10 @@ export class Store extends EventTarget {
 
   // ------------------------------------------------------------------ sending
 
-  /** Sends a message (text, or `{type, mediaId, caption, thumbnail}`) through the outbox. */
+  /**
+   * Sends a message (text, or `{type, mediaId, caption, thumbnail}`) through the outbox.
+   * `extra` is merged into the MSG frame (`{rp: id}`: a reply, shown with its quote at once).
+   */
   send(chat, { content, type = 'text', mediaId, caption, thumbnail, extra = {} }) {
     const o = {
       cm: clientMessageId(),
@@ -512,6 +688,7 @@ export class Store extends EventTarget {
       cap: caption || undefined,
       th: thumbnail || undefined,
       extra,
+      q: extra.rp ? this.quoteOf(chat.messages.get(extra.rp)) ?? undefined : undefined,
       createdAt: new Date().toISOString(),
       sentAt: 0,
     };
@@ -536,6 +713,15 @@ export class Store extends EventTarget {
       createdAt: o.createdAt,
       media: o.t !== 'text' ? { mediaId: o.c, caption: o.cap ?? null, thumbnail: o.th ?? null } : null,
       event: null,
+      replyTo: o.q ?? null,
+      forwarded: false,
+      edited: false,
+      editedAt: null,
+      deleted: false,
+      deletedAt: null,
+      reactions: {},
+      snapshotAt: 0,
+      rev: 0,
     });
     this.emit('messages', chat.key);
   }
@@ -607,6 +793,27 @@ export class Store extends EventTarget {
   sendTyping(chat) {
     if (chat.kind === 'direct') this.socket.send({ t: 'TYPING', d: { r: chat.peerId } });
   }
+}
+
+/** `[{emoji, count, userIds}]` (history) → `{userId: emoji}` (one reaction per member). */
+function reactionsByUser(summary) {
+  const out = {};
+  for (const r of summary ?? []) for (const u of r.userIds ?? []) out[u] = r.emoji;
+  return out;
+}
+
+function sameReactions(a, b) {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+/** A message deleted for everyone: what the server keeps of it (sender, time), nothing more. */
+function tombstone(m, at) {
+  Object.assign(m, { deleted: true, deletedAt: at ?? null, content: '', media: null, replyTo: null, reactions: {}, edited: false });
+}
+
+function pick(o, keys) {
+  return Object.fromEntries(keys.map((k) => [k, o[k]]));
 }
 
 function loadOutbox(key) {

@@ -43,6 +43,11 @@ export const maxId = (a, b) => (!a ? b : !b ? a : a > b ? a : b);
 
 export const SYSTEM_USER = '00000000-0000-0000-0000-000000000000';
 
+/** A media message's kind, as a preview or a quote names it (`image` → Photo). */
+export function kindName(type) {
+  return type === 'image' ? 'Photo' : type[0].toUpperCase() + type.slice(1);
+}
+
 export function timeOf(iso) {
   const d = new Date(iso);
   return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });

@@ -2,6 +2,7 @@
 Playwright, and a Person: one browser context (its own storage, like its own phone) that
 signs up through the app's own screens."""
 
+import json
 import os
 import re
 import signal
@@ -105,6 +106,15 @@ class Person:
         # Every socket of this "phone" goes through here, so the test can drop it like a
         # network would (the server sees the connection end; the page sees code 1006).
         self.sockets = []
+        # Every frame each way, parsed: what the page sent (`sent`) and what the server sent
+        # it (`received`, including frames `drop` kept from the page).
+        self.sent = []
+        self.received = []
+        # A test may set `drop(frame) -> bool` (the page never gets that frame, as if lost)
+        # and `cut_after(frame) -> bool` (the network goes right after that frame reached the
+        # server: the socket closes before any answer; once).
+        self.drop = None
+        self.cut_after = None
         self.context.route_web_socket(re.compile(r"/ws$"), self._socket)
 
     def _socket(self, route):
@@ -113,9 +123,32 @@ class Person:
             return
         server = route.connect_to_server()
         self.sockets.append(server)
+
         # Frames pass both ways unless the test makes this socket silent (`silence()`).
-        route.on_message(lambda m: None if getattr(route, "silent", False) else server.send(m))
-        server.on_message(lambda m: None if getattr(route, "silent", False) else route.send(m))
+        def to_server(message):
+            if getattr(route, "silent", False):
+                return
+            frame = _frame(message)
+            if frame:
+                self.sent.append(frame)
+            server.send(message)
+            if frame and self.cut_after and self.cut_after(frame):
+                self.cut_after = None
+                route.silent = True  # nothing more either way, not even an answer in flight
+                server.close()
+
+        def to_page(message):
+            if getattr(route, "silent", False):
+                return
+            frame = _frame(message)
+            if frame:
+                self.received.append(frame)
+                if self.drop and self.drop(frame):
+                    return
+            route.send(message)
+
+        route.on_message(to_server)
+        server.on_message(to_page)
         self.routes = getattr(self, "routes", []) + [route]
 
     def silence(self):
@@ -195,6 +228,27 @@ class Person:
     def message(self, text):
         return self.messages().filter(has_text=text)
 
+    def bubble(self, text):
+        """The open conversation's message whose own text is exactly `text` (not a reply
+        quoting it)."""
+        own = self.page.locator(".bubble > .text").filter(has_text=re.compile(f"^{re.escape(text)}$"))
+        return self.messages().filter(has=own)
+
+    def options(self, text):
+        """Opens the options of the message whose text is `text`; the sheet (a dialog)."""
+        self.bubble(text).get_by_role("button", name="Message options").click()
+        sheet = self.page.get_by_role("dialog")
+        expect(sheet).to_be_visible()
+        return sheet
+
+    def react(self, text, emoji):
+        self.options(text).get_by_role("button", name=f"React with {emoji}").click()
+
+    def chat_item(self, title):
+        """The chat list's entry for `title` (the Chats tab shown: beside the chat on a desktop)."""
+        self.tab("Chats")
+        return self.page.get_by_role("list", name="Chats").get_by_role("link", name=re.compile(re.escape(title)))
+
     def go_offline(self):
         """The network goes away: the socket drops (the server closes it), new sockets and
         requests fail."""
@@ -225,6 +279,15 @@ def people(browser, gateway):
     for person in made:
         (OUT / f"{person.name}.console.log").write_text("\n".join(person.console))
         person.close()
+
+
+def _frame(message):
+    """A socket message as a frame dict (None if it is not one)."""
+    try:
+        frame = json.loads(message)
+    except (TypeError, ValueError):
+        return None
+    return frame if isinstance(frame, dict) else None
 
 
 def png(width=96, height=64):

@@ -215,3 +215,132 @@ def test_silent_socket_is_detected_and_replaced(people):
     ravi.wait_connected()
     expect(ravi.message("into the void")).to_have_count(1)
     expect(asha.message("into the void")).to_have_attribute("data-status", "read")
+
+
+def test_photo_thumbnail_is_sent_and_shown_before_the_full_image(people):
+    asha = people(name("asha")).sign_up()
+    ravi = people(name("ravi")).sign_up()
+    contacts(asha, ravi)
+    asha.open_chat_with(ravi)
+    ravi.open_chat_with(asha)
+    # Ravi's network is slow for the full image: its download waits until the test lets it go.
+    held, released = [], []
+
+    def hold(route):
+        if released:
+            route.continue_()
+        else:
+            held.append(route)
+
+    ravi.context.route("**/_local/blobs/**", hold)
+
+    photo = OUT / "sunset.png"
+    photo.write_bytes(png(400, 300))
+    asha.page.get_by_label("Message", exact=True).fill("sunset")
+    asha.page.locator("#attach").set_input_files(str(photo))
+
+    # The MSG frame carries the thumbnail the browser made (a JPEG, within the server's 8 KB).
+    img = ravi.page.get_by_role("log").get_by_role("img", name="Photo: sunset")
+    expect(img).to_be_visible()
+    sent = [f["d"] for f in asha.sent if f["t"] == "MSG" and f["d"].get("t") == "image"]
+    assert sent, asha.sent
+    th = sent[0].get("th")
+    assert th and len(th) <= 8000 and all(d.get("th") == th for d in sent)
+    got = [f["d"] for f in ravi.received if f["t"] == "MSG" and f["d"].get("t") == "image"]
+    assert got and got[0].get("th") == th, "the receiver's frame carries the same thumbnail"
+
+    # Ravi sees the thumbnail, decoded, while the full image is still on its way.
+    expect(img).to_have_attribute("src", f"data:image/jpeg;base64,{th}")
+    expect(img).to_have_class(re.compile(r"\bthumb\b"))
+    ravi.page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
+    assert 0 < img.evaluate("i => i.naturalWidth") <= 160, "the thumbnail, not the 400 px photo"
+    for _ in range(100):
+        if held:
+            break
+        ravi.page.wait_for_timeout(100)
+    assert held, "the full image was asked for"
+    expect(img).to_have_class(re.compile(r"\bthumb\b"))
+
+    # Once it arrives, the full image replaces the thumbnail.
+    released.append(True)
+    for route in held:
+        route.continue_()
+    expect(img).to_have_class(re.compile(r"\bfull\b"))
+    assert img.evaluate("i => i.naturalWidth") == 400
+    assert img.get_attribute("src").startswith(ravi.base + "/_local/blobs/")
+
+
+def count_most(person, texts):
+    """Records in the page the most bubbles ever shown at once for each text."""
+    person.page.evaluate(
+        """(texts) => {
+            window.most = Object.fromEntries(texts.map((t) => [t, 0]));
+            const log = document.querySelector('[role=log]');
+            const count = () => {
+                for (const t of texts) {
+                    const n = [...log.querySelectorAll('li.msg .bubble > .text')].filter((e) => e.textContent === t).length;
+                    window.most[t] = Math.max(window.most[t], n);
+                }
+            };
+            count();
+            new MutationObserver(count).observe(log, {childList: true, subtree: true, characterData: true});
+        }""",
+        texts,
+    )
+
+
+def test_send_whose_ack_is_lost_is_resent_with_the_same_id_and_shown_once(people):
+    asha = people(name("asha")).sign_up()
+    ravi = people(name("ravi")).sign_up()
+    contacts(asha, ravi)
+    asha.open_chat_with(ravi)
+    ravi.open_chat_with(asha)
+    texts = ["did you get this?", "second try"]
+    count_most(asha, texts)
+    count_most(ravi, texts)
+
+    def sends(text):
+        return [f["d"] for f in asha.sent if f["t"] == "MSG" and f["d"].get("c") == text]
+
+    # The first ACK is lost on the way (the message was stored, and reaches Ravi).
+    lost = []
+
+    def drop_first_ack(frame):
+        if frame["t"] == "ACK" and not lost:
+            lost.append(frame)
+            return True
+        return False
+
+    asha.drop = drop_first_ack
+    asha.send(texts[0])
+    mine = asha.message(texts[0])
+    expect(ravi.message(texts[0])).to_have_count(1)
+    assert lost, "an ACK was dropped"
+    expect(mine).to_have_attribute("data-status", "pending")
+    # Unacknowledged for 8 s: sent again with the same clientMessageId; the server answers
+    # with the original message, never a second one.
+    expect(mine).to_have_attribute("data-status", re.compile("delivered|read"), timeout=15_000)
+    first = sends(texts[0])
+    assert len(first) == 2 and first[0]["cm"] == first[1]["cm"], first
+    assert mine.get_attribute("data-id") == lost[0]["d"]["id"]
+
+    # The network goes right after the next send reached the server, before its ACK: the
+    # new socket sends it again at once, with the same clientMessageId.
+    asha.cut_after = lambda f: f["t"] == "MSG" and f["d"].get("c") == texts[1]
+    asha.send(texts[1])
+    expect(asha.message(texts[1])).to_have_attribute("data-status", re.compile("delivered|read"), timeout=6_000)
+    second = sends(texts[1])
+    assert len(second) == 2 and second[0]["cm"] == second[1]["cm"], second
+    assert len(asha.sockets) >= 2, "a new socket took over"
+
+    # Exactly once on both sides, at every moment and after a reload.
+    for person in (asha, ravi):
+        for text in texts:
+            expect(person.message(text)).to_have_count(1)
+        assert person.page.evaluate("window.most") == {t: 1 for t in texts}
+    ravi.page.goto("/")
+    ravi.wait_connected()
+    ravi.open_chat(asha.name)
+    for text in texts:
+        expect(ravi.message(text)).to_have_count(1)
+    expect(ravi.messages()).to_have_count(2)
