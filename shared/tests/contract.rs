@@ -1321,7 +1321,18 @@ mod cases {
         assert!(s.messages.refresh_last(&b.id, &edited).await.unwrap());
         let row = s.messages.conversation(&b.id, &cid).await.unwrap().unwrap();
         assert_eq!(row.last_message.content.as_str(), "second");
-        assert!(row.last_message.extras.reactions.is_empty(), "a preview");
+        assert!(
+            !edited.extras.reactions.is_empty(),
+            "b's reaction is still on it"
+        );
+        assert_eq!(
+            row.last_message.extras.reactions, edited.extras.reactions,
+            "the chat list shows the last message's reactions"
+        );
+        assert!(
+            row.last_message.extras.act.is_none(),
+            "but not its last action"
+        );
         let newer = msg(&b, &a, "newer", 10);
         s.messages
             .send_to_contact(&newer, None, None)
