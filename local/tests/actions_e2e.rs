@@ -767,25 +767,7 @@ async fn media_actions_and_no_pushes_for_actions() {
         .await;
     assert_ok(&r, 201, "ben's phone takes pushes");
 
-    let bytes = png_bytes();
-    let r = app
-        .post(
-            "/api/media",
-            json!({"contentType": "image/png", "size": bytes.len()}),
-            &ann.token,
-        )
-        .await;
-    assert_ok(&r, 201, "an upload ticket");
-    let put = app
-        .client
-        .put(str_field(&r.body, "uploadUrl"))
-        .header("content-type", "image/png")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200, "uploaded");
-    let media_id = str_field(&r.body, "mediaId");
+    let media_id = app.upload_png(&ann, png_bytes()).await;
     let r = app
         .post(
             "/api/messages",

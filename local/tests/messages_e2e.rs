@@ -512,7 +512,7 @@ async fn a_retried_send_returns_the_original_message_and_a_reused_id_with_other_
     );
     let other_type = json!({
         "receiverId": b.id,
-        "mediaId": upload_png(&app, &a).await,
+        "mediaId": app.upload_png(&a, PNG_HEADER.to_vec()).await,
         "type": "image",
         "clientMessageId": "msg-0001",
     });
@@ -1572,35 +1572,15 @@ async fn bad_messaging_input_is_refused_with_precise_4xx_and_writes_nothing() {
     let image = app
         .send_body(
             &a,
-            json!({ "receiverId": c.id, "mediaId": upload_png(&app, &a).await, "type": "image" }),
+            json!({ "receiverId": c.id, "mediaId": app.upload_png(&a, PNG_HEADER.to_vec()).await, "type": "image" }),
         )
         .await;
     assert_ok(&image, 201, "an image upload of the sender's");
     assert_eq!(image.body["type"], "image");
 }
 
-/// Uploads a small PNG as `who` (POST /api/media, then the signed PUT): its media id.
-async fn upload_png(app: &TestApp, who: &Person) -> String {
-    let bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-    let r = app
-        .post(
-            "/api/media",
-            json!({"contentType": "image/png", "size": bytes.len()}),
-            &who.token,
-        )
-        .await;
-    assert_ok(&r, 201, "reserve an upload");
-    let put = app
-        .client
-        .put(str_field(&r.body, "uploadUrl"))
-        .header("content-type", "image/png")
-        .body(bytes)
-        .send()
-        .await
-        .expect("the upload URL answers");
-    assert_eq!(put.status().as_u16(), 200, "uploaded");
-    str_field(&r.body, "mediaId")
-}
+/// The smallest upload the server takes as a PNG: its file signature.
+const PNG_HEADER: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 
 // ---------------------------------------------------------------------------------------------
 // 9. DynamoDB + SQS (moto)

@@ -541,6 +541,28 @@ impl TestApp {
     }
 
     /// A text message that must be created: the message as the API returned it.
+    /// Uploads `bytes` as a PNG of `who` (`POST /api/media`, then the signed PUT): the media id.
+    pub async fn upload_png(&self, who: &Person, bytes: Vec<u8>) -> String {
+        let r = self
+            .post(
+                "/api/media",
+                json!({"contentType": "image/png", "size": bytes.len()}),
+                &who.token,
+            )
+            .await;
+        assert_ok(&r, 201, "reserve an upload");
+        let put = self
+            .client
+            .put(str_field(&r.body, "uploadUrl"))
+            .header("content-type", "image/png")
+            .body(bytes)
+            .send()
+            .await
+            .expect("the upload URL answers");
+        assert_eq!(put.status().as_u16(), 200, "uploaded");
+        str_field(&r.body, "mediaId")
+    }
+
     pub async fn send_ok(&self, from: &Person, to: &Person, content: &str) -> Value {
         let r = self.send(from, to, content).await;
         let case = format!("{} sends {content:?} to {}", from.username, to.username);
