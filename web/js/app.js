@@ -15,6 +15,8 @@ const TICKS = {
 
 /** What a message deleted for everyone shows, on both sides (and in the chat list). */
 export const DELETED_TEXT = 'This message was deleted';
+/** What the sender of a deleted message sees instead (as WhatsApp says it). */
+export const DELETED_OWN_TEXT = 'You deleted this message';
 
 const EVENT_TEXT = {
   created: 'created the group',
@@ -178,7 +180,7 @@ export class AppView {
     if (!m) return '';
     if (m.event) return this.eventText(m);
     const who = chat.kind === 'group' && m.senderId !== SYSTEM_USER ? `${this.store.nameOf(m.senderId)}: ` : '';
-    if (m.deleted) return `${who}${DELETED_TEXT}`;
+    if (m.deleted) return m.senderId === this.api.me.id ? DELETED_OWN_TEXT : `${who}${DELETED_TEXT}`;
     const body = m.type === 'text' ? m.content : m.media?.caption || kindName(m.type);
     return who + body;
   }
@@ -590,7 +592,7 @@ export class AppView {
     const meta = h('span', { class: 'meta' }, h('time', { datetime: m.createdAt }, timeOf(m.createdAt)));
     if (m.deleted) {
       el.classList.add('deleted');
-      bubble.append(h('span', { class: 'text tombstone' }, h('span', { 'aria-hidden': 'true' }, '🚫 '), DELETED_TEXT), meta);
+      bubble.append(h('span', { class: 'text tombstone' }, h('span', { 'aria-hidden': 'true' }, '🚫 '), mine ? DELETED_OWN_TEXT : DELETED_TEXT), meta);
       el.dataset.rev = String(m.rev ?? 0);
       return el;
     }

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from test_chat import contacts, name
 
 DELETED = "This message was deleted"
+DELETED_OWN = "You deleted this message"
 
 
 def pair(people):
@@ -226,7 +227,8 @@ def test_delete_for_everyone_leaves_a_tombstone_on_both_sides_and_after_reload(p
     asha.page.get_by_role("dialog", name="Delete message?").get_by_role("button", name="Delete for everyone").click()
 
     def tombstone(person):
-        return person.messages().filter(has_text=DELETED)
+        # What the receiver sees; the sender is told it was theirs, as on WhatsApp.
+        return person.messages().filter(has_text=DELETED_OWN if person is asha else DELETED)
 
     for person in (asha, ravi):
         expect(tombstone(person)).to_have_count(1)
@@ -243,7 +245,11 @@ def test_delete_for_everyone_leaves_a_tombstone_on_both_sides_and_after_reload(p
     for person, other in ((asha, ravi), (ravi, asha)):
         reopen(person, other.name)
         expect(person.messages()).to_have_count(2)
-        expect(person.messages().last).to_contain_text(DELETED)
+        expect(person.messages().last).to_contain_text(DELETED_OWN if person is asha else DELETED)
         expect(person.messages().last).to_have_attribute("data-id", gone)
         expect(person.message("oops, wrong chat")).to_have_count(0)
     expect(ravi.chat_item(asha.name)).to_contain_text(DELETED)
+    # Asha's own chat list (her phone shows it when she goes back to it) says it was hers.
+    asha.page.goto("/")
+    asha.wait_connected()
+    expect(asha.chat_item(ravi.name)).to_contain_text(DELETED_OWN)
