@@ -742,6 +742,27 @@ async fn a_blocked_user_never_reaches_the_blocker_on_dynamodb_via_moto() {
     .await;
 }
 
+/// Whether `viewer`'s chat list shows `peer`'s last seen (their 1:1 chat must be listed).
+async fn chat_list_shows_last_seen(
+    app: &TestApp,
+    viewer: &common::Person,
+    peer: &common::Person,
+) -> bool {
+    let r = app.get("/api/chats", &viewer.token).await;
+    assert_ok(&r, 200, "the chat list");
+    let chats = r.items("the chat list");
+    let chat = chats
+        .iter()
+        .find(|c| c["peer"]["id"] == peer.id.as_str())
+        .unwrap_or_else(|| {
+            panic!(
+                "{}'s chat with {}: {}",
+                viewer.username, peer.username, r.body
+            )
+        });
+    chat["peer"].get("lastSeen").is_some()
+}
+
 /// What else could carry the blocked user to the blocker, closed: Asha (blocked by Bea) can
 /// neither react to nor edit her earlier message to Bea (refused as a message is), nor forward
 /// into their chat (and a forward with that chat among its targets sends nothing anywhere),
@@ -758,13 +779,17 @@ async fn a_blocked_user_cannot_reach_the_blocker_by_actions_groups_or_presence(a
     let (m_b, chat_b) = (str_field(&to_b, "id"), str_field(&to_b, "chatId"));
     let chat_c = str_field(&to_c, "chatId");
     let seen = |r: &common::Reply| r.body.get("lastSeen").is_some();
-    // Contacts see each other's last seen (the default setting) before the block.
+    // Contacts see each other's last seen (the default setting) before the block, in
+    // profiles and in the chat list.
     assert!(seen(
         &app.get(&format!("/api/users/{}", a.id), &b.token).await
     ));
     assert!(seen(
         &app.get(&format!("/api/users/{}", b.id), &a.token).await
     ));
+    assert!(chat_list_shows_last_seen(&app, &b, &a).await);
+    assert!(chat_list_shows_last_seen(&app, &a, &b).await);
+    assert!(chat_list_shows_last_seen(&app, &a, &c).await);
 
     let mut bs = app.connect(&b).await;
     assert_ok(
@@ -871,6 +896,16 @@ async fn a_blocked_user_cannot_reach_the_blocker_by_actions_groups_or_presence(a
         !bela.to_string().contains("lastSeen") && !bela.to_string().contains("\"online\":true"),
         "asha sees nothing of bela's presence: {bela}"
     );
+    assert!(!chat_list_shows_last_seen(&app, &b, &a).await);
+    assert!(!chat_list_shows_last_seen(&app, &a, &b).await);
+    // A contact no more is a stranger again: no last seen in the chat list either.
+    assert_eq!(
+        app.delete(&format!("/api/contacts/{}", c.id), &a.token)
+            .await
+            .status,
+        204
+    );
+    assert!(!chat_list_shows_last_seen(&app, &a, &c).await);
 
     // Bea's socket: the DEL, and nothing else of Asha's (no RCT, EDIT, MSG, GRP).
     bs.send_json(json!({"t": "PING"})).await;

@@ -262,8 +262,9 @@ async fn a_conversation_is_queued_listed_and_read_as_both_people_see_it() {
     let chats = app.chats_of(&b).await;
     assert_eq!(chats.len(), 1, "B has one conversation: {chats:?}");
     assert_eq!(
-        chats[0]["peer"], a.profile,
-        "B's chat shows A's public profile"
+        as_contact_sees(&chats[0]["peer"]),
+        a.profile,
+        "B's chat shows A's public profile, with the last seen a contact sees"
     );
     assert_eq!(chats[0]["lastMessage"], sent[2], "the newest message");
     assert_eq!(chats[0]["unreadCount"], 3, "three unread");
@@ -274,7 +275,7 @@ async fn a_conversation_is_queued_listed_and_read_as_both_people_see_it() {
     );
     let a_chats = app.chats_of(&a).await;
     assert_eq!(a_chats.len(), 1, "A has one conversation");
-    assert_eq!(a_chats[0]["peer"], b.profile);
+    assert_eq!(as_contact_sees(&a_chats[0]["peer"]), b.profile);
     assert_eq!(a_chats[0]["unreadCount"], 0, "A sent everything");
     assert_eq!(
         a_chats[0]["chatId"], chats[0]["chatId"],
@@ -628,7 +629,7 @@ async fn the_chat_list_is_most_recent_first_and_pages_by_cursor() {
     let last = app.send_ok(&b, &a, "from bala").await;
 
     let chats = app.chats_of(&a).await;
-    let peers: Vec<Value> = chats.iter().map(|c| c["peer"].clone()).collect();
+    let peers: Vec<Value> = chats.iter().map(|c| as_contact_sees(&c["peer"])).collect();
     assert_eq!(
         peers,
         vec![b.profile.clone(), d.profile.clone(), c.profile.clone()],
@@ -1579,6 +1580,18 @@ async fn bad_messaging_input_is_refused_with_precise_4xx_and_writes_nothing() {
     assert_eq!(image.body["type"], "image");
 }
 
+/// A chat-list peer who is a contact (last seen shown to contacts, the default): the
+/// profile strangers see, once its `lastSeen` is checked to be there.
+fn as_contact_sees(peer: &Value) -> Value {
+    assert!(
+        peer.get("lastSeen").is_some(),
+        "a contact's last seen: {peer}"
+    );
+    let mut p = peer.clone();
+    p.as_object_mut().unwrap().remove("lastSeen");
+    p
+}
+
 /// The smallest upload the server takes as a PNG: its file signature.
 const PNG_HEADER: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 
@@ -1658,7 +1671,7 @@ async fn messaging_journey_works_on_dynamodb_and_sqs_via_moto() {
 
     let chats = app.chats_of(&b).await;
     assert_eq!(chats.len(), 1, "B has one conversation: {chats:?}");
-    assert_eq!(chats[0]["peer"], a.profile);
+    assert_eq!(as_contact_sees(&chats[0]["peer"]), a.profile);
     assert_eq!(
         chats[0]["unreadCount"], 3,
         "three unread, the retry counted once"

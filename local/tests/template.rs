@@ -298,6 +298,9 @@ fn needed() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:UpdateItem", "ConversationsTable"),
                 ("dynamodb:Query", "ConversationsTable/index/by_activity"),
                 ("dynamodb:BatchGetItem", "UsersTable"),
+                // A peer's last seen: to contacts as the peer allows, never across a block.
+                ("dynamodb:GetItem", "ContactsTable"),
+                ("dynamodb:BatchGetItem", "BlocksTable"),
                 ("sqs:SendMessage", "DeliveryQueue"),
                 // Group chats: history, cursors, receipts, the chat list's groups.
                 ("dynamodb:GetItem", "MessagesTable"),

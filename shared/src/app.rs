@@ -627,6 +627,7 @@ impl<'a, P: PortSource> Services<'a, P> {
             .with_retry_budget(self.config.send_retry_budget)
             .with_legacy_webhooks(self.config.webhook_legacy_signatures)
             .with_blocks(self.blocks())
+            .with_contacts(p.contacts())
             .with_media(self.media()),
         )
     }

@@ -9,13 +9,13 @@ use crate::domain::{
 use crate::domain::{MediaRef, MediaUse};
 use crate::frames::{MessageEvent, ReceiptEvent, ServerFrame};
 use crate::ports::{
-    DedupGuard, DeliveryJob, DeliveryQueue, GroupStore, HistoryRange, MessageStore, Page,
-    PageRequest, PushNote, RateGate, UserStore,
+    ContactStore, DedupGuard, DeliveryJob, DeliveryQueue, GroupStore, HistoryRange, MessageStore,
+    Page, PageRequest, PushNote, RateGate, UserStore,
 };
 use crate::retry::{Backoff, Retry};
 use crate::services::{MediaInput, MediaService};
 use crate::{Error, StoreError, crypto};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,6 +110,8 @@ pub struct MessageService {
     media: Option<Arc<MediaService>>,
     /// Refuses the messages of users the receiver blocked.
     blocks: Option<Arc<super::BlockService>>,
+    /// Whether a chat's peer is a contact: their last seen shows as their setting allows.
+    contacts: Option<Arc<dyn ContactStore>>,
 }
 
 fn fingerprint(sender: &UserId, m: &NewMessage) -> String {
@@ -144,6 +146,7 @@ impl MessageService {
             contention: Backoff::CONTENTION,
             media: None,
             blocks: None,
+            contacts: None,
         }
     }
 
@@ -196,11 +199,17 @@ impl MessageService {
         }
     }
 
-    /// Retries under contention stop `budget` after a send's first try (default
-    /// [`Backoff::CONTENTION`]'s).
-    /// Refuses messages to a user from someone that user blocked.
+    /// Refuses messages to a user from someone that user blocked, and hides last seen across
+    /// a block in the chat list.
     pub fn with_blocks(mut self, blocks: Arc<super::BlockService>) -> Self {
         self.blocks = Some(blocks);
+        self
+    }
+
+    /// The chat list shows a peer's last seen to contacts as the peer's setting allows
+    /// (without it, only peers who show it to everyone).
+    pub fn with_contacts(mut self, contacts: Arc<dyn ContactStore>) -> Self {
+        self.contacts = Some(contacts);
         self
     }
 
@@ -210,6 +219,8 @@ impl MessageService {
         self
     }
 
+    /// Retries under contention stop `budget` after a send's first try (default
+    /// [`Backoff::CONTENTION`]'s).
     pub fn with_retry_budget(mut self, budget: Duration) -> Self {
         self.contention.budget = budget;
         self
@@ -587,6 +598,35 @@ impl MessageService {
         }
     }
 
+    /// Which of `peers` are the caller's contacts (read together), and which have a block
+    /// with the caller either way (their last seen is hidden, as in profiles).
+    async fn peer_relations(
+        &self,
+        caller: &UserId,
+        peers: &[UserId],
+    ) -> Result<(HashSet<UserId>, HashSet<UserId>), Error> {
+        let people: Vec<UserId> = peers.iter().filter(|p| !p.is_system()).copied().collect();
+        let contacts = match &self.contacts {
+            Some(store) => {
+                let found =
+                    futures_util::future::try_join_all(people.iter().map(|p| store.get(caller, p)))
+                        .await?;
+                people
+                    .iter()
+                    .zip(found)
+                    .filter(|(_, c)| c.is_some())
+                    .map(|(p, _)| *p)
+                    .collect()
+            }
+            None => HashSet::new(),
+        };
+        let hidden = match &self.blocks {
+            Some(b) if !people.is_empty() => b.blocked_either_way(caller, &people).await?,
+            _ => HashSet::new(),
+        };
+        Ok((contacts, hidden))
+    }
+
     /// The caller's 1:1 conversations whose last message is older than `before`, most recent
     /// first (at most `limit`), each with the peer's public profile, the last message (content
     /// cut to a preview) and the unread count.
@@ -598,12 +638,19 @@ impl MessageService {
     ) -> Result<Vec<ChatView>, Error> {
         let rows = self.messages.chats_before(caller, before, limit).await?;
         let peers: Vec<UserId> = rows.iter().map(|r| r.peer_id).collect();
+        let (contacts, hidden) = self.peer_relations(caller, &peers).await?;
         let mut profiles: HashMap<UserId, PublicProfile> = self
             .users
             .get_many(&peers)
             .await?
             .iter()
-            .map(|u| (u.id, PublicProfile::from(u)))
+            .map(|u| {
+                let mut p = PublicProfile::seen_by(u, contacts.contains(&u.id));
+                if hidden.contains(&u.id) {
+                    p.last_seen = None;
+                }
+                (u.id, p)
+            })
             .collect();
         if peers.iter().any(UserId::is_system) {
             profiles.insert(UserId::SYSTEM, PublicProfile::system());
