@@ -579,11 +579,8 @@ fn intrinsic<'a>(v: &'a Value, tag: &str) -> &'a str {
     }
 }
 
-#[test]
-fn the_web_client_is_served_from_a_private_bucket_with_the_rest_api_on_its_origin() {
-    let doc = template();
-    let r = resources(&doc);
-    let bucket = &r["WebBucket"]["Properties"];
+/// A bucket's properties block every kind of public access.
+fn assert_public_access_blocked(props: &Value, what: &str) {
     for flag in [
         "BlockPublicAcls",
         "BlockPublicPolicy",
@@ -591,11 +588,18 @@ fn the_web_client_is_served_from_a_private_bucket_with_the_rest_api_on_its_origi
         "RestrictPublicBuckets",
     ] {
         assert_eq!(
-            bucket["PublicAccessBlockConfiguration"][flag].as_bool(),
+            props["PublicAccessBlockConfiguration"][flag].as_bool(),
             Some(true),
-            "the site bucket is private: {flag}"
+            "{what} is private: {flag}"
         );
     }
+}
+
+#[test]
+fn the_web_client_is_served_from_a_private_bucket_with_the_rest_api_on_its_origin() {
+    let doc = template();
+    let r = resources(&doc);
+    assert_public_access_blocked(&r["WebBucket"]["Properties"], "the site bucket");
     // Only this distribution reads the files.
     let statements = r["WebBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
         .as_sequence()
@@ -726,18 +730,7 @@ fn the_media_bucket_is_private_encrypted_tls_only_with_cors_and_a_lifecycle() {
         "users' media outlives the stack"
     );
     let props = &bucket["Properties"];
-    for flag in [
-        "BlockPublicAcls",
-        "BlockPublicPolicy",
-        "IgnorePublicAcls",
-        "RestrictPublicBuckets",
-    ] {
-        assert_eq!(
-            props["PublicAccessBlockConfiguration"][flag].as_bool(),
-            Some(true),
-            "the media bucket is private: {flag}"
-        );
-    }
+    assert_public_access_blocked(props, "the media bucket");
     assert_eq!(
         props["OwnershipControls"]["Rules"][0]["ObjectOwnership"].as_str(),
         Some("BucketOwnerEnforced"),
