@@ -138,17 +138,6 @@ pub fn known_content_types() -> impl Iterator<Item = &'static str> {
     KNOWN.iter().map(|(t, _)| *t)
 }
 
-/// The word for a media kind in messages and configuration.
-fn kind_name(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::Image => "image",
-        MessageKind::Audio => "audio",
-        MessageKind::Video => "video",
-        MessageKind::Document => "document",
-        MessageKind::Text => "text",
-    }
-}
-
 /// A content type the server can check by file signature, and its kind. Whether uploads of
 /// it are accepted is the allowlist's ([`MediaTypes`]) to say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,9 +244,11 @@ impl MediaTypes {
                     "{:?} has no file signature the server can check, so it cannot be allowed; \
                      known {} types: {}",
                     entry.trim(),
-                    kind_name(kind),
-                    known_content_types()
-                        .filter(|t| MediaType(String::from(*t)).kind() == kind)
+                    kind.as_str(),
+                    KNOWN
+                        .iter()
+                        .filter(|(_, k)| *k == kind)
+                        .map(|(t, _)| *t)
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
@@ -324,7 +315,7 @@ impl MediaTypes {
 
 /// "an image", "a video", … for messages.
 fn article(kind: MessageKind) -> String {
-    let name = kind_name(kind);
+    let name = kind.as_str();
     if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
         format!("an {name}")
     } else {

@@ -75,6 +75,17 @@ impl MessageKind {
             )),
         }
     }
+
+    /// The kind's name, as the API spells it (what [`MessageKind::parse`] reads).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Image => "image",
+            Self::Video => "video",
+            Self::Audio => "audio",
+            Self::Document => "document",
+        }
+    }
 }
 
 /// Largest text content, in UTF-8 bytes.
